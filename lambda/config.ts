@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/** Environment variable names: the only place they are spelled. */
+export const ENV = {
+  pairs: 'FAILOVER_PAIRS',
+  topicArn: 'NOTIFICATION_TOPIC_ARN',
+} as const;
+
+export interface Pair {
+  readonly name: string;
+  readonly networkInterfaceId: string;
+  readonly primaryInstanceId: string;
+  readonly standbyInstanceId: string;
+  readonly deviceIndex: number;
+}
+
+export interface Config {
+  readonly pairs: readonly Pair[];
+  readonly topicArn: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid eni-failover configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+// EC2 IDs are 8 hex digits (old) or 17 (since 2016).
+const ENI_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const PAIR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
+
+const show = (v: unknown) => JSON.stringify(v) ?? String(v);
+
+const PairSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(PAIR_NAME, {
+      error: (i) => `must be 1-64 letters, digits, '.', '_' or '-', got ${show(i.input)}`,
+    }),
+  networkInterfaceId: z
+    .string()
+    .regex(ENI_ID, { error: (i) => `must look like eni-0123456789abcdef0, got ${show(i.input)}` }),
+  primaryInstanceId: z
+    .string()
+    .regex(INSTANCE_ID, { error: (i) => `must look like i-0123456789abcdef0, got ${show(i.input)}` }),
+  standbyInstanceId: z
+    .string()
+    .regex(INSTANCE_ID, { error: (i) => `must look like i-0123456789abcdef0, got ${show(i.input)}` }),
+  deviceIndex: z
+    .number({ error: (i) => `must be a whole number of 1 or more, got ${show(i.input)}` })
+    .int({ error: (i) => `must be a whole number of 1 or more, got ${show(i.input)}` })
+    .min(1, {
+      error: (i) => `must be 1 or more (0 is the instance's own primary interface), got ${show(i.input)}`,
+    }),
+});
+
+const PairsSchema = z.array(PairSchema).min(1, { error: 'must list at least one pair' });
+
+function describeIssue(issue: z.core.$ZodIssue, root: string): string {
+  const [index, field] = issue.path;
+  if (index === undefined) return `${root} ${issue.message}`;
+  if (issue.code === 'unrecognized_keys')
+    return `${root}[${String(index)}] has unknown field(s) ${issue.keys.join(', ')}`;
+  if (field === undefined) return `${root}[${String(index)}] ${issue.message}`;
+  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  return `${root}[${String(index)}].${String(field)} ${missing ? 'is required' : issue.message}`;
+}
+
+/**
+ * Validates a list of pairs and returns it typed, or throws one ConfigError naming every problem.
+ * Shared by the function (at cold start) and the CDK app (at synth), so both reject the same things.
+ */
+export function parsePairs(input: unknown, root = ENV.pairs): Pair[] {
+  const parsed = PairsSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, root)));
+  const problems: string[] = [];
+  const firstUse = new Map<string, string>();
+  const claim = (key: string, label: string, where: string) => {
+    const previous = firstUse.get(key);
+    if (previous) problems.push(`${label} is used twice: ${previous} and ${where}`);
+    else firstUse.set(key, where);
+  };
+  parsed.data.forEach((pair, i) => {
+    const at = `${root}[${i}]`;
+    claim(`name ${pair.name}`, `pair name ${show(pair.name)}`, at);
+    claim(pair.networkInterfaceId, pair.networkInterfaceId, `${at}.networkInterfaceId`);
+    claim(pair.primaryInstanceId, pair.primaryInstanceId, `${at}.primaryInstanceId`);
+    claim(pair.standbyInstanceId, pair.standbyInstanceId, `${at}.standbyInstanceId`);
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed.data;
+}
+
+/** Reads the function's configuration from its environment; throws ConfigError naming every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  let pairs: Pair[] = [];
+  const raw = env[ENV.pairs];
+  if (raw === undefined || raw.trim() === '') {
+    problems.push(`${ENV.pairs} is not set: it must be a JSON array of pairs`);
+  } else {
+    try {
+      pairs = parsePairs(JSON.parse(raw));
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else problems.push(`${ENV.pairs} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const topicArn = env[ENV.topicArn]?.trim() || undefined;
+  if (topicArn !== undefined && !TOPIC_ARN.test(topicArn)) {
+    problems.push(`${ENV.topicArn} must be an SNS topic ARN, got ${show(topicArn)}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { pairs, topicArn };
+}
+
+export type Role = 'primary' | 'standby';
+
+export function roleOf(pair: Pair, instanceId: string): Role | undefined {
+  if (instanceId === pair.primaryInstanceId) return 'primary';
+  if (instanceId === pair.standbyInstanceId) return 'standby';
+  return undefined;
+}
+
+export function instanceOf(pair: Pair, role: Role): string {
+  return role === 'primary' ? pair.primaryInstanceId : pair.standbyInstanceId;
+}

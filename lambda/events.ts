@@ -1,0 +1,224 @@
+import { EventBridgeSchema, SnsRecordSchema } from '@aws-lambda-powertools/parser/schemas';
+import { z } from 'zod';
+import type { Role } from './config';
+
+/** Why the function was called, in one normalized shape. */
+export type Trigger =
+  | { kind: 'alarm'; instanceId: string; alarmName: string; region: string }
+  | { kind: 'state-change'; instanceId: string; state: FailedState; region: string }
+  | { kind: 'status'; pair: string }
+  | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
+  | { kind: 'ignored'; reason: string };
+
+export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' }>;
+
+export interface ParsedEvent {
+  readonly triggers: Trigger[];
+  /** An SNS event answers with one result per record, as an array. */
+  readonly batch: boolean;
+}
+
+/** EC2 states that mean the instance has failed (CONTRACT.md); other states are ignored. */
+const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
+export type FailedState = (typeof FAILED_STATES)[number];
+
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+const ALARM_ARN = /^arn:aws[a-z-]*:cloudwatch:([a-z0-9-]+):\d{12}:alarm:.+$/;
+
+// Real AWS writes alarm dimensions as {"name","value"}; older samples and tools use {"Name","Value"}.
+const Dimension = z.union([
+  z.object({ name: z.string(), value: z.string() }).transform((d) => ({ name: d.name, value: d.value })),
+  z.object({ Name: z.string(), Value: z.string() }).transform((d) => ({ name: d.Name, value: d.Value })),
+]);
+
+const SnsAlarmMessage = z.object({
+  AlarmName: z.string().min(1),
+  AlarmArn: z.string().regex(ALARM_ARN, 'must be a CloudWatch alarm ARN'),
+  NewStateValue: z.string(),
+  Trigger: z.object({
+    Dimensions: z.array(Dimension).optional(),
+    Metrics: z
+      .array(
+        z.object({
+          MetricStat: z
+            .object({ Metric: z.object({ Dimensions: z.array(Dimension).optional() }) })
+            .optional(),
+        }),
+      )
+      .optional(),
+  }),
+});
+
+const AlarmAction = z.object({
+  source: z.literal('aws.cloudwatch'),
+  alarmArn: z.string().regex(ALARM_ARN, 'must be a CloudWatch alarm ARN'),
+  alarmData: z.object({
+    alarmName: z.string().min(1),
+    state: z.object({ value: z.string() }),
+    configuration: z.object({
+      metrics: z.array(
+        z.object({
+          metricStat: z
+            .object({ metric: z.object({ dimensions: z.record(z.string(), z.string()).optional() }) })
+            .optional(),
+        }),
+      ),
+    }),
+  }),
+});
+
+const StateChangeDetail = z.object({
+  'instance-id': z.string().regex(INSTANCE_ID, 'must be an instance ID'),
+  state: z.string(),
+});
+
+// Strict, so that a typo such as "dryrun" is refused rather than read as a real move.
+const Manual = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('status'), pair: z.string().min(1) }),
+  z.strictObject({
+    action: z.literal('move'),
+    pair: z.string().min(1),
+    to: z.enum(['standby', 'primary']).optional(),
+    dryRun: z.boolean().optional(),
+  }),
+]);
+
+const ignored = (reason: string): Trigger => ({ kind: 'ignored', reason });
+
+function explain(error: z.ZodError, what: string): string {
+  const details = error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.join(', ')}`;
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+  return `${what}: ${details.join('; ')}`;
+}
+
+/** One trigger from the InstanceId dimensions an alarm names; anything but one instance is ignored. */
+function alarmTrigger(alarmName: string, arn: string, state: string, instanceIds: string[]): Trigger {
+  if (state !== 'ALARM') return ignored(`alarm ${alarmName} is ${state}: only ALARM can move anything`);
+  const unique = [...new Set(instanceIds)];
+  if (unique.length !== 1) {
+    return ignored(
+      `alarm ${alarmName} names ${unique.length} InstanceId dimensions (${unique.join(', ') || 'none'}); expected one`,
+    );
+  }
+  const instanceId = unique[0] as string;
+  if (!INSTANCE_ID.test(instanceId))
+    return ignored(`alarm ${alarmName} has InstanceId ${JSON.stringify(instanceId)}, not an instance ID`);
+  // The region comes from the ARN: the message's "Region" is a display name such as "EU (Ireland)".
+  const region = ALARM_ARN.exec(arn)?.[1] as string;
+  return { kind: 'alarm', instanceId, alarmName, region };
+}
+
+function parseSnsRecord(record: unknown): Trigger {
+  const parsed = SnsRecordSchema.safeParse(record);
+  if (!parsed.success) return ignored(explain(parsed.error, 'not an SNS record'));
+  let message: unknown;
+  try {
+    message = JSON.parse(parsed.data.Sns.Message);
+  } catch {
+    return ignored('SNS message is not JSON, so not a CloudWatch alarm');
+  }
+  const alarm = SnsAlarmMessage.safeParse(message);
+  if (!alarm.success) return ignored(explain(alarm.error, 'SNS message is not a CloudWatch alarm'));
+  const { AlarmName, AlarmArn, NewStateValue, Trigger } = alarm.data;
+  const dimensions = [
+    ...(Trigger.Dimensions ?? []),
+    ...(Trigger.Metrics ?? []).flatMap((m) => m.MetricStat?.Metric.Dimensions ?? []),
+  ];
+  const ids = dimensions.filter((d) => d.name === 'InstanceId').map((d) => d.value);
+  return alarmTrigger(AlarmName, AlarmArn, NewStateValue, ids);
+}
+
+function parseAlarmAction(event: unknown): Trigger {
+  const parsed = AlarmAction.safeParse(event);
+  if (!parsed.success) return ignored(explain(parsed.error, 'not a CloudWatch alarm action'));
+  const { alarmArn, alarmData } = parsed.data;
+  const ids = alarmData.configuration.metrics.flatMap((m) => {
+    const id = m.metricStat?.metric.dimensions?.InstanceId;
+    return id === undefined ? [] : [id];
+  });
+  return alarmTrigger(alarmData.alarmName, alarmArn, alarmData.state.value, ids);
+}
+
+function parseStateChange(event: unknown): Trigger {
+  const parsed = EventBridgeSchema.safeParse(event);
+  if (!parsed.success) return ignored(explain(parsed.error, 'not an EventBridge event'));
+  const { source, region } = parsed.data;
+  const detailType = parsed.data['detail-type'];
+  if (source !== 'aws.ec2' || detailType !== 'EC2 Instance State-change Notification') {
+    return ignored(
+      `EventBridge event ${JSON.stringify(detailType)} from ${source} is not an EC2 state change`,
+    );
+  }
+  const detail = StateChangeDetail.safeParse(parsed.data.detail);
+  if (!detail.success) return ignored(explain(detail.error, 'EC2 state change has a bad detail'));
+  const instanceId = detail.data['instance-id'];
+  const state = detail.data.state;
+  if (!(FAILED_STATES as readonly string[]).includes(state)) {
+    return ignored(`EC2 state change: ${instanceId} is ${state}, which is not a failure`);
+  }
+  return { kind: 'state-change', instanceId, state: state as FailedState, region };
+}
+
+function parseManual(event: unknown): Trigger {
+  const parsed = Manual.safeParse(event);
+  if (!parsed.success) return ignored(explain(parsed.error, 'not a valid manual invocation'));
+  const m = parsed.data;
+  if (m.action === 'status') return { kind: 'status', pair: m.pair };
+  return { kind: 'move', pair: m.pair, to: m.to, dryRun: m.dryRun ?? false };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Every accepted event shape -> triggers. Never throws: what cannot be understood is an `ignored` trigger. */
+export function parseEvent(event: unknown): ParsedEvent {
+  if (!isObject(event)) {
+    return {
+      triggers: [
+        ignored(`event must be a JSON object, got ${Array.isArray(event) ? 'an array' : typeof event}`),
+      ],
+      batch: false,
+    };
+  }
+  if ('Records' in event) {
+    const records = event.Records;
+    if (!Array.isArray(records) || records.length === 0) {
+      return {
+        triggers: [ignored('event has Records, but not a non-empty array of SNS records')],
+        batch: false,
+      };
+    }
+    return { triggers: records.map(parseSnsRecord), batch: true };
+  }
+  if (event.source === 'aws.cloudwatch' && 'alarmData' in event)
+    return { triggers: [parseAlarmAction(event)], batch: false };
+  if ('detail-type' in event) return { triggers: [parseStateChange(event)], batch: false };
+  if ('action' in event) return { triggers: [parseManual(event)], batch: false };
+  return {
+    triggers: [
+      ignored(
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move", "pair": …}',
+      ),
+    ],
+    batch: false,
+  };
+}
+
+/** A short human description of an automatic trigger, for reasons and the ENI's move tag. */
+export function describeTrigger(trigger: Trigger): string {
+  switch (trigger.kind) {
+    case 'alarm':
+      return `alarm ${trigger.alarmName} on ${trigger.instanceId}`;
+    case 'state-change':
+      return `${trigger.instanceId} is ${trigger.state}`;
+    case 'move':
+      return `manual move${trigger.to ? ` to ${trigger.to}` : ''}${trigger.dryRun ? ' (dry run)' : ''}`;
+    case 'status':
+      return 'status request';
+    case 'ignored':
+      return trigger.reason;
+  }
+}

@@ -1,0 +1,141 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pair } from './config';
+import type { EniView, MovePlan } from './plan';
+import type { Step } from './result';
+
+/** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
+export interface Ec2Port {
+  describeEni(networkInterfaceId: string): Promise<EniView | undefined>;
+  detach(attachmentId: string, force: boolean): Promise<void>;
+  /** Returns the new attachment's ID. */
+  attach(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string>;
+  keepOnTermination(networkInterfaceId: string, attachmentId: string): Promise<void>;
+  tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
+/** Tags written on the ENI after every move; the cool-down reads MOVED_AT back. */
+export const TAG = {
+  movedAt: 'eni-failover:moved-at',
+  from: 'eni-failover:moved-from',
+  to: 'eni-failover:moved-to',
+  reason: 'eni-failover:move-reason',
+} as const;
+
+// Polling: the first look after 100 ms, then every tenth of the time waited so far, at most 1 s apart.
+// A settle of T seconds is then seen within ~T/10 of happening (the SDK's waiter waits 20 s at least).
+const POLL_MIN_MS = 100;
+const POLL_MAX_MS = 1000;
+const POLL_FRACTION = 0.1;
+
+export class StepError extends Error {
+  override readonly name = 'StepError';
+  constructor(
+    readonly step: string,
+    readonly steps: Step[],
+    options: { cause: unknown },
+  ) {
+    const cause =
+      options.cause instanceof Error
+        ? `${options.cause.name}: ${options.cause.message}`
+        : String(options.cause);
+    super(`${step} failed: ${cause}`, options);
+  }
+}
+
+export class SettleTimeoutError extends Error {
+  override readonly name = 'SettleTimeoutError';
+}
+
+export interface ExecuteOptions {
+  readonly clock?: Clock;
+  /** Epoch ms by which every wait must end: the Lambda's remaining time less a reserve to report. */
+  readonly deadline: number;
+  /** Why the move happens, written to the ENI's tag. */
+  readonly reason: string;
+}
+
+/** Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag. */
+export async function execute(
+  plan: MovePlan,
+  pair: Pair,
+  ec2: Ec2Port,
+  options: ExecuteOptions,
+): Promise<Step[]> {
+  const clock = options.clock ?? systemClock;
+  const steps: Step[] = [];
+  const eniId = pair.networkInterfaceId;
+
+  const step = async <T>(name: string, action: () => Promise<T>): Promise<T> => {
+    const start = clock.now();
+    try {
+      const value = await action();
+      steps.push({ name, ms: clock.now() - start });
+      return value;
+    } catch (cause) {
+      steps.push({ name, ms: clock.now() - start });
+      throw new StepError(name, steps, { cause });
+    }
+  };
+
+  const settle = async (
+    want: string,
+    done: (eni: EniView) => boolean,
+    wrong?: (eni: EniView) => string | undefined,
+  ) => {
+    const start = clock.now();
+    for (;;) {
+      const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
+      if (clock.now() + delay > options.deadline) {
+        throw new SettleTimeoutError(
+          `${eniId} was not ${want} after ${((clock.now() - start) / 1000).toFixed(1)} s`,
+        );
+      }
+      await clock.sleep(delay);
+      const eni = await ec2.describeEni(eniId);
+      if (!eni) throw new Error(`${eniId} no longer exists`);
+      if (done(eni)) return;
+      const problem = wrong?.(eni);
+      if (problem) throw new Error(problem);
+    }
+  };
+
+  if (plan.detach) {
+    const { attachmentId, force } = plan.detach;
+    await step(force ? 'force-detach' : 'detach', () => ec2.detach(attachmentId, force));
+  }
+  if (plan.awaitAvailable)
+    await step('wait-detached', () => settle('available', (eni) => eni.status === 'available'));
+  const attachmentId = await step('attach', () => ec2.attach(eniId, plan.to, pair.deviceIndex));
+  await step('wait-attached', () =>
+    settle(
+      `attached to ${plan.to}`,
+      (eni) => eni.attachment?.id === attachmentId && eni.attachment.status === 'attached',
+      (eni) => {
+        const holder = eni.attachment?.instanceId;
+        if (eni.attachment?.id !== attachmentId && holder !== undefined && holder !== plan.to) {
+          return `${eniId} is now attached to ${holder}, not ${plan.to}`;
+        }
+        return undefined;
+      },
+    ),
+  );
+  // An attachment made by the API defaults to DeleteOnTermination=true for some callers; a service
+  // address must survive its holder's termination, so say false explicitly.
+  await step('keep-on-termination', () => ec2.keepOnTermination(eniId, attachmentId));
+  await step('tag', () =>
+    ec2.tag(eniId, {
+      [TAG.movedAt]: new Date(clock.now()).toISOString(),
+      [TAG.from]: plan.from ?? 'none',
+      [TAG.to]: plan.to,
+      [TAG.reason]: options.reason.slice(0, 256),
+    }),
+  );
+  return steps;
+}

@@ -1,0 +1,345 @@
+// PURE: observed state + trigger -> Plan. No SDK import, no I/O, no clock.
+import { instanceOf, type Pair, type Role, roleOf } from './config';
+import { describeTrigger, type Trigger } from './events';
+
+export interface EniView {
+  readonly id: string;
+  /** EC2's ENI status: available | in-use | attaching | detaching | associated … */
+  readonly status: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string;
+  readonly interfaceType: string;
+  readonly requesterManaged: boolean;
+  readonly attachment?: {
+    readonly id: string;
+    readonly instanceId: string | undefined;
+    readonly deviceIndex: number;
+    /** attaching | attached | detaching | detached */
+    readonly status: string;
+  };
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface InstanceView {
+  readonly id: string;
+  /** pending | running | stopping | stopped | shutting-down | terminated */
+  readonly state: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string | undefined;
+  readonly instanceType: string;
+  /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
+  readonly instanceStatus: string;
+  readonly systemStatus: string;
+  /** From DescribeInstanceTypes; undefined when EC2 did not say. */
+  readonly maxInterfaces: number | undefined;
+  readonly interfaces: readonly { readonly id: string; readonly deviceIndex: number }[];
+}
+
+export interface Observation {
+  /** undefined: EC2 knows no such ENI. */
+  readonly eni: EniView | undefined;
+  /** The pair's instances that EC2 knows, by ID. */
+  readonly instances: Readonly<Record<string, InstanceView>>;
+}
+
+export type Plan =
+  | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
+  | { readonly kind: 'unchanged'; readonly holder: string | null; readonly reasons: string[] }
+  | {
+      readonly kind: 'refused';
+      readonly from: string | null;
+      readonly to: string | null;
+      readonly reasons: string[];
+    }
+  | MovePlan;
+
+export interface MovePlan {
+  readonly kind: 'move';
+  readonly from: string | null;
+  readonly to: string;
+  /** The attachment to remove first; undefined when the ENI is attached to no one. */
+  readonly detach: { readonly attachmentId: string; readonly force: boolean } | undefined;
+  /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
+  readonly awaitAvailable: boolean;
+  readonly dryRun: boolean;
+  /** Why the move is right, for the result and the ENI's tag. */
+  readonly reasons: string[];
+}
+
+/** A check that failed, named so that operators and tests can match on it: "target-az: …". */
+const failed = (check: string, detail: string) => `${check}: ${detail}`;
+
+const who = (pair: Pair, instanceId: string) => {
+  const role = roleOf(pair, instanceId);
+  return role ? `${role} ${instanceId}` : instanceId;
+};
+
+/** Why an instance counts as failed, or undefined if it is healthy. */
+export function failure(instance: InstanceView | undefined): string | undefined {
+  if (!instance) return 'EC2 does not know it (terminated and gone?)';
+  if (instance.state !== 'running') return `state is ${instance.state}`;
+  if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
+  if (instance.systemStatus === 'impaired') return 'system status check is impaired';
+  return undefined;
+}
+
+function health(instance: InstanceView | undefined): string {
+  if (!instance) return 'not found';
+  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}, ${instance.availabilityZone}`;
+}
+
+/** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
+export function holderOf(eni: EniView): string | null {
+  const a = eni.attachment;
+  if (!a?.instanceId) return null;
+  return a.status === 'attached' || a.status === 'attaching' ? a.instanceId : null;
+}
+
+/** Checks on the ENI itself; empty when it may be moved. */
+export function eniProblems(pair: Pair, eni: EniView | undefined): string[] {
+  if (!eni) return [failed('eni-exists', `${pair.networkInterfaceId} does not exist`)];
+  const problems: string[] = [];
+  if (eni.requesterManaged) {
+    problems.push(
+      failed('eni-requester-managed', `${eni.id} is managed by an AWS service and must not be moved`),
+    );
+  }
+  if (eni.interfaceType !== 'interface') {
+    problems.push(
+      failed('eni-type', `${eni.id} is of type ${eni.interfaceType}, only a plain interface can move`),
+    );
+  }
+  const holder = holderOf(eni);
+  if (holder !== null && eni.attachment?.deviceIndex === 0) {
+    problems.push(failed('eni-primary', `${eni.id} is the primary interface (device index 0) of ${holder}`));
+  }
+  if (holder !== null && !roleOf(pair, holder)) {
+    problems.push(
+      failed('eni-holder', `${eni.id} is attached to ${holder}, which is not a member of pair ${pair.name}`),
+    );
+  }
+  return problems;
+}
+
+/** Checks on the instance that would receive the ENI; empty when the attach is safe. */
+export function targetProblems(
+  pair: Pair,
+  eni: EniView,
+  instanceId: string,
+  target: InstanceView | undefined,
+): string[] {
+  const name = who(pair, instanceId);
+  if (!target) return [failed('target-exists', `${name} does not exist`)];
+  const problems: string[] = [];
+  if (target.state !== 'running')
+    problems.push(failed('target-running', `${name} is ${target.state}, not running`));
+  if (target.instanceStatus === 'impaired' || target.systemStatus === 'impaired') {
+    problems.push(
+      failed(
+        'target-healthy',
+        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus})`,
+      ),
+    );
+  }
+  if (target.availabilityZone !== eni.availabilityZone) {
+    problems.push(
+      failed(
+        'target-az',
+        `${name} is in ${target.availabilityZone}, but the ENI is in ${eni.availabilityZone}`,
+      ),
+    );
+  }
+  if (target.vpcId !== eni.vpcId) {
+    problems.push(
+      failed('target-vpc', `${name} is in ${target.vpcId ?? 'no VPC'}, but the ENI is in ${eni.vpcId}`),
+    );
+  }
+  const occupant = target.interfaces.find((i) => i.deviceIndex === pair.deviceIndex && i.id !== eni.id);
+  if (occupant) {
+    problems.push(
+      failed('target-device-index', `${name} already has ${occupant.id} at device index ${pair.deviceIndex}`),
+    );
+  }
+  const others = target.interfaces.filter((i) => i.id !== eni.id).length;
+  if (target.maxInterfaces === undefined) {
+    problems.push(
+      failed('target-interface-limit', `EC2 did not say how many interfaces ${target.instanceType} allows`),
+    );
+  } else if (others >= target.maxInterfaces) {
+    problems.push(
+      failed(
+        'target-interface-limit',
+        `${name} has ${others} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows`,
+      ),
+    );
+  }
+  return problems;
+}
+
+const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
+
+/** A move of the ENI to `to`, or a refusal naming every failed check. */
+function moveTo(
+  pair: Pair,
+  obs: Observation,
+  eni: EniView,
+  to: string,
+  why: string[],
+  dryRun: boolean,
+): Plan {
+  const from = holderOf(eni);
+  const problems = targetProblems(pair, eni, to, obs.instances[to]);
+  if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
+  const holderFailure = from === null ? undefined : failure(obs.instances[from]);
+  const detach =
+    from === null || !eni.attachment
+      ? undefined
+      : { attachmentId: eni.attachment.id, force: holderFailure !== undefined };
+  return {
+    kind: 'move',
+    from,
+    to,
+    detach,
+    awaitAvailable: detach !== undefined || eni.status !== 'available',
+    dryRun,
+    reasons: why,
+  };
+}
+
+/** Attach an ENI that no one holds to a healthy member, the standby first. */
+function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: boolean): Plan {
+  const refusals: string[] = [];
+  for (const role of ['standby', 'primary'] as const) {
+    const id = instanceOf(pair, role);
+    const problems = targetProblems(pair, eni, id, obs.instances[id]);
+    if (problems.length === 0) {
+      return moveTo(
+        pair,
+        obs,
+        eni,
+        id,
+        [`${eni.id} is attached to no one`, why, `attaching it to ${role} ${id}`],
+        dryRun,
+      );
+    }
+    refusals.push(...problems);
+  }
+  return {
+    kind: 'refused',
+    from: null,
+    to: null,
+    reasons: [`${eni.id} is attached to no one and no member can take it`, ...refusals],
+  };
+}
+
+function planAutomatic(
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' }>,
+  obs: Observation,
+  eni: EniView,
+): Plan {
+  const holder = holderOf(eni);
+  const cause = describeTrigger(trigger);
+  if (holder === null) return adopt(pair, obs, eni, `triggered by ${cause}`, false);
+  if (holder !== trigger.instanceId) {
+    return {
+      kind: 'unchanged',
+      holder,
+      reasons: [
+        `${cause}, but the ENI is held by ${who(pair, holder)}, not by ${who(pair, trigger.instanceId)}: nothing to move`,
+      ],
+    };
+  }
+  const why = failure(obs.instances[holder]);
+  if (why === undefined) {
+    return {
+      kind: 'unchanged',
+      holder,
+      reasons: [
+        `${cause}, but ${who(pair, holder)} reads healthy now (${health(obs.instances[holder])}): not moving`,
+      ],
+    };
+  }
+  const role = roleOf(pair, holder) as Role;
+  const to = instanceOf(pair, otherRole(role));
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [`${who(pair, holder)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
+    false,
+  );
+}
+
+function planManualMove(
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'move' }>,
+  obs: Observation,
+  eni: EniView,
+): Plan {
+  const holder = holderOf(eni);
+  if (holder === null && trigger.to === undefined)
+    return adopt(pair, obs, eni, 'manual move', trigger.dryRun);
+  const holderRole = holder === null ? undefined : roleOf(pair, holder);
+  const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
+  const to = instanceOf(pair, toRole);
+  if (holder === to)
+    return { kind: 'unchanged', holder, reasons: [`the ENI is already attached to ${toRole} ${to}`] };
+  const why =
+    holder === null
+      ? `${eni.id} is attached to no one`
+      : `${who(pair, holder)} holds the ENI (${health(obs.instances[holder])})`;
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why],
+    trigger.dryRun,
+  );
+}
+
+function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
+  const holder = holderOf(eni);
+  const reasons = [
+    holder === null
+      ? `${eni.id} is attached to no one (status ${eni.status})`
+      : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
+    `primary ${pair.primaryInstanceId}: ${health(obs.instances[pair.primaryInstanceId])}`,
+    `standby ${pair.standbyInstanceId}: ${health(obs.instances[pair.standbyInstanceId])}`,
+  ];
+  const problems = eniProblems(pair, eni);
+  if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
+  const holderRole = holder === null ? undefined : roleOf(pair, holder);
+  const toRole = otherRole(holderRole ?? 'primary');
+  const to = instanceOf(pair, toRole);
+  const blockers = targetProblems(pair, eni, to, obs.instances[to]);
+  reasons.push(
+    blockers.length === 0
+      ? `a move to ${toRole} ${to} would pass every check`
+      : `a move to ${toRole} would be refused`,
+    ...blockers,
+  );
+  return { kind: 'status', holder, reasons };
+}
+
+/**
+ * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
+ * healthy member of the pair"; the trigger is only a reason to look again.
+ */
+export function plan(pair: Pair, trigger: Exclude<Trigger, { kind: 'ignored' }>, obs: Observation): Plan {
+  const eni = obs.eni;
+  const problems = eniProblems(pair, eni);
+  if (trigger.kind === 'status')
+    return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
+  if (!eni || problems.length > 0)
+    return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
+  switch (trigger.kind) {
+    case 'move':
+      return planManualMove(pair, trigger, obs, eni);
+    case 'alarm':
+    case 'state-change':
+      return planAutomatic(pair, trigger, obs, eni);
+  }
+}

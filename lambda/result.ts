@@ -1,0 +1,67 @@
+import type { Pair } from './config';
+
+export type Outcome = 'moved' | 'unchanged' | 'refused' | 'dry-run' | 'ignored' | 'status' | 'failed';
+
+export interface Step {
+  readonly name: string;
+  readonly ms: number;
+}
+
+/** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */
+export interface Result {
+  readonly outcome: Outcome;
+  readonly pair: string | null;
+  readonly networkInterfaceId: string | null;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly deviceIndex: number | null;
+  readonly reasons: string[];
+  readonly steps: Step[];
+}
+
+export function result(
+  outcome: Outcome,
+  pair: Pair | undefined,
+  fields: { from?: string | null; to?: string | null; reasons: string[]; steps?: Step[] },
+): Result {
+  return {
+    outcome,
+    pair: pair?.name ?? null,
+    networkInterfaceId: pair?.networkInterfaceId ?? null,
+    from: fields.from ?? null,
+    to: fields.to ?? null,
+    deviceIndex: pair?.deviceIndex ?? null,
+    reasons: fields.reasons,
+    steps: fields.steps ?? [],
+  };
+}
+
+// SNS: a Subject is ASCII, without line breaks, and under 100 characters.
+const SUBJECT_MAX = 99;
+
+/** A subject a person understands on a phone's lock screen. */
+export function subjectOf(r: Result): string {
+  const total = r.steps.reduce((sum, s) => sum + s.ms, 0);
+  const seconds = `${(total / 1000).toFixed(1)} s`;
+  const checks = r.reasons.map((reason) => /^([a-z-]+): /.exec(reason)?.[1]).filter((c) => c !== undefined);
+  const text = (() => {
+    switch (r.outcome) {
+      case 'moved':
+        return `MOVED to ${r.to} in ${seconds}`;
+      case 'failed':
+        return `FAILED mid-failover: ${r.reasons[0] ?? 'see message'}`;
+      case 'refused':
+        return `REFUSED: ${checks.length > 0 ? checks.join(', ') : (r.reasons[0] ?? 'see message')}`;
+      case 'dry-run':
+        return `dry run OK: would move to ${r.to}`;
+      case 'unchanged':
+        return `unchanged, held by ${r.from ?? 'no one'}`;
+      case 'status':
+        return `status: held by ${r.from ?? 'no one'}`;
+      case 'ignored':
+        return `ignored: ${r.reasons[0] ?? 'unrecognised event'}`;
+    }
+  })();
+  const subject = `eni-failover ${r.pair ?? ''}: ${text}`.replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
+  return subject.length <= SUBJECT_MAX ? subject : `${subject.slice(0, SUBJECT_MAX - 3)}...`;
+}
