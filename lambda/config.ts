@@ -35,11 +35,9 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:
 const show = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 const PairSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(PAIR_NAME, {
-      error: (i) => `must be 1-64 letters, digits, '.', '_' or '-', got ${show(i.input)}`,
-    }),
+  name: z.string().regex(PAIR_NAME, {
+    error: (i) => `must be 1-64 letters, digits, '.', '_' or '-', got ${show(i.input)}`,
+  }),
   networkInterfaceId: z
     .string()
     .regex(ENI_ID, { error: (i) => `must look like eni-0123456789abcdef0, got ${show(i.input)}` }),
