@@ -57,13 +57,14 @@ const PairSchema = z.strictObject({
 
 const PairsSchema = z.array(PairSchema).min(1, { error: 'must list at least one pair' });
 
-function describeIssue(issue: z.core.$ZodIssue, root: string): string {
+function describeIssue(issue: z.core.$ZodIssue, root: string, input: unknown): string {
   const [index, field] = issue.path;
   if (index === undefined) return `${root} ${issue.message}`;
   if (issue.code === 'unrecognized_keys')
     return `${root}[${String(index)}] has unknown field(s) ${issue.keys.join(', ')}`;
   if (field === undefined) return `${root}[${String(index)}] ${issue.message}`;
-  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  const entry = Array.isArray(input) ? input[Number(index)] : undefined;
+  const missing = typeof entry === 'object' && entry !== null && !(String(field) in entry);
   return `${root}[${String(index)}].${String(field)} ${missing ? 'is required' : issue.message}`;
 }
 
@@ -73,7 +74,7 @@ function describeIssue(issue: z.core.$ZodIssue, root: string): string {
  */
 export function parsePairs(input: unknown, root = ENV.pairs): Pair[] {
   const parsed = PairsSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, root)));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, root, input)));
   const problems: string[] = [];
   const firstUse = new Map<string, string>();
   const claim = (key: string, label: string, where: string) => {

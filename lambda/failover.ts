@@ -84,10 +84,16 @@ export function createFailover(deps: FailoverDeps) {
     try {
       const eni = await ec2.describeEni(pair.networkInterfaceId);
       if (!eni) return `${pair.networkInterfaceId} no longer exists`;
+      const a = eni.attachment;
+      const name = (id: string | undefined) =>
+        `${(id && roleOf(pair, id)) ?? 'instance'} ${id ?? '(unknown)'}`;
+      if (a?.status === 'detaching') {
+        return `${pair.networkInterfaceId} is still detaching from ${name(a.instanceId)}; a retry waits for it and attaches it`;
+      }
       const holder = holderOf(eni);
       if (holder === null)
         return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); a retry attaches it`;
-      return `${pair.networkInterfaceId} is now attached to ${roleOf(pair, holder) ?? 'outsider'} ${holder} (${eni.attachment?.status})`;
+      return `${pair.networkInterfaceId} is now attached to ${name(holder)} (${a?.status})`;
     } catch (error) {
       return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
     }

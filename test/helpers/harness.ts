@@ -1,0 +1,68 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { Ec2Adapter } from '../../lambda/aws/ec2';
+import { publishResult } from '../../lambda/aws/sns';
+import type { Pair } from '../../lambda/config';
+import type { Clock } from '../../lambda/execute';
+import { createFailover } from '../../lambda/failover';
+import { FakeClock, FakeEc2 } from './fake-ec2';
+import { PAIR, PRIMARY, STANDBY } from './world';
+
+export const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events';
+
+export interface Harness {
+  ec2: FakeEc2;
+  sns: AwsClientStub<SNSClient>;
+  clock: FakeClock;
+  invoke: (event: unknown, remainingMs?: number) => Promise<unknown>;
+  /** Every published result, parsed back from its JSON body. */
+  published: () => { subject: string; body: Record<string, unknown> }[];
+}
+
+/**
+ * The real failover (adapter, planner, executor, SNS publisher) over a fake EC2 and a mocked SNS,
+ * with a clock that makes waits free. The pair's ENI starts on a healthy primary.
+ */
+export function harness(
+  options: { pairs?: Pair[]; clock?: Clock; settle?: { detachMs: number; attachMs: number } } = {},
+): Harness {
+  const clock = new FakeClock();
+  const ec2 = new FakeEc2(
+    PAIR.networkInterfaceId,
+    'eu-west-1a',
+    'vpc-1',
+    options.clock ?? clock,
+    options.settle,
+  );
+  ec2.addInstance({ id: PRIMARY });
+  ec2.addInstance({ id: STANDBY });
+  ec2.place(PRIMARY);
+  const snsClient = new SNSClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  const sns = mockClient(snsClient);
+  sns.resolves({ MessageId: 'm-1' });
+  const failover = createFailover({
+    config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
+    ec2: new Ec2Adapter(ec2.client),
+    notify: (r) => publishResult(snsClient, TOPIC, r),
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'EniFailoverTest' }),
+    region: 'eu-west-1',
+    clock: options.clock ?? clock,
+  });
+  return {
+    ec2,
+    sns,
+    clock,
+    invoke: (event, remainingMs = 60_000) => failover(event, { getRemainingTimeInMillis: () => remainingMs }),
+    published: () =>
+      sns.calls().map((c) => {
+        const input = c.args[0].input as { Subject: string; Message: string };
+        return { subject: input.Subject, body: JSON.parse(input.Message) };
+      }),
+  };
+}

@@ -1,0 +1,71 @@
+import type { Pair } from '../../lambda/config';
+import type { EniView, InstanceView, Observation } from '../../lambda/plan';
+
+/** A pair and a healthy world around it, for the planner and executor tests to vary one fact at a time. */
+export const PAIR: Pair = {
+  name: 'web',
+  networkInterfaceId: 'eni-0aaaaaaaaaaaaaaa1',
+  primaryInstanceId: 'i-0123456789abcdef0',
+  standbyInstanceId: 'i-0fedcba9876543210',
+  deviceIndex: 1,
+};
+export const PRIMARY = PAIR.primaryInstanceId;
+export const STANDBY = PAIR.standbyInstanceId;
+export const OUTSIDER = 'i-0bbbbbbbbbbbbbbb2';
+
+export function eni(overrides: Partial<EniView> = {}, holder: string | null = PRIMARY): EniView {
+  return {
+    id: PAIR.networkInterfaceId,
+    status: holder ? 'in-use' : 'available',
+    availabilityZone: 'eu-west-1a',
+    vpcId: 'vpc-1',
+    interfaceType: 'interface',
+    requesterManaged: false,
+    attachment: holder
+      ? { id: 'eni-attach-1', instanceId: holder, deviceIndex: 1, status: 'attached' }
+      : undefined,
+    tags: {},
+    ...overrides,
+  };
+}
+
+export function instance(id: string, overrides: Partial<InstanceView> = {}): InstanceView {
+  return {
+    id,
+    state: 'running',
+    availabilityZone: 'eu-west-1a',
+    vpcId: 'vpc-1',
+    instanceType: 't3.micro',
+    instanceStatus: 'ok',
+    systemStatus: 'ok',
+    maxInterfaces: 2,
+    interfaces: [{ id: `eni-primary-of-${id}`, deviceIndex: 0 }],
+    ...overrides,
+  };
+}
+
+/** The ENI on the primary at device index 1; both instances running and healthy. */
+export function world(
+  options: {
+    eni?: EniView | undefined;
+    primary?: Partial<InstanceView> | null;
+    standby?: Partial<InstanceView> | null;
+  } = {},
+): Observation {
+  const theEni = 'eni' in options ? options.eni : eni();
+  const instances: Record<string, InstanceView> = {};
+  const holder = theEni?.attachment?.instanceId;
+  for (const [id, o] of [
+    [PRIMARY, options.primary],
+    [STANDBY, options.standby],
+  ] as const) {
+    if (o === null) continue;
+    const base = instance(id, o);
+    const holds = holder === id && theEni !== undefined;
+    instances[id] =
+      holds && !o?.interfaces
+        ? { ...base, interfaces: [...base.interfaces, { id: theEni.id, deviceIndex: 1 }] }
+        : base;
+  }
+  return { eni: theEni, instances };
+}

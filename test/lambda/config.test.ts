@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parsePairs } from '../../lambda/config';
+import { PAIR } from '../helpers/world';
+
+const env = (pairs: unknown, extra: Record<string, string> = {}) => ({
+  FAILOVER_PAIRS: typeof pairs === 'string' ? pairs : JSON.stringify(pairs),
+  ...extra,
+});
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('accepts a valid pair list and an optional topic', () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events';
+    expect(loadConfig(env([PAIR], { NOTIFICATION_TOPIC_ARN: topic }))).toEqual({
+      pairs: [PAIR],
+      topicArn: topic,
+    });
+    expect(loadConfig(env([PAIR])).topicArn).toBeUndefined();
+  });
+
+  it('accepts 8-digit legacy IDs', () => {
+    const legacy = { ...PAIR, networkInterfaceId: 'eni-12345678', primaryInstanceId: 'i-12345678' };
+    expect(parsePairs([legacy])).toEqual([legacy]);
+  });
+
+  it('reports a missing variable and bad JSON', () => {
+    expect(problemsOf(() => loadConfig({}))).toEqual([
+      'FAILOVER_PAIRS is not set: it must be a JSON array of pairs',
+    ]);
+    expect(problemsOf(() => loadConfig(env('[{"name":')))[0]).toMatch(/^FAILOVER_PAIRS is not valid JSON/);
+  });
+
+  it('lists every problem at once, each naming the field and the value received', () => {
+    const problems = problemsOf(() =>
+      loadConfig(
+        env(
+          [
+            { ...PAIR, networkInterfaceId: 'eni-XYZ', deviceIndex: 0 },
+            {
+              name: 'db',
+              primaryInstanceId: 'i-nope',
+              standbyInstanceId: PAIR.standbyInstanceId,
+              deviceIndex: 1.5,
+              extra: 1,
+            },
+          ],
+          { NOTIFICATION_TOPIC_ARN: 'my-topic' },
+        ),
+      ),
+    );
+    expect(problems).toEqual([
+      'FAILOVER_PAIRS[0].networkInterfaceId must look like eni-0123456789abcdef0, got "eni-XYZ"',
+      "FAILOVER_PAIRS[0].deviceIndex must be 1 or more (0 is the instance's own primary interface), got 0",
+      'FAILOVER_PAIRS[1].networkInterfaceId is required',
+      'FAILOVER_PAIRS[1].primaryInstanceId must look like i-0123456789abcdef0, got "i-nope"',
+      'FAILOVER_PAIRS[1].deviceIndex must be a whole number of 1 or more, got 1.5',
+      'FAILOVER_PAIRS[1] has unknown field(s) extra',
+      'NOTIFICATION_TOPIC_ARN must be an SNS topic ARN, got "my-topic"',
+    ]);
+  });
+
+  it('rejects a name, ENI or instance used twice, including primary = standby', () => {
+    const problems = problemsOf(() =>
+      parsePairs([PAIR, { ...PAIR, standbyInstanceId: PAIR.primaryInstanceId }]),
+    );
+    expect(problems).toEqual([
+      'pair name "web" is used twice: FAILOVER_PAIRS[0] and FAILOVER_PAIRS[1]',
+      'eni-0aaaaaaaaaaaaaaa1 is used twice: FAILOVER_PAIRS[0].networkInterfaceId and FAILOVER_PAIRS[1].networkInterfaceId',
+      'i-0123456789abcdef0 is used twice: FAILOVER_PAIRS[0].primaryInstanceId and FAILOVER_PAIRS[1].primaryInstanceId',
+      'i-0123456789abcdef0 is used twice: FAILOVER_PAIRS[0].primaryInstanceId and FAILOVER_PAIRS[1].standbyInstanceId',
+    ]);
+  });
+
+  it('rejects an empty list and a non-list', () => {
+    expect(problemsOf(() => parsePairs([]))).toEqual(['FAILOVER_PAIRS must list at least one pair']);
+    expect(problemsOf(() => parsePairs({ pairs: [] }))[0]).toMatch(/^FAILOVER_PAIRS /);
+  });
+});

@@ -1,0 +1,278 @@
+import {
+  AttachNetworkInterfaceCommand,
+  CreateTagsCommand,
+  DetachNetworkInterfaceCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { describe, expect, it } from 'vitest';
+import { TAG } from '../../lambda/execute';
+import { FailoverError } from '../../lambda/failover';
+import { alarmMessage, sample, snsAlarm } from '../helpers/events';
+import { ec2Error } from '../helpers/fake-ec2';
+import { harness, TOPIC } from '../helpers/harness';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+
+const MUTATING = [
+  'DetachNetworkInterface',
+  'AttachNetworkInterface',
+  'ModifyNetworkInterfaceAttribute',
+  'CreateTags',
+];
+const stoppedEvent = sample('eventbridge-state-change');
+const alarmEvent = sample('sns-alarm');
+
+async function failure(promise: Promise<unknown>): Promise<FailoverError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FailoverError);
+  return error as FailoverError;
+}
+
+describe('failover: a failed holder', () => {
+  it('impaired primary (running, system status impaired): force-detach, attach at the index, keep, tag, notify', async () => {
+    // Prepare
+    const h = harness();
+    h.ec2.set(PRIMARY, { systemStatus: 'impaired' });
+    // Act
+    const results = (await h.invoke(alarmEvent)) as Record<string, unknown>[];
+    // Assess
+    expect(h.ec2.holder()).toBe(STANDBY);
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({
+      outcome: 'moved',
+      pair: 'web',
+      from: PRIMARY,
+      to: STANDBY,
+      deviceIndex: 1,
+    });
+    expect(h.ec2.mutations).toEqual(MUTATING);
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, {
+      AttachmentId: 'eni-attach-1',
+      Force: true,
+    });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, {
+      NetworkInterfaceId: PAIR.networkInterfaceId,
+      InstanceId: STANDBY,
+      DeviceIndex: 1,
+      NetworkCardIndex: 0,
+    });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, {
+      NetworkInterfaceId: PAIR.networkInterfaceId,
+      Attachment: { AttachmentId: 'eni-attach-2', DeleteOnTermination: false },
+    });
+    expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
+    expect(h.ec2.tags).toMatchObject({
+      [TAG.from]: PRIMARY,
+      [TAG.to]: STANDBY,
+      [TAG.movedAt]: expect.stringMatching(/^2026-/),
+    });
+    expect(h.ec2.tags[TAG.reason]).toMatch(/system status check is impaired/);
+    const steps = (results[0]?.steps as { name: string }[] | undefined)?.map((s) => s.name);
+    expect(steps).toEqual([
+      'observe',
+      'force-detach',
+      'wait-detached',
+      'attach',
+      'wait-attached',
+      'keep-on-termination',
+      'tag',
+    ]);
+    expect(h.sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+    const [note] = h.published();
+    expect(note?.subject).toMatch(/^eni-failover web: MOVED to i-0fedcba9876543210 in \d+\.\d s$/);
+    expect(note?.body).toEqual(results[0]);
+  });
+
+  it("settles fast: the attach is seen within a tenth of its settle time, not the waiter's 20 s", async () => {
+    const h = harness({ settle: { detachMs: 2_000, attachMs: 5_000 } });
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const r = (await h.invoke(stoppedEvent)) as { steps: { name: string; ms: number }[] };
+    const ms = (name: string) => r.steps.find((s) => s.name === name)?.ms ?? Number.NaN;
+    expect(ms('wait-detached')).toBeGreaterThanOrEqual(2_000);
+    expect(ms('wait-detached')).toBeLessThanOrEqual(2_200);
+    expect(ms('wait-attached')).toBeGreaterThanOrEqual(5_000);
+    expect(ms('wait-attached')).toBeLessThanOrEqual(5_500);
+  });
+
+  it('a duplicate of the same event, delivered after the move, changes nothing', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    await h.invoke(stoppedEvent);
+    const mutationsAfterFirst = h.ec2.mutations.length;
+    const again = await h.invoke(stoppedEvent);
+    expect(again).toMatchObject({ outcome: 'unchanged', from: STANDBY });
+    expect(h.ec2.mutations).toHaveLength(mutationsAfterFirst);
+  });
+
+  it('an SNS event carrying the same alarm twice ends in one move', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const results = (await h.invoke(snsAlarm([alarmMessage(), alarmMessage()]))) as { outcome: string }[];
+    expect(results.map((r) => r.outcome)).toEqual(['moved', 'unchanged']);
+    expect(h.ec2.calls.filter((c) => c === 'AttachNetworkInterface')).toHaveLength(1);
+    expect(h.published().map((p) => p.body.outcome)).toEqual(['moved', 'unchanged']);
+  });
+});
+
+describe('failover: what must not move', () => {
+  it('an alarm on a primary that reads healthy again: unchanged, no mutating call', async () => {
+    const h = harness();
+    expect(await h.invoke(alarmEvent)).toMatchObject([{ outcome: 'unchanged', from: PRIMARY }]);
+    expect(h.ec2.mutations).toEqual([]);
+  });
+
+  it('a refused failover names every failed check, makes no mutating call, and says so on the phone', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    h.ec2.set(STANDBY, { az: 'eu-west-1b', state: 'stopped' });
+    const r = (await h.invoke(stoppedEvent)) as { outcome: string; reasons: string[] };
+    expect(r.outcome).toBe('refused');
+    expect(r.reasons.map((x) => x.split(':')[0])).toEqual(['target-running', 'target-az']);
+    expect(h.ec2.mutations).toEqual([]);
+    expect(h.ec2.mock).not.toHaveReceivedCommand(DetachNetworkInterfaceCommand);
+    expect(h.published()[0]?.subject).toBe('eni-failover web: REFUSED: target-running, target-az');
+  });
+
+  it.each([
+    ['an OK alarm', sample('sns-alarm-ok'), /is OK/],
+    [
+      'an instance outside every pair',
+      { ...stoppedEvent, detail: { 'instance-id': 'i-0ccccccccccccccc3', state: 'stopped' } },
+      /not a member of any configured pair/,
+    ],
+    [
+      'an event from another region',
+      { ...stoppedEvent, region: 'us-east-1' },
+      /from region us-east-1; this function manages eu-west-1/,
+    ],
+    ['an unknown pair', { action: 'move', pair: 'db' }, /unknown pair "db"; configured: web/],
+    ['garbage', { hello: 'world' }, /unrecognised event/],
+  ])('%s is ignored with a reason and no EC2 call at all', async (_name, event, reason) => {
+    const h = harness();
+    const r = await h.invoke(event);
+    const result = (Array.isArray(r) ? r[0] : r) as { outcome: string; reasons: string[] };
+    expect(result.outcome).toBe('ignored');
+    expect(result.reasons[0]).toMatch(reason);
+    expect(h.ec2.calls).toEqual([]);
+    expect(h.published()[0]?.body.outcome).toBe('ignored');
+  });
+
+  it('a dry run checks everything and changes nothing', async () => {
+    const h = harness();
+    expect(await h.invoke(sample('manual-drill'))).toMatchObject({
+      outcome: 'dry-run',
+      from: PRIMARY,
+      to: STANDBY,
+    });
+    expect(h.ec2.mutations).toEqual([]);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+  });
+});
+
+describe('failover: drills and fail-back', () => {
+  it('a manual move off a healthy primary detaches without Force', async () => {
+    const h = harness();
+    expect(await h.invoke({ action: 'move', pair: 'web', to: 'standby' })).toMatchObject({
+      outcome: 'moved',
+      to: STANDBY,
+    });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
+    expect(await h.invoke({ action: 'move', pair: 'web' })).toMatchObject({
+      outcome: 'moved',
+      from: STANDBY,
+      to: PRIMARY,
+    });
+    expect(h.ec2.holder()).toBe(PRIMARY);
+  });
+
+  it('status reports where the ENI is, and changes nothing', async () => {
+    const h = harness();
+    const r = (await h.invoke(sample('manual-status'))) as {
+      outcome: string;
+      from: string;
+      reasons: string[];
+    };
+    expect(r).toMatchObject({ outcome: 'status', from: PRIMARY });
+    expect(r.reasons).toContain(`a move to standby ${STANDBY} would pass every check`);
+    expect(h.ec2.mutations).toEqual([]);
+  });
+});
+
+describe('failover: a failure at each step is published, thrown, and converges on the retry', () => {
+  it.each([
+    ['observe', 'DescribeInstances', [], PRIMARY],
+    ['detach', 'DetachNetworkInterface', ['DetachNetworkInterface'], PRIMARY],
+    ['attach', 'AttachNetworkInterface', ['DetachNetworkInterface', 'AttachNetworkInterface'], undefined],
+    ['keep-on-termination', 'ModifyNetworkInterfaceAttribute', MUTATING.slice(0, 3), STANDBY],
+    ['tag', 'CreateTags', MUTATING, STANDBY],
+  ])('%s fails (%s)', async (step, action, mutations, holderAfter) => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    h.ec2.fail(action, ec2Error('InternalError', 'We encountered an internal error', 'server'));
+
+    const error = await failure(h.invoke(stoppedEvent));
+
+    expect(error.message).toMatch(new RegExp(`${step} failed: InternalError`));
+    expect(h.ec2.mutations).toEqual(mutations);
+    expect(h.ec2.holder()).toBe(holderAfter);
+    const [note] = h.published();
+    expect(note?.body).toMatchObject({ outcome: 'failed', pair: 'web' });
+    expect(note?.subject).toMatch(/^eni-failover web: FAILED mid-failover: /);
+    const where = (note?.body.reasons as string[] | undefined)?.[1];
+    expect(where).toMatch(
+      holderAfter
+        ? new RegExp(`attached to \\w+ ${holderAfter}`)
+        : /attached to no one .*a retry attaches it/,
+    );
+
+    // Lambda retries the same event: it converges on the standby.
+    const retry = await h.invoke(stoppedEvent);
+    expect(h.ec2.holder()).toBe(STANDBY);
+    expect(retry).toMatchObject({ outcome: holderAfter === STANDBY ? 'unchanged' : 'moved', pair: 'web' });
+  });
+
+  it('the detach never settles: the wait ends before the Lambda does, and says where the ENI is', async () => {
+    const h = harness({ settle: { detachMs: 10 * 60_000, attachMs: 1_000 } });
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const started = h.clock.now();
+    const error = await failure(h.invoke(stoppedEvent, 30_000));
+    expect(error.message).toMatch(
+      /wait-detached failed: SettleTimeoutError: eni-\w+ was not available after/,
+    );
+    expect(h.clock.now() - started).toBeLessThanOrEqual(30_000 - 5_000);
+    expect(h.ec2.mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
+    expect(h.published()[0]?.body.reasons).toContainEqual(
+      expect.stringMatching(/still detaching from primary i-0123456789abcdef0; a retry waits/),
+    );
+  });
+
+  it('verify: the ENI turns up on another instance instead of the target', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const attach = h.ec2.mock.commandCalls(AttachNetworkInterfaceCommand);
+    expect(attach).toHaveLength(0);
+    // Someone else attaches the ENI to the primary while we wait for our attachment.
+    h.ec2.mock.on(AttachNetworkInterfaceCommand).callsFake(async () => {
+      h.ec2.calls.push('AttachNetworkInterface');
+      h.ec2.place(PRIMARY);
+      return { AttachmentId: 'eni-attach-ours' };
+    });
+    const error = await failure(h.invoke(stoppedEvent));
+    expect(error.message).toMatch(
+      /wait-attached failed: .*now attached to i-0123456789abcdef0, not i-0fedcba9876543210/,
+    );
+    expect(h.ec2.mock).not.toHaveReceivedCommand(ModifyNetworkInterfaceAttributeCommand);
+    expect(h.ec2.mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
+  it('a lost notification does not undo or repeat the move', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    h.sns.rejects(new Error('SNS is down'));
+    expect(await h.invoke(stoppedEvent)).toMatchObject({ outcome: 'moved' });
+    expect(h.ec2.holder()).toBe(STANDBY);
+  });
+});

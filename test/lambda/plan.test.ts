@@ -1,0 +1,314 @@
+import { describe, expect, it } from 'vitest';
+import type { Trigger } from '../../lambda/events';
+import { type Observation, type Plan, plan } from '../../lambda/plan';
+import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
+
+type Planned = Exclude<Trigger, { kind: 'ignored' }>;
+const alarm = (instanceId: string): Planned => ({
+  kind: 'alarm',
+  instanceId,
+  alarmName: 'web-primary-status-check',
+  region: 'eu-west-1',
+});
+const stopped = (instanceId: string): Planned => ({
+  kind: 'state-change',
+  instanceId,
+  state: 'stopped',
+  region: 'eu-west-1',
+});
+const move = (to?: 'primary' | 'standby', dryRun = false): Planned => ({
+  kind: 'move',
+  pair: 'web',
+  to,
+  dryRun,
+});
+const status: Planned = { kind: 'status', pair: 'web' };
+
+const FAILED_PRIMARY = { primary: { state: 'stopped' } };
+const checksOf = (p: Plan) => p.reasons.map((r) => /^([a-z-]+): /.exec(r)?.[1]).filter(Boolean);
+
+describe('plan: automatic triggers move only a confirmed-failed holder', () => {
+  it.each<
+    [string, Planned, Observation, Partial<Record<'kind' | 'from' | 'to', unknown>> & { force?: boolean }]
+  >([
+    [
+      'state change: stopped primary -> force-move to standby',
+      stopped(PRIMARY),
+      world(FAILED_PRIMARY),
+      { kind: 'move', from: PRIMARY, to: STANDBY, force: true },
+    ],
+    [
+      'alarm: stopping primary -> move',
+      alarm(PRIMARY),
+      world({ primary: { state: 'stopping' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'alarm: terminated primary -> move',
+      alarm(PRIMARY),
+      world({ primary: { state: 'terminated' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'alarm: primary gone from EC2 -> move',
+      alarm(PRIMARY),
+      world({ primary: null }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'alarm: instance status impaired -> move',
+      alarm(PRIMARY),
+      world({ primary: { instanceStatus: 'impaired' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'alarm: system status impaired -> move',
+      alarm(PRIMARY),
+      world({ primary: { systemStatus: 'impaired' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    ['alarm: holder reads healthy again -> unchanged', alarm(PRIMARY), world(), { kind: 'unchanged' }],
+    [
+      'alarm: insufficient-data status is not a failure',
+      alarm(PRIMARY),
+      world({ primary: { instanceStatus: 'insufficient-data' } }),
+      { kind: 'unchanged' },
+    ],
+    [
+      'alarm about the standby, which does not hold the ENI -> unchanged',
+      alarm(STANDBY),
+      world({ standby: { state: 'stopped' } }),
+      { kind: 'unchanged' },
+    ],
+    [
+      'duplicate alarm after the move (ENI on standby) -> unchanged',
+      alarm(PRIMARY),
+      world({ eni: eni({}, STANDBY), ...FAILED_PRIMARY }),
+      { kind: 'unchanged' },
+    ],
+    [
+      'fail-back direction: failed standby holder -> move to primary',
+      stopped(STANDBY),
+      world({ eni: eni({}, STANDBY), standby: { state: 'stopped' } }),
+      { kind: 'move', from: STANDBY, to: PRIMARY, force: true },
+    ],
+    [
+      'unattached ENI -> attach to the standby first',
+      alarm(PRIMARY),
+      world({ eni: eni({}, null), ...FAILED_PRIMARY }),
+      { kind: 'move', from: null, to: STANDBY },
+    ],
+    [
+      'unattached ENI, standby stopped -> attach to the healthy primary',
+      alarm(PRIMARY),
+      world({ eni: eni({}, null), standby: { state: 'stopped' } }),
+      { kind: 'move', from: null, to: PRIMARY },
+    ],
+    [
+      'ENI mid-detach counts as unattached',
+      alarm(PRIMARY),
+      world({
+        eni: eni({
+          status: 'detaching',
+          attachment: { id: 'a', instanceId: PRIMARY, deviceIndex: 1, status: 'detaching' },
+        }),
+        ...FAILED_PRIMARY,
+      }),
+      { kind: 'move', from: null, to: STANDBY },
+    ],
+  ])('%s', (_name, trigger, obs, want) => {
+    const p = plan(PAIR, trigger, obs);
+    const { force, ...rest } = want;
+    expect(p).toMatchObject(rest);
+    if (force !== undefined) expect(p.kind === 'move' && p.detach?.force).toBe(force);
+  });
+
+  it('a move waits for the detach before attaching; an already available ENI does not wait', () => {
+    const moving = plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY));
+    expect(moving).toMatchObject({
+      kind: 'move',
+      awaitAvailable: true,
+      detach: { attachmentId: 'eni-attach-1' },
+    });
+    const adopting = plan(PAIR, alarm(PRIMARY), world({ eni: eni({}, null) }));
+    expect(adopting).toMatchObject({ kind: 'move', awaitAvailable: false, detach: undefined });
+  });
+});
+
+describe('plan: every failed check is named, and nothing moves', () => {
+  it.each<[string, Planned, Observation, string[]]>([
+    ['ENI does not exist', stopped(PRIMARY), world({ eni: undefined, ...FAILED_PRIMARY }), ['eni-exists']],
+    [
+      'ENI is requester-managed',
+      stopped(PRIMARY),
+      world({ eni: eni({ requesterManaged: true }), ...FAILED_PRIMARY }),
+      ['eni-requester-managed'],
+    ],
+    [
+      'ENI is not a plain interface',
+      stopped(PRIMARY),
+      world({ eni: eni({ interfaceType: 'efa' }), ...FAILED_PRIMARY }),
+      ['eni-type'],
+    ],
+    [
+      "ENI is the holder's primary interface",
+      stopped(PRIMARY),
+      world({
+        eni: eni({ attachment: { id: 'a', instanceId: PRIMARY, deviceIndex: 0, status: 'attached' } }),
+        ...FAILED_PRIMARY,
+      }),
+      ['eni-primary'],
+    ],
+    [
+      'ENI is held outside the pair',
+      stopped(PRIMARY),
+      world({ eni: eni({}, OUTSIDER), ...FAILED_PRIMARY }),
+      ['eni-holder'],
+    ],
+    [
+      'standby stopped',
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { state: 'stopped' } }),
+      ['target-running'],
+    ],
+    [
+      'standby impaired',
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { systemStatus: 'impaired' } }),
+      ['target-healthy'],
+    ],
+    [
+      'standby in another AZ',
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { availabilityZone: 'eu-west-1b' } }),
+      ['target-az'],
+    ],
+    [
+      'standby in another VPC',
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { vpcId: 'vpc-2' } }),
+      ['target-vpc'],
+    ],
+    [
+      'standby has another ENI at the device index',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        standby: {
+          maxInterfaces: 3,
+          interfaces: [
+            { id: 'eni-x0', deviceIndex: 0 },
+            { id: 'eni-x1', deviceIndex: 1 },
+          ],
+        },
+      }),
+      ['target-device-index'],
+    ],
+    [
+      'standby is at its interface limit',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        standby: {
+          maxInterfaces: 2,
+          interfaces: [
+            { id: 'eni-x0', deviceIndex: 0 },
+            { id: 'eni-x2', deviceIndex: 2 },
+          ],
+        },
+      }),
+      ['target-interface-limit'],
+    ],
+    [
+      "standby's interface limit unknown",
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { maxInterfaces: undefined } }),
+      ['target-interface-limit'],
+    ],
+    ['standby missing', stopped(PRIMARY), world({ ...FAILED_PRIMARY, standby: null }), ['target-exists']],
+    [
+      'several at once: all are named',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        standby: { state: 'stopped', availabilityZone: 'eu-west-1b', vpcId: 'vpc-2' },
+      }),
+      ['target-running', 'target-az', 'target-vpc'],
+    ],
+    [
+      'unattached and neither member can take it',
+      alarm(PRIMARY),
+      world({
+        eni: eni({}, null),
+        primary: { state: 'stopped' },
+        standby: { availabilityZone: 'eu-west-1b' },
+      }),
+      ['target-az', 'target-running'],
+    ],
+    [
+      'manual move to a standby in another AZ',
+      move('standby'),
+      world({ standby: { availabilityZone: 'eu-west-1c' } }),
+      ['target-az'],
+    ],
+  ])('%s', (_name, trigger, obs, checks) => {
+    const p = plan(PAIR, trigger, obs);
+    expect(p.kind).toBe('refused');
+    expect(checksOf(p)).toEqual(checks);
+  });
+});
+
+describe('plan: manual moves (drills and fail-back)', () => {
+  it('moves a healthy holder without Force', () => {
+    expect(plan(PAIR, move('standby'), world())).toMatchObject({
+      kind: 'move',
+      from: PRIMARY,
+      to: STANDBY,
+      detach: { force: false },
+    });
+  });
+  it('uses Force when the holder has failed', () => {
+    expect(plan(PAIR, move('standby'), world(FAILED_PRIMARY))).toMatchObject({
+      kind: 'move',
+      detach: { force: true },
+    });
+  });
+  it('defaults `to` to the member that does not hold the ENI', () => {
+    expect(plan(PAIR, move(), world())).toMatchObject({ kind: 'move', to: STANDBY });
+    expect(plan(PAIR, move(), world({ eni: eni({}, STANDBY) }))).toMatchObject({
+      kind: 'move',
+      from: STANDBY,
+      to: PRIMARY,
+    });
+    expect(plan(PAIR, move(), world({ eni: eni({}, null) }))).toMatchObject({
+      kind: 'move',
+      from: null,
+      to: STANDBY,
+    });
+  });
+  it('a move to the current holder is unchanged', () => {
+    expect(plan(PAIR, move('primary'), world())).toMatchObject({ kind: 'unchanged', holder: PRIMARY });
+  });
+  it('a dry run plans the same move and marks it', () => {
+    expect(plan(PAIR, move('standby', true), world())).toMatchObject({
+      kind: 'move',
+      to: STANDBY,
+      dryRun: true,
+    });
+  });
+  it('refuses to take an ENI held outside the pair, even by hand', () => {
+    expect(plan(PAIR, move('standby'), world({ eni: eni({}, OUTSIDER) })).kind).toBe('refused');
+  });
+});
+
+describe('plan: status', () => {
+  it('reports the holder, both members and whether a move would pass', () => {
+    const p = plan(PAIR, status, world({ standby: { availabilityZone: 'eu-west-1b' } }));
+    expect(p).toMatchObject({ kind: 'status', holder: PRIMARY });
+    expect(p.reasons.join('\n')).toMatch(/attached to primary i-0123456789abcdef0 at device index 1/);
+    expect(checksOf(p)).toEqual(['target-az']);
+  });
+  it('reports a missing ENI as status, not as a refusal', () => {
+    expect(plan(PAIR, status, world({ eni: undefined }))).toMatchObject({ kind: 'status', holder: null });
+  });
+});
