@@ -1,0 +1,183 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  DeleteNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DetachNetworkInterfaceCommand,
+} from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createClients } from '../../lambda/aws/clients';
+import { Ec2Adapter } from '../../lambda/aws/ec2';
+import type { Pair } from '../../lambda/config';
+import { TAG } from '../../lambda/execute';
+import { createFailover } from '../../lambda/failover';
+import type { Result } from '../../lambda/result';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events';
+import { type Moto, runMotoTests, startMoto } from '../helpers/moto';
+import { buildWorld, type MotoWorld, useEndpoint } from '../helpers/moto-world';
+
+/** The real function (real SDK clients, default endpoint resolution) against moto's EC2. */
+function failoverFor(pairs: Pair[]) {
+  const clients = createClients();
+  const failover = createFailover({
+    config: { pairs, topicArn: undefined },
+    ec2: new Ec2Adapter(clients.ec2),
+    notify: async () => {},
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'EniFailoverTest' }),
+    region: 'eu-west-1',
+  });
+  return async (event: unknown) => {
+    const r = await failover(event, { getRemainingTimeInMillis: () => 60_000 });
+    return (Array.isArray(r) ? r[0] : r) as Result;
+  };
+}
+
+const checks = (r: Result) => r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).filter(Boolean);
+
+describe.runIf(runMotoTests)('failover against moto EC2', () => {
+  let moto: Moto;
+  let w: MotoWorld;
+  const stopped = (id: string) => sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: id });
+  const alarm = (id: string) => sample('sns-alarm', { [SAMPLE_INSTANCE]: id });
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    useEndpoint(moto.url);
+  });
+  afterAll(async () => moto?.stop());
+  beforeEach(async () => {
+    await moto.reset();
+    w = await buildWorld();
+  });
+
+  it('a stopped primary: the ENI ends on the standby at its device index, tagged with the move', async () => {
+    await w.stop(w.primary);
+    const r = await failoverFor([w.pair])(stopped(w.primary));
+    expect(r).toMatchObject({ outcome: 'moved', from: w.primary, to: w.standby });
+    const now = await w.where();
+    expect(now).toMatchObject({ holder: w.standby, deviceIndex: 1 });
+    expect(now.tags).toMatchObject({ [TAG.from]: w.primary, [TAG.to]: w.standby });
+    expect(now.tags[TAG.reason]).toMatch(/state is stopped/);
+  });
+
+  it('a status-check alarm via SNS moves it; the same alarm again changes nothing', async () => {
+    await w.stop(w.primary);
+    const failover = failoverFor([w.pair]);
+    expect(await failover(alarm(w.primary))).toMatchObject({ outcome: 'moved', to: w.standby });
+    expect(await failover(alarm(w.primary))).toMatchObject({ outcome: 'unchanged', from: w.standby });
+    expect((await w.where()).holder).toBe(w.standby);
+  });
+
+  it('an alarm on a primary that is running changes nothing', async () => {
+    expect(await failoverFor([w.pair])(alarm(w.primary))).toMatchObject({ outcome: 'unchanged' });
+    expect((await w.where()).holder).toBe(w.primary);
+  });
+
+  // moto itself accepts each of these attaches: only the function's own checks keep the ENI home.
+  it('refuses a standby in another AZ (moto would attach it)', async () => {
+    await w.stop(w.primary);
+    const r = await failoverFor([{ ...w.pair, standbyInstanceId: w.decoy }])(stopped(w.primary));
+    expect(r.outcome).toBe('refused');
+    expect(checks(r)).toEqual(['target-az']);
+    expect((await w.where()).holder).toBe(w.primary);
+  });
+
+  it('refuses a standby with another ENI at the device index (moto would replace it)', async () => {
+    // m5.large allows 3 interfaces, so the index, not the limit, is what stands in the way.
+    const standby = await w.launch(w.subnetA, 'm5.large');
+    const occupant = await w.createEni(w.subnetA, { instanceId: standby, deviceIndex: 1 });
+    await w.stop(w.primary);
+    const r = await failoverFor([{ ...w.pair, standbyInstanceId: standby }])(stopped(w.primary));
+    expect(checks(r)).toEqual(['target-device-index']);
+    expect(r.reasons.join()).toContain(occupant);
+    expect((await w.where()).holder).toBe(w.primary);
+    expect((await w.where(occupant)).holder).toBe(standby);
+  });
+
+  it("refuses a standby at its instance type's interface limit (t3.micro: 2)", async () => {
+    await w.createEni(w.subnetA, { instanceId: w.standby, deviceIndex: 2 });
+    await w.stop(w.primary);
+    const r = await failoverFor([w.pair])(stopped(w.primary));
+    expect(checks(r)).toEqual(['target-interface-limit']);
+    expect((await w.where()).holder).toBe(w.primary);
+  });
+
+  it('a larger standby (m5.large: 3) has room for the same move', async () => {
+    const big = await w.launch(w.subnetA, 'm5.large');
+    await w.createEni(w.subnetA, { instanceId: big, deviceIndex: 2 });
+    await w.stop(w.primary);
+    const r = await failoverFor([{ ...w.pair, standbyInstanceId: big }])(stopped(w.primary));
+    expect(r.outcome).toBe('moved');
+    expect((await w.where()).holder).toBe(big);
+  });
+
+  it('refuses a stopped standby, naming both failed checks when the AZ is wrong too', async () => {
+    await w.stop(w.primary);
+    await w.stop(w.decoy);
+    const r = await failoverFor([{ ...w.pair, standbyInstanceId: w.decoy }])(stopped(w.primary));
+    expect(checks(r)).toEqual(['target-running', 'target-az']);
+    expect((await w.where()).holder).toBe(w.primary);
+  });
+
+  it('never takes an ENI held by an instance outside the pair', async () => {
+    const outsider = await w.launch(w.subnetA);
+    const held = await w.createEni(w.subnetA, { instanceId: outsider, deviceIndex: 1 });
+    const r = await failoverFor([{ ...w.pair, networkInterfaceId: held }])({
+      action: 'move',
+      pair: 'web',
+      to: 'standby',
+    });
+    expect(checks(r)).toEqual(['eni-holder']);
+    expect((await w.where(held)).holder).toBe(outsider);
+  });
+
+  it("refuses to move an instance's primary interface (device index 0)", async () => {
+    const { Reservations } = await w.ec2.send(new DescribeInstancesCommand({ InstanceIds: [w.primary] }));
+    const root = Reservations?.[0]?.Instances?.[0]?.NetworkInterfaces?.find(
+      (n) => n.Attachment?.DeviceIndex === 0,
+    )?.NetworkInterfaceId as string;
+    const r = await failoverFor([{ ...w.pair, networkInterfaceId: root }])({
+      action: 'move',
+      pair: 'web',
+      to: 'standby',
+    });
+    expect(checks(r)).toEqual(['eni-primary']);
+    expect((await w.where(root)).holder).toBe(w.primary);
+  });
+
+  it('an ENI that no longer exists is refused by name', async () => {
+    const gone = await w.createEni(w.subnetA);
+    await w.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: gone }));
+    const r = await failoverFor([{ ...w.pair, networkInterfaceId: gone }])(stopped(w.primary));
+    expect(checks(r)).toEqual(['eni-exists']);
+  });
+
+  it('an ENI attached to no one (a detach whose attach failed) is attached to the standby', async () => {
+    const before = await new Ec2Adapter(w.ec2).describeEni(w.eni);
+    await w.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: before?.attachment?.id }));
+    await w.stop(w.primary);
+    const r = await failoverFor([w.pair])(stopped(w.primary));
+    expect(r).toMatchObject({ outcome: 'moved', from: null, to: w.standby });
+    expect(await w.where()).toMatchObject({ holder: w.standby, deviceIndex: 1 });
+  });
+
+  it('drills: a dry run changes nothing; a move and a fail-back do', async () => {
+    const failover = failoverFor([w.pair]);
+    expect(await failover({ action: 'move', pair: 'web', dryRun: true })).toMatchObject({
+      outcome: 'dry-run',
+      to: w.standby,
+    });
+    expect((await w.where()).holder).toBe(w.primary);
+    expect(await failover({ action: 'move', pair: 'web', to: 'standby' })).toMatchObject({
+      outcome: 'moved',
+    });
+    expect((await w.where()).holder).toBe(w.standby);
+    expect(await failover({ action: 'move', pair: 'web', to: 'primary' })).toMatchObject({
+      outcome: 'moved',
+    });
+    expect(await w.where()).toMatchObject({ holder: w.primary, deviceIndex: 1 });
+    const status = await failover({ action: 'status', pair: 'web' });
+    expect(status).toMatchObject({ outcome: 'status', from: w.primary });
+  });
+});
