@@ -68,13 +68,9 @@ function describeIssue(issue: z.core.$ZodIssue, root: string, input: unknown): s
   return `${root}[${String(index)}].${String(field)} ${missing ? 'is required' : issue.message}`;
 }
 
-/**
- * Validates a list of pairs and returns it typed, or throws one ConfigError naming every problem.
- * Shared by the function (at cold start) and the CDK app (at synth), so both reject the same things.
- */
-export function parsePairs(input: unknown, root = ENV.pairs): Pair[] {
-  const parsed = PairsSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, root, input)));
+/** Names, ENIs and instances used more than once, read from the raw entries so that they are reported
+ * together with any other problem. */
+function duplicates(input: unknown[], root: string): string[] {
   const problems: string[] = [];
   const firstUse = new Map<string, string>();
   const claim = (key: string, label: string, where: string) => {
@@ -82,14 +78,32 @@ export function parsePairs(input: unknown, root = ENV.pairs): Pair[] {
     if (previous) problems.push(`${label} is used twice: ${previous} and ${where}`);
     else firstUse.set(key, where);
   };
-  parsed.data.forEach((pair, i) => {
+  input.forEach((entry, i) => {
+    if (typeof entry !== 'object' || entry === null) return;
     const at = `${root}[${i}]`;
-    claim(`name ${pair.name}`, `pair name ${show(pair.name)}`, at);
-    claim(pair.networkInterfaceId, pair.networkInterfaceId, `${at}.networkInterfaceId`);
-    claim(pair.primaryInstanceId, pair.primaryInstanceId, `${at}.primaryInstanceId`);
-    claim(pair.standbyInstanceId, pair.standbyInstanceId, `${at}.standbyInstanceId`);
+    const field = (name: string) => {
+      const value = (entry as Record<string, unknown>)[name];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const name = field('name');
+    if (name !== undefined) claim(`name ${name}`, `pair name ${show(name)}`, at);
+    for (const key of ['networkInterfaceId', 'primaryInstanceId', 'standbyInstanceId']) {
+      const id = field(key);
+      if (id !== undefined) claim(id, id, `${at}.${key}`);
+    }
   });
-  if (problems.length > 0) throw new ConfigError(problems);
+  return problems;
+}
+
+/**
+ * Validates a list of pairs and returns it typed, or throws one ConfigError naming every problem.
+ * Shared by the function (at cold start) and the CDK app (at synth), so both reject the same things.
+ */
+export function parsePairs(input: unknown, root: string = ENV.pairs): Pair[] {
+  const parsed = PairsSchema.safeParse(input);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => describeIssue(i, root, input));
+  if (Array.isArray(input)) problems.push(...duplicates(input, root));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
 }
 

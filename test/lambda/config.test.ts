@@ -64,6 +64,7 @@ describe('configuration', () => {
       'FAILOVER_PAIRS[1].primaryInstanceId must look like i-0123456789abcdef0, got "i-nope"',
       'FAILOVER_PAIRS[1].deviceIndex must be a whole number of 1 or more, got 1.5',
       'FAILOVER_PAIRS[1] has unknown field(s) extra',
+      'i-0fedcba9876543210 is used twice: FAILOVER_PAIRS[0].standbyInstanceId and FAILOVER_PAIRS[1].standbyInstanceId',
       'NOTIFICATION_TOPIC_ARN must be an SNS topic ARN, got "my-topic"',
     ]);
   });

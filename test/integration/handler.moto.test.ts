@@ -1,0 +1,113 @@
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events';
+import { type Moto, runMotoTests, startMoto } from '../helpers/moto';
+import { buildWorld, type MotoWorld, useEndpoint } from '../helpers/moto-world';
+
+const context = {
+  getRemainingTimeInMillis: () => 60_000,
+  functionName: 'eni-failover',
+  awsRequestId: 'r-1',
+} as Context;
+
+/** Imports lambda/handler.ts afresh, as a new Lambda container would, with this environment. */
+async function coldStart(env: Record<string, string>) {
+  vi.resetModules();
+  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+  return (await import('../../lambda/handler')).handler;
+}
+
+describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2 and SNS)', () => {
+  let moto: Moto;
+  let w: MotoWorld;
+  let topicArn: string;
+  let queueUrl: string;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    useEndpoint(moto.url);
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    w = await buildWorld();
+    // The notification topic, with a queue subscribed so the test can read what operators would get.
+    const sns = new SNSClient({});
+    const sqs = new SQSClient({});
+    topicArn = (await sns.send(new CreateTopicCommand({ Name: 'eni-failover-events' }))).TopicArn as string;
+    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }))).QueueUrl as string;
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    await sns.send(
+      new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
+    );
+  });
+
+  async function inbox(): Promise<{ Subject: string; Message: string }[]> {
+    const r = await new SQSClient({}).send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    return (r.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}'));
+  }
+
+  it('configured from its environment, it fails over on an EC2 stop and publishes the outcome', async () => {
+    const handler = await coldStart({
+      FAILOVER_PAIRS: JSON.stringify([w.pair]),
+      NOTIFICATION_TOPIC_ARN: topicArn,
+    });
+    await w.stop(w.primary);
+
+    const result = await handler(
+      sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary }),
+      context,
+    );
+
+    expect(result).toMatchObject({
+      outcome: 'moved',
+      pair: 'web',
+      from: w.primary,
+      to: w.standby,
+      networkInterfaceId: w.eni,
+    });
+    expect((await w.where()).holder).toBe(w.standby);
+    const [note] = await inbox();
+    expect(note?.Subject).toMatch(new RegExp(`^eni-failover web: MOVED to ${w.standby} in \\d+\\.\\d s$`));
+    expect(JSON.parse(note?.Message ?? '{}')).toEqual(result);
+  });
+
+  it('a refusal is published with the failed checks named', async () => {
+    const handler = await coldStart({
+      FAILOVER_PAIRS: JSON.stringify([{ ...w.pair, standbyInstanceId: w.decoy }]),
+      NOTIFICATION_TOPIC_ARN: topicArn,
+    });
+    await w.stop(w.primary);
+    const result = await handler(sample('sns-alarm', { [SAMPLE_INSTANCE]: w.primary }), context);
+    expect(result).toMatchObject([{ outcome: 'refused' }]);
+    const [note] = await inbox();
+    expect(note?.Subject).toBe('eni-failover web: REFUSED: target-az');
+    expect((await w.where()).holder).toBe(w.primary);
+  });
+
+  it('a bad configuration fails at init, naming every problem, before any event', async () => {
+    const bad = [
+      { ...w.pair, deviceIndex: 0 },
+      { ...w.pair, name: 'web' },
+    ];
+    await expect(
+      coldStart({ FAILOVER_PAIRS: JSON.stringify(bad), NOTIFICATION_TOPIC_ARN: 'nope' }),
+    ).rejects.toThrow(
+      /deviceIndex must be 1 or more[\s\S]*pair name "web" is used twice[\s\S]*NOTIFICATION_TOPIC_ARN must be an SNS topic ARN/,
+    );
+  });
+});
