@@ -28,9 +28,9 @@ export const TAG = {
   reason: 'eni-failover:move-reason',
 } as const;
 
-// Polling: the first look after 100 ms, then every tenth of the time waited so far, at most 1 s apart.
+// Polling: the first look after 200 ms, then every tenth of the time waited so far, at most 1 s apart.
 // A settle of T seconds is then seen within ~T/10 of happening (the SDK's waiter waits 20 s at least).
-const POLL_MIN_MS = 100;
+const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 1000;
 const POLL_FRACTION = 0.1;
 

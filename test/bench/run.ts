@@ -1,0 +1,90 @@
+// npm run bench [-- --detach-ms 2500 --attach-ms 3500 --runs 3 --samples 21]
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchColdImport } from './cold-import';
+import { benchFailover } from './failover';
+
+// The figures are the report: keep EMF lines and the SDK's Node 20 notice out of it.
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const { values } = parseArgs({
+  options: {
+    'detach-ms': { type: 'string', default: '2500' },
+    'attach-ms': { type: 'string', default: '3500' },
+    runs: { type: 'string', default: '3' },
+    samples: { type: 'string', default: '21' },
+  },
+});
+const num = (name: keyof typeof values) => {
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`--${name} must be a number of 0 or more, got ${values[name]}`);
+  return n;
+};
+
+const MUTATING = [
+  'DetachNetworkInterface',
+  'AttachNetworkInterface',
+  'ModifyNetworkInterfaceAttribute',
+  'CreateTags',
+];
+// What the contract's checks need: the ENI, both instances, their status checks, their type's limit.
+const OBSERVE = [
+  'DescribeNetworkInterfaces',
+  'DescribeInstances',
+  'DescribeInstanceStatus',
+  'DescribeInstanceTypes',
+];
+
+const verdicts: { target: string; ok: boolean }[] = [];
+const verdict = (target: string, ok: boolean) => {
+  verdicts.push({ target, ok });
+  return ok ? 'PASS' : 'FAIL';
+};
+
+const f = await benchFailover(num('detach-ms'), num('attach-ms'), num('runs'));
+const ec2Ms = f.detachMs + f.attachMs;
+const worst = Math.max(...f.runs.map((r) => r.wallMs));
+const limit = 1.1 * ec2Ms + 100;
+console.log(`\n== Failover (EC2 settles a detach in ${f.detachMs} ms and an attach in ${f.attachMs} ms)`);
+for (const [i, r] of f.runs.entries()) {
+  console.log(
+    `run ${i + 1}: wall ${r.wallMs.toFixed(0)} ms = ${(r.wallMs / ec2Ms).toFixed(3)} x EC2's ${ec2Ms} ms   [${r.steps.map((s) => `${s.name} ${s.ms}`).join(', ')}]`,
+  );
+}
+console.log(
+  `worst wall ${worst.toFixed(0)} ms; target <= 1.1 x ${ec2Ms} + 100 = ${limit.toFixed(0)} ms: ${verdict('wall time', worst <= limit)}`,
+);
+
+console.log('\n== API calls in one failover');
+for (const [name, n] of Object.entries(f.calls)) console.log(`${String(n).padStart(3)}  ${name}`);
+const polls = (f.calls.DescribeNetworkInterfaces ?? 0) - 1;
+const unexpected = Object.keys(f.calls).filter((c) => !MUTATING.includes(c) && !OBSERVE.includes(c));
+const mutating = MUTATING.map((c) => f.calls[c] ?? 0);
+console.log(
+  `observe: ${OBSERVE.length} calls; settle polls: ${polls}; mutating: ${mutating.reduce((a, b) => a + b, 0)} (one each of ${MUTATING.join(', ')})`,
+);
+console.log(
+  `no call beyond the checks, the settle polls and one of each mutation: ${verdict('API calls', unexpected.length === 0 && mutating.every((n) => n === 1))}`,
+);
+
+const c = await benchColdImport(join(import.meta.dirname, '..', '..', 'bench-out'), num('samples'));
+const ratio = c.handler.ms.median / c.bare.ms.median;
+console.log(`\n== Bundle and cold import (${num('samples')} fresh node processes each, taken in turn)`);
+const line = (label: string, b: typeof c.bare) =>
+  console.log(
+    `${label.padEnd(34)} ${(b.bytes / 1024).toFixed(0).padStart(5)} KiB   import median ${b.ms.median.toFixed(1)} ms (p25 ${b.ms.p25.toFixed(1)}, p75 ${b.ms.p75.toFixed(1)}) = ${(b.ms.median / c.bare.ms.median).toFixed(2)} x`,
+  );
+line('handler, as deployed (SDK traced)', c.handler);
+line('handler without the X-Ray SDK', c.untraced);
+line('EC2Client only', c.bare);
+console.log(
+  `as deployed: ${ratio.toFixed(2)} x the EC2Client-only bundle; target <= 1.25: ${verdict('cold import', ratio <= 1.25)}`,
+);
+
+const failed = verdicts.filter((v) => !v.ok);
+console.log(
+  `\n${verdicts.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.map((v) => v.target).join(', ')}` : ''}`,
+);
+process.exitCode = failed.length === 0 ? 0 : 1;
