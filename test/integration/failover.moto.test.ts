@@ -12,9 +12,9 @@ import type { Pair } from '../../lambda/config';
 import { TAG } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { type Moto, runMotoTests, startMoto } from '../helpers/moto';
-import { buildWorld, type MotoWorld, useEndpoint } from '../helpers/moto-world';
 
 /** The real function (real SDK clients, default endpoint resolution) against moto's EC2. */
 function failoverFor(pairs: Pair[]) {
