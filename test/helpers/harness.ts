@@ -49,8 +49,8 @@ export function harness(
     config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
     ec2: new Ec2Adapter(ec2.client),
     notify: (r) => publishResult(snsClient, TOPIC, r),
-    logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'EniFailoverTest' }),
+    logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
+    metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
     region: 'eu-west-1',
     clock: options.clock ?? clock,
   });
