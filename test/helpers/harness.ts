@@ -26,7 +26,13 @@ export interface Harness {
  * with a clock that makes waits free. The pair's ENI starts on a healthy primary.
  */
 export function harness(
-  options: { pairs?: Pair[]; clock?: Clock; settle?: { detachMs: number; attachMs: number } } = {},
+  options: {
+    pairs?: Pair[];
+    clock?: Clock;
+    settle?: { detachMs: number; attachMs: number };
+    logger?: Logger;
+    metrics?: Metrics;
+  } = {},
 ): Harness {
   const clock = new FakeClock();
   const ec2 = new FakeEc2(
