@@ -168,7 +168,14 @@ export function createFailover(deps: FailoverDeps) {
           MetricUnit.Milliseconds,
         );
       }
-      if (r.outcome === 'refused') count(pair.name, 'Refused', 1);
+      if (r.outcome === 'refused') {
+        count(pair.name, 'Refused', 1);
+        // Without the Pair dimension, so that one alarm covers every pair: a refused automatic failover
+        // means a service is down and nobody moved its address.
+        if (resolved.trigger.kind === 'alarm' || resolved.trigger.kind === 'state-change') {
+          metrics.singleMetric().addMetric('AutomaticRefusals', MetricUnit.Count, 1);
+        }
+      }
       logger.info(r.outcome, { result: r });
       return r;
     } catch (error) {

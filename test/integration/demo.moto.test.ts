@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../ops/demo';
-import { runMotoTests } from '../helpers/moto';
+import { runMotoTests } from '../helpers/tools';
 
 describe.runIf(runMotoTests)('npm run demo', () => {
   it('tells the whole story, and every act ends as expected', async () => {

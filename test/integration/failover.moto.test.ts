@@ -14,7 +14,7 @@ import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { type Moto, runMotoTests, startMoto } from '../helpers/moto';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 
 /** The real function (real SDK clients, default endpoint resolution) against moto's EC2. */
 function failoverFor(pairs: Pair[]) {

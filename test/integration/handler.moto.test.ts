@@ -9,7 +9,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { type Moto, runMotoTests, startMoto } from '../helpers/moto';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 
 const context = {
   getRemainingTimeInMillis: () => 60_000,

@@ -41,6 +41,9 @@ describe('observability', () => {
     const emf = lines.filter((l) => '_aws' in l);
     const metric = (name: string) => emf.find((l) => name in l);
     expect(metric('Refused')).toMatchObject({ Pair: 'web', Refused: 1 });
+    // The stack's one refusal alarm watches this, with the service dimension only.
+    expect(metric('AutomaticRefusals')).toMatchObject({ service: 'eni-failover', AutomaticRefusals: 1 });
+    expect(metric('AutomaticRefusals')).not.toHaveProperty('Pair');
     expect(metric('Moved')).toMatchObject({ Pair: 'web', Moved: 1 });
     expect(metric('FailoverDuration')).toMatchObject({ Pair: 'web', FailoverDuration: expect.any(Number) });
     expect(JSON.stringify(metric('Moved')?._aws)).toContain('"Namespace":"EniFailover"');

@@ -9,6 +9,11 @@ export { type Moto, startMoto } from '../../ops/moto';
 export const motoAvailable = toolAvailable(MOTO_COMMAND);
 export const inCI = process.env.CI === 'true';
 export const runMotoTests = motoAvailable || inCI;
+
+/** cfn-lint comes from pip too, with the same policy. */
+export const CFN_LINT = 'cfn-lint';
+export const cfnLintAvailable = toolAvailable(CFN_LINT);
+export const runCfnLintTests = cfnLintAvailable || inCI;
 if (!runMotoTests) {
   console.warn(
     `\n*** ${MOTO_COMMAND} is not installed: the moto tests are SKIPPED. pip install 'moto[server]' to run them. ***\n`,

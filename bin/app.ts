@@ -1,0 +1,42 @@
+// The CDK app: `cdk deploy -c config=failover.json` or `cdk deploy -c demo=true`.
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ConfigError } from '../lambda/config';
+import { loadStackConfig } from '../lib/config-file';
+import { EniFailoverDemoStack } from '../lib/demo-stack';
+import { EniFailoverStack } from '../lib/stack';
+
+const app = new App();
+const configPath = app.node.tryGetContext('config') as string | undefined;
+const demo = String(app.node.tryGetContext('demo')) === 'true';
+const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+
+if (configPath && demo) {
+  throw new Error('Give either -c config=FILE or -c demo=true, not both.');
+} else if (configPath) {
+  try {
+    new EniFailoverStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'EniFailover', {
+      env,
+      config: loadStackConfig(configPath),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+} else if (demo) {
+  // Environment-agnostic, so that the demo VPC takes the region's real AZs at deploy time.
+  new EniFailoverDemoStack(app, 'EniFailoverDemo');
+} else {
+  throw new Error(
+    [
+      'Nothing to deploy: say which service to protect.',
+      '  -c config=FILE   the pairs in a JSON file, e.g. npx cdk deploy -c config=failover.example.json',
+      '  -c demo=true     a self-contained demo: a VPC, two t4g.nano instances and an ENI to fail over',
+    ].join('\n'),
+  );
+}
+// Every synth is checked: an unacknowledged finding fails it (cdk.out/validation-report.json).
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import * as z from 'zod/mini';
+import { ConfigError, type Pair, parsePairs } from '../lambda/config';
+
+/** What `-c config=FILE` holds. */
+export interface StackConfig {
+  readonly pairs: Pair[];
+  readonly notificationEmails?: string[];
+  readonly alarmDatapoints?: number;
+}
+
+const Shape = z.strictObject({
+  pairs: z.unknown(),
+  notificationEmails: z.optional(z.array(z.string())),
+  alarmDatapoints: z.optional(z.number()),
+});
+
+/** Reads and validates a stack configuration file; throws one ConfigError naming every problem. */
+export function loadStackConfig(path: string): StackConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError([`${path}: ${(error as Error).message}`]);
+  }
+  const problems: string[] = [];
+  const shape = Shape.safeParse(raw);
+  if (!shape.success) {
+    for (const issue of shape.error.issues) {
+      problems.push(
+        issue.code === 'unrecognized_keys'
+          ? `${path}: unknown field(s) ${issue.keys.join(', ')} (expected pairs, notificationEmails, alarmDatapoints)`
+          : `${path}: ${issue.path.join('.') || 'the file'} ${issue.message}`,
+      );
+    }
+  }
+  let pairs: Pair[] = [];
+  const given = typeof raw === 'object' && raw !== null ? (raw as { pairs?: unknown }).pairs : undefined;
+  if (given === undefined) problems.push(`${path}: pairs is required`);
+  else {
+    try {
+      pairs = parsePairs(given, 'pairs');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems.map((p) => `${path}: ${p}`));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const data = shape.success ? shape.data : undefined;
+  return { pairs, notificationEmails: data?.notificationEmails, alarmDatapoints: data?.alarmDatapoints };
+}

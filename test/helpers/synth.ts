@@ -1,0 +1,36 @@
+import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Pair } from '../../lambda/config';
+import type { StackConfig } from '../../lib/config-file';
+import { EniFailoverDemoStack } from '../../lib/demo-stack';
+import { EniFailoverStack } from '../../lib/stack';
+
+/** n valid, distinct pairs. */
+export function pairs(n: number): Pair[] {
+  const hex = (prefix: string, i: number) => `${prefix}-${i.toString(16).padStart(17, '0')}`;
+  return Array.from({ length: n }, (_, i) => ({
+    name: `svc${i}`,
+    networkInterfaceId: hex('eni', i),
+    primaryInstanceId: hex('i', 2 * i),
+    standbyInstanceId: hex('i', 2 * i + 1),
+    deviceIndex: 1,
+  }));
+}
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+/** Synthesizes the configured stack in-process, with cdk-nag as the bin/ app runs it. */
+export function synthConfigured(config: StackConfig): { stack: Stack; template: Template } {
+  const app = new App();
+  const stack = new EniFailoverStack(app, 'EniFailover', { env: ENV, config });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { stack, template: Template.fromStack(stack) };
+}
+
+export function synthDemo(): { stack: Stack; template: Template } {
+  const app = new App();
+  const stack = new EniFailoverDemoStack(app, 'EniFailoverDemo');
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { stack, template: Template.fromStack(stack) };
+}

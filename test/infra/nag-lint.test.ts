@@ -1,0 +1,90 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { loadStackConfig } from '../../lib/config-file';
+import { EniFailoverDemoStack } from '../../lib/demo-stack';
+import { EniFailoverStack } from '../../lib/stack';
+import { pairs } from '../helpers/synth';
+import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+const STACKS: [string, (app: App) => Stack][] = [
+  ['demo', (app) => new EniFailoverDemoStack(app, 'EniFailoverDemo')],
+  [
+    'the example configuration',
+    (app) =>
+      new EniFailoverStack(app, 'EniFailover', {
+        env: ENV,
+        config: loadStackConfig('failover.example.json'),
+      }),
+  ],
+  [
+    '100 pairs',
+    (app) => new EniFailoverStack(app, 'EniFailover100', { env: ENV, config: { pairs: pairs(100) } }),
+  ],
+];
+
+/** Synthesizes with cdk-nag's AwsSolutions pack, exactly as bin/app.ts does: a finding fails the synth. */
+function synthWithNag(make: (app: App) => Stack): { dir: string; stack: Stack } {
+  const dir = mkdtempSync(join(tmpdir(), 'eni-failover-synth-'));
+  const app = new App({ outdir: dir });
+  const stack = make(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+  return { dir, stack };
+}
+
+function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
+  return root.node.findAll().flatMap((c) =>
+    c.node.metadata
+      .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
+      .flatMap((m) =>
+        Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({
+          path: c.node.path,
+          id,
+          reason,
+        })),
+      ),
+  );
+}
+
+describe.each(STACKS)('%s', (_name, make) => {
+  const { dir, stack } = synthWithNag(make);
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding, and each acknowledgment gives its reason', () => {
+    const acks = acknowledgments(stack);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const a of acks) expect(a.reason.length, `${a.path} ${a.id}`).toBeGreaterThan(30);
+  });
+
+  it.runIf(runCfnLintTests)('passes cfn-lint with no error or warning', () => {
+    if (!cfnLintAvailable)
+      throw new Error(`${CFN_LINT} is not installed (CI=true requires it): pip install cfn-lint`);
+    const templates = readdirSync(dir)
+      .filter((f) => f.endsWith('.template.json'))
+      .map((f) => join(dir, f));
+    expect(templates).toHaveLength(1);
+    const run = spawnSync(CFN_LINT, ['--format', 'parseable', '--regions', 'eu-west-1', '--', ...templates], {
+      encoding: 'utf8',
+    });
+    const findings = run.stdout.split('\n').filter((l) => /:[EW]\d+:/.test(l));
+    expect(findings, run.stdout + run.stderr).toEqual([]);
+    expect([0, 8], `cfn-lint exited ${run.status}: ${run.stderr}`).toContain(run.status);
+  });
+});
+
+it('cdk-nag fails the synth on an unacknowledged finding (the check is live)', () => {
+  expect(() =>
+    synthWithNag((app) => {
+      const stack = new EniFailoverStack(app, 'Bad', { env: ENV, config: { pairs: pairs(1) } });
+      new Queue(stack, 'UnencryptedQueueWithoutDlq');
+      return stack;
+    }),
+  ).toThrow(/AwsSolutions-SQS3/);
+});

@@ -1,0 +1,284 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EniFailover, PAIRS_ENV_BUDGET, shardPairs } from '../../lib/eni-failover';
+import { pairs, synthConfigured } from '../helpers/synth';
+
+type Statement = {
+  Action: string | string[];
+  Resource: unknown;
+  Principal?: unknown;
+  Condition?: unknown;
+  Sid?: string;
+};
+
+function statements(template: Template): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) =>
+      (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+        .Statement,
+  );
+}
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('EniFailover stack (configured, two pairs)', () => {
+  const config = { pairs: pairs(2), notificationEmails: ['oncall@example.com'] };
+  let template: Template;
+  beforeAll(() => {
+    template = synthConfigured(config).template;
+  });
+
+  it('two status-check alarms per pair, as fast as the 1-minute metric allows, to the alarm topic', () => {
+    const alarms = template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: { MetricName: 'StatusCheckFailed' },
+    });
+    expect(Object.keys(alarms)).toHaveLength(4);
+    const instances = Object.values(alarms).map(
+      (a) => (a as { Properties: { Dimensions: { Value: string }[] } }).Properties.Dimensions[0]?.Value,
+    );
+    expect(instances.sort()).toEqual(
+      config.pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]).sort(),
+    );
+    for (const alarm of Object.values(alarms)) {
+      expect((alarm as { Properties: unknown }).Properties).toMatchObject({
+        Namespace: 'AWS/EC2',
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        AlarmActions: [{ Ref: expect.stringMatching(/^EniFailoverAlarmTopic/) }],
+      });
+    }
+  });
+
+  it('no mutating EC2 action on `*`: attach/detach on the ENIs and instances, modify/tag on the ENIs only', () => {
+    const all = statements(template);
+    for (const s of all) {
+      const mutating = actionsOf(s).some((a) => a.startsWith('ec2:') && !a.startsWith('ec2:Describe'));
+      if (mutating) expect(s.Resource, JSON.stringify(s)).not.toEqual('*');
+      if (s.Resource === '*') {
+        expect(actionsOf(s).every((a) => a.startsWith('ec2:Describe') || a.startsWith('xray:'))).toBe(true);
+      }
+    }
+    const move = all.find((s) => s.Sid === 'MoveTheConfiguredEnisBetweenTheirInstances');
+    const text = JSON.stringify(move?.Resource);
+    for (const p of config.pairs) {
+      for (const id of [p.networkInterfaceId, p.primaryInstanceId, p.standbyInstanceId])
+        expect(text).toContain(id);
+    }
+    expect(JSON.stringify(all.find((s) => s.Sid === 'KeepAndTagTheConfiguredEnis')?.Resource)).not.toContain(
+      ':instance/',
+    );
+    expect(
+      all.some(
+        (s) =>
+          actionsOf(s).includes('sns:Publish') && JSON.stringify(s.Resource).includes('NotificationTopic'),
+      ),
+    ).toBe(true);
+  });
+
+  it('the function has a role of its own with no managed policy', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
+      }),
+      ManagedPolicyArns: Match.absent(),
+    });
+  });
+
+  it('the topics are encrypted with a key CloudWatch may use, and refuse plain HTTP', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+          }),
+        ]),
+      },
+    });
+    const topics = template.findResources('AWS::SNS::Topic');
+    expect(Object.keys(topics)).toHaveLength(2);
+    template.allResourcesProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: Match.objectLike({ 'Fn::GetAtt': Match.anyValue() }),
+    });
+    const policies = template.findResources('AWS::SNS::TopicPolicy');
+    expect(Object.keys(policies)).toHaveLength(2);
+    for (const p of Object.values(policies)) {
+      expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it('the alarm topic delivers to the function, redriving to the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      TopicArn: { Ref: Match.stringLikeRegexp('^EniFailoverAlarmTopic') },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EniFailoverDeadLetterQueue'), 'Arn'] },
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+
+  it('the function: arm64, latest Node.js, one at a time, traced, its own log group, its configuration', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      ReservedConcurrentExecutions: 1,
+      Timeout: 300,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^EniFailoverLogGroup') } },
+      Environment: {
+        Variables: {
+          FAILOVER_PAIRS: JSON.stringify(config.pairs),
+          NOTIFICATION_TOPIC_ARN: { Ref: Match.stringLikeRegexp('^EniFailoverNotificationTopic') },
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EniFailoverDeadLetterQueue'), 'Arn'] },
+        },
+      },
+    });
+  });
+
+  it('one state-change rule for every configured instance, with retries and a dead-letter queue', () => {
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ec2'],
+        'detail-type': ['EC2 Instance State-change Notification'],
+        detail: {
+          state: ['stopping', 'stopped', 'shutting-down', 'terminated'],
+          'instance-id': config.pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EniFailoverDeadLetterQueue'), 'Arn'] },
+          },
+        }),
+      ],
+    });
+  });
+
+  it('alarms on the service itself go to the notification topic: errors, dead letters, refusals', () => {
+    const toNotifications = {
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^EniFailoverNotificationTopic') }],
+    };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      ...toNotifications,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      ...toNotifications,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'AutomaticRefusals',
+      Namespace: 'EniFailover',
+      Dimensions: [{ Name: 'service', Value: 'eni-failover' }],
+      ...toNotifications,
+    });
+  });
+
+  it('outputs the function, the topics and a ready-to-copy drill command', () => {
+    for (const name of ['FunctionNames', 'AlarmTopicArns', 'NotificationTopicArn', 'DeadLetterQueueUrl'])
+      template.hasOutput(name, {});
+    const drill = JSON.stringify(template.findOutputs('DrillCommand'));
+    expect(drill).toContain('aws lambda invoke --function-name');
+    expect(drill).toContain('{\\"action\\":\\"move\\",\\"pair\\":\\"svc0\\",\\"dryRun\\":true}');
+  });
+});
+
+describe('EniFailover props are validated at synth, every problem at once', () => {
+  const make = (props: Partial<ConstructorParameters<typeof EniFailover>[2]>) => () =>
+    new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: pairs(1), ...props });
+
+  it('names each bad prop with the value received', () => {
+    const [p] = pairs(1);
+    expect(
+      make({
+        pairs: [
+          { ...(p as NonNullable<typeof p>), deviceIndex: 0 },
+          { ...(p as NonNullable<typeof p>), networkInterfaceId: 'eni-bad' },
+        ],
+        alarmDatapoints: 0,
+        retryAttempts: 5,
+        notificationEmails: ['not-an-email'],
+      }),
+    ).toThrow(
+      /pairs\[0\]\.deviceIndex must be 1 or more[\s\S]*pairs\[1\]\.networkInterfaceId must look like[\s\S]*pair name "svc0" is used twice[\s\S]*alarmDatapoints must be a whole number from 1 to 60, got 0[\s\S]*retryAttempts must be 0, 1 or 2, got 5[\s\S]*"not-an-email", not an email address/,
+    );
+  });
+
+  it('accepts tokens for IDs (resources made in the same stack)', () => {
+    const stack = new Stack(new App(), 'S');
+    expect(
+      () =>
+        new EniFailover(stack, 'F', {
+          pairs: [
+            {
+              name: 'demo',
+              networkInterfaceId: stack.stackId,
+              primaryInstanceId: stack.account,
+              standbyInstanceId: stack.region,
+              deviceIndex: 1,
+            },
+          ],
+        }),
+    ).not.toThrow();
+  });
+});
+
+describe('pairs beyond one function are split, and 100 fit one stack', () => {
+  it("groups pairs so that each function's FAILOVER_PAIRS fits the budget, in order", () => {
+    const all = pairs(100);
+    const shards = shardPairs(all);
+    expect(shards.flat()).toEqual(all);
+    for (const shard of shards) expect(JSON.stringify(shard).length).toBeLessThanOrEqual(PAIRS_ENV_BUDGET);
+    expect(shards.length).toBeGreaterThan(1);
+    expect(shardPairs(pairs(3))).toHaveLength(1);
+  });
+
+  it("100 pairs: one function per group, every Lambda environment under 4 KB, within CloudFormation's limits", () => {
+    const { template, stack } = synthConfigured({ pairs: pairs(100) });
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    }[];
+    expect(functions).toHaveLength(shardPairs(pairs(100)).length);
+    const configured = functions.flatMap((f) =>
+      JSON.parse(String(f.Properties.Environment.Variables.FAILOVER_PAIRS)),
+    );
+    expect(configured).toEqual(pairs(100));
+    for (const f of functions) {
+      // Tokens resolve to ARNs of about 60 characters; count them generously.
+      const size = Object.entries(f.Properties.Environment.Variables)
+        .map(([k, v]) => k.length + (typeof v === 'string' ? v.length : 80))
+        .reduce((a, b) => a + b, 0);
+      expect(size).toBeLessThan(4096);
+    }
+    const resources = Object.keys(template.toJSON().Resources).length;
+    expect(resources).toBeLessThanOrEqual(500);
+    expect(JSON.stringify(template.toJSON()).length).toBeLessThanOrEqual(1_000_000);
+    // Each function watches only its own pairs' instances, and its role can move only its own ENIs.
+    template.resourceCountIs('AWS::Events::Rule', functions.length);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 2);
+    expect(stack.node.tryFindChild('EniFailover')).toBeDefined();
+  });
+});
