@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairs } from '../helpers/synth';
+
+const CDK = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'cdk');
+
+/** A proxy that answers nothing and counts who tried: every HTTP(S) call the CLI makes lands here. */
+let trap: Server;
+let attempts: string[] = [];
+let proxy = '';
+
+beforeAll(async () => {
+  trap = createServer((socket) => {
+    socket.once('data', (data) => attempts.push(data.toString().split('\r\n')[0] ?? '?'));
+    socket.setTimeout(200, () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+  const address = trap.address();
+  proxy = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+afterAll(() => new Promise<void>((resolve) => trap.close(() => resolve())));
+
+function cdk(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const outdir = mkdtempSync(join(tmpdir(), 'eni-failover-cli-'));
+  return new Promise((resolve) => {
+    const child = spawn(CDK, [...args, '--output', outdir], {
+      env: {
+        ...process.env,
+        HTTP_PROXY: proxy,
+        HTTPS_PROXY: proxy,
+        http_proxy: proxy,
+        https_proxy: proxy,
+        NO_PROXY: '',
+        // No credentials and no instance metadata here: the CLI must not need either to synthesize.
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_ENDPOINT_URL: '',
+      },
+      cwd: join(import.meta.dirname, '..', '..'),
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('the CDK app through the real CLI (npx cdk synth)', () => {
+  it.each([
+    ['-c demo=true', ['-c', 'demo=true'], 'EniFailoverDemo'],
+    ['-c config=failover.example.json', ['-c', 'config=failover.example.json'], 'EniFailover'],
+  ])('synth %s works offline: no network call at all', async (_name, context, stackName) => {
+    attempts = [];
+    const r = await cdk(['synth', ...context, '--quiet']);
+    expect(r.code, r.err).toBe(0);
+    expect(attempts, 'the CLI tried the network').toEqual([]);
+    expect(r.err).not.toMatch(/NOTICES|telemetry/i);
+    expect(r.err).toContain(`Bundling asset ${stackName}/`);
+  });
+
+  it('the trap does catch the CLI when it reaches out (control: cdk notices)', async () => {
+    attempts = [];
+    await cdk(['notices']);
+    expect(attempts.length).toBeGreaterThan(0);
+  });
+
+  it('with neither config nor demo, it explains both', async () => {
+    const r = await cdk(['synth', '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('Nothing to deploy');
+    expect(r.err).toContain('-c config=FILE');
+    expect(r.err).toContain('-c demo=true');
+  });
+
+  it('a bad configuration file fails the synth with one error listing every problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eni-failover-config-'));
+    const file = join(dir, 'bad.json');
+    const [good] = pairs(1);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        pairs: [
+          { ...good, deviceIndex: 0 },
+          { ...good, primaryInstanceId: 'i-XYZ' },
+        ],
+        alarmDatapoint: 2,
+      }),
+    );
+    const r = await cdk(['synth', '-c', `config=${file}`, '--quiet']);
+    expect(r.code).not.toBe(0);
+    const lines = [
+      'unknown field(s) alarmDatapoint',
+      'pairs[0].deviceIndex must be 1 or more',
+      'pairs[1].primaryInstanceId must look like i-0123456789abcdef0, got "i-XYZ"',
+      'pair name "svc0" is used twice',
+      'eni-00000000000000000 is used twice',
+    ];
+    for (const line of lines) expect(r.err).toContain(line);
+    expect(readFileSync(file, 'utf8')).toContain('alarmDatapoint'); // the file is left as it was
+  });
+});
