@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventBridgeClient, ListRulesCommand } from '@aws-sdk/client-eventbridge';
+import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairs } from '../helpers/synth';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CDK = join(ROOT, 'node_modules', '.bin', 'cdk');
+
+describe.runIf(runMotoTests)('cdk bootstrap and cdk deploy against moto', () => {
+  let moto: Moto;
+  const config = { pairs: pairs(2), notificationEmails: ['oncall@example.com'] };
+  const env = () => ({
+    ...process.env,
+    AWS_ENDPOINT_URL: moto.url,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    CDK_DISABLE_VERSION_CHECK: '1',
+  });
+  const region = {
+    region: 'us-east-1',
+    endpoint: '',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+
+  function cdk(args: string[]): Promise<{ code: number | null; log: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(CDK, args, { cwd: ROOT, env: env() });
+      let log = '';
+      child.stdout.on('data', (d) => {
+        log += d;
+      });
+      child.stderr.on('data', (d) => {
+        log += d;
+      });
+      child.on('close', (code) => resolve({ code, log }));
+    });
+  }
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    region.endpoint = moto.url;
+  });
+  afterAll(async () => moto?.stop());
+
+  it('deploys the configured stack: the function, its role, both topics and the state-change rule exist', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'eni-failover-deploy-')), 'failover.json');
+    writeFileSync(file, JSON.stringify(config));
+    const context = ['-c', `config=${file}`];
+
+    const bootstrap = await cdk(['bootstrap', 'aws://123456789012/us-east-1', ...context]);
+    expect(bootstrap.code, bootstrap.log).toBe(0);
+    const deploy = await cdk([
+      'deploy',
+      ...context,
+      '--require-approval',
+      'never',
+      '--output',
+      mkdtempSync(join(tmpdir(), 'cdk-out-')),
+    ]);
+    expect(deploy.code, deploy.log).toBe(0);
+
+    const functions = (await new LambdaClient(region).send(new ListFunctionsCommand({}))).Functions ?? [];
+    const fn = functions.find((f) => f.FunctionName?.startsWith('EniFailover-'));
+    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler' });
+    expect(JSON.parse(fn?.Environment?.Variables?.FAILOVER_PAIRS ?? '[]')).toEqual(config.pairs);
+    expect(fn?.Environment?.Variables?.NOTIFICATION_TOPIC_ARN).toMatch(
+      /^arn:aws:sns:us-east-1:123456789012:EniFailover-/,
+    );
+
+    const roleName = fn?.Role?.split('/').pop();
+    expect(
+      (await new IAMClient(region).send(new GetRoleCommand({ RoleName: roleName }))).Role?.RoleName,
+    ).toBe(roleName);
+
+    const topics = (await new SNSClient(region).send(new ListTopicsCommand({}))).Topics ?? [];
+    expect(topics.map((t) => t.TopicArn)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/AlarmTopic/),
+        expect.stringMatching(/NotificationTopic/),
+      ]),
+    );
+
+    const rules = (await new EventBridgeClient(region).send(new ListRulesCommand({}))).Rules ?? [];
+    const rule = rules.find((r) => r.Name?.includes('StateChangeRule'));
+    expect(JSON.parse(rule?.EventPattern ?? '{}').detail['instance-id']).toEqual(
+      config.pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
+    );
+  }, 180_000);
+});
