@@ -156,6 +156,7 @@ export class FailoverFunction extends Construct {
         // The SDK is bundled, not taken from the runtime: its version is the one tested and benchmarked.
         externalModules: [],
         sourceMap: false,
+        logLevel: nodejs.LogLevel.ERROR,
       },
     });
     props.notificationTopic.grantPublish(this.function);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchColdImport } from './cold-import';
 import { benchFailover } from './failover';
+import { benchSynth } from './synth';
 
 // The figures are the report: keep EMF lines and the SDK's Node 20 notice out of it.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -82,6 +83,24 @@ line('EC2Client only', c.bare);
 console.log(
   `as deployed: ${ratio.toFixed(2)} x the EC2Client-only bundle; target <= 1.25: ${verdict('cold import', ratio <= 1.25)}`,
 );
+
+console.log('\n== CDK synth, 1 pair against 100 (in-process, bundling and cdk-nag included; median of 3 after a warm-up)');
+benchSynth(1);
+const synth = (n: number) => {
+  const runs = [benchSynth(n), benchSynth(n), benchSynth(n)].sort((a, b) => a.ms - b.ms);
+  return runs[1] as ReturnType<typeof benchSynth>;
+};
+const one = synth(1);
+const hundred = synth(100);
+for (const r of [one, hundred]) {
+  console.log(
+    `${String(r.pairs).padStart(3)} pair(s): ${r.ms.toFixed(0)} ms, ${r.resources} resources, ${(r.templateBytes / 1024).toFixed(0)} KiB template, ${r.functions} function(s)`,
+  );
+}
+console.log(`100 pairs: ${hundred.resources} resources (<= 500): ${verdict('resources', hundred.resources <= 500)}`);
+console.log(`100 pairs: template ${hundred.templateBytes} bytes (<= 1 MB): ${verdict('template size', hundred.templateBytes <= 1_000_000)}`);
+const synthRatio = hundred.ms / one.ms;
+console.log(`100 pairs: ${synthRatio.toFixed(2)} x the 1-pair synth time (<= 2): ${verdict('synth time', synthRatio <= 2)}`);
 
 const failed = verdicts.filter((v) => !v.ok);
 console.log(
