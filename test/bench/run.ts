@@ -84,7 +84,9 @@ console.log(
   `as deployed: ${ratio.toFixed(2)} x the EC2Client-only bundle; target <= 1.25: ${verdict('cold import', ratio <= 1.25)}`,
 );
 
-console.log('\n== CDK synth, 1 pair against 100 (in-process, bundling and cdk-nag included; median of 3 after a warm-up)');
+console.log(
+  '\n== CDK synth, 1 pair against 100 (in-process, bundling and cdk-nag included; median of 3 after a warm-up)',
+);
 benchSynth(1);
 const synth = (n: number) => {
   const runs = [benchSynth(n), benchSynth(n), benchSynth(n)].sort((a, b) => a.ms - b.ms);
@@ -97,10 +99,16 @@ for (const r of [one, hundred]) {
     `${String(r.pairs).padStart(3)} pair(s): ${r.ms.toFixed(0)} ms, ${r.resources} resources, ${(r.templateBytes / 1024).toFixed(0)} KiB template, ${r.functions} function(s)`,
   );
 }
-console.log(`100 pairs: ${hundred.resources} resources (<= 500): ${verdict('resources', hundred.resources <= 500)}`);
-console.log(`100 pairs: template ${hundred.templateBytes} bytes (<= 1 MB): ${verdict('template size', hundred.templateBytes <= 1_000_000)}`);
+console.log(
+  `100 pairs: ${hundred.resources} resources (<= 500): ${verdict('resources', hundred.resources <= 500)}`,
+);
+console.log(
+  `100 pairs: template ${hundred.templateBytes} bytes (<= 1 MB): ${verdict('template size', hundred.templateBytes <= 1_000_000)}`,
+);
 const synthRatio = hundred.ms / one.ms;
-console.log(`100 pairs: ${synthRatio.toFixed(2)} x the 1-pair synth time (<= 2): ${verdict('synth time', synthRatio <= 2)}`);
+console.log(
+  `100 pairs: ${synthRatio.toFixed(2)} x the 1-pair synth time (<= 2): ${verdict('synth time', synthRatio <= 2)}`,
+);
 
 const failed = verdicts.filter((v) => !v.ok);
 console.log(

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -19,7 +19,10 @@ export function benchSynth(n: number): SynthFigures {
   const outdir = mkdtempSync(join(tmpdir(), 'eni-failover-bench-synth-'));
   const start = performance.now();
   const app = new App({ outdir });
-  new EniFailoverStack(app, 'EniFailover', { env: { account: '123456789012', region: 'eu-west-1' }, config: { pairs: pairs(n) } });
+  new EniFailoverStack(app, 'EniFailover', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    config: { pairs: pairs(n) },
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
   const ms = performance.now() - start;
