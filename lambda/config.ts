@@ -13,7 +13,15 @@ export interface Pair {
   readonly primaryInstanceId: string;
   readonly standbyInstanceId: string;
   readonly deviceIndex: number;
+  /** An automatic move within this many seconds of the ENI's previous move is refused (flap damping). Default 300. */
+  readonly cooldownSeconds?: number;
+  /** After force-detaching from a failed holder that still runs, stop it, so it cannot answer on a stale address. */
+  readonly fence?: boolean;
+  /** After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up. */
+  readonly verifyOs?: boolean;
 }
+
+export const DEFAULT_COOLDOWN_SECONDS = 300;
 
 export interface Config {
   readonly pairs: readonly Pair[];
@@ -55,6 +63,13 @@ const PairSchema = z.strictObject({
       error: (i) => `must be 1 or more (0 is the instance's own primary interface), got ${show(i.input)}`,
     }),
   ),
+  cooldownSeconds: z.optional(
+    z
+      .int({ error: (i) => `must be a whole number of seconds, got ${show(i.input)}` })
+      .check(z.minimum(0, { error: (i) => `must be 0 or more seconds, got ${show(i.input)}` })),
+  ),
+  fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
 });
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));

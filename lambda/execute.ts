@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
-import type { EniView, MovePlan } from './plan';
+import { type EniView, type MovePlan, TAG } from './plan';
 import type { Step } from './result';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
@@ -19,14 +19,6 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
-
-/** Tags written on the ENI after every move; the cool-down reads MOVED_AT back. */
-export const TAG = {
-  movedAt: 'eni-failover:moved-at',
-  from: 'eni-failover:moved-from',
-  to: 'eni-failover:moved-to',
-  reason: 'eni-failover:move-reason',
-} as const;
 
 // Polling: the first look after 200 ms, then every tenth of the time waited so far, at most 1 s apart.
 // A settle of T seconds is then seen within ~T/10 of happening (the SDK's waiter waits 20 s at least).

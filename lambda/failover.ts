@@ -114,7 +114,7 @@ export function createFailover(deps: FailoverDeps) {
       throw new StepError('observe', steps, { cause });
     }
     steps.push({ name: 'observe', ms: clock.now() - started });
-    const decision = plan(pair, trigger, observation);
+    const decision = plan(pair, trigger, observation, clock.now());
     logger.info('decided', { decision });
     switch (decision.kind) {
       case 'status':

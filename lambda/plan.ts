@@ -1,5 +1,5 @@
 // PURE: observed state + trigger -> Plan. No SDK import, no I/O, no clock.
-import { instanceOf, type Pair, type Role, roleOf } from './config';
+import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
 import { describeTrigger, type Trigger } from './events';
 
 export interface EniView {
@@ -65,6 +65,14 @@ export interface MovePlan {
   /** Why the move is right, for the result and the ENI's tag. */
   readonly reasons: string[];
 }
+
+/** Tags written on the ENI after every move; the cool-down reads MOVED_AT back. */
+export const TAG = {
+  movedAt: 'eni-failover:moved-at',
+  from: 'eni-failover:moved-from',
+  to: 'eni-failover:moved-to',
+  reason: 'eni-failover:move-reason',
+} as const;
 
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
 const failed = (check: string, detail: string) => `${check}: ${detail}`;
@@ -186,9 +194,11 @@ function moveTo(
   to: string,
   why: string[],
   dryRun: boolean,
+  /** Reasons to refuse besides the target's checks (the cool-down). */
+  blockers: string[] = [],
 ): Plan {
   const from = holderOf(eni);
-  const problems = targetProblems(pair, eni, to, obs.instances[to]);
+  const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
   const holderFailure = from === null ? undefined : failure(obs.instances[from]);
   const detach =
@@ -232,11 +242,27 @@ function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: 
   };
 }
 
+/** Flap damping: an automatic move this soon after the ENI's last move is refused. */
+function cooldown(pair: Pair, eni: EniView, now: number): string[] {
+  const movedAt = Date.parse(eni.tags[TAG.movedAt] ?? '');
+  const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
+  if (Number.isNaN(movedAt) || now - movedAt >= seconds * 1000) return [];
+  const ago = Math.max(0, Math.round((now - movedAt) / 1000));
+  const last = `${eni.tags[TAG.from] ?? '?'} -> ${eni.tags[TAG.to] ?? '?'}`;
+  return [
+    failed(
+      'cooldown',
+      `the ENI last moved ${ago} s ago (${last}); automatic moves wait ${seconds} s between moves to damp flapping (a manual move is not damped)`,
+    ),
+  ];
+}
+
 function planAutomatic(
   pair: Pair,
   trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' }>,
   obs: Observation,
   eni: EniView,
+  now: number,
 ): Plan {
   const holder = holderOf(eni);
   const cause = describeTrigger(trigger);
@@ -269,6 +295,7 @@ function planAutomatic(
     to,
     [`${who(pair, holder)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
     false,
+    cooldown(pair, eni, now),
   );
 }
 
@@ -328,7 +355,12 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
  * healthy member of the pair"; the trigger is only a reason to look again.
  */
-export function plan(pair: Pair, trigger: Exclude<Trigger, { kind: 'ignored' }>, obs: Observation): Plan {
+export function plan(
+  pair: Pair,
+  trigger: Exclude<Trigger, { kind: 'ignored' }>,
+  obs: Observation,
+  now: number,
+): Plan {
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
   if (trigger.kind === 'status')
@@ -340,6 +372,6 @@ export function plan(pair: Pair, trigger: Exclude<Trigger, { kind: 'ignored' }>,
       return planManualMove(pair, trigger, obs, eni);
     case 'alarm':
     case 'state-change':
-      return planAutomatic(pair, trigger, obs, eni);
+      return planAutomatic(pair, trigger, obs, eni, now);
   }
 }

@@ -6,8 +6,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
-import { TAG } from '../../lambda/execute';
 import { FailoverError } from '../../lambda/failover';
+import { TAG } from '../../lambda/plan';
 import { alarmMessage, sample, snsAlarm } from '../helpers/events';
 import { ec2Error } from '../helpers/fake-ec2';
 import { harness, TOPIC } from '../helpers/harness';
@@ -114,6 +114,28 @@ describe('failover: a failed holder', () => {
     expect(results.map((r) => r.outcome)).toEqual(['moved', 'unchanged']);
     expect(h.ec2.calls.filter((c) => c === 'AttachNetworkInterface')).toHaveLength(1);
     expect(h.published().map((p) => p.body.outcome)).toEqual(['moved', 'unchanged']);
+  });
+});
+
+describe('failover: flap damping', () => {
+  it('the standby fails a minute after taking over: refused (cooldown), notified, nothing touched; later it moves', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    expect(await h.invoke(stoppedEvent)).toMatchObject({ outcome: 'moved', to: STANDBY });
+    h.ec2.set(PRIMARY, { state: 'running' });
+    h.clock.tick(60_000);
+    h.ec2.set(STANDBY, { state: 'stopped' });
+    const before = h.ec2.mutations.length;
+    const standbyStopped = { ...stoppedEvent, detail: { 'instance-id': STANDBY, state: 'stopped' } };
+
+    const r = (await h.invoke(standbyStopped)) as { outcome: string; reasons: string[] };
+
+    expect(r.outcome).toBe('refused');
+    expect(r.reasons[0]).toMatch(/^cooldown: the ENI last moved 6\d s ago/);
+    expect(h.ec2.mutations).toHaveLength(before);
+    expect(h.published().at(-1)?.subject).toBe('eni-failover web: REFUSED: cooldown');
+    h.clock.tick(300_000);
+    expect(await h.invoke(standbyStopped)).toMatchObject({ outcome: 'moved', to: PRIMARY });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Trigger } from '../../lambda/events';
-import { type Observation, type Plan, plan } from '../../lambda/plan';
+import { type Observation, type Plan, plan, TAG } from '../../lambda/plan';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
 type Planned = Exclude<Trigger, { kind: 'ignored' }>;
@@ -23,6 +23,7 @@ const move = (to?: 'primary' | 'standby', dryRun = false): Planned => ({
   dryRun,
 });
 const status: Planned = { kind: 'status', pair: 'web' };
+const NOW = Date.UTC(2026, 10, 22, 10, 15);
 
 const FAILED_PRIMARY = { primary: { state: 'stopped' } };
 const checksOf = (p: Plan) => p.reasons.map((r) => /^([a-z-]+): /.exec(r)?.[1]).filter(Boolean);
@@ -117,20 +118,20 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
       { kind: 'move', from: null, to: STANDBY },
     ],
   ])('%s', (_name, trigger, obs, want) => {
-    const p = plan(PAIR, trigger, obs);
+    const p = plan(PAIR, trigger, obs, NOW);
     const { force, ...rest } = want;
     expect(p).toMatchObject(rest);
     if (force !== undefined) expect(p.kind === 'move' && p.detach?.force).toBe(force);
   });
 
   it('a move waits for the detach before attaching; an already available ENI does not wait', () => {
-    const moving = plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY));
+    const moving = plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY), NOW);
     expect(moving).toMatchObject({
       kind: 'move',
       awaitAvailable: true,
       detach: { attachmentId: 'eni-attach-1' },
     });
-    const adopting = plan(PAIR, alarm(PRIMARY), world({ eni: eni({}, null) }));
+    const adopting = plan(PAIR, alarm(PRIMARY), world({ eni: eni({}, null) }), NOW);
     expect(adopting).toMatchObject({ kind: 'move', awaitAvailable: false, detach: undefined });
   });
 });
@@ -252,7 +253,7 @@ describe('plan: every failed check is named, and nothing moves', () => {
       ['target-az'],
     ],
   ])('%s', (_name, trigger, obs, checks) => {
-    const p = plan(PAIR, trigger, obs);
+    const p = plan(PAIR, trigger, obs, NOW);
     expect(p.kind).toBe('refused');
     expect(checksOf(p)).toEqual(checks);
   });
@@ -260,7 +261,7 @@ describe('plan: every failed check is named, and nothing moves', () => {
 
 describe('plan: manual moves (drills and fail-back)', () => {
   it('moves a healthy holder without Force', () => {
-    expect(plan(PAIR, move('standby'), world())).toMatchObject({
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({
       kind: 'move',
       from: PRIMARY,
       to: STANDBY,
@@ -268,47 +269,105 @@ describe('plan: manual moves (drills and fail-back)', () => {
     });
   });
   it('uses Force when the holder has failed', () => {
-    expect(plan(PAIR, move('standby'), world(FAILED_PRIMARY))).toMatchObject({
+    expect(plan(PAIR, move('standby'), world(FAILED_PRIMARY), NOW)).toMatchObject({
       kind: 'move',
       detach: { force: true },
     });
   });
   it('defaults `to` to the member that does not hold the ENI', () => {
-    expect(plan(PAIR, move(), world())).toMatchObject({ kind: 'move', to: STANDBY });
-    expect(plan(PAIR, move(), world({ eni: eni({}, STANDBY) }))).toMatchObject({
+    expect(plan(PAIR, move(), world(), NOW)).toMatchObject({ kind: 'move', to: STANDBY });
+    expect(plan(PAIR, move(), world({ eni: eni({}, STANDBY) }), NOW)).toMatchObject({
       kind: 'move',
       from: STANDBY,
       to: PRIMARY,
     });
-    expect(plan(PAIR, move(), world({ eni: eni({}, null) }))).toMatchObject({
+    expect(plan(PAIR, move(), world({ eni: eni({}, null) }), NOW)).toMatchObject({
       kind: 'move',
       from: null,
       to: STANDBY,
     });
   });
   it('a move to the current holder is unchanged', () => {
-    expect(plan(PAIR, move('primary'), world())).toMatchObject({ kind: 'unchanged', holder: PRIMARY });
+    expect(plan(PAIR, move('primary'), world(), NOW)).toMatchObject({ kind: 'unchanged', holder: PRIMARY });
   });
   it('a dry run plans the same move and marks it', () => {
-    expect(plan(PAIR, move('standby', true), world())).toMatchObject({
+    expect(plan(PAIR, move('standby', true), world(), NOW)).toMatchObject({
       kind: 'move',
       to: STANDBY,
       dryRun: true,
     });
   });
   it('refuses to take an ENI held outside the pair, even by hand', () => {
-    expect(plan(PAIR, move('standby'), world({ eni: eni({}, OUTSIDER) })).kind).toBe('refused');
+    expect(plan(PAIR, move('standby'), world({ eni: eni({}, OUTSIDER) }), NOW).kind).toBe('refused');
   });
 });
 
 describe('plan: status', () => {
   it('reports the holder, both members and whether a move would pass', () => {
-    const p = plan(PAIR, status, world({ standby: { availabilityZone: 'eu-west-1b' } }));
+    const p = plan(PAIR, status, world({ standby: { availabilityZone: 'eu-west-1b' } }), NOW);
     expect(p).toMatchObject({ kind: 'status', holder: PRIMARY });
     expect(p.reasons.join('\n')).toMatch(/attached to primary i-0123456789abcdef0 at device index 1/);
     expect(checksOf(p)).toEqual(['target-az']);
   });
   it('reports a missing ENI as status, not as a refusal', () => {
-    expect(plan(PAIR, status, world({ eni: undefined }))).toMatchObject({ kind: 'status', holder: null });
+    expect(plan(PAIR, status, world({ eni: undefined }), NOW)).toMatchObject({
+      kind: 'status',
+      holder: null,
+    });
+  });
+});
+
+describe("plan: flap damping (cool-down read from the ENI's last-move tag)", () => {
+  const movedAgo = (seconds: number) => ({
+    [TAG.movedAt]: new Date(NOW - seconds * 1000).toISOString(),
+    [TAG.from]: STANDBY,
+    [TAG.to]: PRIMARY,
+  });
+  const failedHolder = (seconds: number, cooldownSeconds?: number) =>
+    plan(
+      { ...PAIR, cooldownSeconds },
+      stopped(PRIMARY),
+      world({ eni: eni({ tags: movedAgo(seconds) }), ...FAILED_PRIMARY }),
+      NOW,
+    );
+
+  it('refuses an automatic move within the default 300 s of the last move, naming the cool-down', () => {
+    const p = failedHolder(60);
+    expect(p.kind).toBe('refused');
+    expect(checksOf(p)).toEqual(['cooldown']);
+    expect(p.reasons[0]).toMatch(
+      /last moved 60 s ago \(i-0fedcba9876543210 -> i-0123456789abcdef0\); automatic moves wait 300 s/,
+    );
+  });
+  it('moves once the cool-down has passed, or when it is 0', () => {
+    expect(failedHolder(301).kind).toBe('move');
+    expect(failedHolder(5, 0).kind).toBe('move');
+    expect(failedHolder(100, 60).kind).toBe('move');
+  });
+  it('names the cool-down together with any other failed check', () => {
+    const p = plan(
+      PAIR,
+      stopped(PRIMARY),
+      world({ eni: eni({ tags: movedAgo(10) }), ...FAILED_PRIMARY, standby: { state: 'stopped' } }),
+      NOW,
+    );
+    expect(checksOf(p)).toEqual(['cooldown', 'target-running']);
+  });
+  it('does not damp manual moves, nor re-attaching an ENI attached to no one', () => {
+    expect(plan(PAIR, move('standby'), world({ eni: eni({ tags: movedAgo(10) }) }), NOW).kind).toBe('move');
+    expect(
+      plan(PAIR, stopped(PRIMARY), world({ eni: eni({ tags: movedAgo(10) }, null), ...FAILED_PRIMARY }), NOW)
+        .kind,
+    ).toBe('move');
+  });
+  it('ignores a missing or unreadable tag', () => {
+    expect(
+      plan(
+        PAIR,
+        stopped(PRIMARY),
+        world({ eni: eni({ tags: { [TAG.movedAt]: 'yesterday' } }), ...FAILED_PRIMARY }),
+        NOW,
+      ).kind,
+    ).toBe('move');
   });
 });
