@@ -10,6 +10,8 @@ export interface Ec2Port {
   /** Returns the new attachment's ID. */
   attach(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string>;
   keepOnTermination(networkInterfaceId: string, attachmentId: string): Promise<void>;
+  /** A forced stop, to fence a failed instance. */
+  stop(instanceId: string): Promise<void>;
   tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void>;
 }
 
@@ -59,9 +61,11 @@ export async function execute(
   pair: Pair,
   ec2: Ec2Port,
   options: ExecuteOptions,
-): Promise<Step[]> {
+): Promise<{ steps: Step[]; notes: string[] }> {
   const clock = options.clock ?? systemClock;
   const steps: Step[] = [];
+  /** What the result should say besides the plan's reasons (fencing, the OS check). */
+  const notes: string[] = [];
   const eniId = pair.networkInterfaceId;
 
   const step = async <T>(name: string, action: () => Promise<T>): Promise<T> => {
@@ -102,6 +106,20 @@ export async function execute(
     const { attachmentId, force } = plan.detach;
     await step(force ? 'force-detach' : 'detach', () => ec2.detach(attachmentId, force));
   }
+  const fenced = plan.fence;
+  if (fenced) {
+    // Fencing is a precaution: if the stop fails, moving the address still matters more. Say so instead.
+    const start = clock.now();
+    try {
+      await ec2.stop(fenced);
+      notes.push(`fence: stopped ${fenced}, so that it cannot answer on a stale address`);
+    } catch (error) {
+      notes.push(
+        `fence: could not stop ${fenced} (${(error as Error).name}: ${(error as Error).message}); it may still be running`,
+      );
+    }
+    steps.push({ name: 'fence', ms: clock.now() - start });
+  }
   if (plan.awaitAvailable)
     await step('wait-detached', () => settle('available', (eni) => eni.status === 'available'));
   const attachmentId = await step('attach', () => ec2.attach(eniId, plan.to, pair.deviceIndex));
@@ -129,5 +147,5 @@ export async function execute(
       [TAG.reason]: options.reason.slice(0, 256),
     }),
   );
-  return steps;
+  return { steps, notes };
 }

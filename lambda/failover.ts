@@ -138,8 +138,12 @@ export function createFailover(deps: FailoverDeps) {
         if (decision.dryRun) return result('dry-run', pair, { ...fields, steps });
         const reason = decision.reasons.join('; ');
         try {
-          const moved = await execute(decision, pair, ec2, { clock, deadline, reason });
-          return result('moved', pair, { ...fields, steps: [...steps, ...moved] });
+          const done = await execute(decision, pair, ec2, { clock, deadline, reason });
+          return result('moved', pair, {
+            ...fields,
+            reasons: [...fields.reasons, ...done.notes],
+            steps: [...steps, ...done.steps],
+          });
         } catch (error) {
           if (error instanceof StepError)
             throw new StepError(error.step, [...steps, ...error.steps], { cause: error.cause });

@@ -62,6 +62,8 @@ export interface MovePlan {
   /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
   readonly awaitAvailable: boolean;
   readonly dryRun: boolean;
+  /** Stop this instance after force-detaching from it: the pair fences, and the failed holder still runs. */
+  readonly fence: string | undefined;
   /** Why the move is right, for the result and the ENI's tag. */
   readonly reasons: string[];
 }
@@ -212,8 +214,16 @@ function moveTo(
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
+    fence: fenceable(pair, from, detach?.force === true, obs),
     reasons: why,
   };
+}
+
+/** The holder to stop after a forced detach, when the pair fences and the holder is not already going down. */
+function fenceable(pair: Pair, from: string | null, forced: boolean, obs: Observation): string | undefined {
+  if (!pair.fence || !forced || from === null) return undefined;
+  const state = obs.instances[from]?.state;
+  return state === 'running' || state === 'pending' ? from : undefined;
 }
 
 /** Attach an ENI that no one holds to a healthy member, the standby first. */

@@ -184,6 +184,18 @@ export class FailoverFunction extends Construct {
         resources: eniArns,
       }),
     );
+    const fenced = [
+      ...new Set(pairs.filter((p) => p.fence).flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])),
+    ];
+    if (fenced.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'FenceFailedHoldersOfFencedPairs',
+          actions: ['ec2:StopInstances'],
+          resources: fenced.map((i) => arn('instance', i)),
+        }),
+      );
+    }
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ObserveEc2',

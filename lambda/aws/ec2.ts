@@ -11,6 +11,7 @@ import {
   type Instance,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
@@ -136,6 +137,11 @@ export class Ec2Adapter implements Ec2Port {
         Attachment: { AttachmentId: attachmentId, DeleteOnTermination: false },
       }),
     );
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    // Forced: a failed instance may never finish a clean shutdown.
+    await this.client.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }));
   }
 
   async tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void> {

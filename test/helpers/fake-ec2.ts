@@ -9,6 +9,7 @@ import {
   EC2Client,
   EC2ServiceException,
   ModifyNetworkInterfaceAttributeCommand,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import type { Clock } from '../../lambda/execute';
@@ -257,6 +258,11 @@ export class FakeEc2 {
       if (this.attachment && input.Attachment?.AttachmentId === this.attachment.id) {
         this.attachment.deleteOnTermination = input.Attachment.DeleteOnTermination ?? true;
       }
+      return {};
+    });
+    m.on(StopInstancesCommand).callsFake(async (input) => {
+      this.enter('StopInstances');
+      for (const id of input.InstanceIds ?? []) this.set(id, { state: 'stopping' });
       return {};
     });
     m.on(CreateTagsCommand).callsFake(async (input) => {

@@ -206,6 +206,23 @@ describe('EniFailover stack (configured, two pairs)', () => {
   });
 });
 
+describe('fencing permissions', () => {
+  it('ec2:StopInstances only on the instances of pairs that fence; none when no pair does', () => {
+    const [a, b] = pairs(2) as [ReturnType<typeof pairs>[number], ReturnType<typeof pairs>[number]];
+    const fenced = statements(synthConfigured({ pairs: [{ ...a, fence: true }, b] }).template).find((s) =>
+      actionsOf(s).includes('ec2:StopInstances'),
+    );
+    const text = JSON.stringify(fenced?.Resource);
+    expect(text).toContain(a.primaryInstanceId);
+    expect(text).toContain(a.standbyInstanceId);
+    expect(text).not.toContain(b.primaryInstanceId);
+    const none = statements(synthConfigured({ pairs: [a, b] }).template).filter((s) =>
+      actionsOf(s).includes('ec2:StopInstances'),
+    );
+    expect(none).toEqual([]);
+  });
+});
+
 describe('EniFailover props are validated at synth, every problem at once', () => {
   const make = (props: Partial<ConstructorParameters<typeof EniFailover>[2]>) => () =>
     new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: pairs(1), ...props });

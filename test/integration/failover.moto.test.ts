@@ -4,11 +4,13 @@ import {
   DeleteNetworkInterfaceCommand,
   DescribeInstancesCommand,
   DetachNetworkInterfaceCommand,
+  StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClients } from '../../lambda/aws/clients';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Pair } from '../../lambda/config';
+import { execute } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
@@ -160,6 +162,45 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     const r = await failoverFor([w.pair])(stopped(w.primary));
     expect(r).toMatchObject({ outcome: 'moved', from: null, to: w.standby });
     expect(await w.where()).toMatchObject({ holder: w.standby, deviceIndex: 1 });
+  });
+
+  it('flap damping reads the real tag: a second automatic move within the cool-down is refused', async () => {
+    await w.stop(w.primary);
+    const failover = failoverFor([w.pair]);
+    expect(await failover(stopped(w.primary))).toMatchObject({ outcome: 'moved', to: w.standby });
+    await w.ec2.send(new StartInstancesCommand({ InstanceIds: [w.primary] }));
+    await w.stop(w.standby);
+    const r = await failover(stopped(w.standby));
+    expect(checks(r)).toEqual(['cooldown']);
+    expect((await w.where()).holder).toBe(w.standby);
+    // With no cool-down the same event moves it back.
+    const undamped = failoverFor([{ ...w.pair, cooldownSeconds: 0 }]);
+    expect(await undamped(stopped(w.standby))).toMatchObject({ outcome: 'moved', to: w.primary });
+  });
+
+  it('fencing stops the old holder through the real EC2 API', async () => {
+    const adapter = new Ec2Adapter(w.ec2);
+    const eni = await adapter.describeEni(w.eni);
+    const { steps, notes } = await execute(
+      {
+        kind: 'move',
+        from: w.primary,
+        to: w.standby,
+        detach: { attachmentId: eni?.attachment?.id as string, force: true },
+        awaitAvailable: true,
+        dryRun: false,
+        fence: w.primary,
+        reasons: [],
+      },
+      w.pair,
+      adapter,
+      { deadline: Date.now() + 30_000, reason: 'fencing test' },
+    );
+    expect(steps.map((s) => s.name)).toContain('fence');
+    expect(notes[0]).toMatch(/^fence: stopped/);
+    const state = (await adapter.observe(w.pair)).instances[w.primary]?.state;
+    expect(['stopping', 'stopped']).toContain(state);
+    expect((await w.where()).holder).toBe(w.standby);
   });
 
   it('drills: a dry run changes nothing; a move and a fail-back do', async () => {

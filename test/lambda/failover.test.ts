@@ -3,6 +3,7 @@ import {
   CreateTagsCommand,
   DetachNetworkInterfaceCommand,
   ModifyNetworkInterfaceAttributeCommand,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
@@ -136,6 +137,50 @@ describe('failover: flap damping', () => {
     expect(h.published().at(-1)?.subject).toBe('eni-failover web: REFUSED: cooldown');
     h.clock.tick(300_000);
     expect(await h.invoke(standbyStopped)).toMatchObject({ outcome: 'moved', to: PRIMARY });
+  });
+});
+
+describe('failover: fencing', () => {
+  const fencing = [{ ...PAIR, fence: true }];
+
+  it('stops the impaired primary right after the forced detach, before the attach', async () => {
+    const h = harness({ pairs: fencing });
+    h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
+    const r = (await h.invoke(alarmEvent)) as {
+      outcome: string;
+      reasons: string[];
+      steps: { name: string }[];
+    }[];
+    expect(r[0]?.outcome).toBe('moved');
+    expect(h.ec2.mutations).toEqual(['DetachNetworkInterface', 'StopInstances', ...MUTATING.slice(1)]);
+    expect(h.ec2.mock).toHaveReceivedCommandWith(StopInstancesCommand, {
+      InstanceIds: [PRIMARY],
+      Force: true,
+    });
+    expect(h.ec2.instances.get(PRIMARY)?.state).toBe('stopping');
+    expect(r[0]?.reasons).toContain(`fence: stopped ${PRIMARY}, so that it cannot answer on a stale address`);
+    expect(r[0]?.steps.map((s) => s.name)).toContain('fence');
+  });
+
+  it('a failed stop is reported, and the address still moves', async () => {
+    const h = harness({ pairs: fencing });
+    h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
+    h.ec2.fail('StopInstances', ec2Error('UnauthorizedOperation', 'not allowed'));
+    const [r] = (await h.invoke(alarmEvent)) as { outcome: string; reasons: string[] }[];
+    expect(r?.outcome).toBe('moved');
+    expect(h.ec2.holder()).toBe(STANDBY);
+    expect(r?.reasons).toContainEqual(
+      expect.stringMatching(
+        /^fence: could not stop i-0123456789abcdef0 \(UnauthorizedOperation: not allowed\); it may still be running$/,
+      ),
+    );
+  });
+
+  it('a pair without fencing never stops anything', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
+    await h.invoke(alarmEvent);
+    expect(h.ec2.mock).not.toHaveReceivedCommand(StopInstancesCommand);
   });
 });
 

@@ -371,3 +371,21 @@ describe("plan: flap damping (cool-down read from the ENI's last-move tag)", () 
     ).toBe('move');
   });
 });
+
+describe('plan: fencing', () => {
+  const fencing = { ...PAIR, fence: true };
+  it('stops a failed holder that still runs (impaired), after the forced detach', () => {
+    const p = plan(fencing, alarm(PRIMARY), world({ primary: { systemStatus: 'impaired' } }), NOW);
+    expect(p).toMatchObject({ kind: 'move', detach: { force: true }, fence: PRIMARY });
+  });
+  it('does not stop what is already stopping or stopped, a healthy holder, or when the pair does not fence', () => {
+    expect(plan(fencing, stopped(PRIMARY), world(FAILED_PRIMARY), NOW)).toMatchObject({
+      kind: 'move',
+      fence: undefined,
+    });
+    expect(plan(fencing, move('standby'), world(), NOW)).toMatchObject({ kind: 'move', fence: undefined });
+    expect(plan(PAIR, alarm(PRIMARY), world({ primary: { systemStatus: 'impaired' } }), NOW)).toMatchObject({
+      fence: undefined,
+    });
+  });
+});
