@@ -12,6 +12,11 @@ export interface Ec2Port {
   keepOnTermination(networkInterfaceId: string, attachmentId: string): Promise<void>;
   /** A forced stop, to fence a failed instance. */
   stop(instanceId: string): Promise<void>;
+  /**
+   * EC2's DryRun of the plan's detach and attach: what EC2 would refuse (missing permissions above
+   * all), as named problems; empty when it would allow both.
+   */
+  rehearse(plan: MovePlan, pair: Pair): Promise<string[]>;
   tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void>;
 }
 

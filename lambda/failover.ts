@@ -135,7 +135,17 @@ export function createFailover(deps: FailoverDeps) {
         });
       case 'move': {
         const fields = { from: decision.from, to: decision.to, reasons: decision.reasons };
-        if (decision.dryRun) return result('dry-run', pair, { ...fields, steps });
+        if (decision.dryRun) {
+          const start = clock.now();
+          const refusals = await ec2.rehearse(decision, pair);
+          steps.push({ name: 'ec2-dry-run', ms: clock.now() - start });
+          if (refusals.length > 0) return result('refused', pair, { ...fields, reasons: refusals, steps });
+          return result('dry-run', pair, {
+            ...fields,
+            reasons: [...fields.reasons, 'EC2 DryRun allows the detach and the attach'],
+            steps,
+          });
+        }
         const reason = decision.reasons.join('; ');
         try {
           const done = await execute(decision, pair, ec2, { clock, deadline, reason });

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import type { EniView, InstanceView, Observation } from '../plan';
+import type { EniView, InstanceView, MovePlan, Observation } from '../plan';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -137,6 +137,57 @@ export class Ec2Adapter implements Ec2Port {
         Attachment: { AttachmentId: attachmentId, DeleteOnTermination: false },
       }),
     );
+  }
+
+  async rehearse(plan: MovePlan, pair: Pair): Promise<string[]> {
+    const calls: [string, () => Promise<unknown>][] = [
+      [
+        'AttachNetworkInterface',
+        () =>
+          this.client.send(
+            new AttachNetworkInterfaceCommand({
+              NetworkInterfaceId: pair.networkInterfaceId,
+              InstanceId: plan.to,
+              DeviceIndex: pair.deviceIndex,
+              NetworkCardIndex: 0,
+              DryRun: true,
+            }),
+          ),
+      ],
+    ];
+    const detach = plan.detach;
+    if (detach) {
+      calls.unshift([
+        'DetachNetworkInterface',
+        () =>
+          this.client.send(
+            new DetachNetworkInterfaceCommand({
+              AttachmentId: detach.attachmentId,
+              Force: detach.force,
+              DryRun: true,
+            }),
+          ),
+      ]);
+    }
+    const problems: string[] = [];
+    for (const [action, call] of calls) {
+      try {
+        await call();
+        problems.push(
+          `dry-run: ${action} with DryRun was carried out instead of rehearsed; check the EC2 endpoint`,
+        );
+      } catch (error) {
+        const name = (error as Error).name;
+        // EC2 answers DryRunOperation when the caller may make the call, UnauthorizedOperation when not.
+        if (name === 'DryRunOperation') continue;
+        problems.push(
+          name === 'UnauthorizedOperation'
+            ? `permission: the function may not call ${action} here (${(error as Error).message})`
+            : `dry-run: EC2 would refuse ${action}: ${name}: ${(error as Error).message}`,
+        );
+      }
+    }
+    return problems;
   }
 
   async stop(instanceId: string): Promise<void> {

@@ -115,10 +115,11 @@ export class FakeEc2 {
     this.failures.set(action, { error, times });
   }
 
-  /** Mutating calls received, in order. */
+  /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
   get mutations(): string[] {
-    return this.calls.filter((c) => !c.startsWith('Describe'));
+    return this.calls.filter((c, i) => !c.startsWith('Describe') && !this.dryRuns.has(i));
   }
+  private readonly dryRuns = new Set<number>();
 
   /** Where the ENI is now, after any settling. */
   holder(): string | undefined {
@@ -233,6 +234,9 @@ export class FakeEc2 {
     });
     m.on(DetachNetworkInterfaceCommand).callsFake(async (input) => {
       this.enter('DetachNetworkInterface');
+      if (input.DryRun) this.dryRuns.add(this.calls.length - 1);
+      if (input.DryRun)
+        throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
       const a = this.attachment;
       if (!a || a.id !== input.AttachmentId) throw ec2Error('InvalidAttachmentID.NotFound');
       a.status = 'detaching';
@@ -241,6 +245,9 @@ export class FakeEc2 {
     });
     m.on(AttachNetworkInterfaceCommand).callsFake(async (input) => {
       this.enter('AttachNetworkInterface');
+      if (input.DryRun) this.dryRuns.add(this.calls.length - 1);
+      if (input.DryRun)
+        throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
       if (this.attachment)
         throw ec2Error('InvalidParameterValue', `Interface ${this.eniId} is currently in use`);
       this.attachment = {
