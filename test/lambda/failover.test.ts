@@ -227,14 +227,35 @@ describe('failover: what must not move', () => {
     expect(h.published()[0]?.body.outcome).toBe('ignored');
   });
 
-  it('a dry run checks everything and changes nothing', async () => {
+  it('a dry run checks everything, rehearses the detach and attach with EC2 DryRun, and changes nothing', async () => {
     const h = harness();
-    expect(await h.invoke(sample('manual-drill'))).toMatchObject({
-      outcome: 'dry-run',
-      from: PRIMARY,
-      to: STANDBY,
+    const r = await h.invoke(sample('manual-drill'));
+    expect(r).toMatchObject({ outcome: 'dry-run', from: PRIMARY, to: STANDBY });
+    expect((r as { reasons: string[] }).reasons).toContain('EC2 DryRun allows the detach and the attach');
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, {
+      DryRun: true,
+      Force: false,
+    });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, {
+      DryRun: true,
+      InstanceId: STANDBY,
+      DeviceIndex: 1,
     });
     expect(h.ec2.mutations).toEqual([]);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+  });
+
+  it('a dry run without permission to detach is refused, naming the permission', async () => {
+    const h = harness();
+    h.ec2.fail(
+      'DetachNetworkInterface',
+      ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
+    );
+    const r = (await h.invoke(sample('manual-drill'))) as { outcome: string; reasons: string[] };
+    expect(r.outcome).toBe('refused');
+    expect(r.reasons).toEqual([
+      'permission: the function may not call DetachNetworkInterface here (You are not authorized to perform this operation.)',
+    ]);
     expect(h.ec2.holder()).toBe(PRIMARY);
   });
 });
