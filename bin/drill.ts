@@ -1,0 +1,9 @@
+// npm run drill -- status|drill|move --pair NAME [--to standby|primary] [--json]: see ops/drill.ts.
+import { drillClients, regionOf, runDrill } from '../ops/drill';
+
+const argv = process.argv.slice(2);
+process.exitCode = await runDrill(argv, {
+  ...drillClients(regionOf(argv)),
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+});
