@@ -20,6 +20,15 @@ export interface Ec2Port {
   tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void>;
 }
 
+/** The new holder's OS, asked whether it brought the service address up (lambda/aws/ssm.ts). */
+export interface OsPort {
+  addressIsUp(
+    instanceId: string,
+    address: string,
+    deadline: number,
+  ): Promise<{ up: boolean; detail: string }>;
+}
+
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -58,6 +67,8 @@ export interface ExecuteOptions {
   readonly deadline: number;
   /** Why the move happens, written to the ENI's tag. */
   readonly reason: string;
+  /** Needed when the plan verifies the address (a pair with verifyOs). */
+  readonly os?: OsPort;
 }
 
 /** Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag. */
@@ -152,5 +163,24 @@ export async function execute(
       [TAG.reason]: options.reason.slice(0, 256),
     }),
   );
+  const address = plan.verifyAddress;
+  if (address) {
+    // Reported, never undone: the ENI is where it must be; an OS that did not configure it needs a person.
+    const start = clock.now();
+    try {
+      if (!options.os) throw new Error('no SSM client was configured');
+      const { up, detail } = await options.os.addressIsUp(plan.to, address, options.deadline);
+      notes.push(
+        up
+          ? `os-check: ${plan.to} brought ${address} up ${detail}`
+          : `os-check: FAILED: ${plan.to} has not brought ${address} up (${detail}); on Ubuntu, enable cloud-init hotplug`,
+      );
+    } catch (error) {
+      notes.push(
+        `os-check: FAILED: could not ask ${plan.to} (${(error as Error).name}: ${(error as Error).message})`,
+      );
+    }
+    steps.push({ name: 'os-check', ms: clock.now() - start });
+  }
   return { steps, notes };
 }

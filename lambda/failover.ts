@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import type { Ec2Adapter } from './aws/ec2';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
-import { type Clock, execute, StepError, systemClock } from './execute';
+import { type Clock, execute, type OsPort, StepError, systemClock } from './execute';
 import { holderOf, type Observation, plan } from './plan';
 import { type Result, result, type Step } from './result';
 
@@ -18,6 +18,8 @@ export interface FailoverDeps {
   /** The function's own region: events from another region are not ours. */
   readonly region: string | undefined;
   readonly clock?: Clock;
+  /** Asks a new holder's OS about the address, for pairs with verifyOs. */
+  readonly os?: OsPort;
 }
 
 /** Kept back from the Lambda's remaining time so that a timed-out wait can still be reported. */
@@ -148,7 +150,7 @@ export function createFailover(deps: FailoverDeps) {
         }
         const reason = decision.reasons.join('; ');
         try {
-          const done = await execute(decision, pair, ec2, { clock, deadline, reason });
+          const done = await execute(decision, pair, ec2, { clock, deadline, reason, os: deps.os });
           return result('moved', pair, {
             ...fields,
             reasons: [...fields.reasons, ...done.notes],

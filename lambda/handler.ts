@@ -5,7 +5,9 @@ import type { Context } from 'aws-lambda';
 import { createClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
 import { publishResult } from './aws/sns';
+import { SsmAdapter } from './aws/ssm';
 import { loadConfig } from './config';
+import { systemClock } from './execute';
 import { createFailover } from './failover';
 
 // Module scope: built once per container. A bad configuration throws here, at init, so a bad deploy
@@ -26,6 +28,9 @@ const failover = createFailover({
   logger,
   metrics,
   region: process.env.AWS_REGION,
+  os: config.pairs.some((p) => p.verifyOs)
+    ? new SsmAdapter(tracer.captureAWSv3Client(clients.ssm()), systemClock)
+    : undefined,
 });
 
 export const handler = async (event: unknown, context: Context) => {

@@ -8,6 +8,8 @@ export interface EniView {
   readonly status: string;
   readonly availabilityZone: string;
   readonly vpcId: string;
+  /** The service address. */
+  readonly privateIp: string | undefined;
   readonly interfaceType: string;
   readonly requesterManaged: boolean;
   readonly attachment?: {
@@ -64,6 +66,8 @@ export interface MovePlan {
   readonly dryRun: boolean;
   /** Stop this instance after force-detaching from it: the pair fences, and the failed holder still runs. */
   readonly fence: string | undefined;
+  /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
+  readonly verifyAddress: string | undefined;
   /** Why the move is right, for the result and the ENI's tag. */
   readonly reasons: string[];
 }
@@ -215,6 +219,7 @@ function moveTo(
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
     fence: fenceable(pair, from, detach?.force === true, obs),
+    verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     reasons: why,
   };
 }

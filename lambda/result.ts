@@ -47,7 +47,9 @@ export function subjectOf(r: Result): string {
   const text = (() => {
     switch (r.outcome) {
       case 'moved':
-        return `MOVED to ${r.to} in ${seconds}`;
+        return r.reasons.some((x) => x.startsWith('os-check: FAILED'))
+          ? `MOVED to ${r.to} in ${seconds}, but its OS has NOT brought the address up`
+          : `MOVED to ${r.to} in ${seconds}`;
       case 'failed':
         return `FAILED mid-failover: ${r.reasons[0] ?? 'see message'}`;
       case 'refused':

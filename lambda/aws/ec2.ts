@@ -24,6 +24,7 @@ function toEniView(ni: NetworkInterface): EniView {
     status: ni.Status ?? 'unknown',
     availabilityZone: ni.AvailabilityZone ?? '',
     vpcId: ni.VpcId ?? '',
+    privateIp: ni.PrivateIpAddress,
     // EC2 always sends InterfaceType; moto leaves it out for plain interfaces.
     interfaceType: ni.InterfaceType ?? 'interface',
     requesterManaged: ni.RequesterManaged ?? false,

@@ -170,6 +170,7 @@ export class FakeEc2 {
             Status: a ? (a.status === 'attached' ? 'in-use' : a.status) : 'available',
             AvailabilityZone: this.eniAz,
             VpcId: this.eniVpc,
+            PrivateIpAddress: '10.0.1.23',
             InterfaceType: 'interface',
             RequesterManaged: false,
             Attachment: a && {

@@ -5,7 +5,7 @@ import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import { publishResult } from '../../lambda/aws/sns';
 import type { Pair } from '../../lambda/config';
-import type { Clock } from '../../lambda/execute';
+import type { Clock, OsPort } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import { FakeClock, FakeEc2 } from './fake-ec2';
 import { PAIR, PRIMARY, STANDBY } from './world';
@@ -32,6 +32,7 @@ export function harness(
     settle?: { detachMs: number; attachMs: number };
     logger?: Logger;
     metrics?: Metrics;
+    os?: OsPort;
   } = {},
 ): Harness {
   const clock = new FakeClock();
@@ -59,6 +60,7 @@ export function harness(
     metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
     region: 'eu-west-1',
     clock: options.clock ?? clock,
+    os: options.os,
   });
   return {
     ec2,

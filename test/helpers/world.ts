@@ -19,6 +19,7 @@ export function eni(overrides: Partial<EniView> = {}, holder: string | null = PR
     status: holder ? 'in-use' : 'available',
     availabilityZone: 'eu-west-1a',
     vpcId: 'vpc-1',
+    privateIp: '10.0.1.23',
     interfaceType: 'interface',
     requesterManaged: false,
     attachment: holder

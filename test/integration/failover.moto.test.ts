@@ -190,6 +190,7 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         awaitAvailable: true,
         dryRun: false,
         fence: w.primary,
+        verifyAddress: undefined,
         reasons: [],
       },
       w.pair,
