@@ -7,12 +7,14 @@ export interface StackConfig {
   readonly pairs: Pair[];
   readonly notificationEmails?: string[];
   readonly alarmDatapoints?: number;
+  readonly experiments?: string[];
 }
 
 const Shape = z.strictObject({
   pairs: z.unknown(),
   notificationEmails: z.optional(z.array(z.string())),
   alarmDatapoints: z.optional(z.number()),
+  experiments: z.optional(z.array(z.string())),
 });
 
 /** Reads and validates a stack configuration file; throws one ConfigError naming every problem. */
@@ -29,7 +31,7 @@ export function loadStackConfig(path: string): StackConfig {
     for (const issue of shape.error.issues) {
       problems.push(
         issue.code === 'unrecognized_keys'
-          ? `${path}: unknown field(s) ${issue.keys.join(', ')} (expected pairs, notificationEmails, alarmDatapoints)`
+          ? `${path}: unknown field(s) ${issue.keys.join(', ')} (expected pairs, notificationEmails, alarmDatapoints, experiments)`
           : `${path}: ${issue.path.join('.') || 'the file'} ${issue.message}`,
       );
     }
@@ -47,5 +49,10 @@ export function loadStackConfig(path: string): StackConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const data = shape.success ? shape.data : undefined;
-  return { pairs, notificationEmails: data?.notificationEmails, alarmDatapoints: data?.alarmDatapoints };
+  return {
+    pairs,
+    notificationEmails: data?.notificationEmails,
+    alarmDatapoints: data?.alarmDatapoints,
+    experiments: data?.experiments,
+  };
 }

@@ -65,6 +65,7 @@ export class EniFailoverDemoStack extends Stack {
           deviceIndex: 1,
         },
       ],
+      experiments: ['demo'],
     });
     addOutputs(this, this.failover);
     new CfnOutput(this, 'ServiceAddress', { value: eni.attrPrimaryPrivateIpAddress });

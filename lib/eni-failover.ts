@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as fis from 'aws-cdk-lib/aws-fis';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -44,6 +45,17 @@ export interface EniFailoverProps {
    * @default 2
    */
   readonly retryAttempts?: number;
+  /**
+   * Pairs (by name) that get an AWS Fault Injection Service experiment template: it stops the pair's
+   * primary (aws:ec2:stop-instances) and starts it again after `experimentRestartAfter`.
+   * @default - none
+   */
+  readonly experiments?: readonly string[];
+  /**
+   * How long an experiment keeps the primary stopped before FIS starts it again.
+   * @default Duration.minutes(5)
+   */
+  readonly experimentRestartAfter?: Duration;
 }
 
 /**
@@ -184,6 +196,28 @@ export class FailoverFunction extends Construct {
         resources: eniArns,
       }),
     );
+    const verified = [
+      ...new Set(pairs.filter((p) => p.verifyOs).flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])),
+    ];
+    if (verified.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'AskTheOsOfVerifiedPairs',
+          actions: ['ssm:SendCommand'],
+          resources: [
+            `arn:${stack.partition}:ssm:${stack.region}::document/AWS-RunShellScript`,
+            ...verified.map((i) => arn('instance', i)),
+          ],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadTheOsAnswer',
+          actions: ['ssm:GetCommandInvocation'],
+          resources: ['*'],
+        }),
+      );
+    }
     const fenced = [
       ...new Set(pairs.filter((p) => p.fence).flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])),
     ];
@@ -211,7 +245,7 @@ export class FailoverFunction extends Construct {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'EC2 Describe* actions support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
+        'EC2 Describe* and SSM GetCommandInvocation support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
@@ -288,6 +322,8 @@ export class EniFailover extends Construct {
   /** Whatever could not be delivered or processed: SNS deliveries, EventBridge targets, failed invocations. */
   readonly deadLetterQueue: sqs.Queue;
   readonly key: kms.Key;
+  /** The FIS experiment templates, by pair name (see `experiments`). */
+  readonly experiments: Record<string, fis.CfnExperimentTemplate> = {};
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
     super(scope, id);
@@ -312,6 +348,11 @@ export class EniFailover extends Construct {
     const timeout = props.timeout ?? Duration.minutes(5);
     if (!timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > 900)) {
       problems.push(`timeout must be from 1 to 15 minutes, got ${timeout.toHumanString()}`);
+    }
+    for (const name of props.experiments ?? []) {
+      if (!props.pairs.some((p) => p.name === name)) {
+        problems.push(`experiments names ${JSON.stringify(name)}, which is not a configured pair`);
+      }
     }
     if (problems.length > 0)
       throw new Error(`EniFailover ${this.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
@@ -366,6 +407,44 @@ export class EniFailover extends Construct {
           logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
         }),
     );
+
+    const experimentPairs = pairs.filter((p) => props.experiments?.includes(p.name));
+    if (experimentPairs.length > 0) {
+      const instanceArn = (id: string) =>
+        `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:instance/${id}`;
+      const fisRole = new iam.Role(this, 'ExperimentRole', {
+        assumedBy: new iam.ServicePrincipal('fis.amazonaws.com'),
+      });
+      fisRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['ec2:StopInstances', 'ec2:StartInstances'],
+          resources: experimentPairs.map((p) => instanceArn(p.primaryInstanceId)),
+        }),
+      );
+      const restartAfter = props.experimentRestartAfter ?? Duration.minutes(5);
+      for (const pair of experimentPairs) {
+        this.experiments[pair.name] = new fis.CfnExperimentTemplate(this, `${pair.name}Experiment`, {
+          description: `eni-failover ${pair.name}: stop the primary; the service address should move to the standby within a minute`,
+          roleArn: fisRole.roleArn,
+          stopConditions: [{ source: 'none' }],
+          targets: {
+            primary: {
+              resourceType: 'aws:ec2:instance',
+              resourceArns: [instanceArn(pair.primaryInstanceId)],
+              selectionMode: 'ALL',
+            },
+          },
+          actions: {
+            stopPrimary: {
+              actionId: 'aws:ec2:stop-instances',
+              parameters: { startInstancesAfterDuration: `PT${restartAfter.toSeconds()}S` },
+              targets: { Instances: 'primary' },
+            },
+          },
+          tags: { Name: `eni-failover-${pair.name}` },
+        });
+      }
+    }
 
     // Alarms on the service itself, to the notification topic.
     const notify = new cwActions.SnsAction(this.notificationTopic);

@@ -22,6 +22,12 @@ export function addOutputs(stack: Stack, failover: EniFailover): void {
   });
   new CfnOutput(stack, 'NotificationTopicArn', { value: failover.notificationTopic.topicArn });
   new CfnOutput(stack, 'DeadLetterQueueUrl', { value: failover.deadLetterQueue.queueUrl });
+  for (const [name, template] of Object.entries(failover.experiments)) {
+    new CfnOutput(stack, `${name}ExperimentCommand`, {
+      description: `Stop ${name}'s primary with AWS FIS, and watch the address move`,
+      value: `aws fis start-experiment --experiment-template-id ${template.ref}`,
+    });
+  }
   new CfnOutput(stack, 'DrillCommand', {
     description: 'A dry-run drill: every check, no change',
     value: `aws lambda invoke --function-name ${first.function.functionName} --cli-binary-format raw-in-base64-out --payload '{"action":"move","pair":"${firstPair}","dryRun":true}' /dev/stdout`,
@@ -38,8 +44,13 @@ export class EniFailoverStack extends Stack {
 
   constructor(scope: Construct, id: string, props: EniFailoverStackProps) {
     super(scope, id, props);
-    const { pairs, notificationEmails, alarmDatapoints } = props.config;
-    this.failover = new EniFailover(this, 'EniFailover', { pairs, notificationEmails, alarmDatapoints });
+    const { pairs, notificationEmails, alarmDatapoints, experiments } = props.config;
+    this.failover = new EniFailover(this, 'EniFailover', {
+      pairs,
+      notificationEmails,
+      alarmDatapoints,
+      experiments,
+    });
     addOutputs(this, this.failover);
   }
 }

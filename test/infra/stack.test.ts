@@ -223,6 +223,67 @@ describe('fencing permissions', () => {
   });
 });
 
+describe('the OS check and fault injection, when asked for', () => {
+  const [a, b] = pairs(2) as [ReturnType<typeof pairs>[number], ReturnType<typeof pairs>[number]];
+
+  it("verifyOs: ssm:SendCommand only with AWS-RunShellScript on the verifying pairs' instances; nothing otherwise", () => {
+    const all = statements(synthConfigured({ pairs: [{ ...a, verifyOs: true }, b] }).template);
+    const send = all.find((s) => actionsOf(s).includes('ssm:SendCommand'));
+    const text = JSON.stringify(send?.Resource);
+    expect(text).toContain(':document/AWS-RunShellScript');
+    expect(text).toContain(a.standbyInstanceId);
+    expect(text).not.toContain(b.standbyInstanceId);
+    expect(all.find((s) => actionsOf(s).includes('ssm:GetCommandInvocation'))?.Resource).toBe('*');
+    const none = statements(synthConfigured({ pairs: [a, b] }).template).filter((s) =>
+      actionsOf(s).some((x) => x.startsWith('ssm:')),
+    );
+    expect(none).toEqual([]);
+  });
+
+  it("experiments: an FIS template that stops the pair's primary and restarts it after 5 minutes, with a role that can do only that", () => {
+    const { template } = synthConfigured({ pairs: [a, b], experiments: [a.name] });
+    template.resourceCountIs('AWS::FIS::ExperimentTemplate', 1);
+    template.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
+      StopConditions: [{ Source: 'none' }],
+      Targets: {
+        primary: {
+          ResourceType: 'aws:ec2:instance',
+          SelectionMode: 'ALL',
+          ResourceArns: [Match.objectLike({ 'Fn::Join': Match.anyValue() })],
+        },
+      },
+      Actions: {
+        stopPrimary: {
+          ActionId: 'aws:ec2:stop-instances',
+          Parameters: { startInstancesAfterDuration: 'PT300S' },
+          Targets: { Instances: 'primary' },
+        },
+      },
+    });
+    const fisText = JSON.stringify(template.findResources('AWS::FIS::ExperimentTemplate'));
+    expect(fisText).toContain(a.primaryInstanceId);
+    expect(fisText).not.toContain(b.primaryInstanceId);
+    const fisRole = Object.values(template.findResources('AWS::IAM::Role')).find((r) =>
+      JSON.stringify(r).includes('fis.amazonaws.com'),
+    );
+    expect(fisRole).toBeDefined();
+    const fisPolicy = statements(template).find((s) => actionsOf(s).includes('ec2:StartInstances'));
+    expect(actionsOf(fisPolicy as Statement)).toEqual(['ec2:StopInstances', 'ec2:StartInstances']);
+    expect(JSON.stringify(fisPolicy?.Resource)).toContain(a.primaryInstanceId);
+    expect(JSON.stringify(template.findOutputs(`${a.name}ExperimentCommand`))).toContain(
+      'aws fis start-experiment --experiment-template-id',
+    );
+    template.resourceCountIs('AWS::FIS::ExperimentTemplate', 1);
+    synthConfigured({ pairs: [a, b] }).template.resourceCountIs('AWS::FIS::ExperimentTemplate', 0);
+  });
+
+  it('an experiment for a pair that is not configured is an error', () => {
+    expect(
+      () => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: [a], experiments: ['nope'] }),
+    ).toThrow(/experiments names "nope", which is not a configured pair/);
+  });
+});
+
 describe('EniFailover props are validated at synth, every problem at once', () => {
   const make = (props: Partial<ConstructorParameters<typeof EniFailover>[2]>) => () =>
     new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: pairs(1), ...props });
