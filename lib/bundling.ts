@@ -2,6 +2,8 @@ import { join } from 'node:path';
 
 /** Where the function's entry point is, from the repository root. */
 export const HANDLER_ENTRY = join(import.meta.dirname, '..', 'lambda', 'handler.ts');
+/** The same function with the OS check (SSM) bundled in: for groups with a pair that sets verifyOs. */
+export const OS_CHECK_ENTRY = join(import.meta.dirname, '..', 'lambda', 'handler-os-check.ts');
 
 /**
  * How the function is bundled: the one definition the CDK construct and the benchmark share.

@@ -15,7 +15,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, type Pair, parsePairs } from '../lambda/config';
-import { BUNDLING, HANDLER_ENTRY } from './bundling';
+import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from './bundling';
 
 export interface EniFailoverProps {
   /** The pairs to protect: each a secondary ENI and the two instances that may hold it. IDs may be tokens. */
@@ -139,7 +139,7 @@ export class FailoverFunction extends Construct {
     logGroup.grantWrite(role);
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: HANDLER_ENTRY,
+      entry: pairs.some((p) => p.verifyOs) ? OS_CHECK_ENTRY : HANDLER_ENTRY,
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

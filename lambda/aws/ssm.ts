@@ -1,4 +1,4 @@
-import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Clock, OsPort } from '../execute';
 
 // How long the instance is given to bring the address up, polled every 2 s on the instance itself.
@@ -20,6 +20,11 @@ export function checkScript(address: string): string {
 
 /** Asks the new holder's OS, through SSM Run Command, whether it brought the service address up. */
 export class SsmAdapter implements OsPort {
+  /** An SSM client as lambda/aws/clients.ts builds the others: default endpoint resolution and retries. */
+  static client(): SSMClient {
+    return new SSMClient({});
+  }
+
   constructor(
     private readonly client: SSMClient,
     private readonly clock: Clock,

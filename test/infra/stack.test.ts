@@ -277,6 +277,22 @@ describe('the OS check and fault injection, when asked for', () => {
     synthConfigured({ pairs: [a, b] }).template.resourceCountIs('AWS::FIS::ExperimentTemplate', 0);
   });
 
+  it('only a function whose pairs verify the OS is built from the entry that bundles SSM', () => {
+    const { template } = synthConfigured({ pairs: [{ ...a, verifyOs: true }, b] });
+    const code = Object.values(template.findResources('AWS::Lambda::Function')).map((f) =>
+      JSON.stringify((f as { Properties: { Code: unknown } }).Properties.Code),
+    );
+    const plain = JSON.stringify(
+      (
+        Object.values(
+          synthConfigured({ pairs: [a, b] }).template.findResources('AWS::Lambda::Function'),
+        )[0] as { Properties: { Code: unknown } }
+      ).Properties.Code,
+    );
+    expect(code).toHaveLength(1);
+    expect(code[0]).not.toEqual(plain);
+  });
+
   it('an experiment for a pair that is not configured is an error', () => {
     expect(
       () => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: [a], experiments: ['nope'] }),

@@ -9,8 +9,9 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClients } from '../../lambda/aws/clients';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
+import { SsmAdapter } from '../../lambda/aws/ssm';
 import type { Pair } from '../../lambda/config';
-import { execute } from '../../lambda/execute';
+import { execute, systemClock } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
@@ -18,9 +19,10 @@ import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 
-/** The real function (real SDK clients, default endpoint resolution) against moto's EC2. */
+/** The real function (real SDK clients, default endpoint resolution) against moto's EC2 (and SSM). */
 function failoverFor(pairs: Pair[]) {
   const clients = createClients();
+  const os = pairs.some((p) => p.verifyOs) ? new SsmAdapter(SsmAdapter.client(), systemClock) : undefined;
   const failover = createFailover({
     config: { pairs, topicArn: undefined },
     ec2: new Ec2Adapter(clients.ec2),
@@ -28,6 +30,7 @@ function failoverFor(pairs: Pair[]) {
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'EniFailoverTest' }),
     region: 'eu-west-1',
+    os,
   });
   return async (event: unknown) => {
     const r = await failover(event, { getRemainingTimeInMillis: () => 60_000 });
@@ -202,6 +205,16 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     const state = (await adapter.observe(w.pair)).instances[w.primary]?.state;
     expect(['stopping', 'stopped']).toContain(state);
     expect((await w.where()).holder).toBe(w.standby);
+  });
+
+  it('verifyOs asks the new holder through SSM Run Command (moto answers for the OS)', async () => {
+    await w.stop(w.primary);
+    const r = await failoverFor([{ ...w.pair, verifyOs: true }])(stopped(w.primary));
+    expect(r.outcome).toBe('moved');
+    expect(r.steps.map((s) => s.name).at(-1)).toBe('os-check');
+    expect(r.reasons).toContainEqual(
+      expect.stringMatching(new RegExp(`^os-check: ${w.standby} brought 10\\.0\\.1\\.\\d+ up`)),
+    );
   });
 
   it('drills: a dry run changes nothing; a move and a fail-back do', async () => {

@@ -99,6 +99,17 @@ describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2 and
     expect((await w.where()).holder).toBe(w.primary);
   });
 
+  it('verifyOs in a function built without the OS check fails at init, saying which entry it needs', async () => {
+    await expect(
+      coldStart({ FAILOVER_PAIRS: JSON.stringify([{ ...w.pair, verifyOs: true }]) }),
+    ).rejects.toThrow(
+      /pair\(s\) web set verifyOs, which needs the function built from lambda\/handler-os-check\.ts/,
+    );
+    vi.resetModules();
+    const withCheck = (await import('../../lambda/handler-os-check')).handler;
+    expect(withCheck).toBeTypeOf('function');
+  });
+
   it('a bad configuration fails at init, naming every problem, before any event', async () => {
     const bad = [
       { ...w.pair, deviceIndex: 0 },

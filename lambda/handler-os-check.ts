@@ -1,0 +1,8 @@
+// The entry point for functions whose pairs set verifyOs: lambda/handler.ts plus the SSM client.
+import { SsmAdapter } from './aws/ssm';
+import { systemClock } from './execute';
+import { makeHandler } from './main';
+
+export const handler = makeHandler(
+  (tracer) => new SsmAdapter(tracer.captureAWSv3Client(SsmAdapter.client()), systemClock),
+);

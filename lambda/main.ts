@@ -1,0 +1,47 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Context } from 'aws-lambda';
+import { createClients } from './aws/clients';
+import { Ec2Adapter } from './aws/ec2';
+import { publishResult } from './aws/sns';
+import { ConfigError, loadConfig } from './config';
+import type { OsPort } from './execute';
+import { createFailover } from './failover';
+
+/** Builds the OS check from a tracer, for the entry that has one (lambda/handler-os-check.ts). */
+export type OsCheckFactory = (tracer: Tracer) => OsPort;
+
+/**
+ * Everything the entry points share, run at module load: built once per container. A bad
+ * configuration throws here, at init, so a bad deploy fails before any event arrives.
+ */
+export function makeHandler(osCheck?: OsCheckFactory) {
+  const config = loadConfig();
+  const verifying = config.pairs.filter((p) => p.verifyOs).map((p) => p.name);
+  if (verifying.length > 0 && !osCheck) {
+    throw new ConfigError([
+      `pair(s) ${verifying.join(', ')} set verifyOs, which needs the function built from lambda/handler-os-check.ts (the EniFailover construct chooses it)`,
+    ]);
+  }
+  const logger = new Logger({ serviceName: 'eni-failover' });
+  const metrics = new Metrics({ namespace: 'EniFailover', serviceName: 'eni-failover' });
+  const tracer = new Tracer({ serviceName: 'eni-failover' });
+  const clients = createClients();
+  const ec2 = tracer.captureAWSv3Client(clients.ec2);
+  const sns = tracer.captureAWSv3Client(clients.sns);
+  const { topicArn } = config;
+  const failover = createFailover({
+    config,
+    ec2: new Ec2Adapter(ec2),
+    notify: topicArn ? (result) => publishResult(sns, topicArn, result) : async () => {},
+    logger,
+    metrics,
+    region: process.env.AWS_REGION,
+    os: verifying.length > 0 ? osCheck?.(tracer) : undefined,
+  });
+  return async (event: unknown, context: Context) => {
+    logger.addContext(context);
+    return failover(event, context);
+  };
+}
