@@ -165,6 +165,19 @@ export function createFailover(deps: FailoverDeps) {
     }
   };
 
+  // One look-and-move per pair at a time. Across invocations the stack's reserved concurrency of 1 per
+  // function does this; within one process (an SNS batch, events fired at once) this queue does, so
+  // that each look sees the move before it.
+  const queues = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const turn = (queues.get(key) ?? Promise.resolve()).then(work, work);
+    queues.set(
+      key,
+      turn.catch(() => undefined),
+    );
+    return turn;
+  };
+
   const handleOne = async (trigger: Trigger, deadline: number): Promise<Result> => {
     const resolved = resolve(trigger, config, deps.region);
     if ('ignored' in resolved) {
@@ -174,7 +187,7 @@ export function createFailover(deps: FailoverDeps) {
     const { pair } = resolved;
     logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
     try {
-      const r = await reconcile(pair, resolved.trigger, deadline);
+      const r = await inTurn(pair.name, () => reconcile(pair, resolved.trigger, deadline));
       if (r.outcome === 'moved') {
         count(pair.name, 'Moved', 1);
         count(

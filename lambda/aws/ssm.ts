@@ -1,5 +1,6 @@
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Clock, OsPort } from '../execute';
+import { HTTP } from './clients';
 
 // How long the instance is given to bring the address up, polled every 2 s on the instance itself.
 const WAIT_ON_INSTANCE_S = 60;
@@ -22,7 +23,7 @@ export function checkScript(address: string): string {
 export class SsmAdapter implements OsPort {
   /** An SSM client as lambda/aws/clients.ts builds the others: default endpoint resolution and retries. */
   static client(): SSMClient {
-    return new SSMClient({});
+    return new SSMClient({ requestHandler: HTTP });
   }
 
   constructor(

@@ -1,0 +1,124 @@
+import { createServer, request, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** What the proxy can do to a call instead of forwarding it. */
+export type Fault = 'throttle' | '5xx' | 'timeout' | 'permanent';
+export const FAULTS: Fault[] = ['throttle', '5xx', 'timeout', 'permanent'];
+
+// As EC2 answers: the SDK reads the code from this XML and decides whether to retry.
+const ANSWERS: Record<Exclude<Fault, 'timeout'>, { status: number; code: string; message: string }> = {
+  throttle: { status: 503, code: 'RequestLimitExceeded', message: 'Request limit exceeded.' },
+  '5xx': { status: 500, code: 'InternalError', message: 'An internal error has occurred.' },
+  permanent: {
+    status: 403,
+    code: 'UnauthorizedOperation',
+    message: 'You are not authorized to perform this operation.',
+  },
+};
+
+/**
+ * An HTTP proxy on loopback in front of moto's EC2 that makes named actions fail: throttled, a 5xx,
+ * no answer at all (timeout), or a permanent error; once, a number of times, or every time. It can
+ * also fail a random share of all calls. Everything else is forwarded untouched.
+ */
+export class FaultProxy {
+  /** Every call seen: the action, and the fault it got if any. */
+  readonly log: { action: string; fault?: Fault }[] = [];
+  private readonly rules = new Map<string, { fault: Fault; remaining: number }>();
+  private random: { rate: number; faults: Fault[]; next: () => number } | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  static async start(target: string): Promise<FaultProxy> {
+    const to = new URL(target);
+    let proxy: FaultProxy | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const action = new URLSearchParams(body.toString()).get('Action') ?? '?';
+        const fault = proxy?.pick(action);
+        proxy?.log.push(fault ? { action, fault } : { action });
+        if (fault === 'timeout') return; // never answer: the client's request timeout must end it
+        if (fault) {
+          const a = ANSWERS[fault];
+          res.writeHead(a.status, { 'content-type': 'text/xml' });
+          res.end(
+            `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${a.code}</Code><Message>${a.message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>`,
+          );
+          return;
+        }
+        const forward = request(
+          {
+            host: to.hostname,
+            port: to.port,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, host: to.host },
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        forward.on('error', (e) => {
+          res.writeHead(502);
+          res.end(String(e));
+        });
+        forward.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    proxy = new FaultProxy(server, `http://127.0.0.1:${port}`);
+    return proxy;
+  }
+
+  /** Fail the next `times` calls of `action` with `fault` (Infinity: every call). */
+  inject(action: string, fault: Fault, times: number): void {
+    this.rules.set(action, { fault, remaining: times });
+  }
+
+  /** Fail each call with probability `rate`, with a fault drawn from `faults`, using the given random source. */
+  randomly(rate: number, faults: Fault[], next: () => number): void {
+    this.random = { rate, faults, next };
+  }
+
+  clear(): void {
+    this.rules.clear();
+    this.random = undefined;
+    this.log.length = 0;
+  }
+
+  /** Actions that reached moto (were not faulted). */
+  forwarded(): string[] {
+    return this.log.filter((l) => !l.fault).map((l) => l.action);
+  }
+
+  private pick(action: string): Fault | undefined {
+    const rule = this.rules.get(action);
+    if (rule && rule.remaining > 0) {
+      rule.remaining -= 1;
+      return rule.fault;
+    }
+    const r = this.random;
+    if (r && r.next() < r.rate) return r.faults[Math.floor(r.next() * r.faults.length)];
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,182 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { createClients } from '../../lambda/aws/clients';
+import { Ec2Adapter } from '../../lambda/aws/ec2';
+import type { Pair } from '../../lambda/config';
+import { createFailover, FailoverError } from '../../lambda/failover';
+import type { Result } from '../../lambda/result';
+import type { Moto } from '../../ops/moto';
+import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
+import { SAMPLE_INSTANCE, sample } from './events';
+import { type Fault, FaultProxy } from './fault-proxy';
+
+/** Every EC2 action a failover makes, in the order it makes them. */
+export const ACTIONS = [
+  'DescribeNetworkInterfaces',
+  'DescribeInstances',
+  'DescribeInstanceStatus',
+  'DescribeInstanceTypes',
+  'DetachNetworkInterface',
+  'AttachNetworkInterface',
+  'ModifyNetworkInterfaceAttribute',
+  'CreateTags',
+];
+const MUTATING = new Set(ACTIONS.slice(4));
+
+/** Short timeouts, so that a call that never answers costs about a second, not ten. */
+const TEST_HTTP = { connectionTimeout: 500, requestTimeout: 700, throwOnRequestTimeout: true };
+
+/** moto behind the fault proxy: EC2 goes through the proxy, everything else straight to moto. */
+export async function faultyEc2(moto: Moto): Promise<FaultProxy> {
+  useEndpoint(moto.url);
+  const proxy = await FaultProxy.start(moto.url.replace('localhost', '127.0.0.1'));
+  process.env.AWS_ENDPOINT_URL_EC2 = proxy.url;
+  return proxy;
+}
+
+export interface Run {
+  /** The function as Lambda would run it; a thrown FailoverError is returned as its result. */
+  invoke: (event: unknown) => Promise<Result>;
+  published: Result[];
+}
+
+export function failoverFor(pair: Pair): Run {
+  const published: Result[] = [];
+  const clients = createClients(TEST_HTTP);
+  const failover = createFailover({
+    config: { pairs: [pair], topicArn: undefined },
+    ec2: new Ec2Adapter(clients.ec2),
+    notify: async (r) => {
+      published.push(r);
+    },
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'Test' }),
+    region: 'eu-west-1',
+  });
+  return {
+    published,
+    invoke: async (event) => {
+      try {
+        const r = await failover(event, { getRemainingTimeInMillis: () => 60_000 });
+        return (Array.isArray(r) ? r[0] : r) as Result;
+      } catch (error) {
+        if (error instanceof FailoverError) return error.results[0] as Result;
+        throw error;
+      }
+    },
+  };
+}
+
+/** Where the ENI is: the holder, and how many instances list it (more than one is a double attachment). */
+export async function locate(w: MotoWorld): Promise<{ holder: string | null; listedBy: number }> {
+  const { holder } = await w.where();
+  const r = await w.ec2.send(
+    new DescribeInstancesCommand({ Filters: [{ Name: 'vpc-id', Values: [w.vpcId] }] }),
+  );
+  const listedBy = (r.Reservations ?? [])
+    .flatMap((x) => x.Instances ?? [])
+    .filter((i) => (i.NetworkInterfaces ?? []).some((n) => n.NetworkInterfaceId === w.eni)).length;
+  return { holder, listedBy };
+}
+
+export interface Cell {
+  action: string;
+  fault: Fault;
+  times: 'once' | 'always';
+  /** What the first attempt answered, and where it left the ENI. */
+  first: string;
+  /** Where the ENI ended after Lambda's retry of the same event (faults cleared). */
+  end: string;
+  violations: string[];
+}
+
+const roleOf = (w: MotoWorld, id: string | null) =>
+  id === w.standby ? 'standby' : id === w.primary ? 'primary' : (id ?? 'no one');
+
+/**
+ * One cell: the primary stops; the failover runs with `action` failing; then Lambda's retry runs
+ * with the fault gone. Returns what happened and every invariant it broke.
+ */
+export async function runCell(
+  moto: Moto,
+  proxy: FaultProxy,
+  action: string,
+  fault: Fault,
+  times: 'once' | 'always',
+): Promise<Cell> {
+  await moto.reset();
+  proxy.clear();
+  const w = await buildWorld();
+  await w.stop(w.primary);
+  const event = sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary });
+  const run = failoverFor(w.pair);
+  const violations: string[] = [];
+
+  proxy.clear();
+  proxy.inject(action, fault, times === 'once' ? 1 : Number.POSITIVE_INFINITY);
+  const first = await run.invoke(event);
+  const calls = [...proxy.log];
+  proxy.clear();
+  const after = await locate(w);
+
+  if (first.outcome === 'moved' && after.holder !== w.standby)
+    violations.push(`said moved, but the ENI is on ${roleOf(w, after.holder)}`);
+  if (first.outcome !== 'moved' && first.outcome !== 'failed')
+    violations.push(`unexpected outcome ${first.outcome}`);
+  if (first.outcome === 'failed') {
+    if (run.published.at(-1)?.outcome !== 'failed') violations.push('the failure was not published');
+    const where = first.reasons[1] ?? '';
+    const said = /attached to no one|still detaching/.test(where)
+      ? null
+      : /attached to standby/.test(where)
+        ? w.standby
+        : /attached to primary/.test(where)
+          ? w.primary
+          : 'unknown';
+    const couldNotLook = /could not see where/.test(where) && action === 'DescribeNetworkInterfaces';
+    if (!couldNotLook && said !== after.holder) {
+      violations.push(`reported "${where}" but the ENI is on ${roleOf(w, after.holder)}`);
+    }
+    const failedStep = /^(\S+) failed/.exec(first.reasons[0] ?? '')?.[1];
+    if (failedStep === 'observe' && calls.some((c) => MUTATING.has(c.action))) {
+      violations.push('a mutating call followed a failed observation');
+    }
+  }
+  if (after.listedBy > 1) violations.push(`double attachment: ${after.listedBy} instances list the ENI`);
+
+  const retry = await run.invoke(event);
+  const end = await locate(w);
+  if (end.holder !== w.standby)
+    violations.push(
+      `the retry left the ENI on ${roleOf(w, end.holder)} (${retry.outcome}: ${retry.reasons.join('; ')})`,
+    );
+  if (end.listedBy !== 1) violations.push(`after the retry ${end.listedBy} instances list the ENI`);
+
+  const step =
+    first.outcome === 'failed' ? ` at ${/^(\S+) failed/.exec(first.reasons[0] ?? '')?.[1] ?? '?'}` : '';
+  return {
+    action,
+    fault,
+    times,
+    first: `${first.outcome}${step}, ENI on ${roleOf(w, after.holder)}`,
+    end: `${retry.outcome} -> ${roleOf(w, end.holder)}`,
+    violations,
+  };
+}
+
+/** The matrix as a table a person reads, with totals. */
+export function table(cells: Cell[]): string {
+  const rows = cells.map(
+    (c) =>
+      `${c.action.padEnd(32)} ${c.fault.padEnd(9)} ${c.times.padEnd(6)} ${c.first.padEnd(44)} ${c.end.padEnd(22)} ${c.violations.length === 0 ? 'ok' : `VIOLATED: ${c.violations.join('; ')}`}`,
+  );
+  const moved = cells.filter((c) => c.first.startsWith('moved')).length;
+  const failed = cells.length - moved;
+  const ok = cells.filter((c) => c.violations.length === 0).length;
+  return [
+    `${'action'.padEnd(32)} ${'fault'.padEnd(9)} ${'times'.padEnd(6)} ${'first attempt'.padEnd(44)} ${'after retry'.padEnd(22)} invariants`,
+    ...rows,
+    `${cells.length} cells: ${moved} moved on the first attempt (the SDK's retries absorbed the fault), ${failed} failed and were reported, ${ok} of ${cells.length} kept every invariant and converged on the retry`,
+  ].join('\n');
+}
