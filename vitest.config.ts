@@ -11,6 +11,8 @@ export default defineConfig({
       AWS_REGION: 'eu-west-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
+    // Most files wait on moto or the CDK CLI in other processes: two at a time fits two cores.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Moto } from '../../ops/moto';
+import { buildWorld, type MotoWorld } from '../../ops/world';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events';
+import type { FaultProxy } from '../helpers/fault-proxy';
+import { failoverFor, faultyEc2, locate } from '../helpers/reliability';
+import { runMotoTests, startMoto } from '../helpers/tools';
+
+describe.runIf(runMotoTests)('duplicate and concurrent deliveries end in one move', () => {
+  let moto: Moto;
+  let proxy: FaultProxy;
+  let w: MotoWorld;
+  beforeAll(async () => {
+    moto = await startMoto();
+    proxy = await faultyEc2(moto);
+  });
+  afterAll(async () => {
+    delete process.env.AWS_ENDPOINT_URL_EC2;
+    await proxy?.stop();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    w = await buildWorld();
+    await w.stop(w.primary);
+    proxy.clear();
+  });
+
+  const attaches = () => proxy.forwarded().filter((a) => a === 'AttachNetworkInterface').length;
+
+  it('the same event 10 times in a row: one move, then nine unchanged', async () => {
+    const run = failoverFor(w.pair);
+    const event = sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 10; i++) outcomes.push((await run.invoke(event)).outcome);
+    expect(outcomes).toEqual(['moved', ...Array(9).fill('unchanged')]);
+    expect(attaches()).toBe(1);
+    expect(await locate(w)).toEqual({ holder: w.standby, listedBy: 1 });
+  });
+
+  it('the same alarm 5 times at once: one move, four unchanged', async () => {
+    const run = failoverFor(w.pair);
+    const event = sample('sns-alarm', { [SAMPLE_INSTANCE]: w.primary });
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => run.invoke(event)));
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual([
+      'moved',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
+    expect(attaches()).toBe(1);
+    expect(await locate(w)).toEqual({ holder: w.standby, listedBy: 1 });
+  });
+
+  it('an alarm and a state change for the same failure, at once: one move', async () => {
+    const run = failoverFor(w.pair);
+    const [a, b] = await Promise.all([
+      run.invoke(sample('sns-alarm', { [SAMPLE_INSTANCE]: w.primary })),
+      run.invoke(sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary })),
+    ]);
+    expect([a?.outcome, b?.outcome].sort()).toEqual(['moved', 'unchanged']);
+    expect(attaches()).toBe(1);
+  });
+});
