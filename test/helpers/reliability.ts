@@ -1,15 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { createClients } from '../../lambda/aws/clients';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { createFailover, FailoverError } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
 import type { Moto } from '../../ops/moto';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from './events';
-import { type Fault, FaultProxy } from './fault-proxy';
+import { FAULTS, type Fault, FaultProxy } from './fault-proxy';
+import { localFailover } from './local-failover';
+import { runMotoTests, startMoto } from './tools';
 
 /** Every EC2 action a failover makes, in the order it makes them. */
 export const ACTIONS = [
@@ -35,38 +32,7 @@ export async function faultyEc2(moto: Moto): Promise<FaultProxy> {
   return proxy;
 }
 
-export interface Run {
-  /** The function as Lambda would run it; a thrown FailoverError is returned as its result. */
-  invoke: (event: unknown) => Promise<Result>;
-  published: Result[];
-}
-
-export function failoverFor(pair: Pair): Run {
-  const published: Result[] = [];
-  const clients = createClients(TEST_HTTP);
-  const failover = createFailover({
-    config: { pairs: [pair], topicArn: undefined },
-    ec2: new Ec2Adapter(clients.ec2),
-    notify: async (r) => {
-      published.push(r);
-    },
-    logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'Test' }),
-    region: 'eu-west-1',
-  });
-  return {
-    published,
-    invoke: async (event) => {
-      try {
-        const r = await failover(event, { getRemainingTimeInMillis: () => 60_000 });
-        return (Array.isArray(r) ? r[0] : r) as Result;
-      } catch (error) {
-        if (error instanceof FailoverError) return error.results[0] as Result;
-        throw error;
-      }
-    },
-  };
-}
+export const failoverFor = (pair: Pair) => localFailover([pair], TEST_HTTP);
 
 /** Where the ENI is: the holder, and how many instances list it (more than one is a double attachment). */
 export async function locate(w: MotoWorld): Promise<{ holder: string | null; listedBy: number }> {
@@ -179,4 +145,42 @@ export function table(cells: Cell[]): string {
     ...rows,
     `${cells.length} cells: ${moved} moved on the first attempt (the SDK's retries absorbed the fault), ${failed} failed and were reported, ${ok} of ${cells.length} kept every invariant and converged on the retry`,
   ].join('\n');
+}
+
+/** moto behind the fault proxy for one test file: started before its tests, stopped after. */
+export function useFaultyMoto(): { moto: () => Moto; proxy: () => FaultProxy } {
+  let moto: Moto | undefined;
+  let proxy: FaultProxy | undefined;
+  beforeAll(async () => {
+    moto = await startMoto();
+    proxy = await faultyEc2(moto);
+  });
+  afterAll(async () => {
+    delete process.env.AWS_ENDPOINT_URL_EC2;
+    await proxy?.stop();
+    await moto?.stop();
+  });
+  return { moto: () => moto as Moto, proxy: () => proxy as FaultProxy };
+}
+
+/** The fault matrix for some actions: each x each fault x once/always, the table printed after. */
+export function faultMatrix(title: string, actions: string[]): void {
+  describe.runIf(runMotoTests)(`fault injection: ${title}`, () => {
+    const env = useFaultyMoto();
+    const cells: Cell[] = [];
+    afterAll(() => console.log(`\n${table(cells)}\n`));
+    it.each(actions)(
+      '%s: every fault, once and always, converges or is reported exactly',
+      async (action) => {
+        for (const fault of FAULTS) {
+          for (const times of ['once', 'always'] as const) {
+            const cell = await runCell(env.moto(), env.proxy(), action, fault, times);
+            cells.push(cell);
+            expect(cell.violations, `${action} ${fault} ${times}: ${cell.first}`).toEqual([]);
+          }
+        }
+      },
+      240_000,
+    );
+  });
 }

@@ -1,5 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   DeleteNetworkInterfaceCommand,
   DescribeInstancesCommand,
@@ -7,36 +5,18 @@ import {
   StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createClients } from '../../lambda/aws/clients';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { SsmAdapter } from '../../lambda/aws/ssm';
 import type { Pair } from '../../lambda/config';
-import { execute, systemClock } from '../../lambda/execute';
-import { createFailover } from '../../lambda/failover';
+import { execute } from '../../lambda/execute';
 import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
+import { localFailover } from '../helpers/local-failover';
 import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 
-/** The real function (real SDK clients, default endpoint resolution) against moto's EC2 (and SSM). */
-function failoverFor(pairs: Pair[]) {
-  const clients = createClients();
-  const os = pairs.some((p) => p.verifyOs) ? new SsmAdapter(SsmAdapter.client(), systemClock) : undefined;
-  const failover = createFailover({
-    config: { pairs, topicArn: undefined },
-    ec2: new Ec2Adapter(clients.ec2),
-    notify: async () => {},
-    logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'EniFailoverTest' }),
-    region: 'eu-west-1',
-    os,
-  });
-  return async (event: unknown) => {
-    const r = await failover(event, { getRemainingTimeInMillis: () => 60_000 });
-    return (Array.isArray(r) ? r[0] : r) as Result;
-  };
-}
+/** The real function against moto's EC2 (and SSM). */
+const failoverFor = (pairs: Pair[]) => localFailover(pairs).invoke;
 
 const checks = (r: Result) => r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).filter(Boolean);
 

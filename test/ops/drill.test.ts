@@ -1,16 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createClients } from '../../lambda/aws/clients';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Pair } from '../../lambda/config';
-import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { runDrill } from '../../ops/drill';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
+import { localFailover } from '../helpers/local-failover';
 import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
@@ -194,21 +190,14 @@ describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', 
   });
 
   it('status, drill, move and fail-back, each ending where asked', async () => {
-    const failover = createFailover({
-      config: { pairs: [w.pair], topicArn: undefined },
-      ec2: new Ec2Adapter(createClients().ec2),
-      notify: async () => {},
-      logger: new Logger({ logLevel: 'SILENT' }),
-      metrics: new Metrics({ namespace: 'Test' }),
-      region: 'eu-west-1',
-    });
+    const { answer } = localFailover([w.pair]);
     const lambda = new LambdaClient(creds);
     const cloudformation = new CloudFormationClient(creds);
     mockClient(lambda)
       .on(InvokeCommand)
       .callsFake(async (input: { Payload: Uint8Array }) => ({
         StatusCode: 200,
-        Payload: encode(await failover(decode(input.Payload), { getRemainingTimeInMillis: () => 60_000 })),
+        Payload: encode(await answer(decode(input.Payload))),
       }));
     const out: string[] = [];
     const drill = (...argv: string[]) =>

@@ -1,32 +1,24 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Moto } from '../../ops/moto';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { buildWorld, type MotoWorld } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import type { FaultProxy } from '../helpers/fault-proxy';
-import { failoverFor, faultyEc2, locate } from '../helpers/reliability';
-import { runMotoTests, startMoto } from '../helpers/tools';
+import { failoverFor, locate, useFaultyMoto } from '../helpers/reliability';
+import { runMotoTests } from '../helpers/tools';
 
 describe.runIf(runMotoTests)('duplicate and concurrent deliveries end in one move', () => {
-  let moto: Moto;
-  let proxy: FaultProxy;
+  const env = useFaultyMoto();
   let w: MotoWorld;
-  beforeAll(async () => {
-    moto = await startMoto();
-    proxy = await faultyEc2(moto);
-  });
-  afterAll(async () => {
-    delete process.env.AWS_ENDPOINT_URL_EC2;
-    await proxy?.stop();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
+    await env.moto().reset();
     w = await buildWorld();
     await w.stop(w.primary);
-    proxy.clear();
+    env.proxy().clear();
   });
 
-  const attaches = () => proxy.forwarded().filter((a) => a === 'AttachNetworkInterface').length;
+  const attaches = () =>
+    env
+      .proxy()
+      .forwarded()
+      .filter((a) => a === 'AttachNetworkInterface').length;
 
   it('the same event 10 times in a row: one move, then nine unchanged', async () => {
     const run = failoverFor(w.pair);

@@ -1,0 +1,44 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createClients, HTTP } from '../../lambda/aws/clients';
+import { Ec2Adapter } from '../../lambda/aws/ec2';
+import { SsmAdapter } from '../../lambda/aws/ssm';
+import type { Pair } from '../../lambda/config';
+import { systemClock } from '../../lambda/execute';
+import { createFailover, FailoverError } from '../../lambda/failover';
+import type { Result } from '../../lambda/result';
+
+/**
+ * The real function over real SDK clients with default endpoint resolution (so moto, or the fault
+ * proxy in front of it), its notifications collected instead of published.
+ */
+export function localFailover(pairs: Pair[], http: typeof HTTP = HTTP) {
+  const published: Result[] = [];
+  const failover = createFailover({
+    config: { pairs, topicArn: undefined },
+    ec2: new Ec2Adapter(createClients(http).ec2),
+    notify: async (r) => {
+      published.push(r);
+    },
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'EniFailoverTest' }),
+    region: 'eu-west-1',
+    os: pairs.some((p) => p.verifyOs) ? new SsmAdapter(SsmAdapter.client(), systemClock) : undefined,
+  });
+  /** What Lambda returns for an event (it throws on a failure part-way). */
+  const answer = (event: unknown) => failover(event, { getRemainingTimeInMillis: () => 60_000 });
+  return {
+    answer,
+    published,
+    /** The one result for an event; a failure's result is returned rather than thrown. */
+    invoke: async (event: unknown): Promise<Result> => {
+      try {
+        const r = await answer(event);
+        return (Array.isArray(r) ? r[0] : r) as Result;
+      } catch (error) {
+        if (error instanceof FailoverError) return error.results[0] as Result;
+        throw error;
+      }
+    },
+  };
+}
