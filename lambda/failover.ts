@@ -122,6 +122,16 @@ export function createFailover(deps: FailoverDeps) {
       case 'status':
         return result('status', pair, { from: decision.holder, reasons: decision.reasons, steps });
       case 'unchanged':
+        if (decision.keep) {
+          const start = clock.now();
+          try {
+            await ec2.keepOnTermination(pair.networkInterfaceId, decision.keep);
+          } catch (cause) {
+            steps.push({ name: 'keep-on-termination', ms: clock.now() - start });
+            throw new StepError('keep-on-termination', steps, { cause });
+          }
+          steps.push({ name: 'keep-on-termination', ms: clock.now() - start });
+        }
         return result('unchanged', pair, {
           from: decision.holder,
           to: decision.holder,

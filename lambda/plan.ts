@@ -18,6 +18,7 @@ export interface EniView {
     readonly deviceIndex: number;
     /** attaching | attached | detaching | detached */
     readonly status: string;
+    readonly deleteOnTermination: boolean;
   };
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -46,7 +47,13 @@ export interface Observation {
 
 export type Plan =
   | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
-  | { readonly kind: 'unchanged'; readonly holder: string | null; readonly reasons: string[] }
+  | {
+      readonly kind: 'unchanged';
+      readonly holder: string | null;
+      readonly reasons: string[];
+      /** An attachment to set DeleteOnTermination=false on: a move whose last steps failed left it true. */
+      readonly keep?: string;
+    }
   | {
       readonly kind: 'refused';
       readonly from: string | null;
@@ -382,6 +389,29 @@ export function plan(
     return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
   if (!eni || problems.length > 0)
     return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
+  const decision = decide(pair, trigger, obs, eni, now);
+  const a = eni.attachment;
+  // The goal includes an address that outlives its holder: finish what a half-done move left.
+  if (decision.kind === 'unchanged' && a?.status === 'attached' && a.deleteOnTermination) {
+    return {
+      ...decision,
+      keep: a.id,
+      reasons: [
+        ...decision.reasons,
+        'the attachment would be deleted with its instance (DeleteOnTermination): setting it to false',
+      ],
+    };
+  }
+  return decision;
+}
+
+function decide(
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'move' }>,
+  obs: Observation,
+  eni: EniView,
+  now: number,
+): Plan {
   switch (trigger.kind) {
     case 'move':
       return planManualMove(pair, trigger, obs, eni);

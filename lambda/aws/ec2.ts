@@ -34,6 +34,7 @@ function toEniView(ni: NetworkInterface): EniView {
           instanceId: a.InstanceId,
           deviceIndex: a.DeviceIndex ?? -1,
           status: a.Status ?? 'unknown',
+          deleteOnTermination: a.DeleteOnTermination ?? false,
         }
       : undefined,
     tags: Object.fromEntries((ni.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),

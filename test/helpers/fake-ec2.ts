@@ -178,6 +178,7 @@ export class FakeEc2 {
               InstanceId: a.instanceId,
               DeviceIndex: a.deviceIndex,
               Status: a.status,
+              DeleteOnTermination: a.deleteOnTermination,
             },
             TagSet: Object.entries(this.tags).map(([Key, Value]) => ({ Key, Value })),
           },

@@ -23,7 +23,13 @@ export function eni(overrides: Partial<EniView> = {}, holder: string | null = PR
     interfaceType: 'interface',
     requesterManaged: false,
     attachment: holder
-      ? { id: 'eni-attach-1', instanceId: holder, deviceIndex: 1, status: 'attached' }
+      ? {
+          id: 'eni-attach-1',
+          instanceId: holder,
+          deviceIndex: 1,
+          status: 'attached',
+          deleteOnTermination: false,
+        }
       : undefined,
     tags: {},
     ...overrides,

@@ -320,6 +320,8 @@ describe('failover: a failure at each step is published, thrown, and converges o
     const retry = await h.invoke(stoppedEvent);
     expect(h.ec2.holder()).toBe(STANDBY);
     expect(retry).toMatchObject({ outcome: holderAfter === STANDBY ? 'unchanged' : 'moved', pair: 'web' });
+    // Whatever step failed, the retry leaves an address that survives its holder's termination.
+    expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
   });
 
   it('the detach never settles: the wait ends before the Lambda does, and says where the ENI is', async () => {

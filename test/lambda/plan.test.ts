@@ -111,7 +111,13 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
       world({
         eni: eni({
           status: 'detaching',
-          attachment: { id: 'a', instanceId: PRIMARY, deviceIndex: 1, status: 'detaching' },
+          attachment: {
+            id: 'a',
+            instanceId: PRIMARY,
+            deviceIndex: 1,
+            status: 'detaching',
+            deleteOnTermination: false,
+          },
         }),
         ...FAILED_PRIMARY,
       }),
@@ -155,7 +161,15 @@ describe('plan: every failed check is named, and nothing moves', () => {
       "ENI is the holder's primary interface",
       stopped(PRIMARY),
       world({
-        eni: eni({ attachment: { id: 'a', instanceId: PRIMARY, deviceIndex: 0, status: 'attached' } }),
+        eni: eni({
+          attachment: {
+            id: 'a',
+            instanceId: PRIMARY,
+            deviceIndex: 0,
+            status: 'attached',
+            deleteOnTermination: false,
+          },
+        }),
         ...FAILED_PRIMARY,
       }),
       ['eni-primary'],
