@@ -57,6 +57,23 @@ export class StepError extends Error {
   }
 }
 
+/** Runs one named step, timing it into `steps`; a failure becomes a StepError that carries the steps so far. */
+export async function timed<T>(
+  clock: Clock,
+  steps: Step[],
+  name: string,
+  action: () => Promise<T>,
+): Promise<T> {
+  const start = clock.now();
+  try {
+    return await action();
+  } catch (cause) {
+    throw new StepError(name, steps, { cause });
+  } finally {
+    steps.push({ name, ms: clock.now() - start });
+  }
+}
+
 export class SettleTimeoutError extends Error {
   override readonly name = 'SettleTimeoutError';
 }
@@ -69,6 +86,8 @@ export interface ExecuteOptions {
   readonly reason: string;
   /** Needed when the plan verifies the address (a pair with verifyOs). */
   readonly os?: OsPort;
+  /** Steps already taken (the observation), which this execution's steps follow. */
+  readonly steps?: Step[];
 }
 
 /** Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag. */
@@ -79,22 +98,12 @@ export async function execute(
   options: ExecuteOptions,
 ): Promise<{ steps: Step[]; notes: string[] }> {
   const clock = options.clock ?? systemClock;
-  const steps: Step[] = [];
+  const steps: Step[] = options.steps ?? [];
   /** What the result should say besides the plan's reasons (fencing, the OS check). */
   const notes: string[] = [];
   const eniId = pair.networkInterfaceId;
 
-  const step = async <T>(name: string, action: () => Promise<T>): Promise<T> => {
-    const start = clock.now();
-    try {
-      const value = await action();
-      steps.push({ name, ms: clock.now() - start });
-      return value;
-    } catch (cause) {
-      steps.push({ name, ms: clock.now() - start });
-      throw new StepError(name, steps, { cause });
-    }
-  };
+  const step = <T>(name: string, action: () => Promise<T>): Promise<T> => timed(clock, steps, name, action);
 
   const settle = async (
     want: string,

@@ -4,8 +4,8 @@ import type { Context } from 'aws-lambda';
 import type { Ec2Adapter } from './aws/ec2';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
-import { type Clock, execute, type OsPort, StepError, systemClock } from './execute';
-import { holderOf, type Observation, plan } from './plan';
+import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
+import { holderOf, plan } from './plan';
 import { type Result, result, type Step } from './result';
 
 export interface FailoverDeps {
@@ -107,15 +107,7 @@ export function createFailover(deps: FailoverDeps) {
     deadline: number,
   ): Promise<Result> => {
     const steps: Step[] = [];
-    const started = clock.now();
-    let observation: Observation;
-    try {
-      observation = await ec2.observe(pair);
-    } catch (cause) {
-      steps.push({ name: 'observe', ms: clock.now() - started });
-      throw new StepError('observe', steps, { cause });
-    }
-    steps.push({ name: 'observe', ms: clock.now() - started });
+    const observation = await timed(clock, steps, 'observe', () => ec2.observe(pair));
     const decision = plan(pair, trigger, observation, clock.now());
     logger.info('decided', { decision });
     switch (decision.kind) {
@@ -123,14 +115,10 @@ export function createFailover(deps: FailoverDeps) {
         return result('status', pair, { from: decision.holder, reasons: decision.reasons, steps });
       case 'unchanged':
         if (decision.keep) {
-          const start = clock.now();
-          try {
-            await ec2.keepOnTermination(pair.networkInterfaceId, decision.keep);
-          } catch (cause) {
-            steps.push({ name: 'keep-on-termination', ms: clock.now() - start });
-            throw new StepError('keep-on-termination', steps, { cause });
-          }
-          steps.push({ name: 'keep-on-termination', ms: clock.now() - start });
+          const keep = decision.keep;
+          await timed(clock, steps, 'keep-on-termination', () =>
+            ec2.keepOnTermination(pair.networkInterfaceId, keep),
+          );
         }
         return result('unchanged', pair, {
           from: decision.holder,
@@ -148,9 +136,7 @@ export function createFailover(deps: FailoverDeps) {
       case 'move': {
         const fields = { from: decision.from, to: decision.to, reasons: decision.reasons };
         if (decision.dryRun) {
-          const start = clock.now();
-          const refusals = await ec2.rehearse(decision, pair);
-          steps.push({ name: 'ec2-dry-run', ms: clock.now() - start });
+          const refusals = await timed(clock, steps, 'ec2-dry-run', () => ec2.rehearse(decision, pair));
           if (refusals.length > 0) return result('refused', pair, { ...fields, reasons: refusals, steps });
           return result('dry-run', pair, {
             ...fields,
@@ -159,18 +145,12 @@ export function createFailover(deps: FailoverDeps) {
           });
         }
         const reason = decision.reasons.join('; ');
-        try {
-          const done = await execute(decision, pair, ec2, { clock, deadline, reason, os: deps.os });
-          return result('moved', pair, {
-            ...fields,
-            reasons: [...fields.reasons, ...done.notes],
-            steps: [...steps, ...done.steps],
-          });
-        } catch (error) {
-          if (error instanceof StepError)
-            throw new StepError(error.step, [...steps, ...error.steps], { cause: error.cause });
-          throw error;
-        }
+        const done = await execute(decision, pair, ec2, { clock, deadline, reason, os: deps.os, steps });
+        return result('moved', pair, {
+          ...fields,
+          reasons: [...fields.reasons, ...done.notes],
+          steps: done.steps,
+        });
       }
     }
   };

@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EniFailover, PAIRS_ENV_BUDGET, shardPairs } from '../../lib/eni-failover';
-import { pairs, synthConfigured } from '../helpers/synth';
+import { pairs, synthConfigured, synthDemo } from '../helpers/synth';
 
 type Statement = {
   Action: string | string[];
@@ -374,5 +374,39 @@ describe('pairs beyond one function are split, and 100 fit one stack', () => {
     template.resourceCountIs('AWS::Events::Rule', functions.length);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 2);
     expect(stack.node.tryFindChild('EniFailover')).toBeDefined();
+  });
+});
+
+describe('the demo stack', () => {
+  it('two t4g.nano Amazon Linux 2023 instances in one subnet, an ENI on the first at device index 1, protected, with its outputs', () => {
+    const { template } = synthDemo();
+    const instances = Object.values(template.findResources('AWS::EC2::Instance')) as {
+      Properties: { SubnetId: unknown; InstanceType: string };
+    }[];
+    expect(instances.map((i) => i.Properties.InstanceType)).toEqual(['t4g.nano', 't4g.nano']);
+    expect(JSON.stringify(instances[0]?.Properties.SubnetId)).toEqual(
+      JSON.stringify(instances[1]?.Properties.SubnetId),
+    );
+    template.hasResourceProperties('AWS::EC2::NetworkInterfaceAttachment', {
+      DeviceIndex: '1',
+      DeleteOnTermination: false,
+      InstanceId: { Ref: Match.stringLikeRegexp('^Primary') },
+      NetworkInterfaceId: { Ref: 'ServiceEni' },
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupIngress: Match.absent() });
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    const env = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
+      Properties: { Environment: { Variables: { FAILOVER_PAIRS: unknown } } };
+    };
+    expect(JSON.stringify(env.Properties.Environment.Variables.FAILOVER_PAIRS)).toContain('ServiceEni');
+    template.resourceCountIs('AWS::FIS::ExperimentTemplate', 1);
+    for (const name of [
+      'ServiceAddress',
+      'StopPrimaryCommand',
+      'demoExperimentCommand',
+      'DrillCommand',
+      'FunctionNames',
+    ])
+      template.hasOutput(name, {});
   });
 });

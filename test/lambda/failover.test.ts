@@ -81,7 +81,14 @@ describe('failover: a failed holder', () => {
       'keep-on-termination',
       'tag',
     ]);
-    expect(h.sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+    // Subscribers can filter on the outcome and the pair.
+    expect(h.sns).toHaveReceivedCommandWith(PublishCommand, {
+      TopicArn: TOPIC,
+      MessageAttributes: {
+        outcome: { DataType: 'String', StringValue: 'moved' },
+        pair: { DataType: 'String', StringValue: 'web' },
+      },
+    });
     const [note] = h.published();
     expect(note?.subject).toMatch(/^eni-failover web: MOVED to i-0fedcba9876543210 in \d+\.\d s$/);
     expect(note?.body).toEqual(results[0]);
