@@ -104,6 +104,17 @@ export async function execute(
   const eniId = pair.networkInterfaceId;
 
   const step = <T>(name: string, action: () => Promise<T>): Promise<T> => timed(clock, steps, name, action);
+  /** A step that never undoes the move: its outcome, good or bad, becomes a note in the result. */
+  const reported = async (name: string, action: () => Promise<string>, failure: (error: Error) => string) => {
+    const start = clock.now();
+    try {
+      notes.push(await action());
+    } catch (error) {
+      notes.push(failure(error as Error));
+    } finally {
+      steps.push({ name, ms: clock.now() - start });
+    }
+  };
 
   const settle = async (
     want: string,
@@ -134,16 +145,14 @@ export async function execute(
   const fenced = plan.fence;
   if (fenced) {
     // Fencing is a precaution: if the stop fails, moving the address still matters more. Say so instead.
-    const start = clock.now();
-    try {
-      await ec2.stop(fenced);
-      notes.push(`fence: stopped ${fenced}, so that it cannot answer on a stale address`);
-    } catch (error) {
-      notes.push(
-        `fence: could not stop ${fenced} (${(error as Error).name}: ${(error as Error).message}); it may still be running`,
-      );
-    }
-    steps.push({ name: 'fence', ms: clock.now() - start });
+    await reported(
+      'fence',
+      async () => {
+        await ec2.stop(fenced);
+        return `fence: stopped ${fenced}, so that it cannot answer on a stale address`;
+      },
+      (e) => `fence: could not stop ${fenced} (${e.name}: ${e.message}); it may still be running`,
+    );
   }
   if (plan.awaitAvailable)
     await step('wait-detached', () => settle('available', (eni) => eni.status === 'available'));
@@ -161,8 +170,8 @@ export async function execute(
       },
     ),
   );
-  // An attachment made by the API defaults to DeleteOnTermination=true for some callers; a service
-  // address must survive its holder's termination, so say false explicitly.
+  // A service address must survive its holder's termination: set it explicitly rather than trust the
+  // attachment's default (AWS_FACTS.md).
   await step('keep-on-termination', () => ec2.keepOnTermination(eniId, attachmentId));
   await step('tag', () =>
     ec2.tag(eniId, {
@@ -173,23 +182,20 @@ export async function execute(
     }),
   );
   const address = plan.verifyAddress;
+  const os = options.os;
   if (address) {
     // Reported, never undone: the ENI is where it must be; an OS that did not configure it needs a person.
-    const start = clock.now();
-    try {
-      if (!options.os) throw new Error('no SSM client was configured');
-      const { up, detail } = await options.os.addressIsUp(plan.to, address, options.deadline);
-      notes.push(
-        up
+    await reported(
+      'os-check',
+      async () => {
+        if (!os) throw new Error('no SSM client was configured');
+        const { up, detail } = await os.addressIsUp(plan.to, address, options.deadline);
+        return up
           ? `os-check: ${plan.to} brought ${address} up ${detail}`
-          : `os-check: FAILED: ${plan.to} has not brought ${address} up (${detail}); on Ubuntu, enable cloud-init hotplug`,
-      );
-    } catch (error) {
-      notes.push(
-        `os-check: FAILED: could not ask ${plan.to} (${(error as Error).name}: ${(error as Error).message})`,
-      );
-    }
-    steps.push({ name: 'os-check', ms: clock.now() - start });
+          : `os-check: FAILED: ${plan.to} has not brought ${address} up (${detail}); on Ubuntu, enable cloud-init hotplug`;
+      },
+      (e) => `os-check: FAILED: could not ask ${plan.to} (${e.name}: ${e.message})`,
+    );
   }
   return { steps, notes };
 }

@@ -5,7 +5,7 @@ import type { Ec2Adapter } from './aws/ec2';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
-import { holderOf, plan } from './plan';
+import { holderOf, plan, who } from './plan';
 import { type Result, result, type Step } from './result';
 
 export interface FailoverDeps {
@@ -87,15 +87,13 @@ export function createFailover(deps: FailoverDeps) {
       const eni = await ec2.describeEni(pair.networkInterfaceId);
       if (!eni) return `${pair.networkInterfaceId} no longer exists`;
       const a = eni.attachment;
-      const name = (id: string | undefined) =>
-        `${(id && roleOf(pair, id)) ?? 'instance'} ${id ?? '(unknown)'}`;
       if (a?.status === 'detaching') {
-        return `${pair.networkInterfaceId} is still detaching from ${name(a.instanceId)}; a retry waits for it and attaches it`;
+        return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; a retry waits for it and attaches it`;
       }
       const holder = holderOf(eni);
       if (holder === null)
         return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); a retry attaches it`;
-      return `${pair.networkInterfaceId} is now attached to ${name(holder)} (${a?.status})`;
+      return `${pair.networkInterfaceId} is now attached to ${who(pair, holder)} (${a?.status})`;
     } catch (error) {
       return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
     }

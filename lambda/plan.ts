@@ -90,7 +90,8 @@ export const TAG = {
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
 const failed = (check: string, detail: string) => `${check}: ${detail}`;
 
-const who = (pair: Pair, instanceId: string) => {
+/** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */
+export const who = (pair: Pair, instanceId: string) => {
   const role = roleOf(pair, instanceId);
   return role ? `${role} ${instanceId}` : instanceId;
 };

@@ -64,6 +64,17 @@ export interface EniFailoverProps {
  * are split across several functions: see shardPairs.
  */
 export const PAIRS_ENV_BUDGET = 3_500;
+/** The instances of some pairs, each once. */
+const membersOf = (pairs: readonly Pair[]) => [
+  ...new Set(pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])),
+];
+
+/** An EC2 resource's ARN in the scope's partition, region and account. */
+const ec2Arn = (scope: Construct, type: 'instance' | 'network-interface', id: string) => {
+  const stack = Stack.of(scope);
+  return `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${type}/${id}`;
+};
+
 const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'];
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
@@ -129,7 +140,7 @@ export class FailoverFunction extends Construct {
     const stack = Stack.of(this);
     const { pairs, deadLetterQueue } = props;
     this.pairs = pairs;
-    const instanceIds = [...new Set(pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]))];
+    const instanceIds = membersOf(pairs);
 
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention,
@@ -177,8 +188,7 @@ export class FailoverFunction extends Construct {
       config: { ignore_checks: ['W3005'] },
     });
 
-    const arn = (type: string, id: string) =>
-      `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${type}/${id}`;
+    const arn = (type: 'instance' | 'network-interface', id: string) => ec2Arn(this, type, id);
     const eniArns = pairs.map((p) => arn('network-interface', p.networkInterfaceId));
     const instanceArns = instanceIds.map((i) => arn('instance', i));
     role.addToPrincipalPolicy(
@@ -196,9 +206,7 @@ export class FailoverFunction extends Construct {
         resources: eniArns,
       }),
     );
-    const verified = [
-      ...new Set(pairs.filter((p) => p.verifyOs).flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])),
-    ];
+    const verified = membersOf(pairs.filter((p) => p.verifyOs));
     if (verified.length > 0) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -218,9 +226,7 @@ export class FailoverFunction extends Construct {
         }),
       );
     }
-    const fenced = [
-      ...new Set(pairs.filter((p) => p.fence).flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])),
-    ];
+    const fenced = membersOf(pairs.filter((p) => p.fence));
     if (fenced.length > 0) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -410,8 +416,7 @@ export class EniFailover extends Construct {
 
     const experimentPairs = pairs.filter((p) => props.experiments?.includes(p.name));
     if (experimentPairs.length > 0) {
-      const instanceArn = (id: string) =>
-        `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:instance/${id}`;
+      const instanceArn = (id: string) => ec2Arn(this, 'instance', id);
       const fisRole = new iam.Role(this, 'ExperimentRole', {
         assumedBy: new iam.ServicePrincipal('fis.amazonaws.com'),
       });

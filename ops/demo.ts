@@ -15,15 +15,18 @@ import { buildWorld, type MotoWorld, useEndpoint } from './world';
 
 type Handler = (event: unknown, context: Context) => Promise<Result | Result[]>;
 
+/** The world the acts play in: moto's environment, and a second pair whose standby is in the wrong AZ. */
+type Scene = MotoWorld & { api: Pair };
+
 interface Act {
   title: string;
-  prepare?: (w: MotoWorld) => Promise<void>;
-  event: (w: MotoWorld) => unknown;
+  prepare?: (w: Scene) => Promise<void>;
+  event: (w: Scene) => unknown;
   /** What must be true afterwards, as a sentence and a check. */
   expect: {
     outcome: Result['outcome'];
-    holder: (w: MotoWorld) => string;
-    eni?: (w: MotoWorld) => string;
+    holder: (w: Scene) => string;
+    eni?: (w: Scene) => string;
     says: string;
   };
 }
@@ -73,12 +76,12 @@ const ACTS: Act[] = [
   },
   {
     title: 'A misconfigured pair: the api standby is in another Availability Zone',
-    prepare: async (w) => w.stop(api(w).primaryInstanceId),
-    event: (w) => statusCheckAlarm(api(w).primaryInstanceId, 'api-primary-status-check'),
+    prepare: async (w) => w.stop(w.api.primaryInstanceId),
+    event: (w) => statusCheckAlarm(w.api.primaryInstanceId, 'api-primary-status-check'),
     expect: {
       outcome: 'refused',
-      holder: (w) => api(w).primaryInstanceId,
-      eni: (w) => api(w).networkInterfaceId,
+      holder: (w) => w.api.primaryInstanceId,
+      eni: (w) => w.api.networkInterfaceId,
       says: 'refused before touching anything, with its reasons',
     },
   },
@@ -97,9 +100,6 @@ const ACTS: Act[] = [
   },
 ];
 
-const extra = new WeakMap<MotoWorld, Pair>();
-const api = (w: MotoWorld) => extra.get(w) as Pair;
-
 /**
  * The local demo: moto plays EC2 and SNS; the real function (lambda/handler.ts, configured from its
  * environment as in Lambda) is invoked with real-shaped events. Returns the number of acts that did
@@ -109,17 +109,18 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
   const moto = await startMoto();
   try {
     useEndpoint(moto.url);
-    const w = await buildWorld();
+    const world = await buildWorld();
     // A second service, "api", whose standby was put in the wrong AZ by mistake.
-    const apiPrimary = await w.launch(w.subnetA);
-    const apiEni = await w.createEni(w.subnetA, { instanceId: apiPrimary, deviceIndex: 1 });
-    extra.set(w, {
+    const apiPrimary = await world.launch(world.subnetA);
+    const apiEni = await world.createEni(world.subnetA, { instanceId: apiPrimary, deviceIndex: 1 });
+    const api: Pair = {
       name: 'api',
       networkInterfaceId: apiEni,
       primaryInstanceId: apiPrimary,
-      standbyInstanceId: w.decoy,
+      standbyInstanceId: world.decoy,
       deviceIndex: 1,
-    });
+    };
+    const w: Scene = { ...world, api };
     const names: Names = {
       [w.primary]: 'web primary',
       [w.standby]: 'web standby',
@@ -141,7 +142,7 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
       new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
     );
 
-    process.env.FAILOVER_PAIRS = JSON.stringify([w.pair, api(w)]);
+    process.env.FAILOVER_PAIRS = JSON.stringify([w.pair, api]);
     process.env.NOTIFICATION_TOPIC_ARN = topicArn;
     const { handler } = (await import('../lambda/handler')) as { handler: Handler };
     const context = {
