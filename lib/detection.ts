@@ -1,0 +1,74 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { Pair } from '../lambda/config';
+import { membersOf } from './arns';
+
+/** The EC2 states that mean an instance has failed (the contract's event 3). */
+const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'];
+
+/** Detection 1: status checks, for both members of every pair (their roles swap after a failover). */
+export function statusCheckAlarms(
+  scope: Construct,
+  pairs: readonly Pair[],
+  datapoints: number,
+  alarmTopic: sns.ITopic,
+): void {
+  for (const pair of pairs) {
+    for (const [role, instanceId] of [
+      ['Primary', pair.primaryInstanceId],
+      ['Standby', pair.standbyInstanceId],
+    ] as const) {
+      const alarm = new cloudwatch.Alarm(scope, `${pair.name}${role}StatusCheck`, {
+        alarmDescription: `eni-failover ${pair.name}: StatusCheckFailed on the ${role.toLowerCase()} ${instanceId}`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/EC2',
+          metricName: 'StatusCheckFailed',
+          dimensionsMap: { InstanceId: instanceId },
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(1),
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: datapoints,
+        datapointsToAlarm: datapoints,
+        // A stopped instance sends no datapoints: the state-change rule catches it instead.
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      });
+      alarm.addAlarmAction(new cwActions.SnsAction(alarmTopic));
+    }
+  }
+}
+
+/**
+ * Detection 2: stops and terminations, within seconds, straight to the function.
+ * A group's instance IDs keep the pattern far below EventBridge's 4096-character limit.
+ */
+export function stateChangeRule(
+  scope: Construct,
+  pairs: readonly Pair[],
+  fn: lambda.IFunction,
+  deadLetterQueue: sqs.IQueue,
+): events.Rule {
+  return new events.Rule(scope, 'StateChangeRule', {
+    description: 'eni-failover: a protected instance is stopping or terminating',
+    eventPattern: {
+      source: ['aws.ec2'],
+      detailType: ['EC2 Instance State-change Notification'],
+      detail: { state: FAILED_STATES, 'instance-id': membersOf(pairs) },
+    },
+    targets: [
+      new targets.LambdaFunction(fn, {
+        retryAttempts: 4,
+        maxEventAge: Duration.hours(1),
+        deadLetterQueue,
+      }),
+    ],
+  });
+}

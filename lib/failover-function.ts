@@ -1,0 +1,99 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV, type Pair } from '../lambda/config';
+import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from './bundling';
+import { stateChangeRule, statusCheckAlarms } from './detection';
+import { allowFailover } from './function-role';
+import { functionErrorsAlarm } from './self-monitoring';
+
+export interface FailoverFunctionProps {
+  readonly pairs: readonly Pair[];
+  readonly key: kms.IKey;
+  readonly notificationTopic: sns.ITopic;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly datapoints: number;
+  readonly timeout: Duration;
+  readonly retryAttempts: number;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * One failover function and its detection, for a group of pairs: its role, logs, alarm topic, the
+ * status-check alarms of its instances and the state-change rule for them.
+ */
+export class FailoverFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  /** CloudWatch alarms publish here; the function is subscribed. */
+  readonly alarmTopic: sns.Topic;
+  readonly pairs: readonly Pair[];
+
+  constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const { pairs, deadLetterQueue } = props;
+    this.pairs = pairs;
+
+    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+    });
+    // A role of our own, so that it holds no managed policy: logs to this group, the EC2 calls below.
+    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: pairs.some((p) => p.verifyOs) ? OS_CHECK_ENTRY : HANDLER_ENTRY,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      // One failover at a time per stack: a second event waits in Lambda's queue and then sees the move made.
+      reservedConcurrentExecutions: 1,
+      retryAttempts: props.retryAttempts,
+      maxEventAge: Duration.hours(1),
+      onFailure: new SqsDestination(deadLetterQueue),
+      environment: {
+        [ENV.pairs]: stack.toJsonString(pairs),
+        [ENV.topicArn]: props.notificationTopic.topicArn,
+        POWERTOOLS_SERVICE_NAME: 'eni-failover',
+        POWERTOOLS_METRICS_NAMESPACE: 'EniFailover',
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: BUNDLING.target,
+        mainFields: [...BUNDLING.mainFields],
+        minify: BUNDLING.minify,
+        banner: BUNDLING.banner,
+        // The SDK is bundled, not taken from the runtime: its version is the one tested and benchmarked.
+        externalModules: [],
+        sourceMap: false,
+        logLevel: nodejs.LogLevel.ERROR,
+      },
+    });
+    props.notificationTopic.grantPublish(this.function);
+    // CDK makes the function depend on its role explicitly, though Role's GetAtt already orders them.
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3005'] },
+    });
+    allowFailover(role, pairs);
+
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
+    this.alarmTopic.addSubscription(new subs.LambdaSubscription(this.function, { deadLetterQueue }));
+
+    statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic);
+    stateChangeRule(this, pairs, this.function, deadLetterQueue);
+    functionErrorsAlarm(this, this.function, pairs, props.notificationTopic);
+  }
+}

@@ -1,0 +1,82 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Pair } from '../lambda/config';
+import { ec2Arn, membersOf } from './arns';
+
+/**
+ * What the failover function's role may do to EC2 (and SSM): move, keep and tag only its pairs' ENIs
+ * between their instances, stop only the instances of pairs that fence, ask the OS only of pairs that
+ * verify it. Logging, the notification topic and its key are granted by their owners.
+ */
+export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
+  const stack = Stack.of(role);
+  const arn = (type: 'instance' | 'network-interface', id: string) => ec2Arn(role, type, id);
+  const eniArns = pairs.map((p) => arn('network-interface', p.networkInterfaceId));
+  const instanceArns = membersOf(pairs).map((i) => arn('instance', i));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'MoveTheConfiguredEnisBetweenTheirInstances',
+      // Attach and detach are authorized against both the instance and the network interface.
+      actions: ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface'],
+      resources: [...eniArns, ...instanceArns],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'KeepAndTagTheConfiguredEnis',
+      actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'],
+      resources: eniArns,
+    }),
+  );
+  const verified = membersOf(pairs.filter((p) => p.verifyOs));
+  if (verified.length > 0) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AskTheOsOfVerifiedPairs',
+        actions: ['ssm:SendCommand'],
+        resources: [
+          `arn:${stack.partition}:ssm:${stack.region}::document/AWS-RunShellScript`,
+          ...verified.map((i) => arn('instance', i)),
+        ],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTheOsAnswer',
+        actions: ['ssm:GetCommandInvocation'],
+        resources: ['*'],
+      }),
+    );
+  }
+  const fenced = membersOf(pairs.filter((p) => p.fence));
+  if (fenced.length > 0) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'FenceFailedHoldersOfFencedPairs',
+        actions: ['ec2:StopInstances'],
+        resources: fenced.map((i) => arn('instance', i)),
+      }),
+    );
+  }
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ObserveEc2',
+      actions: [
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeInstances',
+        'ec2:DescribeInstanceStatus',
+        'ec2:DescribeInstanceTypes',
+      ],
+      resources: ['*'],
+    }),
+  );
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'EC2 Describe* and SSM GetCommandInvocation support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
+  });
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    reason: 'Granted by topic.grantPublish on the one key that encrypts the notification topic',
+  });
+}

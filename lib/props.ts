@@ -1,0 +1,79 @@
+import { type Duration, Token } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { type Pair, parsePairs } from '../lambda/config';
+import { checkable } from './grouping';
+
+export interface EniFailoverProps {
+  /** The pairs to protect: each a secondary ENI and the two instances that may hold it. IDs may be tokens. */
+  readonly pairs: readonly Pair[];
+  /**
+   * Consecutive 1-minute StatusCheckFailed datapoints that put an instance's alarm in ALARM.
+   * @default 1 - as fast as the 1-minute metric allows; the function confirms the failure before moving.
+   */
+  readonly alarmDatapoints?: number;
+  /**
+   * Email addresses subscribed to the notification topic (each must confirm its subscription).
+   * @default - none
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * The function's timeout: it must cover the slowest detach plus the slowest attach.
+   * @default Duration.minutes(5)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long the function's logs are kept.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Lambda's retries of an asynchronous invocation that failed (0-2).
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Pairs (by name) that get an AWS Fault Injection Service experiment template: it stops the pair's
+   * primary (aws:ec2:stop-instances) and starts it again after `experimentRestartAfter`.
+   * @default - none
+   */
+  readonly experiments?: readonly string[];
+  /**
+   * How long an experiment keeps the primary stopped before FIS starts it again.
+   * @default Duration.minutes(5)
+   */
+  readonly experimentRestartAfter?: Duration;
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** Every problem with the props, each naming the prop and the value received; empty when they are valid. */
+export function propsProblems(props: EniFailoverProps): string[] {
+  const problems: string[] = [];
+  try {
+    parsePairs(checkable(props.pairs), 'pairs');
+  } catch (error) {
+    problems.push(...((error as { problems?: string[] }).problems ?? [(error as Error).message]));
+  }
+  const datapoints = props.alarmDatapoints ?? 1;
+  if (!Number.isInteger(datapoints) || datapoints < 1 || datapoints > 60) {
+    problems.push(`alarmDatapoints must be a whole number from 1 to 60, got ${datapoints}`);
+  }
+  const retryAttempts = props.retryAttempts ?? 2;
+  if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 2) {
+    problems.push(`retryAttempts must be 0, 1 or 2, got ${retryAttempts}`);
+  }
+  for (const email of props.notificationEmails ?? []) {
+    if (!Token.isUnresolved(email) && !EMAIL.test(email))
+      problems.push(`notificationEmails has ${JSON.stringify(email)}, not an email address`);
+  }
+  const timeout = props.timeout;
+  if (timeout && !timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > 900)) {
+    problems.push(`timeout must be from 1 to 15 minutes, got ${timeout.toHumanString()}`);
+  }
+  for (const name of props.experiments ?? []) {
+    if (!props.pairs.some((p) => p.name === name)) {
+      problems.push(`experiments names ${JSON.stringify(name)}, which is not a configured pair`);
+    }
+  }
+  return problems;
+}
