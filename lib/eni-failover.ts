@@ -63,6 +63,7 @@ export class EniFailover extends Construct {
           datapoints: props.alarmDatapoints ?? 1,
           timeout: props.timeout ?? Duration.minutes(5),
           retryAttempts: props.retryAttempts ?? 2,
+          reservedConcurrency: props.reservedConcurrency,
           logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
         }),
     );

@@ -23,6 +23,7 @@ export interface FailoverFunctionProps {
   readonly datapoints: number;
   readonly timeout: Duration;
   readonly retryAttempts: number;
+  readonly reservedConcurrency: number | undefined;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -59,8 +60,7 @@ export class FailoverFunction extends Construct {
       role,
       logGroup,
       tracing: lambda.Tracing.ACTIVE,
-      // One failover at a time per stack: a second event waits in Lambda's queue and then sees the move made.
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       retryAttempts: props.retryAttempts,
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(deadLetterQueue),

@@ -32,6 +32,14 @@ export interface EniFailoverProps {
    */
   readonly retryAttempts?: number;
   /**
+   * Reserved concurrency of each failover function. Unset, invocations run in parallel, so that pairs that
+   * fail together (a host, an AZ) move together and a drill never waits: the function needs no lock of its
+   * own, because every EC2 mutation is conditional on what it observed (detach by the observed attachment
+   * ID, attach only an `available` ENI). Set it to cap the EC2 calls a burst can make.
+   * @default - none (unreserved: the account's unreserved concurrency)
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Pairs (by name) that get an AWS Fault Injection Service experiment template: it stops the pair's
    * primary (aws:ec2:stop-instances) and starts it again after `experimentRestartAfter`.
    * @default - none
@@ -61,6 +69,10 @@ export function propsProblems(props: EniFailoverProps): string[] {
   const retryAttempts = props.retryAttempts ?? 2;
   if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 2) {
     problems.push(`retryAttempts must be 0, 1 or 2, got ${retryAttempts}`);
+  }
+  const reserved = props.reservedConcurrency;
+  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+    problems.push(`reservedConcurrency must be a whole number of 1 or more, got ${reserved}`);
   }
   for (const email of props.notificationEmails ?? []) {
     if (!Token.isUnresolved(email) && !EMAIL.test(email))

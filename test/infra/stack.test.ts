@@ -1,5 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EniFailover, PAIRS_ENV_BUDGET, shardPairs } from '../../lib/eni-failover';
 import { pairs, synthConfigured, synthDemo } from '../helpers/synth';
@@ -127,11 +127,11 @@ describe('EniFailover stack (configured, two pairs)', () => {
     });
   });
 
-  it('the function: arm64, latest Node.js, one at a time, traced, its own log group, its configuration', () => {
+  it('the function: arm64, latest Node.js, unreserved (pairs in parallel), traced, its own log group, its configuration', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
-      ReservedConcurrentExecutions: 1,
+      ReservedConcurrentExecutions: Match.absent(),
       Timeout: 300,
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^EniFailoverLogGroup') } },
@@ -318,6 +318,17 @@ describe('EniFailover props are validated at synth, every problem at once', () =
       }),
     ).toThrow(
       /pairs\[0\]\.deviceIndex must be 1 or more[\s\S]*pairs\[1\]\.networkInterfaceId must look like[\s\S]*pair name "svc0" is used twice[\s\S]*alarmDatapoints must be a whole number from 1 to 60, got 0[\s\S]*retryAttempts must be 0, 1 or 2, got 5[\s\S]*"not-an-email", not an email address/,
+    );
+  });
+
+  it('reservedConcurrency is off by default and applied to every function when set', () => {
+    const stack = new Stack(new App(), 'S');
+    new EniFailover(stack, 'F', { pairs: pairs(1), reservedConcurrency: 5 });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 5,
+    });
+    expect(make({ reservedConcurrency: 0 })).toThrow(
+      /reservedConcurrency must be a whole number of 1 or more, got 0/,
     );
   });
 
