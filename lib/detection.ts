@@ -19,7 +19,8 @@ export function statusCheckAlarms(
   pairs: readonly Pair[],
   datapoints: number,
   alarmTopic: sns.ITopic,
-): void {
+): cloudwatch.Alarm[] {
+  const alarms: cloudwatch.Alarm[] = [];
   for (const pair of pairs) {
     for (const [role, instanceId] of [
       ['Primary', pair.primaryInstanceId],
@@ -42,8 +43,10 @@ export function statusCheckAlarms(
         treatMissingData: cloudwatch.TreatMissingData.MISSING,
       });
       alarm.addAlarmAction(new cwActions.SnsAction(alarmTopic));
+      alarms.push(alarm);
     }
   }
+  return alarms;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as fis from 'aws-cdk-lib/aws-fis';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
@@ -7,11 +8,13 @@ import { ec2Arn } from './arns';
 
 /**
  * An AWS FIS experiment template per pair that stops the pair's primary and starts it again after
- * `restartAfter`, with one role that may stop and start only those primaries. Returned by pair name.
+ * `restartAfter`, with one role that may stop and start only those primaries; `stopWhen` going to ALARM
+ * stops it. Returned by pair name.
  */
 export function experimentTemplates(
   scope: Construct,
   experimentPairs: readonly Pair[],
+  stopWhen: cloudwatch.IAlarm,
   restartAfter: Duration = Duration.minutes(5),
 ): Record<string, fis.CfnExperimentTemplate> {
   const templates: Record<string, fis.CfnExperimentTemplate> = {};
@@ -30,7 +33,9 @@ export function experimentTemplates(
     templates[pair.name] = new fis.CfnExperimentTemplate(scope, `${pair.name}Experiment`, {
       description: `eni-failover ${pair.name}: stop the primary; the service address should move to the standby within a minute`,
       roleArn: fisRole.roleArn,
-      stopConditions: [{ source: 'none' }],
+      // This alarm in ALARM stops the experiment; its post action (starting the primary) still runs
+      // (FIS User Guide, "Stop an experiment").
+      stopConditions: [{ source: 'aws:cloudwatch:alarm', value: stopWhen.alarmArn }],
       targets: {
         primary: {
           resourceType: 'aws:ec2:instance',

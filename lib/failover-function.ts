@@ -1,4 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,7 +14,8 @@ import { ENV, type Pair } from '../lambda/config';
 import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from './bundling';
 import { stateChangeRule, statusCheckAlarms } from './detection';
 import { allowFailover } from './function-role';
-import { functionErrorsAlarm } from './self-monitoring';
+import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring';
+import { allowAlarmsToPublish } from './topics';
 
 export interface FailoverFunctionProps {
   readonly pairs: readonly Pair[];
@@ -24,6 +26,8 @@ export interface FailoverFunctionProps {
   readonly timeout: Duration;
   readonly retryAttempts: number;
   readonly reservedConcurrency: number | undefined;
+  /** POWERTOOLS_SERVICE_NAME: the `service` dimension of every metric, one per construct. */
+  readonly serviceName: string;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -36,6 +40,8 @@ export class FailoverFunction extends Construct {
   /** CloudWatch alarms publish here; the function is subscribed. */
   readonly alarmTopic: sns.Topic;
   readonly pairs: readonly Pair[];
+  /** The function's Errors alarm (to the notification topic). */
+  readonly errorsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -67,8 +73,8 @@ export class FailoverFunction extends Construct {
       environment: {
         [ENV.pairs]: stack.toJsonString(pairs),
         [ENV.topicArn]: props.notificationTopic.topicArn,
-        POWERTOOLS_SERVICE_NAME: 'eni-failover',
-        POWERTOOLS_METRICS_NAMESPACE: 'EniFailover',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
       bundling: {
         format: nodejs.OutputFormat.ESM,
@@ -92,8 +98,8 @@ export class FailoverFunction extends Construct {
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
     this.alarmTopic.addSubscription(new subs.LambdaSubscription(this.function, { deadLetterQueue }));
 
-    statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic);
+    allowAlarmsToPublish(this.alarmTopic, statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic));
     stateChangeRule(this, pairs, this.function, deadLetterQueue);
-    functionErrorsAlarm(this, this.function, pairs, props.notificationTopic);
+    this.errorsAlarm = functionErrorsAlarm(this, this.function, pairs, props.notificationTopic);
   }
 }

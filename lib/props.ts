@@ -40,6 +40,14 @@ export interface EniFailoverProps {
    */
   readonly reservedConcurrency?: number;
   /**
+   * The service name of this construct's functions (POWERTOOLS_SERVICE_NAME): the `service` dimension of
+   * their metrics and of the alarms on them, the value of the `eni-failover` tag on every resource, and the
+   * name of the key's alias. Two constructs in one account and region need different ones. 1-100 letters,
+   * digits, '_' or '-'.
+   * @default - the stack name and the construct's path in the stack, joined by '-' (e.g. `EniFailover-EniFailover`)
+   */
+  readonly serviceName?: string;
+  /**
    * Pairs (by name) that get an AWS Fault Injection Service experiment template: it stops the pair's
    * primary (aws:ec2:stop-instances) and starts it again after `experimentRestartAfter`.
    * @default - none
@@ -53,6 +61,8 @@ export interface EniFailoverProps {
 }
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** Fits a CloudWatch dimension value (1,024) and a KMS alias name (256) with room to spare. */
+export const SERVICE_NAME = /^[A-Za-z0-9_-]{1,100}$/;
 
 /** Every problem with the props, each naming the prop and the value received; empty when they are valid. */
 export function propsProblems(props: EniFailoverProps): string[] {
@@ -81,6 +91,11 @@ export function propsProblems(props: EniFailoverProps): string[] {
   const timeout = props.timeout;
   if (timeout && !timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > 900)) {
     problems.push(`timeout must be from 1 to 15 minutes, got ${timeout.toHumanString()}`);
+  }
+  if (props.serviceName !== undefined && !SERVICE_NAME.test(props.serviceName)) {
+    problems.push(
+      `serviceName must be 1-100 letters, digits, '_' or '-', got ${JSON.stringify(props.serviceName)}`,
+    );
   }
   for (const name of props.experiments ?? []) {
     if (!props.pairs.some((p) => p.name === name)) {

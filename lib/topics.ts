@@ -1,25 +1,36 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 /**
- * One key for every topic of the construct. CloudWatch must be allowed to use it, or alarm
- * notifications are dropped silently: the AWS-managed alias/aws/sns key cannot grant that.
+ * One key for every topic of the construct, named by an alias. CloudWatch must be allowed to use it, or
+ * alarm notifications are dropped: the AWS-managed alias/aws/sns key cannot grant that (SNS Developer
+ * Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
  */
-export function topicKey(scope: Construct): kms.Key {
+export function topicKey(scope: Construct, serviceName: string): kms.Key {
+  const stack = Stack.of(scope);
   const key = new kms.Key(scope, 'TopicKey', {
-    description: 'eni-failover: encrypts the alarm and notification topics',
+    description: `eni-failover ${serviceName}: encrypts the alarm and notification topics`,
     enableKeyRotation: true,
   });
+  key.addAlias(`alias/eni-failover/${serviceName}`);
   key.addToResourcePolicy(
     new iam.PolicyStatement({
       sid: 'AllowCloudWatchAlarmsToPublish',
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
-      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
+      // The key is the construct's own; its topics' policies name the alarms one by one.
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: {
+          'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+        },
+      },
     }),
   );
   return key;
@@ -38,4 +49,25 @@ export function deadLetterQueue(scope: Construct): sqs.Queue {
       'This queue is the dead-letter queue (of the SNS subscription, the EventBridge targets and the function)',
   });
   return queue;
+}
+
+/**
+ * Lets these alarms, and only these, publish to the topic. A topic policy replaces SNS's default one, so
+ * without this the TLS-only policy (enforceSSL) refuses every alarm (SNS Developer Guide, "Example cases for
+ * Amazon SNS access control": CloudWatch publishes as cloudwatch.amazonaws.com with aws:SourceArn = the alarm's
+ * ARN and aws:SourceAccount).
+ */
+export function allowAlarmsToPublish(topic: sns.Topic, alarms: readonly cloudwatch.IAlarm[]): void {
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowTheseAlarmsToPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': Stack.of(topic).account },
+        ArnLike: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) },
+      },
+    }),
+  );
 }

@@ -175,7 +175,7 @@ describe('EniFailover stack (configured, two pairs)', () => {
     });
   });
 
-  it('alarms on the service itself go to the notification topic: errors, dead letters, refusals', () => {
+  it('alarms on the service itself go to the notification topic: errors, dead letters, refusals, lost redundancy, stranded ENIs, lost notifications', () => {
     const toNotifications = {
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^EniFailoverNotificationTopic') }],
     };
@@ -189,11 +189,55 @@ describe('EniFailover stack (configured, two pairs)', () => {
       Namespace: 'AWS/SQS',
       ...toNotifications,
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'AutomaticRefusals',
-      Namespace: 'EniFailover',
-      Dimensions: [{ Name: 'service', Value: 'eni-failover' }],
-      ...toNotifications,
+    for (const metric of ['AutomaticRefusals', 'NotifyFailed', 'NotRedundant', 'Unattached']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        Namespace: 'EniFailover',
+        // The construct's own service name: the function reports under it (POWERTOOLS_SERVICE_NAME).
+        Dimensions: [{ Name: 'service', Value: 'EniFailover-EniFailover' }],
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        ...toNotifications,
+      });
+    }
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'EniFailover-EniFailover',
+          POWERTOOLS_METRICS_NAMESPACE: 'EniFailover',
+        }),
+      },
+    });
+  });
+
+  it('every resource that takes tags carries eni-failover = the service name; the key has an alias', () => {
+    // CloudFormation has no Tags property for these types.
+    const untaggable = new Set([
+      'AWS::KMS::Alias',
+      'AWS::SQS::QueuePolicy',
+      'AWS::SNS::TopicPolicy',
+      'AWS::SNS::Subscription',
+      'AWS::IAM::Policy',
+      'AWS::Lambda::EventInvokeConfig',
+      'AWS::Lambda::Permission',
+    ]);
+    const resources = template.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: { Tags?: unknown } }
+    >;
+    for (const [id, r] of Object.entries(resources)) {
+      if (untaggable.has(r.Type)) continue;
+      expect(r.Properties.Tags, `${id} (${r.Type})`).toEqual(
+        expect.arrayContaining([{ Key: 'eni-failover', Value: 'EniFailover-EniFailover' }]),
+      );
+    }
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/eni-failover/EniFailover-EniFailover',
+      TargetKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EniFailoverTopicKey'), 'Arn'] },
     });
   });
 
@@ -244,7 +288,13 @@ describe('the OS check and fault injection, when asked for', () => {
     const { template } = synthConfigured({ pairs: [a, b], experiments: [a.name] });
     template.resourceCountIs('AWS::FIS::ExperimentTemplate', 1);
     template.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
-      StopConditions: [{ Source: 'none' }],
+      // A refused automatic failover stops the experiment (FIS then starts the primary again).
+      StopConditions: [
+        {
+          Source: 'aws:cloudwatch:alarm',
+          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EniFailoverAutomaticRefusals'), 'Arn'] },
+        },
+      ],
       Targets: {
         primary: {
           ResourceType: 'aws:ec2:instance',
@@ -383,8 +433,42 @@ describe('pairs beyond one function are split, and 100 fit one stack', () => {
     expect(JSON.stringify(template.toJSON()).length).toBeLessThanOrEqual(1_000_000);
     // Each function watches only its own pairs' instances, and its role can move only its own ENIs.
     template.resourceCountIs('AWS::Events::Rule', functions.length);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 2);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 5);
     expect(stack.node.tryFindChild('EniFailover')).toBeDefined();
+  });
+});
+
+describe('two constructs in one stack', () => {
+  it('each has its own service name, metrics, alarms, key alias and tag value', () => {
+    const stack = new Stack(new App(), 'Shop');
+    const [a, b] = pairs(2) as [ReturnType<typeof pairs>[number], ReturnType<typeof pairs>[number]];
+    new EniFailover(stack, 'Web', { pairs: [a] });
+    new EniFailover(stack, 'Db', { pairs: [b], serviceName: 'shop-db' });
+    const template = Template.fromStack(stack);
+    const services = (metric: string) =>
+      Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } }))
+        .map((r) => JSON.stringify((r as { Properties: { Dimensions: unknown } }).Properties.Dimensions))
+        .sort();
+    expect(services('NotRedundant')).toEqual([
+      JSON.stringify([{ Name: 'service', Value: 'Shop-Web' }]),
+      JSON.stringify([{ Name: 'service', Value: 'shop-db' }]),
+    ]);
+    const names = Object.values(template.findResources('AWS::Lambda::Function')).map(
+      (f) =>
+        (f as { Properties: { Environment: { Variables: Record<string, string> } } }).Properties.Environment
+          .Variables.POWERTOOLS_SERVICE_NAME,
+    );
+    expect(names.sort()).toEqual(['Shop-Web', 'shop-db']);
+    const aliases = Object.values(template.findResources('AWS::KMS::Alias')).map(
+      (r) => (r as { Properties: { AliasName: string } }).Properties.AliasName,
+    );
+    expect(aliases.sort()).toEqual(['alias/eni-failover/Shop-Web', 'alias/eni-failover/shop-db']);
+  });
+
+  it('a service name outside 1-100 letters, digits, _ or - is refused', () => {
+    expect(
+      () => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: pairs(1), serviceName: 'has space' }),
+    ).toThrow(/serviceName must be 1-100 letters, digits, '_' or '-', got "has space"/);
   });
 });
 
