@@ -40,3 +40,13 @@ if (configPath && demo) {
 }
 // Every synth is checked: an unacknowledged finding fails it (cdk.out/validation-report.json).
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+try {
+  app.synth();
+} catch (error) {
+  // A check that fails at synth (a stack over CloudFormation's limits) says what to do: no stack trace.
+  if (error instanceof Error && /^Validation failed/.test(error.message)) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}

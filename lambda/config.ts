@@ -19,6 +19,8 @@ export interface Pair {
   readonly fence?: boolean;
   /** After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up. */
   readonly verifyOs?: boolean;
+  /** Deployment only: pairs of one group share a function (the stack strips it from FAILOVER_PAIRS). */
+  readonly group?: string;
 }
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
@@ -39,6 +41,8 @@ export class ConfigError extends Error {
 const ENI_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const PAIR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// Letters and digits only: a group names CloudFormation logical IDs, which keep only those.
+const GROUP_NAME = /^[A-Za-z0-9]{1,32}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
 
 const show = (v: unknown) => JSON.stringify(v) ?? String(v);
@@ -70,6 +74,11 @@ const PairSchema = z.strictObject({
   ),
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  group: z.optional(
+    z
+      .string()
+      .check(z.regex(GROUP_NAME, { error: (i) => `must be 1-32 letters or digits, got ${show(i.input)}` })),
+  ),
 });
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));

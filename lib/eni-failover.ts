@@ -9,13 +9,13 @@ import { Construct } from 'constructs';
 import { ConfigError } from '../lambda/config';
 import { experimentTemplates } from './experiments';
 import { FailoverFunction } from './failover-function';
-import { shardPairs } from './grouping';
+import { groupPairs, groupProblems } from './grouping';
 import { type EniFailoverProps, propsProblems } from './props';
 import { type ServiceAlarms, serviceAlarms } from './self-monitoring';
 import { allowAlarmsToPublish, deadLetterQueue, topicKey } from './topics';
 
 export { FailoverFunction } from './failover-function';
-export { PAIRS_ENV_BUDGET, shardPairs } from './grouping';
+export { groupPairs, PAIRS_ENV_BUDGET } from './grouping';
 export type { EniFailoverProps } from './props';
 
 /** The tag every resource of the construct carries; its value is the construct's service name. */
@@ -44,7 +44,7 @@ function defaultServiceName(scope: Construct): string {
 export class EniFailover extends Construct {
   /** The `service` dimension of the functions' metrics, and the value of every resource's `eni-failover` tag. */
   readonly serviceName: string;
-  /** One function per group of pairs that fits Lambda's 4 KB environment (about 20 pairs each). */
+  /** One function per group of pairs (the pairs' `group`; those without one share the first), each within Lambda's 4 KB environment. */
   readonly shards: FailoverFunction[];
   /** Every outcome is published here; the service's own alarms too. */
   readonly notificationTopic: sns.Topic;
@@ -58,7 +58,7 @@ export class EniFailover extends Construct {
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
     super(scope, id);
-    const problems = propsProblems(props);
+    const problems = [...propsProblems(props), ...groupProblems(props.pairs)];
     // A ConfigError, as for a bad pairs list: the CDK app prints it without a stack trace.
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `${this.node.path}: ${p}`));
     const pairs = props.pairs;
@@ -74,10 +74,11 @@ export class EniFailover extends Construct {
     for (const email of props.notificationEmails ?? [])
       this.notificationTopic.addSubscription(new subs.EmailSubscription(email));
 
-    this.shards = shardPairs(pairs).map(
-      (group, i) =>
-        new FailoverFunction(this, i === 0 ? 'Failover' : `Failover${i + 1}`, {
-          pairs: group,
+    // The construct ID (and so every logical ID under it) comes from the group's name, never its position.
+    this.shards = groupPairs(pairs).map(
+      ({ group, pairs: members }) =>
+        new FailoverFunction(this, group === undefined ? 'Failover' : `Failover-${group}`, {
+          pairs: members,
           key: this.key,
           notificationTopic: this.notificationTopic,
           deadLetterQueue: this.deadLetterQueue,

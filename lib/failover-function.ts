@@ -14,6 +14,7 @@ import { ENV, type Pair } from '../lambda/config';
 import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from './bundling';
 import { stateChangeRule, statusCheckAlarms } from './detection';
 import { allowFailover } from './function-role';
+import { withoutGroup } from './grouping';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring';
 import { allowAlarmsToPublish } from './topics';
 
@@ -71,7 +72,7 @@ export class FailoverFunction extends Construct {
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(deadLetterQueue),
       environment: {
-        [ENV.pairs]: stack.toJsonString(pairs),
+        [ENV.pairs]: stack.toJsonString(withoutGroup(pairs)),
         [ENV.topicArn]: props.notificationTopic.topicArn,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

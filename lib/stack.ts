@@ -1,4 +1,4 @@
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config-file';
 import { EniFailover, type FailoverFunction } from './eni-failover';
@@ -34,6 +34,13 @@ export function addOutputs(stack: Stack, failover: EniFailover): void {
   });
 }
 
+/** CloudFormation's quota of resources in one stack (CloudFormation User Guide, "Understand CloudFormation quotas"). */
+export const STACK_RESOURCE_LIMIT = 500;
+
+/** The stack's resources as its template will hold them (at validation, after the CDK has added its own). */
+const resourceCount = (stack: Stack): number =>
+  stack.node.findAll().filter((c) => CfnResource.isCfnResource(c) && Stack.of(c) === stack).length;
+
 export interface EniFailoverStackProps extends StackProps {
   readonly config: StackConfig;
 }
@@ -52,5 +59,17 @@ export class EniFailoverStack extends Stack {
       experiments,
     });
     addOutputs(this, this.failover);
+    // Checked at synth, once the CDK has added what it adds (IAM overflow policies, its metadata), and
+    // before its own check, which names the limit but not the way out.
+    this.node.addValidation({
+      validate: () => {
+        const count = resourceCount(this);
+        return count <= STACK_RESOURCE_LIMIT
+          ? []
+          : [
+              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, each group about 14 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
+            ];
+      },
+    });
   }
 }

@@ -6,7 +6,10 @@ import type { StackConfig } from '../../lib/config-file';
 import { EniFailoverDemoStack } from '../../lib/demo-stack';
 import { EniFailoverStack } from '../../lib/stack';
 
-/** n valid, distinct pairs. */
+/** Pairs per group in pairs(n): one function's worth (its FAILOVER_PAIRS fits Lambda's environment). */
+export const PAIRS_PER_GROUP = 20;
+
+/** n valid, distinct pairs; beyond one function's worth, in groups g0, g1, ... of PAIRS_PER_GROUP. */
 export function pairs(n: number): Pair[] {
   const hex = (prefix: string, i: number) => `${prefix}-${i.toString(16).padStart(17, '0')}`;
   return Array.from({ length: n }, (_, i) => ({
@@ -15,6 +18,7 @@ export function pairs(n: number): Pair[] {
     primaryInstanceId: hex('i', 2 * i),
     standbyInstanceId: hex('i', 2 * i + 1),
     deviceIndex: 1,
+    ...(n > PAIRS_PER_GROUP ? { group: `g${Math.floor(i / PAIRS_PER_GROUP)}` } : {}),
   }));
 }
 

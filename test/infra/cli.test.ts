@@ -117,4 +117,26 @@ describe('the CDK app through the real CLI (npx cdk synth)', () => {
     for (const line of lines) expect(r.err).toContain(line);
     expect(readFileSync(file, 'utf8')).toContain('alarmDatapoint'); // the file is left as it was
   });
+
+  it('bad top-level options answer like pair errors: every problem named, no stack trace', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'eni-failover-config-')), 'options.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        pairs: pairs(1),
+        alarmDatapoints: 0,
+        notificationEmails: ['oncall@example.com', 'not-an-email'],
+        experiments: ['nope'],
+      }),
+    );
+    const r = await cdk(['synth', '-c', `config=${file}`, '--quiet']);
+    expect(r.code).not.toBe(0);
+    for (const line of [
+      'alarmDatapoints must be a whole number from 1 to 60, got 0',
+      'notificationEmails has "not-an-email", not an email address',
+      'experiments names "nope", which is not a configured pair',
+    ])
+      expect(r.err).toContain(line);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
 });

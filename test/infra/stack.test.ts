@@ -1,8 +1,10 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EniFailover, PAIRS_ENV_BUDGET, shardPairs } from '../../lib/eni-failover';
-import { pairs, synthConfigured, synthDemo } from '../helpers/synth';
+import type { Pair } from '../../lambda/config';
+import { EniFailover, groupPairs, PAIRS_ENV_BUDGET } from '../../lib/eni-failover';
+import { EniFailoverStack, STACK_RESOURCE_LIMIT } from '../../lib/stack';
+import { PAIRS_PER_GROUP, pairs, synthConfigured, synthDemo } from '../helpers/synth';
 
 type Statement = {
   Action: string | string[];
@@ -401,14 +403,37 @@ describe('EniFailover props are validated at synth, every problem at once', () =
   });
 });
 
-describe('pairs beyond one function are split, and 100 fit one stack', () => {
-  it("groups pairs so that each function's FAILOVER_PAIRS fits the budget, in order", () => {
+describe('pairs beyond one function are grouped by their `group`, and 100 fit one stack', () => {
+  it('one function per group, the ungrouped pairs first, each in configuration order', () => {
     const all = pairs(100);
-    const shards = shardPairs(all);
-    expect(shards.flat()).toEqual(all);
-    for (const shard of shards) expect(JSON.stringify(shard).length).toBeLessThanOrEqual(PAIRS_ENV_BUDGET);
-    expect(shards.length).toBeGreaterThan(1);
-    expect(shardPairs(pairs(3))).toHaveLength(1);
+    const groups = groupPairs(all);
+    expect(groups.map((g) => g.group)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
+    expect(groups.flatMap((g) => g.pairs)).toEqual(all);
+    const [a, b, c] = pairs(3) as [Pair, Pair, Pair];
+    expect(
+      groupPairs([{ ...a, group: 'x' }, b, c]).map((g) => [g.group, g.pairs.map((p) => p.name)]),
+    ).toEqual([
+      [undefined, ['svc1', 'svc2']],
+      ['x', ['svc0']],
+    ]);
+  });
+
+  it("a group whose FAILOVER_PAIRS would not fit Lambda's environment is refused, named, with what to do", () => {
+    const tooMany = pairs(PAIRS_PER_GROUP + 5).map(({ group: _, ...p }) => p);
+    expect(() => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: tooMany })).toThrow(
+      /the pairs without a "group": 25 pairs make [\d,]+ bytes of FAILOVER_PAIRS, over the 3,500 .* give some of these pairs another "group"/,
+    );
+    const oneGroup = tooMany.map((p) => ({ ...p, group: 'big' }));
+    expect(() => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: oneGroup })).toThrow(
+      /group "big": 25 pairs/,
+    );
+  });
+
+  it('a group name that is not 1-32 letters or digits is refused by name', () => {
+    const [p] = pairs(1) as [Pair];
+    expect(
+      () => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: [{ ...p, group: 'web-1' }] }),
+    ).toThrow(/pairs\[0\]\.group must be 1-32 letters or digits, got "web-1"/);
   });
 
   it("100 pairs: one function per group, every Lambda environment under 4 KB, within CloudFormation's limits", () => {
@@ -416,17 +441,21 @@ describe('pairs beyond one function are split, and 100 fit one stack', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
       Properties: { Environment: { Variables: Record<string, unknown> } };
     }[];
-    expect(functions).toHaveLength(shardPairs(pairs(100)).length);
+    expect(functions).toHaveLength(100 / PAIRS_PER_GROUP);
     const configured = functions.flatMap((f) =>
       JSON.parse(String(f.Properties.Environment.Variables.FAILOVER_PAIRS)),
     );
-    expect(configured).toEqual(pairs(100));
+    // The function is given its pairs without the group, a deployment choice it has no use for.
+    expect(configured).toEqual(pairs(100).map(({ group: _, ...p }) => p));
     for (const f of functions) {
       // Tokens resolve to ARNs of about 60 characters; count them generously.
       const size = Object.entries(f.Properties.Environment.Variables)
         .map(([k, v]) => k.length + (typeof v === 'string' ? v.length : 80))
         .reduce((a, b) => a + b, 0);
       expect(size).toBeLessThan(4096);
+      expect(JSON.stringify(f.Properties.Environment.Variables.FAILOVER_PAIRS).length).toBeLessThanOrEqual(
+        PAIRS_ENV_BUDGET + 2_000,
+      );
     }
     const resources = Object.keys(template.toJSON().Resources).length;
     expect(resources).toBeLessThanOrEqual(500);
@@ -435,6 +464,94 @@ describe('pairs beyond one function are split, and 100 fit one stack', () => {
     template.resourceCountIs('AWS::Events::Rule', functions.length);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 5);
     expect(stack.node.tryFindChild('EniFailover')).toBeDefined();
+  });
+});
+
+describe('stable homes: a pair keeps its function and alarms when other pairs come and go', () => {
+  /** Logical IDs of each pair's function and alarms, by pair name. */
+  function homes(config: Pair[]): Map<string, string> {
+    const resources = synthConfigured({ pairs: config }).template.toJSON().Resources as Record<
+      string,
+      {
+        Type: string;
+        Properties: { Environment?: { Variables: { FAILOVER_PAIRS: string } }; AlarmDescription?: string };
+      }
+    >;
+    const home = new Map<string, string>();
+    for (const [id, r] of Object.entries(resources)) {
+      if (r.Type === 'AWS::Lambda::Function') {
+        for (const p of JSON.parse(r.Properties.Environment?.Variables.FAILOVER_PAIRS ?? '[]') as Pair[])
+          home.set(`${p.name} function`, id);
+      }
+      const alarmOf = /^eni-failover (\S+): StatusCheckFailed on the (primary|standby)/.exec(
+        r.Properties.AlarmDescription ?? '',
+      );
+      if (r.Type === 'AWS::CloudWatch::Alarm' && alarmOf) home.set(`${alarmOf[1]} ${alarmOf[2]} alarm`, id);
+    }
+    return home;
+  }
+
+  it("inserting a pair at the top of a 40-pair config changes no other pair's function or alarm logical ID", () => {
+    const before = pairs(40);
+    const added: Pair = {
+      name: 'newcomer',
+      networkInterfaceId: 'eni-0ffffffffffffffff',
+      primaryInstanceId: 'i-0fffffffffffffff0',
+      standbyInstanceId: 'i-0fffffffffffffff1',
+      deviceIndex: 1,
+      group: 'g1',
+    };
+    const was = homes(before);
+    const now = homes([added, ...before]);
+    expect(was.size).toBe(40 * 3);
+    for (const [what, id] of was) expect(now.get(what), what).toBe(id);
+    expect(now.get('newcomer function')).toBe(was.get('svc20 function'));
+    // And removing one leaves the others where they were.
+    const fewer = homes(before.slice(1));
+    for (const [what, id] of fewer) expect(was.get(what), what).toBe(id);
+  });
+});
+
+describe('one stack holds what CloudFormation allows, and says what to do beyond', () => {
+  /** Synthesizes the configured stack without bundling the function (the count needs only the template). */
+  const synth = (n: number) =>
+    Template.fromStack(
+      new EniFailoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'EniFailover', {
+        env: { account: '123456789012', region: 'eu-west-1' },
+        config: { pairs: pairs(n) },
+      }),
+    );
+  /** The template's resource count, or the refusal. */
+  const tried = new Map<number, number | Error>();
+  const attempt = (n: number): number | Error => {
+    if (!tried.has(n)) {
+      try {
+        tried.set(n, Object.keys(synth(n).toJSON().Resources).length);
+      } catch (error) {
+        tried.set(n, error as Error);
+      }
+    }
+    return tried.get(n) as number | Error;
+  };
+
+  it(`the largest configuration that fits ${STACK_RESOURCE_LIMIT} resources synthesizes; one pair more is refused, naming the limit and the way out`, () => {
+    let low = 160;
+    let high = 200;
+    expect(attempt(low)).toBeTypeOf('number');
+    expect(attempt(high)).toBeInstanceOf(Error);
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (typeof attempt(mid) === 'number') low = mid;
+      else high = mid;
+    }
+    const synthesized = attempt(low) as number;
+    expect(synthesized).toBeLessThanOrEqual(STACK_RESOURCE_LIMIT);
+    expect(synthesized).toBeGreaterThan(STACK_RESOURCE_LIMIT - 15);
+    expect(String(attempt(high))).toMatch(
+      new RegExp(
+        `${high} pairs in \\d+ groups make \\d+ CloudFormation resources, over CloudFormation's limit of 500 per stack .*split the pairs across configuration files, one stack each`,
+      ),
+    );
   });
 });
 
