@@ -1,0 +1,509 @@
+/**
+ * Reads a synthesized template as AWS's authorization would: every hop a failover depends on (alarm ->
+ * topic -> function, rule -> function, the dead-letter queue, the function role's EC2 calls, the FIS role)
+ * is put to an IAM policy evaluator (@cloud-copilot/iam-simulate: identity and resource policies with
+ * their conditions), with Ref / Fn::GetAtt / Fn::Join / Fn::Sub resolved to concrete ARNs in one fixed
+ * account, region and partition. Tests only: the evaluator is AGPL-3.0 and never bundled.
+ */
+import { createHash } from 'node:crypto';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'eu-west-1';
+export const PARTITION = 'aws';
+const FOREIGN_ACCOUNT = '999999999999';
+
+type Json = unknown;
+interface Resource {
+  Type: string;
+  Properties?: Record<string, Json>;
+}
+export interface CfnTemplate {
+  Resources: Record<string, Resource>;
+}
+interface PolicyDocument {
+  Statement: Record<string, Json>[];
+}
+
+/** A stand-in EC2 ID for a resource made in the template (the demo's instances and ENI). */
+const ec2Id = (prefix: string, logicalId: string) =>
+  `${prefix}-${createHash('sha256').update(logicalId).digest('hex').slice(0, 17)}`;
+
+/** What `Ref` and `Fn::GetAtt` give for each resource type, as CloudFormation documents them. */
+function refOf(id: string, type: string | undefined): string {
+  switch (type) {
+    case 'AWS::SNS::Topic':
+      return `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:${id}`;
+    case 'AWS::SQS::Queue':
+      return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}`;
+    case 'AWS::IAM::ManagedPolicy':
+      return `arn:${PARTITION}:iam::${ACCOUNT}:policy/${id}`;
+    case 'AWS::EC2::Instance':
+      return ec2Id('i', id);
+    case 'AWS::EC2::NetworkInterface':
+      return ec2Id('eni', id);
+    default:
+      return id; // names: functions, roles, alarms, rules, keys (a key's ID), templates
+  }
+}
+
+function attOf(id: string, type: string | undefined, attribute: string): string {
+  const arn = (service: string, resource: string, region = REGION) =>
+    `arn:${PARTITION}:${service}:${region}:${ACCOUNT}:${resource}`;
+  const byType: Record<string, () => string> = {
+    'AWS::SQS::Queue': () => (attribute === 'QueueUrl' ? refOf(id, type) : arn('sqs', id)),
+    'AWS::SNS::Topic': () => refOf(id, type),
+    'AWS::Lambda::Function': () => arn('lambda', `function:${id}`),
+    'AWS::IAM::Role': () => `arn:${PARTITION}:iam::${ACCOUNT}:role/${id}`,
+    'AWS::KMS::Key': () => arn('kms', `key/${id}`),
+    'AWS::CloudWatch::Alarm': () => arn('cloudwatch', `alarm:${id}`),
+    'AWS::Events::Rule': () => arn('events', `rule/${id}`),
+    'AWS::Logs::LogGroup': () => arn('logs', `log-group:${id}:*`),
+    'AWS::EC2::NetworkInterface': () => (attribute === 'Id' ? ec2Id('eni', id) : '10.0.0.10'),
+  };
+  const make = type ? byType[type] : undefined;
+  if (!make) throw new Error(`policy-engine: no Fn::GetAtt for ${id}.${attribute} (${type})`);
+  return make();
+}
+
+/** Resolves the intrinsic functions a CDK template uses, to concrete values. */
+export function resolver(template: CfnTemplate): (value: Json) => Json {
+  const typeOf = (id: string) => template.Resources[id]?.Type;
+  const pseudo: Record<string, string> = {
+    'AWS::AccountId': ACCOUNT,
+    'AWS::Region': REGION,
+    'AWS::Partition': PARTITION,
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': 'Stack',
+  };
+  const resolve = (value: Json): Json => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (typeof value !== 'object' || value === null) return value;
+    const entries = Object.entries(value);
+    const [key, arg] = entries[0] ?? [];
+    if (entries.length === 1 && key === 'Ref')
+      return pseudo[arg as string] ?? refOf(arg as string, typeOf(arg as string));
+    if (entries.length === 1 && key === 'Fn::GetAtt') {
+      const [id, attribute] = (typeof arg === 'string' ? arg.split('.') : arg) as [string, string];
+      return attOf(id, typeOf(id), attribute);
+    }
+    if (entries.length === 1 && key === 'Fn::Join') {
+      const [separator, parts] = arg as [string, Json[]];
+      return (resolve(parts) as Json[]).map(String).join(separator);
+    }
+    if (entries.length === 1 && key === 'Fn::Sub') {
+      const [text, vars] = (typeof arg === 'string' ? [arg, {}] : arg) as [string, Record<string, Json>];
+      return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+        if (name in vars) return String(resolve(vars[name]));
+        const [id, attribute] = name.split('.') as [string, string | undefined];
+        return String(attribute ? attOf(id, typeOf(id), attribute) : (pseudo[id] ?? refOf(id, typeOf(id))));
+      });
+    }
+    if (entries.length === 1 && key === 'Fn::Select') {
+      const [index, list] = arg as [number, Json];
+      return (resolve(list) as Json[])[Number(index)];
+    }
+    if (entries.length === 1 && key === 'Fn::Split') {
+      const [separator, text] = arg as [string, Json];
+      return String(resolve(text)).split(separator);
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v)]));
+  };
+  return resolve;
+}
+
+/** One request put to the evaluator, and what AWS must answer for the failover to work (or to be safe). */
+export interface Hop {
+  readonly name: string;
+  readonly expect: 'Allowed' | 'Denied';
+  readonly principal: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Record<string, string>;
+  readonly identityPolicies?: readonly PolicyDocument[];
+  readonly resourcePolicy?: PolicyDocument;
+}
+
+export interface HopResult extends Hop {
+  readonly got: string;
+}
+
+const list = (v: Json): Json[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+const refId = (v: Json): string | undefined =>
+  typeof v === 'object' && v !== null && 'Ref' in v ? String((v as { Ref: string }).Ref) : undefined;
+const getAttId = (v: Json): string | undefined =>
+  typeof v === 'object' && v !== null && 'Fn::GetAtt' in v
+    ? String((v as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0])
+    : undefined;
+const idOf = (v: Json) => refId(v) ?? getAttId(v);
+
+/** The hops a template's failover depends on, and the ones it must refuse. */
+export function hopsOf(template: CfnTemplate): Hop[] {
+  const resolve = resolver(template);
+  const resources = Object.entries(template.Resources);
+  const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+  const props = (id: string) => template.Resources[id]?.Properties ?? {};
+  const arnOf = (id: string) => String(resolve({ 'Fn::GetAtt': [id, 'Arn'] }));
+  const topicArn = (id: string) => String(resolve({ Ref: id }));
+  const hops: Hop[] = [];
+
+  /** A resource's own policy: topic, queue (by their policy resources) or key (its KeyPolicy). */
+  const resourcePolicyOf = (id: string): PolicyDocument | undefined => {
+    const [type, listKey] =
+      template.Resources[id]?.Type === 'AWS::SNS::Topic'
+        ? ['AWS::SNS::TopicPolicy', 'Topics']
+        : ['AWS::SQS::QueuePolicy', 'Queues'];
+    const holders = ofType(type).filter(([, r]) => list(r.Properties?.[listKey]).some((t) => idOf(t) === id));
+    if (holders.length === 0) return undefined;
+    return {
+      Statement: holders.flatMap(
+        ([, r]) => (resolve(r.Properties?.PolicyDocument) as PolicyDocument).Statement,
+      ),
+    };
+  };
+  const keyPolicyOf = (keyId: string) => resolve(props(keyId).KeyPolicy) as PolicyDocument;
+
+  /** A function's resource policy, from its AWS::Lambda::Permission resources. */
+  const functionPolicy = (fnId: string): PolicyDocument => ({
+    Statement: ofType('AWS::Lambda::Permission')
+      .filter(([, r]) => idOf(r.Properties?.FunctionName) === fnId)
+      .map(([, r]) => {
+        const p = r.Properties ?? {};
+        const conditions: Record<string, Record<string, Json>> = {};
+        if (p.SourceArn) conditions.ArnLike = { 'aws:SourceArn': resolve(p.SourceArn) };
+        if (p.SourceAccount) conditions.StringEquals = { 'aws:SourceAccount': resolve(p.SourceAccount) };
+        return {
+          Effect: 'Allow',
+          Principal: { Service: p.Principal },
+          Action: p.Action,
+          Resource: arnOf(fnId),
+          ...(Object.keys(conditions).length > 0 ? { Condition: conditions } : {}),
+        };
+      }),
+  });
+
+  /** Every identity policy of a role: inline, its AWS::IAM::Policy and customer managed policies. */
+  const identityOf = (roleId: string): PolicyDocument[] => {
+    const attached = (type: string) =>
+      ofType(type)
+        .filter(([, r]) => list(r.Properties?.Roles).some((x) => idOf(x) === roleId))
+        .map(([, r]) => resolve(r.Properties?.PolicyDocument) as PolicyDocument);
+    const inline = list(props(roleId).Policies).map(
+      (p) => resolve((p as { PolicyDocument: Json }).PolicyDocument) as PolicyDocument,
+    );
+    return [...inline, ...attached('AWS::IAM::Policy'), ...attached('AWS::IAM::ManagedPolicy')];
+  };
+  const roleArn = (roleId: string) => arnOf(roleId);
+
+  // 1. Alarm -> topic (the topic policy; the topic's key). A foreign account's alarm is refused.
+  const topics = new Set<string>();
+  for (const [alarmId, alarm] of ofType('AWS::CloudWatch::Alarm')) {
+    for (const action of list(alarm.Properties?.AlarmActions)) {
+      const topicId = refId(action);
+      if (!topicId || template.Resources[topicId]?.Type !== 'AWS::SNS::Topic') continue;
+      topics.add(topicId);
+      const context = {
+        'aws:SourceAccount': ACCOUNT,
+        'aws:SourceArn': arnOf(alarmId),
+        'aws:SecureTransport': 'true',
+      };
+      hops.push({
+        name: `alarm ${alarmId} -> topic ${topicId}`,
+        expect: 'Allowed',
+        principal: 'cloudwatch.amazonaws.com',
+        action: 'sns:Publish',
+        resource: topicArn(topicId),
+        context,
+        resourcePolicy: resourcePolicyOf(topicId),
+      });
+      const keyId = idOf(props(topicId).KmsMasterKeyId);
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        if (keyId)
+          hops.push({
+            name: `alarm ${alarmId} -> ${action} on ${topicId}'s key`,
+            expect: 'Allowed',
+            principal: 'cloudwatch.amazonaws.com',
+            action,
+            resource: arnOf(keyId),
+            context,
+            resourcePolicy: keyPolicyOf(keyId),
+          });
+      }
+    }
+  }
+  for (const topicId of topics) {
+    hops.push({
+      name: `another account's alarm -> topic ${topicId} (refused)`,
+      expect: 'Denied',
+      principal: 'cloudwatch.amazonaws.com',
+      action: 'sns:Publish',
+      resource: topicArn(topicId),
+      context: {
+        'aws:SourceAccount': FOREIGN_ACCOUNT,
+        'aws:SourceArn': `arn:${PARTITION}:cloudwatch:${REGION}:${FOREIGN_ACCOUNT}:alarm:x`,
+        'aws:SecureTransport': 'true',
+      },
+      resourcePolicy: resourcePolicyOf(topicId),
+    });
+  }
+
+  // 2. Topic -> function, and the subscription's redrive to the dead-letter queue.
+  for (const [subId, sub] of ofType('AWS::SNS::Subscription')) {
+    if (sub.Properties?.Protocol !== 'lambda') continue;
+    const fnId = idOf(sub.Properties.Endpoint) as string;
+    const topicId = idOf(sub.Properties.TopicArn) as string;
+    const fromTopic = { 'aws:SourceArn': topicArn(topicId), 'aws:SourceAccount': ACCOUNT };
+    hops.push({
+      name: `topic ${topicId} -> function ${fnId}`,
+      expect: 'Allowed',
+      principal: 'sns.amazonaws.com',
+      action: 'lambda:InvokeFunction',
+      resource: arnOf(fnId),
+      context: fromTopic,
+      resourcePolicy: functionPolicy(fnId),
+    });
+    hops.push({
+      name: `another topic -> function ${fnId} (refused)`,
+      expect: 'Denied',
+      principal: 'sns.amazonaws.com',
+      action: 'lambda:InvokeFunction',
+      resource: arnOf(fnId),
+      context: { ...fromTopic, 'aws:SourceArn': topicArn('SomeoneElsesTopic') },
+      resourcePolicy: functionPolicy(fnId),
+    });
+    const dlqId = idOf((sub.Properties.RedrivePolicy as { deadLetterTargetArn?: Json })?.deadLetterTargetArn);
+    if (dlqId)
+      hops.push({
+        name: `subscription ${subId} -> dead-letter queue ${dlqId}`,
+        expect: 'Allowed',
+        principal: 'sns.amazonaws.com',
+        action: 'sqs:SendMessage',
+        resource: arnOf(dlqId),
+        context: { ...fromTopic, 'aws:SecureTransport': 'true' },
+        resourcePolicy: resourcePolicyOf(dlqId),
+      });
+  }
+
+  // 3. Rule -> function, and the target's dead-letter queue.
+  for (const [ruleId, rule] of ofType('AWS::Events::Rule')) {
+    for (const target of list(rule.Properties?.Targets) as Record<string, Json>[]) {
+      const fnId = idOf(target.Arn);
+      if (!fnId || template.Resources[fnId]?.Type !== 'AWS::Lambda::Function') continue;
+      const fromRule = { 'aws:SourceArn': arnOf(ruleId), 'aws:SourceAccount': ACCOUNT };
+      hops.push({
+        name: `rule ${ruleId} -> function ${fnId}`,
+        expect: 'Allowed',
+        principal: 'events.amazonaws.com',
+        action: 'lambda:InvokeFunction',
+        resource: arnOf(fnId),
+        context: fromRule,
+        resourcePolicy: functionPolicy(fnId),
+      });
+      const dlqId = idOf((target.DeadLetterConfig as { Arn?: Json } | undefined)?.Arn);
+      if (dlqId)
+        hops.push({
+          name: `rule ${ruleId} -> dead-letter queue ${dlqId}`,
+          expect: 'Allowed',
+          principal: 'events.amazonaws.com',
+          action: 'sqs:SendMessage',
+          resource: arnOf(dlqId),
+          context: { ...fromRule, 'aws:SecureTransport': 'true' },
+          resourcePolicy: resourcePolicyOf(dlqId),
+        });
+    }
+  }
+
+  // 4. Each failover function's role: its failure destination, its notifications, its EC2 calls.
+  const envOf = (fn: Resource): Record<string, Json> =>
+    (fn.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
+  const functions = ofType('AWS::Lambda::Function').filter(([, f]) => envOf(f).FAILOVER_PAIRS !== undefined);
+  const pairsOf = (fn: Resource) =>
+    JSON.parse(String(resolve(envOf(fn).FAILOVER_PAIRS))) as {
+      networkInterfaceId: string;
+      primaryInstanceId: string;
+      standbyInstanceId: string;
+      fence?: boolean;
+    }[];
+  const ec2 = (type: 'instance' | 'network-interface', id: string) =>
+    `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
+  const stranger = { networkInterfaceId: 'eni-0badbadbadbadbad0', primaryInstanceId: 'i-0badbadbadbadbad0' };
+  for (const [fnId, fn] of functions) {
+    const roleId = idOf(fn.Properties?.Role) as string;
+    const as = (
+      name: string,
+      expect: Hop['expect'],
+      action: string,
+      resource: string,
+      extra: Partial<Hop> = {},
+    ) =>
+      hops.push({
+        name: `function ${fnId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        identityPolicies: identityOf(roleId),
+        ...extra,
+      });
+    const invokeConfig = ofType('AWS::Lambda::EventInvokeConfig').find(
+      ([, c]) => idOf(c.Properties?.FunctionName) === fnId,
+    );
+    const destination = idOf(
+      (invokeConfig?.[1].Properties?.DestinationConfig as { OnFailure?: { Destination?: Json } })?.OnFailure
+        ?.Destination,
+    );
+    if (destination)
+      as('failed invocation -> dead-letter queue', 'Allowed', 'sqs:SendMessage', arnOf(destination), {
+        context: { 'aws:SecureTransport': 'true' },
+        resourcePolicy: resourcePolicyOf(destination),
+      });
+    const notifyId = refId(envOf(fn).NOTIFICATION_TOPIC_ARN);
+    if (notifyId) {
+      as('publish a result', 'Allowed', 'sns:Publish', topicArn(notifyId), {
+        context: { 'aws:SecureTransport': 'true' },
+        resourcePolicy: resourcePolicyOf(notifyId),
+      });
+      const keyId = idOf(props(notifyId).KmsMasterKeyId);
+      if (keyId)
+        as("use the notification topic's key", 'Allowed', 'kms:GenerateDataKey', arnOf(keyId), {
+          resourcePolicy: keyPolicyOf(keyId),
+        });
+    }
+    const own = pairsOf(fn);
+    const others = functions.filter(([id]) => id !== fnId).flatMap(([, f]) => pairsOf(f));
+    for (const p of own) {
+      const members = [p.primaryInstanceId, p.standbyInstanceId];
+      for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface']) {
+        as(
+          `${action} on its ENI ${p.networkInterfaceId}`,
+          'Allowed',
+          action,
+          ec2('network-interface', p.networkInterfaceId),
+        );
+        for (const i of members) as(`${action} on its instance ${i}`, 'Allowed', action, ec2('instance', i));
+      }
+      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'])
+        as(
+          `${action} on its ENI ${p.networkInterfaceId}`,
+          'Allowed',
+          action,
+          ec2('network-interface', p.networkInterfaceId),
+        );
+      for (const i of members)
+        as(
+          `ec2:StopInstances on ${i} (${p.fence ? 'fenced' : 'not fenced'})`,
+          p.fence ? 'Allowed' : 'Denied',
+          'ec2:StopInstances',
+          ec2('instance', i),
+        );
+    }
+    for (const p of [stranger, ...others.slice(0, 2)]) {
+      for (const action of [
+        'ec2:AttachNetworkInterface',
+        'ec2:DetachNetworkInterface',
+        'ec2:ModifyNetworkInterfaceAttribute',
+        'ec2:CreateTags',
+      ])
+        as(
+          `${action} on another ENI ${p.networkInterfaceId}`,
+          'Denied',
+          action,
+          ec2('network-interface', p.networkInterfaceId),
+        );
+      for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:StopInstances'])
+        as(
+          `${action} on another instance ${p.primaryInstanceId}`,
+          'Denied',
+          action,
+          ec2('instance', p.primaryInstanceId),
+        );
+    }
+  }
+
+  // 5. Nothing destructive, by any role of the template, on any protected ENI or instance.
+  const protectedPairs = functions.flatMap(([, f]) => pairsOf(f));
+  for (const [roleId] of ofType('AWS::IAM::Role')) {
+    for (const p of protectedPairs) {
+      hops.push({
+        name: `role ${roleId}: ec2:DeleteNetworkInterface on ${p.networkInterfaceId}`,
+        expect: 'Denied',
+        principal: roleArn(roleId),
+        action: 'ec2:DeleteNetworkInterface',
+        resource: ec2('network-interface', p.networkInterfaceId),
+        identityPolicies: identityOf(roleId),
+      });
+      for (const i of [p.primaryInstanceId, p.standbyInstanceId])
+        hops.push({
+          name: `role ${roleId}: ec2:TerminateInstances on ${i}`,
+          expect: 'Denied',
+          principal: roleArn(roleId),
+          action: 'ec2:TerminateInstances',
+          resource: ec2('instance', i),
+          identityPolicies: identityOf(roleId),
+        });
+    }
+  }
+
+  // 6. The FIS role: stop and start only the experiments' primaries.
+  for (const [templateId, experiment] of ofType('AWS::FIS::ExperimentTemplate')) {
+    const roleId = idOf(experiment.Properties?.RoleArn) as string;
+    const targets = resolve(experiment.Properties?.Targets) as Record<string, { ResourceArns: string[] }>;
+    const primaries = Object.values(targets).flatMap((t) => t.ResourceArns);
+    const byFis = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+      hops.push({
+        name: `experiment ${templateId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        identityPolicies: identityOf(roleId),
+      });
+    for (const arn of primaries)
+      for (const action of ['ec2:StopInstances', 'ec2:StartInstances'])
+        byFis(`${action} on ${arn}`, 'Allowed', action, arn);
+    const experimented = new Set(primaries);
+    for (const p of protectedPairs) {
+      for (const i of [p.primaryInstanceId, p.standbyInstanceId]) {
+        const arn = ec2('instance', i);
+        if (!experimented.has(arn)) byFis(`ec2:StopInstances on ${i}`, 'Denied', 'ec2:StopInstances', arn);
+      }
+    }
+  }
+  return hops;
+}
+
+/** Puts each hop to the evaluator. */
+export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
+  const results: HopResult[] = [];
+  for (const hop of hops) {
+    const answer = await runSimulation(
+      {
+        request: {
+          principal: hop.principal,
+          action: hop.action,
+          resource: { resource: hop.resource, accountId: ACCOUNT },
+          contextVariables: hop.context ?? {},
+        },
+        identityPolicies: (hop.identityPolicies ?? []).map((policy, i) => ({ name: `policy${i}`, policy })),
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: hop.resourcePolicy,
+      },
+      {},
+    );
+    const got =
+      answer.resultType === 'error'
+        ? `error: ${JSON.stringify(answer.errors)}`
+        : String(answer.overallResult);
+    // Denied is either kind: nothing allows it (implicit) or a statement refuses it (explicit).
+    results.push({ ...hop, got });
+  }
+  return results;
+}
+
+/** The hops whose answer is not the one the failover needs. */
+export async function brokenHops(template: CfnTemplate): Promise<string[]> {
+  return (await evaluate(hopsOf(template)))
+    .filter((r) => (r.expect === 'Allowed' ? r.got !== 'Allowed' : !/Denied$/.test(r.got)))
+    .map((r) => `${r.name}: expected ${r.expect}, got ${r.got}`);
+}

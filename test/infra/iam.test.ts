@@ -1,0 +1,252 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Pair } from '../../lambda/config';
+import { EniFailoverDemoStack } from '../../lib/demo-stack';
+import { groupProblems } from '../../lib/grouping';
+import { EniFailoverStack } from '../../lib/stack';
+import {
+  ACCOUNT,
+  brokenHops,
+  type CfnTemplate,
+  evaluate,
+  type HopResult,
+  hopsOf,
+  REGION,
+  resolver,
+} from '../helpers/policy-engine';
+import { pairs } from '../helpers/synth';
+
+/** Synthesizes without bundling the function: the policies do not depend on its code. */
+const app = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const env = { account: ACCOUNT, region: REGION };
+const [a, b] = pairs(2) as [Pair, Pair];
+const small = () =>
+  Template.fromStack(
+    new EniFailoverStack(app(), 'Small', {
+      env,
+      config: {
+        pairs: [
+          { ...a, fence: true },
+          { ...b, verifyOs: true },
+        ],
+        experiments: [a.name],
+        notificationEmails: ['oncall@example.com'],
+      },
+    }),
+  ).toJSON() as CfnTemplate;
+const TEMPLATES: [string, () => CfnTemplate][] = [
+  [
+    'the demo',
+    () => Template.fromStack(new EniFailoverDemoStack(app(), 'EniFailoverDemo')).toJSON() as CfnTemplate,
+  ],
+  ['a small config (a fenced pair, a verified pair, an experiment, an e-mail)', small],
+  [
+    '40 pairs in two groups',
+    () =>
+      Template.fromStack(
+        new EniFailoverStack(app(), 'Forty', { env, config: { pairs: pairs(40) } }),
+      ).toJSON() as CfnTemplate,
+  ],
+];
+const isBroken = (r: HopResult) => (r.expect === 'Allowed' ? r.got !== 'Allowed' : !/Denied$/.test(r.got));
+const count = (results: HopResult[], pattern: RegExp) => results.filter((r) => pattern.test(r.name)).length;
+
+describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) => {
+  let template: CfnTemplate;
+  let results: HopResult[];
+  beforeAll(async () => {
+    template = make();
+    results = await evaluate(hopsOf(template));
+  });
+  const ofType = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
+
+  it('allows every hop the failover needs and refuses what it must not do', () => {
+    expect(results.filter(isBroken).map((r) => `${r.name}: expected ${r.expect}, got ${r.got}`)).toEqual([]);
+  });
+
+  it('covers every alarm, subscription, rule and function of the template', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').length;
+    expect(alarms).toBeGreaterThan(0);
+    // Each alarm: the topic, then the topic's key for GenerateDataKey and Decrypt.
+    expect(count(results, /^alarm .* -> topic /)).toBe(alarms);
+    expect(count(results, /^alarm .* -> kms:GenerateDataKey on /)).toBe(alarms);
+    expect(count(results, /^alarm .* -> kms:Decrypt on /)).toBe(alarms);
+    const functions = ofType('AWS::Lambda::Function').length;
+    expect(count(results, /^topic .* -> function /)).toBe(functions);
+    expect(count(results, /^rule .* -> function /)).toBe(functions);
+    expect(count(results, /^subscription .* -> dead-letter queue/)).toBe(functions);
+    expect(count(results, /^rule .* -> dead-letter queue/)).toBe(functions);
+    expect(count(results, /: failed invocation -> dead-letter queue$/)).toBe(functions);
+    expect(count(results, /: publish a result$/)).toBe(functions);
+    expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
+    expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
+  });
+});
+
+describe('the evaluation fails when a hop is broken (mutations of the small config)', () => {
+  let template: CfnTemplate;
+  beforeAll(() => {
+    template = small();
+  });
+  /** A copy of the template with one change. */
+  const mutate = (change: (t: CfnTemplate) => void) => {
+    const copy = structuredClone(template);
+    change(copy);
+    return copy;
+  };
+  const statementsOf = (t: CfnTemplate, type: string, field = 'PolicyDocument') =>
+    Object.values(t.Resources)
+      .filter((r) => r.Type === type)
+      .map(
+        (r) =>
+          (r.Properties?.[field] as { Statement: Record<string, unknown>[] } | undefined)?.Statement ?? [],
+      );
+  const dropSid = (t: CfnTemplate, type: string, sid: string, field?: string) => {
+    let dropped = 0;
+    for (const statements of statementsOf(t, type, field)) {
+      const i = statements.findIndex((s) => s.Sid === sid);
+      if (i >= 0) {
+        statements.splice(i, 1);
+        dropped++;
+      }
+    }
+    expect(dropped, `no ${sid} in ${type}`).toBeGreaterThan(0);
+  };
+
+  it.each([
+    [
+      "the alarm topic's allow for CloudWatch is dropped",
+      (t: CfnTemplate) => {
+        const policies = Object.values(t.Resources).filter(
+          (r) => r.Type === 'AWS::SNS::TopicPolicy' && JSON.stringify(r).includes('AlarmTopic'),
+        );
+        for (const p of policies) {
+          const doc = p.Properties?.PolicyDocument as { Statement: { Sid?: string }[] };
+          doc.Statement = doc.Statement.filter((s) => s.Sid !== 'AllowTheseAlarmsToPublish');
+        }
+      },
+      /^alarm .*StatusCheck.* -> topic .*AlarmTopic.*: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
+      "the key's allow for CloudWatch is dropped",
+      (t: CfnTemplate) => dropSid(t, 'AWS::KMS::Key', 'AllowCloudWatchAlarmsToPublish', 'KeyPolicy'),
+      /^alarm .* -> kms:GenerateDataKey on .*: expected Allowed/,
+    ],
+    [
+      "the function role's move statement is widened to *",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const s of statements)
+            if (s.Sid === 'MoveTheConfiguredEnisBetweenTheirInstances') s.Resource = '*';
+      },
+      /ec2:AttachNetworkInterface on another ENI eni-0badbadbadbadbad0: expected Denied, got Allowed/,
+    ],
+    [
+      "the function's permission for SNS is removed",
+      (t: CfnTemplate) => {
+        for (const [id, r] of Object.entries(t.Resources))
+          if (r.Type === 'AWS::Lambda::Permission' && r.Properties?.Principal === 'sns.amazonaws.com')
+            delete t.Resources[id];
+      },
+      /^topic .* -> function .*: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
+      "the dead-letter queue's allow for SNS is removed",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::SQS::QueuePolicy')) {
+          const i = statements.findIndex((s) => JSON.stringify(s.Principal).includes('sns.amazonaws.com'));
+          statements.splice(i, 1);
+        }
+      },
+      /^subscription .* -> dead-letter queue .*: expected Allowed/,
+    ],
+    [
+      "the FIS role's resources are widened to *",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const s of statements)
+            if (JSON.stringify(s.Action).includes('ec2:StartInstances')) s.Resource = '*';
+      },
+      /^experiment .*: ec2:StopInstances on i-.*: expected Denied, got Allowed/,
+    ],
+    [
+      'the function role may terminate instances',
+      (t: CfnTemplate) => {
+        statementsOf(t, 'AWS::IAM::Policy')[0]?.push({
+          Effect: 'Allow',
+          Action: 'ec2:TerminateInstances',
+          Resource: '*',
+        });
+      },
+      /: ec2:TerminateInstances on i-.*: expected Denied, got Allowed/,
+    ],
+  ] as const)('%s', async (_name, change, finding) => {
+    expect(await brokenHops(template)).toEqual([]);
+    const broken = await brokenHops(mutate(change));
+    expect(
+      broken.some((line) => finding.test(line)),
+      broken.join('\n'),
+    ).toBe(true);
+  });
+});
+
+describe("IAM's size quotas, on the resolved policies of the largest group a function takes", () => {
+  /** IAM counts policy characters without whitespace (IAM User Guide, "IAM and AWS STS quotas"). */
+  const INLINE_PER_ROLE = 10_240;
+  const MANAGED_POLICY = 6_144;
+  const MANAGED_PER_ROLE = 10;
+  // The longest partition and region add this much to every ARN over the template's aws / eu-west-1.
+  const LONGEST_ARN_EXTRA = 'aws-us-gov'.length - 'aws'.length + ('us-gov-west-1'.length - REGION.length);
+
+  /** As many pairs as one group takes, each with the most statements (fence, verifyOs) and the shortest IDs. */
+  function fullestGroup(): Pair[] {
+    const make = (n: number): Pair[] =>
+      Array.from({ length: n }, (_, i) => ({
+        name: `p${i}`,
+        networkInterfaceId: `eni-${(0x10000000 + i).toString(16)}`,
+        primaryInstanceId: `i-${(0x20000000 + 2 * i).toString(16)}`,
+        standbyInstanceId: `i-${(0x20000000 + 2 * i + 1).toString(16)}`,
+        deviceIndex: 1,
+        fence: true,
+        verifyOs: true,
+        group: 'full',
+      }));
+    let n = 1;
+    while (groupProblems(make(n + 1)).length === 0) n++;
+    return make(n);
+  }
+
+  it('every role: inline policies within 10,240 characters, each managed policy within 6,144, at most 10 managed', () => {
+    const group = fullestGroup();
+    expect(group.length).toBeGreaterThan(20);
+    const template = Template.fromStack(
+      new EniFailoverStack(app(), 'Full', { env, config: { pairs: group } }),
+    ).toJSON() as CfnTemplate;
+    const resolve = resolver(template);
+    const size = (doc: unknown) => {
+      const text = JSON.stringify(resolve(doc));
+      return text.length + (text.match(/arn:/g)?.length ?? 0) * LONGEST_ARN_EXTRA;
+    };
+    const resources = Object.entries(template.Resources);
+    const attachedTo = (roleId: string, type: string) =>
+      resources.filter(
+        ([, r]) => r.Type === type && JSON.stringify(r.Properties?.Roles).includes(`"Ref":"${roleId}"`),
+      );
+    const roles = resources.filter(([, r]) => r.Type === 'AWS::IAM::Role');
+    expect(roles.length).toBeGreaterThan(0);
+    for (const [roleId] of roles) {
+      const inline = attachedTo(roleId, 'AWS::IAM::Policy').reduce(
+        (sum, [, p]) => sum + size(p.Properties?.PolicyDocument),
+        0,
+      );
+      expect(inline, `${roleId} inline`).toBeLessThanOrEqual(INLINE_PER_ROLE);
+      const managed = attachedTo(roleId, 'AWS::IAM::ManagedPolicy');
+      expect(managed.length, `${roleId} managed policies`).toBeLessThanOrEqual(MANAGED_PER_ROLE);
+      for (const [id, p] of managed)
+        expect(size(p.Properties?.PolicyDocument), id).toBeLessThanOrEqual(MANAGED_POLICY);
+    }
+    // The group's every pair is still within reach: the policies were split, not truncated.
+    expect(JSON.stringify(template)).toContain(group.at(-1)?.networkInterfaceId);
+  });
+});
