@@ -230,7 +230,7 @@ export async function execute(
       ),
     );
   }
-  const forcedFrom = plan.detach?.force ? plan.from : null;
+  const forcedFrom = plan.detach?.record ? plan.from : null;
   // Recorded at once, in parallel with the wait: AWS documents that the instance may refuse another
   // interface at that device index until it is stopped and started (target-forced-detach).
   const recorded = forcedFrom

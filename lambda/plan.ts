@@ -86,8 +86,13 @@ export interface MovePlan {
   readonly kind: 'move';
   readonly from: string | null;
   readonly to: string;
-  /** The attachment to remove first; undefined when the ENI is attached to no one. */
-  readonly detach: { readonly attachmentId: string; readonly force: boolean } | undefined;
+  /**
+   * The attachment to remove first; undefined when the ENI is attached to no one. `record`: write the
+   * forced detach on the ENI (target-forced-detach), for a holder that still runs.
+   */
+  readonly detach:
+    | { readonly attachmentId: string; readonly force: boolean; readonly record: boolean }
+    | undefined;
   /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
   readonly awaitAvailable: boolean;
   readonly dryRun: boolean;
@@ -313,10 +318,14 @@ function moveTo(
   const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
   const holderFailure = from === null ? undefined : failure(obs.instances[from]);
+  const force = holderFailure !== undefined;
+  // Only a holder that still runs can take an interface again without the stop and start that AWS
+  // documents as the cure after a forced detach; a stopped or terminated one gets it anyway.
+  const running = from !== null && ['running', 'pending'].includes(obs.instances[from]?.state ?? '');
   const detach =
     from === null || !eni.attachment
       ? undefined
-      : { attachmentId: eni.attachment.id, force: holderFailure !== undefined };
+      : { attachmentId: eni.attachment.id, force, record: force && running };
   return {
     kind: 'move',
     from,
