@@ -25,6 +25,8 @@ export interface FakeInstance {
   systemStatus: string;
   /** DescribeInstanceStatus AttachedEbsStatus. */
   ebsStatus: string;
+  /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
+  appStatus: string;
   launchTime: Date;
 }
 
@@ -161,6 +163,7 @@ export class FakeEc2 {
       instanceStatus: 'ok',
       systemStatus: 'ok',
       ebsStatus: 'ok',
+      appStatus: 'not-applicable',
       launchTime: new Date(Date.UTC(2026, 10, 1)),
       ...instance,
     });
@@ -189,6 +192,11 @@ export class FakeEc2 {
       settlesAt: 0,
       deleteOnTermination: false,
     };
+  }
+
+  /** Leave an ENI attached to no one (a detach whose attach failed). */
+  unplace(eniId = this.eniId): void {
+    this.eni(eniId).attachment = undefined;
   }
 
   /** The service ENI's attachment and tags (the first ENI). */
@@ -466,6 +474,7 @@ export class FakeEc2 {
               InstanceStatus: status(i.instanceStatus),
               SystemStatus: status(i.systemStatus),
               AttachedEbsStatus: status(i.ebsStatus),
+              ApplicationStatus: status(i.appStatus),
             },
           ];
         }),
