@@ -156,7 +156,11 @@ describe('EniFailover stack (configured, two pairs)', () => {
   });
 
   it('one state-change rule for every configured instance, with retries and a dead-letter queue', () => {
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    expect(
+      Object.keys(
+        template.findResources('AWS::Events::Rule', { Properties: { EventPattern: Match.anyValue() } }),
+      ),
+    ).toHaveLength(1);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.ec2'],
@@ -461,7 +465,8 @@ describe('pairs beyond one function are grouped by their `group`, and 100 fit on
     expect(resources).toBeLessThanOrEqual(500);
     expect(JSON.stringify(template.toJSON()).length).toBeLessThanOrEqual(1_000_000);
     // Each function watches only its own pairs' instances, and its role can move only its own ENIs.
-    template.resourceCountIs('AWS::Events::Rule', functions.length);
+    // Two rules per function: the state-change rule and the reconcile schedule.
+    template.resourceCountIs('AWS::Events::Rule', 2 * functions.length);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 5);
     expect(stack.node.tryFindChild('EniFailover')).toBeDefined();
   });
@@ -470,7 +475,13 @@ describe('pairs beyond one function are grouped by their `group`, and 100 fit on
 describe('stable homes: a pair keeps its function and alarms when other pairs come and go', () => {
   /** Logical IDs of each pair's function and alarms, by pair name. */
   function homes(config: Pair[]): Map<string, string> {
-    const resources = synthConfigured({ pairs: config }).template.toJSON().Resources as Record<
+    // Logical IDs need no bundled code.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new EniFailoverStack(app, 'EniFailover', {
+      env: { account: '123456789012', region: 'eu-west-1' },
+      config: { pairs: config },
+    });
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<
       string,
       {
         Type: string;
