@@ -22,6 +22,7 @@ export function addOutputs(stack: Stack, failover: EniFailover): void {
   });
   new CfnOutput(stack, 'NotificationTopicArn', { value: failover.notificationTopic.topicArn });
   new CfnOutput(stack, 'DeadLetterQueueUrl', { value: failover.deadLetterQueue.queueUrl });
+  new CfnOutput(stack, 'DashboardName', { value: failover.dashboard.dashboardName });
   for (const [name, template] of Object.entries(failover.experiments)) {
     new CfnOutput(stack, `${name}ExperimentCommand`, {
       description: `Stop ${name}'s primary with AWS FIS, and watch the address move`,
@@ -72,7 +73,7 @@ export class EniFailoverStack extends Stack {
         return count <= STACK_RESOURCE_LIMIT
           ? []
           : [
-              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 5 more with an applicationCheck; each group about 16 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
+              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 5 more with an applicationCheck; each group about 15 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
             ];
       },
     });

@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { ApplicationCheck, Pair } from '../../lambda/config';
 import type { StackConfig } from '../../lib/config-file';
@@ -33,14 +33,14 @@ describe('the reconcile schedule', () => {
     expect(functions).toHaveLength(2);
     const rules = schedules(template);
     const targeted = rules.map(([, r]) => {
-      const [target] = r.Properties.Targets as Record<string, unknown>[];
+      const [target] = r.Properties.Targets as [Record<string, unknown>];
       expect(r.Properties.ScheduleExpression).toBe('rate(1 minute)');
-      expect(JSON.parse(String(target?.Input))).toEqual({ action: 'reconcile' });
-      expect(target?.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 });
-      expect(target?.DeadLetterConfig).toEqual({
+      expect(JSON.parse(String(target.Input))).toEqual({ action: 'reconcile' });
+      expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 });
+      expect(target.DeadLetterConfig).toEqual({
         Arn: { 'Fn::GetAtt': [expect.stringMatching(/^EniFailoverDeadLetterQueue/), 'Arn'] },
       });
-      return (target?.Arn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+      return (target.Arn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     });
     expect(targeted.sort()).toEqual([...functions].sort());
     // EventBridge may invoke each function from its own schedule only.

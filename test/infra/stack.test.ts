@@ -247,8 +247,14 @@ describe('EniFailover stack (configured, two pairs)', () => {
     });
   });
 
-  it('outputs the function, the topics and a ready-to-copy drill command', () => {
-    for (const name of ['FunctionNames', 'AlarmTopicArns', 'NotificationTopicArn', 'DeadLetterQueueUrl'])
+  it('outputs the function, the topics, the dashboard and a ready-to-copy drill command', () => {
+    for (const name of [
+      'FunctionNames',
+      'AlarmTopicArns',
+      'NotificationTopicArn',
+      'DeadLetterQueueUrl',
+      'DashboardName',
+    ])
       template.hasOutput(name, {});
     const drill = JSON.stringify(template.findOutputs('DrillCommand'));
     expect(drill).toContain('aws lambda invoke --function-name');
