@@ -1,6 +1,7 @@
 // PURE: observed state + trigger -> Plan. No SDK import, no I/O, no clock.
 import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
 import { describeTrigger, type Trigger } from './events';
+import type { PairState } from './result';
 
 export interface EniView {
   readonly id: string;
@@ -12,6 +13,11 @@ export interface EniView {
   readonly privateIp: string | undefined;
   readonly interfaceType: string;
   readonly requesterManaged: boolean;
+  /**
+   * Addresses the ENI carries, as an instance type's per-interface limits count them: each IPv4 or
+   * IPv6 prefix counts as one address (EC2 User Guide, "Prefix delegation", considerations).
+   */
+  readonly addresses: { readonly ipv4: number; readonly ipv6: number };
   readonly attachment?: {
     readonly id: string;
     readonly instanceId: string | undefined;
@@ -33,9 +39,26 @@ export interface InstanceView {
   /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
   readonly instanceStatus: string;
   readonly systemStatus: string;
-  /** From DescribeInstanceTypes; undefined when EC2 did not say. */
+  /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
+  readonly ebsStatus: string;
+  /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
+  readonly applicationStatus: string;
+  /** When it was last started (epoch ms): a stop and start renews it. */
+  readonly launchTime: number | undefined;
+  /**
+   * Interfaces network card 0 allows (DescribeInstanceTypes NetworkCards[0]); undefined when EC2 did
+   * not say. Device indexes and interface limits count per card, and the function attaches to card 0.
+   */
   readonly maxInterfaces: number | undefined;
-  readonly interfaces: readonly { readonly id: string; readonly deviceIndex: number }[];
+  /** Addresses one interface of its type may carry (DescribeInstanceTypes NetworkInfo); undefined when EC2 did not say. */
+  readonly perInterface:
+    | { readonly ipv4: number; readonly ipv6: number; readonly ipv6Supported: boolean }
+    | undefined;
+  readonly interfaces: readonly {
+    readonly id: string;
+    readonly deviceIndex: number;
+    readonly networkCardIndex: number;
+  }[];
 }
 
 export interface Observation {
@@ -66,11 +89,27 @@ export interface MovePlan {
   readonly kind: 'move';
   readonly from: string | null;
   readonly to: string;
-  /** The attachment to remove first; undefined when the ENI is attached to no one. */
-  readonly detach: { readonly attachmentId: string; readonly force: boolean } | undefined;
+  /**
+   * The attachment to remove first; undefined when the ENI is attached to no one. `record`: write the
+   * forced detach on the ENI (target-forced-detach), for a holder that still runs.
+   */
+  readonly detach:
+    | {
+        readonly attachmentId: string;
+        /** The instance it is detached from (the holder, or the one a hung detach is leaving). */
+        readonly instanceId: string;
+        readonly force: boolean;
+        readonly record: boolean;
+      }
+    | undefined;
   /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
   readonly awaitAvailable: boolean;
   readonly dryRun: boolean;
+  /**
+   * Attach the ENI back here if the attach to `to` fails: the holder was healthy (a drill, a
+   * fail-back), so the address serves again from where it was.
+   */
+  readonly putBack: string | undefined;
   /** Stop this instance after force-detaching from it: the pair fences, and the failed holder still runs. */
   readonly fence: string | undefined;
   /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
@@ -85,6 +124,9 @@ export const TAG = {
   from: 'eni-failover:moved-from',
   to: 'eni-failover:moved-to',
   reason: 'eni-failover:move-reason',
+  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
+  forcedFrom: 'eni-failover:forced-detach-from',
+  forcedAt: 'eni-failover:forced-detach-at',
 } as const;
 
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
@@ -97,17 +139,23 @@ export const who = (pair: Pair, instanceId: string) => {
 };
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
-export function failure(instance: InstanceView | undefined): string | undefined {
+export function failure(pair: Pair, instance: InstanceView | undefined): string | undefined {
   if (!instance) return 'EC2 does not know it (terminated and gone?)';
-  if (instance.state !== 'running') return `state is ${instance.state}`;
+  // pending: it is starting (an operator started it while it held the ENI), not failing.
+  if (instance.state !== 'running' && instance.state !== 'pending') return `state is ${instance.state}`;
   if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
   if (instance.systemStatus === 'impaired') return 'system status check is impaired';
+  if (instance.ebsStatus === 'impaired') return 'attached EBS status check is impaired';
+  if (pair.applicationCheck && instance.applicationStatus === 'impaired')
+    return 'application status check is impaired';
   return undefined;
 }
 
-function health(instance: InstanceView | undefined): string {
+/** An instance's health as a person reads it. */
+export function health(pair: Pair, instance: InstanceView | undefined): string {
   if (!instance) return 'not found';
-  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}, ${instance.availabilityZone}`;
+  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
+  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
 }
 
 /** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
@@ -155,13 +203,16 @@ export function targetProblems(
   const problems: string[] = [];
   if (target.state !== 'running')
     problems.push(failed('target-running', `${name} is ${target.state}, not running`));
-  if (target.instanceStatus === 'impaired' || target.systemStatus === 'impaired') {
+  if ([target.instanceStatus, target.systemStatus, target.ebsStatus].includes('impaired')) {
     problems.push(
       failed(
         'target-healthy',
-        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus})`,
+        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus}, attached EBS ${target.ebsStatus})`,
       ),
     );
+  }
+  if (pair.applicationCheck && target.applicationStatus === 'impaired') {
+    problems.push(failed('target-application', `${name} reports its application status check impaired`));
   }
   if (target.availabilityZone !== eni.availabilityZone) {
     problems.push(
@@ -176,26 +227,95 @@ export function targetProblems(
       failed('target-vpc', `${name} is in ${target.vpcId ?? 'no VPC'}, but the ENI is in ${eni.vpcId}`),
     );
   }
-  const occupant = target.interfaces.find((i) => i.deviceIndex === pair.deviceIndex && i.id !== eni.id);
+  // Device indexes count per network card (an EFA layout puts an interface at index 1 on every card):
+  // only card 0, where the ENI goes, matters.
+  const onCard0 = target.interfaces.filter((i) => i.networkCardIndex === 0 && i.id !== eni.id);
+  const occupant = onCard0.find((i) => i.deviceIndex === pair.deviceIndex);
   if (occupant) {
     problems.push(
-      failed('target-device-index', `${name} already has ${occupant.id} at device index ${pair.deviceIndex}`),
+      failed(
+        'target-device-index',
+        `${name} already has ${occupant.id} at device index ${pair.deviceIndex} of network card 0`,
+      ),
     );
   }
-  const others = target.interfaces.filter((i) => i.id !== eni.id).length;
   if (target.maxInterfaces === undefined) {
-    problems.push(
-      failed('target-interface-limit', `EC2 did not say how many interfaces ${target.instanceType} allows`),
-    );
-  } else if (others >= target.maxInterfaces) {
     problems.push(
       failed(
         'target-interface-limit',
-        `${name} has ${others} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows`,
+        `EC2 did not say how many interfaces ${target.instanceType} allows on network card 0`,
+      ),
+    );
+  } else if (onCard0.length >= target.maxInterfaces) {
+    problems.push(
+      failed(
+        'target-interface-limit',
+        `${name} has ${onCard0.length} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows on network card 0`,
+      ),
+    );
+  }
+  problems.push(...addressProblems(name, eni, target));
+  const forced = forcedDetachProblem(name, eni, instanceId, target);
+  if (forced) problems.push(forced);
+  return problems;
+}
+
+/** An ENI carrying more addresses than the target's type allows per interface fails the attach, after the detach. */
+function addressProblems(name: string, eni: EniView, target: InstanceView): string[] {
+  const limit = target.perInterface;
+  const { ipv4, ipv6 } = eni.addresses;
+  if (!limit) {
+    return [
+      failed(
+        'target-address-limit',
+        `EC2 did not say how many addresses ${target.instanceType} allows per interface`,
+      ),
+    ];
+  }
+  const problems: string[] = [];
+  if (ipv4 > limit.ipv4) {
+    problems.push(
+      failed(
+        'target-address-limit',
+        `the ENI carries ${ipv4} IPv4 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv4} per interface`,
+      ),
+    );
+  }
+  if (ipv6 > 0 && !limit.ipv6Supported) {
+    problems.push(
+      failed(
+        'target-address-limit',
+        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) does not support IPv6`,
+      ),
+    );
+  } else if (ipv6 > limit.ipv6) {
+    problems.push(
+      failed(
+        'target-address-limit',
+        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv6} per interface`,
       ),
     );
   }
   return problems;
+}
+
+/**
+ * AWS documents that after a forced detach the instance may not accept another interface at the same
+ * device index until it is stopped and started: refuse it until its LaunchTime is later than the record.
+ */
+function forcedDetachProblem(
+  name: string,
+  eni: EniView,
+  instanceId: string,
+  target: InstanceView,
+): string | undefined {
+  if (eni.tags[TAG.forcedFrom] !== instanceId) return undefined;
+  const at = Date.parse(eni.tags[TAG.forcedAt] ?? '');
+  if (Number.isNaN(at) || (target.launchTime !== undefined && target.launchTime > at)) return undefined;
+  return failed(
+    'target-forced-detach',
+    `the ENI was force-detached from ${name} at ${eni.tags[TAG.forcedAt]}, and it has not been stopped and started since; AWS documents that it may refuse an interface at that device index until then`,
+  );
 }
 
 const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
@@ -214,11 +334,7 @@ function moveTo(
   const from = holderOf(eni);
   const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
-  const holderFailure = from === null ? undefined : failure(obs.instances[from]);
-  const detach =
-    from === null || !eni.attachment
-      ? undefined
-      : { attachmentId: eni.attachment.id, force: holderFailure !== undefined };
+  const detach = detachFor(pair, obs, eni);
   return {
     kind: 'move',
     from,
@@ -226,9 +342,32 @@ function moveTo(
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
+    // Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again.
+    putBack: from !== null && detach && failure(pair, obs.instances[from]) === undefined ? from : undefined,
     fence: fenceable(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     reasons: why,
+  };
+}
+
+/**
+ * The detach a move needs first, if any. Force is AWS's last resort for a failed instance
+ * (DetachNetworkInterface, `Force`): a holder whose only failure is its application lets go the
+ * ordinary way. A detach that hangs in `detaching` from an instance that has failed since (its OS
+ * stopped answering) is forced. The forced detach is recorded only off an instance that still runs:
+ * a stopped or terminated one must be started again anyway, which is the documented cure.
+ */
+function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
+  const a = eni.attachment;
+  if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
+  const instance = obs.instances[a.instanceId];
+  const force = failure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+  if (a.status === 'detaching' && !force) return undefined;
+  return {
+    attachmentId: a.id,
+    instanceId: a.instanceId,
+    force,
+    record: force && instance?.state === 'running',
   };
 }
 
@@ -282,7 +421,7 @@ function cooldown(pair: Pair, eni: EniView, now: number): string[] {
 
 function planAutomatic(
   pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' }>,
+  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>,
   obs: Observation,
   eni: EniView,
   now: number,
@@ -290,7 +429,7 @@ function planAutomatic(
   const holder = holderOf(eni);
   const cause = describeTrigger(trigger);
   if (holder === null) return adopt(pair, obs, eni, `triggered by ${cause}`, false);
-  if (holder !== trigger.instanceId) {
+  if (trigger.kind !== 'reconcile' && holder !== trigger.instanceId) {
     return {
       kind: 'unchanged',
       holder,
@@ -299,13 +438,14 @@ function planAutomatic(
       ],
     };
   }
-  const why = failure(obs.instances[holder]);
+  const why = failure(pair, obs.instances[holder]);
   if (why === undefined) {
+    const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
     return {
       kind: 'unchanged',
       holder,
       reasons: [
-        `${cause}, but ${who(pair, holder)} reads healthy now (${health(obs.instances[holder])}): not moving`,
+        trigger.kind === 'reconcile' ? `${cause}: ${healthy}` : `${cause}, but ${healthy}: not moving`,
       ],
     };
   }
@@ -339,7 +479,7 @@ function planManualMove(
   const why =
     holder === null
       ? `${eni.id} is attached to no one`
-      : `${who(pair, holder)} holds the ENI (${health(obs.instances[holder])})`;
+      : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
   return moveTo(
     pair,
     obs,
@@ -356,8 +496,8 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
     holder === null
       ? `${eni.id} is attached to no one (status ${eni.status})`
       : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
-    `primary ${pair.primaryInstanceId}: ${health(obs.instances[pair.primaryInstanceId])}`,
-    `standby ${pair.standbyInstanceId}: ${health(obs.instances[pair.standbyInstanceId])}`,
+    `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
+    `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
   ];
   const problems = eniProblems(pair, eni);
   if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
@@ -372,6 +512,41 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
     ...blockers,
   );
   return { kind: 'status', holder, reasons };
+}
+
+/**
+ * Is the address protected right now? Attached: a member holds the ENI. Redundant: the member that
+ * does not hold it could take it now (every target check passes). `holder` may differ from the
+ * observed one: after a move the caller asks about the new holder, with the observation from before.
+ */
+export function redundancy(
+  pair: Pair,
+  obs: Observation,
+  holder: string | null,
+): { attached: boolean; redundant: boolean } {
+  const eni = obs.eni;
+  if (!eni || holder === null || !roleOf(pair, holder)) return { attached: false, redundant: false };
+  const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
+  return {
+    attached: true,
+    redundant: targetProblems(pair, eni, other, obs.instances[other]).length === 0,
+  };
+}
+
+/** The pair at a glance, for status results (lambda/result.ts PairState). */
+export function pairState(pair: Pair, obs: Observation): PairState {
+  const holder = obs.eni ? holderOf(obs.eni) : null;
+  const { attached, redundant } = redundancy(pair, obs, holder);
+  const tags = obs.eni?.tags ?? {};
+  const at = tags[TAG.movedAt];
+  return {
+    holder: holder === null ? null : (roleOf(pair, holder) ?? null),
+    primary: health(pair, obs.instances[pair.primaryInstanceId]),
+    standby: health(pair, obs.instances[pair.standbyInstanceId]),
+    attached,
+    redundant,
+    lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+  };
 }
 
 /**
@@ -408,7 +583,7 @@ export function plan(
 
 function decide(
   pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'move' }>,
+  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'move' }>,
   obs: Observation,
   eni: EniView,
   now: number,
@@ -418,6 +593,7 @@ function decide(
       return planManualMove(pair, trigger, obs, eni);
     case 'alarm':
     case 'state-change':
+    case 'reconcile':
       return planAutomatic(pair, trigger, obs, eni, now);
   }
 }
