@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { EniFailover } from './eni-failover';
@@ -91,5 +91,11 @@ export class EniFailoverDemoStack extends Stack {
     ] as const) {
       Validations.of(this).acknowledge({ id, reason });
     }
+    // The recommended flag @aws-cdk/aws-ec2:restrictDefaultSecurityGroup adds a custom resource whose handler
+    // CDK makes depend on its role explicitly, though the role's GetAtt already orders them.
+    const provider = this.node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    const handler = provider?.node.tryFindChild('Handler');
+    if (handler instanceof CfnResource)
+      handler.addMetadata('cfn-lint', { config: { ignore_checks: ['W3005'] } });
   }
 }

@@ -51,7 +51,9 @@ export class EniFailoverStack extends Stack {
   readonly failover: EniFailover;
 
   constructor(scope: Construct, id: string, props: EniFailoverStackProps) {
-    super(scope, id, props);
+    // Unindented: a large configuration's template (each pair's dashboard row included) stays far below
+    // CloudFormation's 1 MB.
+    super(scope, id, { suppressTemplateIndentation: true, ...props });
     const { pairs, notificationEmails, alarmDatapoints, experiments, reconcileScheduleMinutes } =
       props.config;
     this.failover = new EniFailover(this, 'EniFailover', {
@@ -73,7 +75,7 @@ export class EniFailoverStack extends Stack {
         return count <= STACK_RESOURCE_LIMIT
           ? []
           : [
-              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 5 more with an applicationCheck; each group about 15 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
+              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 5 more with an applicationCheck; each group about 14 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
             ];
       },
     });

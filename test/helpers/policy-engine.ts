@@ -29,15 +29,23 @@ interface PolicyDocument {
 const ec2Id = (prefix: string, logicalId: string) =>
   `${prefix}-${createHash('sha256').update(logicalId).digest('hex').slice(0, 17)}`;
 
-/** What `Ref` and `Fn::GetAtt` give for each resource type, as CloudFormation documents them. */
-function refOf(id: string, type: string | undefined): string {
+/** Where a template is deployed, for the pseudo parameters and the ARNs of its resources. */
+export interface Where {
+  readonly account: string;
+  readonly region: string;
+  readonly partition: string;
+}
+const HERE: Where = { account: ACCOUNT, region: REGION, partition: PARTITION };
+
+/** What `Ref` gives for each resource type, as CloudFormation documents it. */
+function refOf(id: string, type: string | undefined, { account, region, partition }: Where = HERE): string {
   switch (type) {
     case 'AWS::SNS::Topic':
-      return `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:${id}`;
+      return `arn:${partition}:sns:${region}:${account}:${id}`;
     case 'AWS::SQS::Queue':
-      return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}`;
+      return `https://sqs.${region}.amazonaws.com/${account}/${id}`;
     case 'AWS::IAM::ManagedPolicy':
-      return `arn:${PARTITION}:iam::${ACCOUNT}:policy/${id}`;
+      return `arn:${partition}:iam::${account}:policy/${id}`;
     case 'AWS::EC2::Instance':
       return ec2Id('i', id);
     case 'AWS::EC2::NetworkInterface':
@@ -47,32 +55,35 @@ function refOf(id: string, type: string | undefined): string {
   }
 }
 
-function attOf(id: string, type: string | undefined, attribute: string): string {
-  const arn = (service: string, resource: string, region = REGION) =>
-    `arn:${PARTITION}:${service}:${region}:${ACCOUNT}:${resource}`;
-  const byType: Record<string, () => string> = {
-    'AWS::SQS::Queue': () => (attribute === 'QueueUrl' ? refOf(id, type) : arn('sqs', id)),
-    'AWS::SNS::Topic': () => refOf(id, type),
+/** What `Fn::GetAtt` gives; attributes no hop reads resolve to a placeholder. */
+function attOf(id: string, type: string | undefined, attribute: string, where: Where = HERE): string {
+  const arn = (service: string, resource: string) =>
+    `arn:${where.partition}:${service}:${where.region}:${where.account}:${resource}`;
+  if (type === 'AWS::EC2::NetworkInterface') return attribute === 'Id' ? ec2Id('eni', id) : '10.0.0.10';
+  if (type === 'AWS::SQS::Queue' && attribute === 'QueueUrl') return refOf(id, type, where);
+  const arns: Record<string, () => string> = {
+    'AWS::SQS::Queue': () => arn('sqs', id),
+    'AWS::SNS::Topic': () => refOf(id, type, where),
     'AWS::Lambda::Function': () => arn('lambda', `function:${id}`),
-    'AWS::IAM::Role': () => `arn:${PARTITION}:iam::${ACCOUNT}:role/${id}`,
+    'AWS::IAM::Role': () => `arn:${where.partition}:iam::${where.account}:role/${id}`,
     'AWS::KMS::Key': () => arn('kms', `key/${id}`),
     'AWS::CloudWatch::Alarm': () => arn('cloudwatch', `alarm:${id}`),
     'AWS::Events::Rule': () => arn('events', `rule/${id}`),
     'AWS::Logs::LogGroup': () => arn('logs', `log-group:${id}:*`),
-    'AWS::EC2::NetworkInterface': () => (attribute === 'Id' ? ec2Id('eni', id) : '10.0.0.10'),
   };
-  const make = type ? byType[type] : undefined;
-  if (!make) throw new Error(`policy-engine: no Fn::GetAtt for ${id}.${attribute} (${type})`);
-  return make();
+  const make = type && attribute.endsWith('Arn') ? arns[type] : undefined;
+  return make ? make() : `${id}.${attribute}`;
 }
 
 /** Resolves the intrinsic functions a CDK template uses, to concrete values. */
-export function resolver(template: CfnTemplate): (value: Json) => Json {
+export function resolver(template: CfnTemplate, where: Where = HERE): (value: Json) => Json {
   const typeOf = (id: string) => template.Resources[id]?.Type;
+  const ref = (id: string) => refOf(id, typeOf(id), where);
+  const att = (id: string, attribute: string) => attOf(id, typeOf(id), attribute, where);
   const pseudo: Record<string, string> = {
-    'AWS::AccountId': ACCOUNT,
-    'AWS::Region': REGION,
-    'AWS::Partition': PARTITION,
+    'AWS::AccountId': where.account,
+    'AWS::Region': where.region,
+    'AWS::Partition': where.partition,
     'AWS::URLSuffix': 'amazonaws.com',
     'AWS::StackName': 'Stack',
   };
@@ -96,7 +107,7 @@ export function resolver(template: CfnTemplate): (value: Json) => Json {
       return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
         if (name in vars) return String(resolve(vars[name]));
         const [id, attribute] = name.split('.') as [string, string | undefined];
-        return String(attribute ? attOf(id, typeOf(id), attribute) : (pseudo[id] ?? refOf(id, typeOf(id))));
+        return String(attribute ? att(id, attribute) : (pseudo[id] ?? ref(id)));
       });
     }
     if (entries.length === 1 && key === 'Fn::Select') {

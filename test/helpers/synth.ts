@@ -1,4 +1,6 @@
-import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, type AppProps, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Pair } from '../../lambda/config';
@@ -24,16 +26,28 @@ export function pairs(n: number): Pair[] {
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
+/** cdk.json's context (the recommended feature flags): what `npx cdk synth` gives the app, so tests see its templates. */
+const CDK_CONTEXT = (
+  JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+
+/** An App as the CDK CLI makes it from cdk.json, plus the given props (their context wins). */
+export function newApp(props: AppProps = {}): App {
+  return new App({ ...props, context: { ...CDK_CONTEXT, ...props.context } });
+}
+
 /** Synthesizes the configured stack in-process, with cdk-nag as the bin/ app runs it. */
 export function synthConfigured(config: StackConfig): { stack: Stack; template: Template } {
-  const app = new App();
+  const app = newApp();
   const stack = new EniFailoverStack(app, 'EniFailover', { env: ENV, config });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stack, template: Template.fromStack(stack) };
 }
 
 export function synthDemo(): { stack: Stack; template: Template } {
-  const app = new App();
+  const app = newApp();
   const stack = new EniFailoverDemoStack(app, 'EniFailoverDemo');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stack, template: Template.fromStack(stack) };

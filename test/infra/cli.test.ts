@@ -65,7 +65,8 @@ function cdk(args: string[]): Promise<{ code: number | null; out: string; err: s
   });
 }
 
-describe('the CDK app through the real CLI (npx cdk synth)', () => {
+// A fresh CLI process bundles the function: seconds on an idle machine, longer on a busy one.
+describe('the CDK app through the real CLI (npx cdk synth)', { timeout: 120_000 }, () => {
   it.each([
     ['-c demo=true', ['-c', 'demo=true'], 'EniFailoverDemo'],
     ['-c config=failover.example.json', ['-c', 'config=failover.example.json'], 'EniFailover'],

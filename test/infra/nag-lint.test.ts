@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { type App, type Stack, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadStackConfig } from '../../lib/config-file';
 import { EniFailoverDemoStack } from '../../lib/demo-stack';
 import { EniFailoverStack } from '../../lib/stack';
-import { pairs } from '../helpers/synth';
+import { newApp, pairs } from '../helpers/synth';
 import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
@@ -46,7 +46,7 @@ const STACKS: [string, (app: App) => Stack][] = [
 /** Synthesizes with cdk-nag's AwsSolutions pack, exactly as bin/app.ts does: a finding fails the synth. */
 function synthWithNag(make: (app: App) => Stack): { dir: string; stack: Stack } {
   const dir = mkdtempSync(join(tmpdir(), 'eni-failover-synth-'));
-  const app = new App({ outdir: dir });
+  const app = newApp({ outdir: dir });
   const stack = make(app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
@@ -76,20 +76,28 @@ describe.each(STACKS)('%s', (_name, make) => {
     for (const a of acks) expect(a.reason.length, `${a.path} ${a.id}`).toBeGreaterThan(30);
   });
 
-  it.runIf(runCfnLintTests)('passes cfn-lint with no error or warning', () => {
-    if (!cfnLintAvailable)
-      throw new Error(`${CFN_LINT} is not installed (CI=true requires it): pip install cfn-lint`);
-    const templates = readdirSync(dir)
-      .filter((f) => f.endsWith('.template.json'))
-      .map((f) => join(dir, f));
-    expect(templates).toHaveLength(1);
-    const run = spawnSync(CFN_LINT, ['--format', 'parseable', '--regions', 'eu-west-1', '--', ...templates], {
-      encoding: 'utf8',
-    });
-    const findings = run.stdout.split('\n').filter((l) => /:[EW]\d+:/.test(l));
-    expect(findings, run.stdout + run.stderr).toEqual([]);
-    expect([0, 8], `cfn-lint exited ${run.status}: ${run.stderr}`).toContain(run.status);
-  });
+  it.runIf(runCfnLintTests)(
+    'passes cfn-lint with no error or warning',
+    () => {
+      if (!cfnLintAvailable)
+        throw new Error(`${CFN_LINT} is not installed (CI=true requires it): pip install cfn-lint`);
+      const templates = readdirSync(dir)
+        .filter((f) => f.endsWith('.template.json'))
+        .map((f) => join(dir, f));
+      expect(templates).toHaveLength(1);
+      const run = spawnSync(
+        CFN_LINT,
+        ['--format', 'parseable', '--regions', 'eu-west-1', '--', ...templates],
+        {
+          encoding: 'utf8',
+        },
+      );
+      const findings = run.stdout.split('\n').filter((l) => /:[EW]\d+:/.test(l));
+      expect(findings, run.stdout + run.stderr).toEqual([]);
+      expect([0, 8], `cfn-lint exited ${run.status}: ${run.stderr}`).toContain(run.status);
+    },
+    120_000,
+  );
 });
 
 it('cdk-nag fails the synth on an unacknowledged finding (the check is live)', () => {
