@@ -214,7 +214,7 @@ describe('7. a move that cannot finish puts the ENI back', () => {
     expect(h.ec2.holder()).toBe(PRIMARY);
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
     expect(r.reasons[0]).toMatch(
-      /attach failed: InvalidParameterValue: refused by EC2; the ENI was put back on i-0123/,
+      /^attach failed: PutBackError: InvalidParameterValue: refused by EC2; the ENI was put back on i-0123/,
     );
     expect(r.reasons[1]).toMatch(/attached to primary i-0123456789abcdef0 \(attached\)/);
     expect(r.steps.map((s) => s.name)).toContain('put-back');
