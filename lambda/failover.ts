@@ -109,7 +109,7 @@ async function whereIs(pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<
     if (!eni) return `${pair.networkInterfaceId} no longer exists`;
     const a = eni.attachment;
     if (a?.status === 'detaching') {
-      return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it and attaches it` : next}`;
+      return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it (forcing it if that instance has failed) and attaches it` : next}`;
     }
     const holder = holderOf(eni);
     if (holder === null)
