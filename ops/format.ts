@@ -54,12 +54,6 @@ function table(rows: string[][]): string {
 }
 
 /**
- * A member's health as the function words it (lambda/plan.ts health(): "running, status ok/ok/EBS ok[,
- * application ok], eu-west-1a", or "not found"): failed when not running or any check is impaired.
- */
-const failedHealth = (health: string) => !health.startsWith('running,') || /\bimpaired\b/.test(health);
-
-/**
  * Pairs whose address is not protected now. Down: the ENI is attached to no one, or its holder has
  * failed. Without a standby: the holder serves, but the other member could not take the ENI now.
  */
@@ -69,8 +63,7 @@ export function unprotected(results: readonly Result[]): { down: string[]; notRe
   for (const r of results) {
     const s = r.state;
     if (!s) continue;
-    const holderHealth = s.holder === null ? undefined : s[s.holder];
-    if (!s.attached || holderHealth === undefined || failedHealth(holderHealth)) down.push(r.pair ?? '?');
+    if (!s.serving) down.push(r.pair ?? '?');
     else if (!s.redundant) notRedundant.push(r.pair ?? '?');
   }
   return { down, notRedundant };
@@ -93,7 +86,7 @@ export function formatFleet(results: readonly Result[], pairs: readonly Pair[], 
       : 'never';
     rows.push([
       r.pair ?? '?',
-      s.holder === null ? 'NO ONE' : failedHealth(s[s.holder]) ? `${s.holder} (FAILED)` : s.holder,
+      s.holder === null ? 'NO ONE' : s.serving ? s.holder : `${s.holder} (FAILED)`,
       s.primary,
       s.standby,
       s.redundant ? 'yes' : 'NO',

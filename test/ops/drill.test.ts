@@ -193,6 +193,7 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   primary: HEALTHY,
   standby: HEALTHY,
   attached: true,
+  serving: true,
   redundant: true,
   lastMove: null,
   ...fields,
@@ -250,15 +251,19 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
   });
 
   it.each([
-    ['attached to no one', state({ holder: null, attached: false, redundant: false }), /^db\s+NO ONE\s/],
+    [
+      'attached to no one',
+      state({ holder: null, attached: false, serving: false, redundant: false }),
+      /^db\s+NO ONE\s/,
+    ],
     [
       'held by a failed member',
-      state({ primary: 'running, status impaired/ok/EBS ok, eu-west-1a' }),
+      state({ primary: 'running, status impaired/ok/EBS ok, eu-west-1a', serving: false }),
       /^db\s+primary \(FAILED\)\s/,
     ],
     [
       'held by a member whose application is impaired',
-      state({ primary: 'running, status ok/ok/EBS ok, application impaired, eu-west-1a' }),
+      state({ primary: 'running, status ok/ok/EBS ok, application impaired, eu-west-1a', serving: false }),
       /^db\s+primary \(FAILED\)\s/,
     ],
   ])('an address that is down (%s) exits 1 and is called DOWN', async (_, db, row) => {
