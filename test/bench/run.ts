@@ -77,8 +77,8 @@ const line = (label: string, b: typeof c.bare) =>
   console.log(
     `${label.padEnd(34)} ${(b.bytes / 1024).toFixed(0).padStart(5)} KiB   import median ${b.ms.median.toFixed(1)} ms (p25 ${b.ms.p25.toFixed(1)}, p75 ${b.ms.p75.toFixed(1)}) = ${(b.ms.median / c.bare.ms.median).toFixed(2)} x`,
   );
-line('handler, as deployed (SDK traced)', c.handler);
-line('handler without the X-Ray SDK', c.untraced);
+line('handler, as deployed', c.handler);
+line('handler with the OS check (SSM)', c.osCheck);
 line('EC2Client only', c.bare);
 console.log(
   `as deployed: ${ratio.toFixed(2)} x the EC2Client-only bundle; target <= 1.25: ${verdict('cold import', ratio <= 1.25)}`,
