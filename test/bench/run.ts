@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchColdImport } from './cold-import';
 import { benchFailover } from './failover';
+import { benchParallel } from './parallel';
 import { benchSynth } from './synth';
 
 // The figures are the report: keep EMF lines and the SDK's Node 20 notice out of it.
@@ -68,6 +69,31 @@ console.log(
 );
 console.log(
   `no call beyond the checks, the settle polls and one of each mutation: ${verdict('API calls', unexpected.length === 0 && mutating.every((n) => n === 1))}`,
+);
+
+const PAIRS = 20;
+const settle = { detachMs: num('detach-ms'), attachMs: num('attach-ms') };
+console.log(
+  `\n== Pairs in parallel against moto: 1 pair, then ${PAIRS} pairs failing at once, each event in its own function instance`,
+);
+const par = await benchParallel([1, PAIRS, 1, PAIRS], settle);
+const fast = await benchParallel([1, PAIRS], { detachMs: 0, attachMs: 0 });
+const show = (label: string, runs: typeof par) => {
+  for (const r of runs)
+    console.log(
+      `${label}: ${String(r.pairs).padStart(2)} pair(s): wall ${r.wallMs.toFixed(0)} ms, ${r.moved} moved, at most ${r.peak} moves in flight at once`,
+    );
+};
+show(`EC2 settles in ${settle.detachMs} + ${settle.attachMs} ms`, par);
+show("moto's own speed", fast);
+const walls = (runs: typeof par, n: number) => runs.filter((r) => r.pairs === n).map((r) => r.wallMs);
+const parRatio = Math.max(...walls(par, PAIRS)) / Math.min(...walls(par, 1));
+const fastRatio = Math.max(...walls(fast, PAIRS)) / Math.min(...walls(fast, 1));
+console.log(
+  `at moto's own speed ${PAIRS} pairs take ${fastRatio.toFixed(2)} x one (this machine's 2 cores run every container and moto)`,
+);
+console.log(
+  `${PAIRS} pairs (slowest) against 1 pair (fastest), EC2 settling: ${parRatio.toFixed(2)} x; target <= 1.5 and all moved: ${verdict('pairs in parallel', parRatio <= 1.5 && par.every((r) => r.moved === r.pairs))}`,
 );
 
 const c = await benchColdImport(join(import.meta.dirname, '..', '..', 'bench-out'), num('samples'));

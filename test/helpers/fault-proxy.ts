@@ -33,9 +33,13 @@ const ANSWERS: Record<Exclude<Fault, 'timeout'>, { status: number; code: string;
  * forwarded untouched.
  */
 export class FaultProxy {
-  /** Every call seen: the action, and the fault it got if any. */
-  readonly log: { action: string; fault?: Fault }[] = [];
+  /**
+   * Every call seen: the action, when it arrived (performance.now()), what it names (the ENI, or the
+   * attachment a detach names), and the fault it got if any.
+   */
+  readonly log: { action: string; at: number; target?: string; fault?: Fault }[] = [];
   private readonly rules = new Map<string, { fault: Fault; remaining: number }>();
+  private readonly delays = new Map<string, number>();
   private random: { rate: number; faults: Fault[]; next: () => number } | undefined;
   private readonly sockets = new Set<Socket>();
 
@@ -57,9 +61,17 @@ export class FaultProxy {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const action = new URLSearchParams(body.toString()).get('Action') ?? '?';
+        const params = new URLSearchParams(body.toString());
+        const action = params.get('Action') ?? '?';
         const fault = proxy?.pick(action);
-        proxy?.log.push(fault ? { action, fault } : { action });
+        const target =
+          params.get('NetworkInterfaceId') ?? params.get('AttachmentId') ?? params.get('ResourceId.1');
+        proxy?.log.push({
+          action,
+          at: performance.now(),
+          ...(target ? { target } : {}),
+          ...(fault ? { fault } : {}),
+        });
         if (fault === 'timeout') return; // never answer: the client's request timeout must end it
         const answerWith = (a: { status: number; code: string; message: string }) => {
           res.writeHead(a.status, { 'content-type': 'text/xml' });
@@ -83,8 +95,14 @@ export class FaultProxy {
               answer.on('end', () => answerWith(ANSWERS.lost));
               return;
             }
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
+            const pass = () => {
+              res.writeHead(answer.statusCode ?? 502, answer.headers);
+              answer.pipe(res);
+            };
+            // The answer stream waits, paused, until it is piped.
+            const late = proxy?.delays.get(action);
+            if (late) setTimeout(pass, late);
+            else pass();
           },
         );
         forward.on('error', (e) => {
@@ -106,6 +124,14 @@ export class FaultProxy {
     this.rules.set(action, { fault, remaining: times });
   }
 
+  /**
+   * Hold the answers of `action` for `ms` after moto has carried the call out: for a benchmark, EC2's
+   * time to settle a detach or an attach, spent in the call instead of in the function's polls.
+   */
+  delay(action: string, ms: number): void {
+    this.delays.set(action, ms);
+  }
+
   /** Fail each call with probability `rate`, with a fault drawn from `faults`, using the given random source. */
   randomly(rate: number, faults: Fault[], next: () => number): void {
     this.random = { rate, faults, next };
@@ -113,6 +139,7 @@ export class FaultProxy {
 
   clear(): void {
     this.rules.clear();
+    this.delays.clear();
     this.random = undefined;
     this.log.length = 0;
   }
