@@ -34,7 +34,11 @@ export async function faultyEc2(moto: Moto): Promise<FaultProxy> {
   return proxy;
 }
 
-export const failoverFor = (pair: Pair) => localFailover([pair], TEST_HTTP);
+/**
+ * The function retries transient errors until its deadline (the remaining time less 5 s to report):
+ * 10 s of remaining time keeps a fault that never ends to about 5 s a cell, not 55.
+ */
+export const failoverFor = (pair: Pair) => localFailover([pair], TEST_HTTP, 10_000);
 
 /** Where the ENI is: the holder, and how many instances list it (more than one is a double attachment). */
 export async function locate(w: MotoWorld): Promise<{ holder: string | null; listedBy: number }> {
