@@ -25,6 +25,8 @@ export interface FakeInstance {
   systemStatus: string;
   /** DescribeInstanceStatus AttachedEbsStatus. */
   ebsStatus: string;
+  /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
+  appStatus: string;
   launchTime: Date;
 }
 
@@ -115,12 +117,13 @@ export class FakeEc2 {
   largeAccount = false;
   /** At most this many instances per DescribeInstances page: EC2 may return fewer than MaxResults. */
   pageSize = 1000;
-  private readonly failures = new Map<string, { error: Error; times: number }>();
+  private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
-  private staleReads = 0;
-  private readonly snapshots = new Map<
+  private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
+  /** What each ENI was just before the last call of each mutating action. */
+  private readonly before = new Map<
     string,
-    { attachment: FakeAttachment | undefined; tags: Record<string, string> }
+    Map<string, { attachment: FakeAttachment | undefined; tags: Record<string, string> }>
   >();
   private readonly dryRuns = new Set<number>();
   private nextAttachment = 1;
@@ -160,6 +163,7 @@ export class FakeEc2 {
       instanceStatus: 'ok',
       systemStatus: 'ok',
       ebsStatus: 'ok',
+      appStatus: 'not-applicable',
       launchTime: new Date(Date.UTC(2026, 10, 1)),
       ...instance,
     });
@@ -190,6 +194,11 @@ export class FakeEc2 {
     };
   }
 
+  /** Leave an ENI attached to no one (a detach whose attach failed). */
+  unplace(eniId = this.eniId): void {
+    this.eni(eniId).attachment = undefined;
+  }
+
   /** The service ENI's attachment and tags (the first ENI). */
   get attachment(): FakeAttachment | undefined {
     return this.eni(this.eniId).attachment;
@@ -198,9 +207,9 @@ export class FakeEc2 {
     return this.eni(this.eniId).tags;
   }
 
-  /** Make the next `times` calls of `action` fail with `error` (Infinity: every call). */
-  fail(action: string, error: Error, times = 1): void {
-    this.failures.set(action, { error, times });
+  /** Make `times` calls of `action` fail with `error` (Infinity: every call), after letting `after` through. */
+  fail(action: string, error: Error, times = 1, after = 0): void {
+    this.failures.set(action, { error, times, after });
   }
 
   /**
@@ -214,11 +223,12 @@ export class FakeEc2 {
   }
 
   /**
-   * The next `reads` DescribeNetworkInterfaces answer what the ENIs were before the last mutation:
-   * EC2's API is eventually consistent (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
+   * Once `after` is carried out, the next `reads` DescribeNetworkInterfaces answer what the ENIs were
+   * just before the last `shows` (say: after the attach, the attachment from before the detach): EC2's
+   * API is eventually consistent (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
    */
-  stale(reads: number): void {
-    this.staleReads = reads;
+  stale(reads: number, after = 'AttachNetworkInterface', shows = 'DetachNetworkInterface'): void {
+    this.stale_ = { after, shows, reads, armed: false };
   }
 
   /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
@@ -252,7 +262,8 @@ export class FakeEc2 {
     this.calls.push(action);
     this.advance();
     const failure = this.failures.get(action);
-    if (failure && failure.times > 0) {
+    if (failure && failure.after > 0) failure.after -= 1;
+    else if (failure && failure.times > 0) {
       failure.times -= 1;
       throw failure.error;
     }
@@ -265,12 +276,15 @@ export class FakeEc2 {
       this.dryRuns.add(this.calls.length - 1);
       throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
-    for (const eni of this.enis.values()) {
-      this.snapshots.set(eni.id, {
-        attachment: eni.attachment && { ...eni.attachment },
-        tags: { ...eni.tags },
-      });
-    }
+    this.before.set(
+      action,
+      new Map(
+        [...this.enis.values()].map((e) => [
+          e.id,
+          { attachment: e.attachment && { ...e.attachment }, tags: { ...e.tags } },
+        ]),
+      ),
+    );
     const lost = this.lost.get(action) ?? 0;
     if (lost > 0) {
       this.lost.set(action, lost - 1);
@@ -278,7 +292,9 @@ export class FakeEc2 {
       this.calls.push(`${action} (replayed by the SDK)`);
       this.advance();
     }
-    return act();
+    const answer = act();
+    if (this.stale_?.after === action) this.stale_.armed = true;
+    return answer;
   }
 
   /** Interfaces on an instance, as DescribeInstances lists them. */
@@ -313,7 +329,8 @@ export class FakeEc2 {
   }
 
   private render(eni: FakeEni) {
-    const stale = this.staleReads > 0 ? this.snapshots.get(eni.id) : undefined;
+    const st = this.stale_;
+    const stale = st?.armed && st.reads > 0 ? this.before.get(st.shows)?.get(eni.id) : undefined;
     const a = stale ? stale.attachment : eni.attachment;
     const tags = stale ? stale.tags : eni.tags;
     return {
@@ -412,7 +429,7 @@ export class FakeEc2 {
         const eni = this.enis.get(id);
         return eni ? [this.render(eni)] : [];
       });
-      if (this.staleReads > 0) this.staleReads -= 1;
+      if (this.stale_?.armed && this.stale_.reads > 0) this.stale_.reads -= 1;
       return { NetworkInterfaces: answer };
     });
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
@@ -457,6 +474,7 @@ export class FakeEc2 {
               InstanceStatus: status(i.instanceStatus),
               SystemStatus: status(i.systemStatus),
               AttachedEbsStatus: status(i.ebsStatus),
+              ApplicationStatus: status(i.appStatus),
             },
           ];
         }),

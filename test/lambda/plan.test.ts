@@ -407,6 +407,15 @@ describe('plan: manual moves (drills and fail-back)', () => {
       to: STANDBY,
     });
   });
+  it('records a forced detach only off a holder that still runs (a stopped one is cured by its restart)', () => {
+    const impaired = plan(PAIR, alarm(PRIMARY), world({ primary: { systemStatus: 'impaired' } }), NOW);
+    expect(impaired).toMatchObject({ kind: 'move', detach: { force: true, record: true } });
+    const stoppedHolder = plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY), NOW);
+    expect(stoppedHolder).toMatchObject({ kind: 'move', detach: { force: true, record: false } });
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({
+      detach: { force: false, record: false },
+    });
+  });
   it('a drill off a healthy holder puts the ENI back there if the attach fails; a forced move has nowhere to go back', () => {
     expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({ kind: 'move', putBack: PRIMARY });
     expect(plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY), NOW)).toMatchObject({
