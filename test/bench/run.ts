@@ -26,13 +26,13 @@ const num = (name: keyof typeof values) => {
   return n;
 };
 
-// The mutations of one forced failover, and how many of each: the tags twice, once to record the
-// forced detach (the old holder is no target until it restarts) and once to record the move.
+// The mutations of one failover from a stopped holder, one of each (a holder that still runs would
+// add a CreateTags recording the forced detach).
 const MUTATING: Record<string, number> = {
   DetachNetworkInterface: 1,
   AttachNetworkInterface: 1,
   ModifyNetworkInterfaceAttribute: 1,
-  CreateTags: 2,
+  CreateTags: 1,
 };
 // What the contract's checks need: the ENI, both instances, their status checks, their type's limit.
 const OBSERVE = [

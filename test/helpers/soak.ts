@@ -1,5 +1,4 @@
-import { DeleteTagsCommand, StartInstancesCommand } from '@aws-sdk/client-ec2';
-import { TAG } from '../../lambda/plan';
+import { StartInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Moto } from '../../ops/moto';
 import { buildWorld } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from './events';
@@ -87,12 +86,6 @@ export async function soak(
     if (after.listedBy > 1) figures.doubles += 1;
     if (where === target && after.holder === target) figures.times.push(elapsed);
     await w.ec2.send(new StartInstancesCommand({ InstanceIds: [holder] }));
-    // EC2 gives a started instance a new LaunchTime ("the time that the instance was last launched",
-    // EC2 API Reference, Instance), which lifts the forced-detach refusal (target-forced-detach);
-    // moto keeps the first LaunchTime, so the soak removes the record as that restart would lift it.
-    await w.ec2.send(
-      new DeleteTagsCommand({ Resources: [w.eni], Tags: [{ Key: TAG.forcedFrom }, { Key: TAG.forcedAt }] }),
-    );
     holder = after.holder ?? target;
   }
   return figures;
