@@ -43,6 +43,16 @@ export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(
 const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 1000;
 const POLL_FRACTION = 0.1;
+/**
+ * What EC2 answers a replayed detach or attach (AWS_FACTS.md, "Retried mutations"), and how long a
+ * read may still show the state from before the call (EC2 API Reference, "Eventual consistency").
+ */
+const REPLAY_ANSWERS = new Set([
+  'IncorrectState',
+  'InvalidAttachmentID.NotFound',
+  'InvalidNetworkInterface.InUse',
+]);
+const STALE_READ_MS = 10_000;
 
 export class StepError extends Error {
   override readonly name = 'StepError';
@@ -154,7 +164,9 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
   /**
    * A mutation: after an error, read the ENI; if it shows the step done (a replay of a call EC2 had
    * carried out), go on; if the error was transient and the ENI still allows the call ('again'), make
-   * it again; otherwise ('no') the error stands.
+   * it again; otherwise ('no') the error stands. The answer a replay gets (the attachment gone or
+   * detaching, the ENI in use) may meet a read that still shows the old state, so after such an
+   * answer EC2 is read again for a while before the error is believed.
    */
   const mutate = async <T>(
     name: string,
@@ -166,14 +178,22 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
       try {
         return await call();
       } catch (error) {
-        const verdict = judge(await read());
-        if (verdict !== 'again' && verdict !== 'no') {
-          notes.push(
-            `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
-          );
-          return verdict.done;
+        const judged = clock.now();
+        const replayed = REPLAY_ANSWERS.has((error as Error).name);
+        for (;;) {
+          const verdict = judge(await read());
+          if (verdict !== 'again' && verdict !== 'no') {
+            notes.push(
+              `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
+            );
+            return verdict.done;
+          }
+          if (!replayed || clock.now() - judged >= STALE_READ_MS) {
+            if (verdict === 'no' || !ec2.isTransient(error)) throw error;
+            break;
+          }
+          await pause(judged, () => `${name}: EC2 answered ${describe(error)} until the deadline`);
         }
-        if (verdict === 'no' || !ec2.isTransient(error)) throw error;
         await pause(start, () => `${name} kept failing until the deadline: ${describe(error)}`);
       }
     }
@@ -250,7 +270,7 @@ export async function execute(
       ),
     );
   }
-  const forcedFrom = plan.detach?.record ? plan.from : null;
+  const forcedFrom = plan.detach?.record ? plan.detach.instanceId : null;
   // Recorded at once, in parallel with the wait: AWS documents that the instance may refuse another
   // interface at that device index until it is stopped and started (target-forced-detach).
   const recorded = forcedFrom

@@ -5,8 +5,9 @@ import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
 import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
-import { holderOf, type Observation, pairState, plan, redundancy, who } from './plan';
+import { holderOf, type Observation, pairState, plan, who } from './plan';
 import { type Result, result, type Step } from './result';
+import { telemetry } from './telemetry';
 
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
@@ -95,57 +96,36 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
 const isAutomatic = (t: PairTrigger) =>
   t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile';
 
+/**
+ * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
+ * retried by Lambda (asynchronous invocation); a manual one is not, and the answer must not say so.
+ */
+async function whereIs(pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<string> {
+  const next = retried
+    ? "Lambda's retry of this event"
+    : 'nothing retries a manual invocation: move it again';
+  try {
+    const eni = await ec2.describeEni(pair.networkInterfaceId);
+    if (!eni) return `${pair.networkInterfaceId} no longer exists`;
+    const a = eni.attachment;
+    if (a?.status === 'detaching') {
+      return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it (forcing it if that instance has failed) and attaches it` : next}`;
+    }
+    const holder = holderOf(eni);
+    if (holder === null)
+      return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); ${retried ? `${next} attaches it` : next}`;
+    return `${pair.networkInterfaceId} is now attached to ${who(pair, holder)} (${a?.status})`;
+  } catch (error) {
+    return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
+  }
+}
+
 /** Builds the Lambda entry point from its dependencies; lambda/handler.ts supplies the real ones. */
 export function createFailover(deps: FailoverDeps) {
   const { config, logger, metrics } = deps;
   const clock = deps.clock ?? systemClock;
 
-  // One metric set per pair, so that every figure carries its Pair dimension.
-  const count = (
-    pair: string,
-    name: string,
-    value: number,
-    unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
-  ) => {
-    const single = metrics.singleMetric();
-    single.addDimension('Pair', pair);
-    single.addMetric(name, unit, value);
-  };
-
-  /**
-   * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
-   * retried by Lambda (asynchronous invocation); a manual one is not, and the answer must not say so.
-   */
-  const whereIs = async (pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<string> => {
-    const next = retried
-      ? "Lambda's retry of this event"
-      : 'nothing retries a manual invocation: move it again';
-    try {
-      const eni = await ec2.describeEni(pair.networkInterfaceId);
-      if (!eni) return `${pair.networkInterfaceId} no longer exists`;
-      const a = eni.attachment;
-      if (a?.status === 'detaching') {
-        return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it and attaches it` : next}`;
-      }
-      const holder = holderOf(eni);
-      if (holder === null)
-        return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); ${retried ? `${next} attaches it` : next}`;
-      return `${pair.networkInterfaceId} is now attached to ${who(pair, holder)} (${a?.status})`;
-    } catch (error) {
-      return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
-    }
-  };
-
-  /** Is the address protected? As numbers per pair for the dashboard, and per function for alarms. */
-  const gauge = (pair: Pair, obs: Observation, holder: string | null) => {
-    const { attached, redundant } = redundancy(pair, obs, holder);
-    count(pair.name, 'Attached', attached ? 1 : 0);
-    count(pair.name, 'Redundant', redundant ? 1 : 0);
-    if (attached) count(pair.name, 'OnStandby', holder === pair.standbyInstanceId ? 1 : 0);
-    const all = metrics.singleMetric();
-    all.addMetric('Unattached', MetricUnit.Count, attached ? 0 : 1);
-    all.addMetric('NotRedundant', MetricUnit.Count, redundant ? 0 : 1);
-  };
+  const { count, gauge, total } = telemetry(metrics);
 
   /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
   const lookAndAct = async (
@@ -257,7 +237,7 @@ export function createFailover(deps: FailoverDeps) {
         count(pair.name, 'Refused', 1);
         // Without the Pair dimension, so that one alarm covers every pair: a refused automatic failover
         // means a service is down and nobody moved its address.
-        if (isAutomatic(trigger)) metrics.singleMetric().addMetric('AutomaticRefusals', MetricUnit.Count, 1);
+        if (isAutomatic(trigger)) total('AutomaticRefusals');
       }
       logger.info(r.outcome, { result: r });
       return r;
@@ -286,7 +266,7 @@ export function createFailover(deps: FailoverDeps) {
       // The move is what matters; a lost notification is logged and counted, not retried into a second move.
       logger.error('notification failed', { error, outcome: r.outcome, pair: r.pair });
       if (r.pair) count(r.pair, 'NotifyFailed', 1);
-      metrics.singleMetric().addMetric('NotifyFailed', MetricUnit.Count, 1);
+      total('NotifyFailed');
     }
   };
 

@@ -94,7 +94,13 @@ export interface MovePlan {
    * forced detach on the ENI (target-forced-detach), for a holder that still runs.
    */
   readonly detach:
-    | { readonly attachmentId: string; readonly force: boolean; readonly record: boolean }
+    | {
+        readonly attachmentId: string;
+        /** The instance it is detached from (the holder, or the one a hung detach is leaving). */
+        readonly instanceId: string;
+        readonly force: boolean;
+        readonly record: boolean;
+      }
     | undefined;
   /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
   readonly awaitAvailable: boolean;
@@ -135,7 +141,8 @@ export const who = (pair: Pair, instanceId: string) => {
 /** Why an instance counts as failed, or undefined if it is healthy. */
 export function failure(pair: Pair, instance: InstanceView | undefined): string | undefined {
   if (!instance) return 'EC2 does not know it (terminated and gone?)';
-  if (instance.state !== 'running') return `state is ${instance.state}`;
+  // pending: it is starting (an operator started it while it held the ENI), not failing.
+  if (instance.state !== 'running' && instance.state !== 'pending') return `state is ${instance.state}`;
   if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
   if (instance.systemStatus === 'impaired') return 'system status check is impaired';
   if (instance.ebsStatus === 'impaired') return 'attached EBS status check is impaired';
@@ -327,17 +334,7 @@ function moveTo(
   const from = holderOf(eni);
   const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
-  // Force is AWS's last resort for a failed instance; a holder whose only failure is its application
-  // (the instance itself is fine) lets go of the ENI the ordinary way.
-  const held = from === null ? undefined : obs.instances[from];
-  const force = from !== null && failure({ ...pair, applicationCheck: undefined }, held) !== undefined;
-  // Only a holder that still runs can take an interface again without the stop and start that AWS
-  // documents as the cure after a forced detach; a stopped or terminated one gets it anyway.
-  const running = from !== null && ['running', 'pending'].includes(obs.instances[from]?.state ?? '');
-  const detach =
-    from === null || !eni.attachment
-      ? undefined
-      : { attachmentId: eni.attachment.id, force, record: force && running };
+  const detach = detachFor(pair, obs, eni);
   return {
     kind: 'move',
     from,
@@ -345,10 +342,32 @@ function moveTo(
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
-    putBack: detach && !detach.force ? (from ?? undefined) : undefined,
+    // Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again.
+    putBack: from !== null && detach && failure(pair, obs.instances[from]) === undefined ? from : undefined,
     fence: fenceable(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     reasons: why,
+  };
+}
+
+/**
+ * The detach a move needs first, if any. Force is AWS's last resort for a failed instance
+ * (DetachNetworkInterface, `Force`): a holder whose only failure is its application lets go the
+ * ordinary way. A detach that hangs in `detaching` from an instance that has failed since (its OS
+ * stopped answering) is forced. The forced detach is recorded only off an instance that still runs:
+ * a stopped or terminated one must be started again anyway, which is the documented cure.
+ */
+function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
+  const a = eni.attachment;
+  if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
+  const instance = obs.instances[a.instanceId];
+  const force = failure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+  if (a.status === 'detaching' && !force) return undefined;
+  return {
+    attachmentId: a.id,
+    instanceId: a.instanceId,
+    force,
+    record: force && instance?.state === 'running',
   };
 }
 

@@ -18,7 +18,7 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import type { EniView, InstanceView, MovePlan, Observation } from '../plan';
+import { type EniView, type InstanceView, type MovePlan, type Observation, TAG } from '../plan';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -293,7 +293,34 @@ export class Ec2Adapter implements Ec2Port {
             this.options,
           ),
       ]);
+      // The last steps of a move, so that a missing permission is found by the drill, not after the
+      // ENI has moved. The observed attachment stands in for the new one: DryRun checks the
+      // permission on the ENI, and changes nothing.
+      calls.push([
+        'ModifyNetworkInterfaceAttribute',
+        () =>
+          this.client.send(
+            new ModifyNetworkInterfaceAttributeCommand({
+              NetworkInterfaceId: pair.networkInterfaceId,
+              Attachment: { AttachmentId: detach.attachmentId, DeleteOnTermination: false },
+              DryRun: true,
+            }),
+            this.options,
+          ),
+      ]);
     }
+    calls.push([
+      'CreateTags',
+      () =>
+        this.client.send(
+          new CreateTagsCommand({
+            Resources: [pair.networkInterfaceId],
+            Tags: [{ Key: TAG.movedAt, Value: 'dry-run' }],
+            DryRun: true,
+          }),
+          this.options,
+        ),
+    ]);
     const problems: string[] = [];
     for (const [action, call] of calls) {
       try {

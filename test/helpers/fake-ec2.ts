@@ -117,6 +117,8 @@ export class FakeEc2 {
   largeAccount = false;
   /** At most this many instances per DescribeInstances page: EC2 may return fewer than MaxResults. */
   pageSize = 1000;
+  /** The holder's OS does not answer: a detach without Force stays `detaching` until a forced one. */
+  hungDetach = false;
   private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
   private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
@@ -258,8 +260,9 @@ export class FakeEc2 {
     }
   }
 
-  private enter(action: string): void {
+  private enter(action: string, dryRun = false): void {
     this.calls.push(action);
+    if (dryRun) this.dryRuns.add(this.calls.length - 1);
     this.advance();
     const failure = this.failures.get(action);
     if (failure && failure.after > 0) failure.after -= 1;
@@ -271,9 +274,8 @@ export class FakeEc2 {
 
   /** A mutation: remember what reads may still show, then carry it out (twice, if its answer is lost). */
   private async mutate<T>(action: string, dryRun: boolean | undefined, act: () => T): Promise<T> {
-    this.enter(action);
+    this.enter(action, dryRun);
     if (dryRun) {
-      this.dryRuns.add(this.calls.length - 1);
       throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
     this.before.set(
@@ -286,15 +288,18 @@ export class FakeEc2 {
       ),
     );
     const lost = this.lost.get(action) ?? 0;
-    if (lost > 0) {
-      this.lost.set(action, lost - 1);
-      act();
-      this.calls.push(`${action} (replayed by the SDK)`);
-      this.advance();
+    try {
+      if (lost > 0) {
+        this.lost.set(action, lost - 1);
+        act();
+        this.calls.push(`${action} (replayed by the SDK)`);
+        this.advance();
+      }
+      return act();
+    } finally {
+      // Reads go stale after the call was carried out, whatever its answer.
+      if (this.stale_?.after === action) this.stale_.armed = true;
     }
-    const answer = act();
-    if (this.stale_?.after === action) this.stale_.armed = true;
-    return answer;
   }
 
   /** Interfaces on an instance, as DescribeInstances lists them. */
@@ -390,7 +395,8 @@ export class FakeEc2 {
       );
     const ipv4 = eni.ipv4 + eni.ipv4Prefixes;
     const ipv6 = eni.ipv6 + eni.ipv6Prefixes;
-    if (ipv4 > (info?.Ipv4AddressesPerInterface ?? 0) || ipv6 > (info?.Ipv6AddressesPerInterface ?? 0))
+    const ipv6Allowed = info?.Ipv6Supported ? (info.Ipv6AddressesPerInterface ?? 0) : 0;
+    if (ipv4 > (info?.Ipv4AddressesPerInterface ?? 0) || ipv6 > ipv6Allowed)
       return ec2Error(
         'InvalidInterface.IpAddressLimitExceeded',
         `Number of IP addresses on the interface exceeds the limit for ${instance.type}`,
@@ -415,6 +421,11 @@ export class FakeEc2 {
         throw ec2Error(
           'UnsupportedOperation',
           'This account has too many network interfaces for an unpaginated filtered request',
+        );
+      if (input.NetworkInterfaceIds && input.MaxResults !== undefined)
+        throw ec2Error(
+          'InvalidParameterCombination',
+          'NetworkInterfaceIds cannot be combined with MaxResults',
         );
       const ids: string[] = input.NetworkInterfaceIds ?? filter?.Values ?? [];
       if (input.NetworkInterfaceIds) {
@@ -461,6 +472,9 @@ export class FakeEc2 {
     });
     m.on(DescribeInstanceStatusCommand).callsFake(async (input) => {
       this.enter('DescribeInstanceStatus');
+      // EC2 API Reference, DescribeInstanceStatus: at most 100 IDs, and not together with MaxResults.
+      if (input.InstanceIds && (input.MaxResults !== undefined || input.InstanceIds.length > 100))
+        throw ec2Error('InvalidParameterCombination', 'InstanceIds: at most 100, and not with MaxResults');
       return {
         InstanceStatuses: (input.InstanceIds ?? []).flatMap((id: string) => {
           const i = this.instances.get(id);
@@ -491,6 +505,11 @@ export class FakeEc2 {
         // A detach of an attachment that is gone, or already detaching (as a replayed detach finds it).
         if (!a)
           throw ec2Error('InvalidAttachmentID.NotFound', `Attachment '${input.AttachmentId}' not found`);
+        // A detach hung on an unresponsive instance is what Force is for (DetachNetworkInterface, Force).
+        if (a.status === 'detaching' && input.Force && a.settlesAt === Number.POSITIVE_INFINITY) {
+          a.settlesAt = this.clock.now() + this.settle.detachMs;
+          return {};
+        }
         if (a.status === 'detaching')
           throw ec2Error('IncorrectState', `Attachment '${a.id}' is in the 'detaching' state`);
         if (a.deviceIndex === 0)
@@ -499,7 +518,11 @@ export class FakeEc2 {
             'The network interface at device index 0 cannot be detached.',
           );
         a.status = 'detaching';
-        a.settlesAt = this.clock.now() + this.settle.detachMs;
+        // An unresponsive instance never lets go of an interface detached without Force.
+        a.settlesAt =
+          this.hungDetach && !input.Force
+            ? Number.POSITIVE_INFINITY
+            : this.clock.now() + this.settle.detachMs;
         return {};
       }),
     );
@@ -527,7 +550,7 @@ export class FakeEc2 {
       }),
     );
     m.on(ModifyNetworkInterfaceAttributeCommand).callsFake((input) =>
-      this.mutate('ModifyNetworkInterfaceAttribute', false, () => {
+      this.mutate('ModifyNetworkInterfaceAttribute', input.DryRun, () => {
         const a = this.enis.get(input.NetworkInterfaceId as string)?.attachment;
         if (a && input.Attachment?.AttachmentId === a.id)
           a.deleteOnTermination = input.Attachment.DeleteOnTermination ?? true;

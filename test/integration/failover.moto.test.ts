@@ -169,7 +169,12 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         kind: 'move',
         from: w.primary,
         to: w.standby,
-        detach: { attachmentId: eni?.attachment?.id as string, force: true, record: false },
+        detach: {
+          attachmentId: eni?.attachment?.id as string,
+          instanceId: w.primary,
+          force: true,
+          record: false,
+        },
         awaitAvailable: true,
         dryRun: false,
         putBack: undefined,

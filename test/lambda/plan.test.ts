@@ -106,6 +106,12 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
     ],
     ['alarm: holder reads healthy again -> unchanged', alarm(PRIMARY), world(), { kind: 'unchanged' }],
     [
+      'alarm: holder pending (an operator is starting it) is not a failure -> unchanged',
+      alarm(PRIMARY),
+      world({ primary: { state: 'pending' } }),
+      { kind: 'unchanged' },
+    ],
+    [
       'alarm: insufficient-data status is not a failure',
       alarm(PRIMARY),
       world({ primary: { instanceStatus: 'insufficient-data' } }),

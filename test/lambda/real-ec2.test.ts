@@ -286,3 +286,56 @@ describe('11. EC2 is the lock across containers', () => {
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
   });
 });
+
+describe('review: what real EC2 does on a bad day, continued', () => {
+  const checked = { ...PAIR, applicationCheck: { protocol: 'http' as const, port: 8080 } };
+
+  it('a detach without Force that hangs (the OS stopped answering) is forced once the instance has failed', async () => {
+    const h = harness({ pairs: [checked] });
+    h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.hungDetach = true;
+    const first = await outcome(h.invoke({ action: 'reconcile' }, 20_000));
+    expect(first.outcome).toBe('failed');
+    expect(first.reasons[1]).toMatch(/still detaching from primary .*forcing it if that instance has failed/);
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
+    // Minutes later EC2 sees the instance itself impaired: the next round forces the hung detach.
+    h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
+    const next = await outcome(h.invoke({ action: 'reconcile' }));
+    expect(next).toMatchObject({ outcome: 'moved', from: null, to: STANDBY });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+    expect(h.ec2.holder()).toBe(STANDBY);
+  });
+
+  it('a drill whose detach answer was lost, judged against a stale read, still moves', async () => {
+    const h = harness();
+    h.ec2.loseAnswer('DetachNetworkInterface');
+    h.ec2.stale(2, 'DetachNetworkInterface', 'DetachNetworkInterface');
+    const r = await outcome(h.invoke(drill));
+    expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
+    expect(h.ec2.holder()).toBe(STANDBY);
+  });
+
+  it('the ENI is not put back on a holder whose application has failed', async () => {
+    const h = harness({ pairs: [checked] });
+    h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.fail('AttachNetworkInterface', ec2Error('InvalidParameterValue', 'refused'), 1);
+    const r = await outcome(h.invoke(sample('sns-alarm')));
+    expect(r.outcome).toBe('failed');
+    expect(r.steps.map((s) => s.name)).not.toContain('put-back');
+    expect(h.ec2.attaches).toEqual([]);
+  });
+
+  it('a drill rehearses the last steps too: no permission to tag is refused before anything moves', async () => {
+    const h = harness();
+    h.ec2.fail(
+      'CreateTags',
+      ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
+    );
+    const r = await outcome(h.invoke(sample('manual-drill')));
+    expect(r.outcome).toBe('refused');
+    expect(r.reasons).toEqual([
+      expect.stringMatching(/^permission: the function may not call CreateTags here/),
+    ]);
+    expect(h.ec2.mutations).toEqual([]);
+  });
+});
