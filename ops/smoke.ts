@@ -346,9 +346,7 @@ export async function runSmoke(options: SmokeOptions, deps: SmokeDeps): Promise<
   } finally {
     if (listener) await listener.close().catch(() => undefined);
     if (options.keep) {
-      mark(
-        `kept ${options.stackName}; remove it with: npx cdk destroy -c demo=true${options.profile ? ` --profile ${options.profile}` : ''}`,
-      );
+      mark(`kept ${options.stackName}; remove it with: ${cdkCommand(options, 'destroy')}`);
     } else {
       code = Math.max(code, await destroy(options, deps, deployed, retained, report, mark));
     }
@@ -364,6 +362,14 @@ export async function runSmoke(options: SmokeOptions, deps: SmokeDeps): Promise<
   }
   report.ok = code === 0;
   return finish(code);
+}
+
+/** The command a person would type for this stack. */
+function cdkCommand(options: SmokeOptions, verb: string): string {
+  const stack = options.stackName === DEMO_STACK ? '' : ` -c stackName=${options.stackName}`;
+  const profile = options.profile ? ` --profile ${options.profile}` : '';
+  const region = options.region ? `AWS_REGION=${options.region} ` : '';
+  return `${region}npx cdk ${verb} -c demo=true${stack}${profile}`;
 }
 
 class PathError extends Error {
