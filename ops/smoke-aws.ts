@@ -262,6 +262,8 @@ async function listen(c: SmokeClients, topicArn: string, stackName: string): Pro
       },
     }),
   );
+  // "When the queue owner creates a subscription, the subscription doesn't require confirmation"
+  // (SNS developer guide, sending SNS messages to an SQS queue in a different account).
   const subscriptionArn = (
     await c.sns.send(
       new SubscribeCommand({

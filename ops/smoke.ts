@@ -470,9 +470,14 @@ async function destroy(
   try {
     if (deployed) {
       // The function moved the ENI under attachments CloudFormation did not make; CloudFormation
-      // cannot delete an interface that is still attached ("currently in use"), so let it go first.
-      await deps.aws.release(deployed.pair.networkInterfaceId);
-      mark(`detached ${deployed.pair.networkInterfaceId} so that CloudFormation can delete it`);
+      // cannot delete it while attached (EC2 API Reference, DeleteNetworkInterface: "You must detach
+      // the network interface before you can delete it"), so let it go first.
+      const eni = deployed.pair.networkInterfaceId;
+      await deps.aws.release(eni).then(
+        () => mark(`detached ${eni} so that CloudFormation can delete it`),
+        (error: Error) =>
+          mark(`could not detach ${eni} (${error.name}: ${error.message}); destroying all the same`),
+      );
     }
     mark(`cdk destroy ${options.stackName}`);
     await deps.cdk.destroy();
