@@ -18,6 +18,8 @@ export interface Ec2Port {
    */
   rehearse(plan: MovePlan, pair: Pair): Promise<string[]>;
   tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void>;
+  /** Throttling, a 5xx, a timeout, a dropped connection: worth asking again until the deadline. */
+  isTransient(error: unknown): boolean;
 }
 
 /** The new holder's OS, asked whether it brought the service address up (lambda/aws/ssm.ts). */
@@ -90,7 +92,17 @@ export interface ExecuteOptions {
   readonly steps?: Step[];
 }
 
-/** Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag. */
+/** A mutation's error, after EC2 was re-read and did not show the step done. */
+const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+/**
+ * Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag.
+ *
+ * EC2 is the lock: the detach names the attachment that was observed, and the attach is made only to
+ * an ENI seen `available`. Detach and attach take no client token, and the SDK replays a call whose
+ * answer was lost, so an error from either is judged by reading EC2 again (EC2 API Reference,
+ * "Ensuring idempotency": only calls with a ClientToken are idempotent).
+ */
 export async function execute(
   plan: MovePlan,
   pair: Pair,
@@ -99,9 +111,10 @@ export async function execute(
 ): Promise<{ steps: Step[]; notes: string[] }> {
   const clock = options.clock ?? systemClock;
   const steps: Step[] = options.steps ?? [];
-  /** What the result should say besides the plan's reasons (fencing, the OS check). */
+  /** What the result should say besides the plan's reasons (fencing, the OS check, a replayed call). */
   const notes: string[] = [];
   const eniId = pair.networkInterfaceId;
+  const detachedId = plan.detach?.attachmentId;
 
   const step = <T>(name: string, action: () => Promise<T>): Promise<T> => timed(clock, steps, name, action);
   /** A step that never undoes the move: its outcome, good or bad, becomes a note in the result. */
@@ -116,32 +129,123 @@ export async function execute(
     }
   };
 
-  const settle = async (
-    want: string,
-    done: (eni: EniView) => boolean,
-    wrong?: (eni: EniView) => string | undefined,
-  ) => {
+  /** The delays between looks: 200 ms, then a tenth of the time waited so far, at most 1 s, until the deadline. */
+  const pause = async (start: number, what: () => string) => {
+    const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
+    if (clock.now() + delay > options.deadline) throw new SettleTimeoutError(what());
+    await clock.sleep(delay);
+  };
+
+  /** One read of the ENI during a move: throttling, 5xx and timeouts are read through until the deadline. */
+  const read = async (): Promise<EniView> => {
     const start = clock.now();
     for (;;) {
-      const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
-      if (clock.now() + delay > options.deadline) {
-        throw new SettleTimeoutError(
-          `${eniId} was not ${want} after ${((clock.now() - start) / 1000).toFixed(1)} s`,
-        );
+      try {
+        const eni = await ec2.describeEni(eniId);
+        if (!eni) throw new Error(`${eniId} no longer exists`);
+        return eni;
+      } catch (error) {
+        if (!ec2.isTransient(error)) throw error;
+        await pause(start, () => `could not read ${eniId} before the deadline: ${describe(error)}`);
       }
-      await clock.sleep(delay);
-      const eni = await ec2.describeEni(eniId);
-      if (!eni) throw new Error(`${eniId} no longer exists`);
-      if (done(eni)) return;
+    }
+  };
+
+  /** Polls until `done` answers a value; `wrong` ends the wait early with a reason. */
+  const settle = async <T>(
+    want: string,
+    done: (eni: EniView) => T | undefined,
+    wrong?: (eni: EniView) => string | undefined,
+  ): Promise<T> => {
+    const start = clock.now();
+    for (;;) {
+      await pause(
+        start,
+        () => `${eniId} was not ${want} after ${((clock.now() - start) / 1000).toFixed(1)} s`,
+      );
+      const eni = await read();
+      const value = done(eni);
+      if (value !== undefined) return value;
       const problem = wrong?.(eni);
       if (problem) throw new Error(problem);
     }
   };
 
+  /**
+   * A mutation, judged by EC2 rather than by its answer: after an error, read the ENI; if it shows
+   * the step done (a replay of a call EC2 had carried out), go on; if the error was transient and the
+   * ENI still allows the call, make it again; otherwise the error stands.
+   */
+  const mutate = async <T>(
+    name: string,
+    call: () => Promise<T>,
+    judge: (eni: EniView) => { done: T } | 'again' | 'no',
+  ): Promise<T> => {
+    const start = clock.now();
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        const verdict = judge(await read());
+        if (verdict !== 'again' && verdict !== 'no') {
+          notes.push(
+            `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
+          );
+          return verdict.done;
+        }
+        if (verdict === 'no' || !ec2.isTransient(error)) throw error;
+        await pause(start, () => `${name} kept failing until the deadline: ${describe(error)}`);
+      }
+    }
+  };
+
+  /** Attached (or attaching) to `instanceId`: its attachment ID. */
+  const attachedTo = (eni: EniView, instanceId: string) => {
+    const a = eni.attachment;
+    return a && a.instanceId === instanceId && (a.status === 'attached' || a.status === 'attaching')
+      ? a.id
+      : undefined;
+  };
+  /** Someone else has attached the ENI elsewhere: a concurrent move, or a person. */
+  const elsewhere = (eni: EniView, ours?: string) => {
+    const a = eni.attachment;
+    if (!a || a.id === ours || a.id === detachedId || a.instanceId === plan.to) return undefined;
+    return a.status === 'attached' || a.status === 'attaching'
+      ? `${eniId} is now attached to ${a.instanceId}, not ${plan.to}`
+      : undefined;
+  };
+
   if (plan.detach) {
     const { attachmentId, force } = plan.detach;
-    await step(force ? 'force-detach' : 'detach', () => ec2.detach(attachmentId, force));
+    await step(force ? 'force-detach' : 'detach', () =>
+      mutate(
+        force ? 'force-detach' : 'detach',
+        () => ec2.detach(attachmentId, force),
+        (eni) => {
+          const a = eni.attachment;
+          if (a?.id !== attachmentId) return { done: undefined };
+          if (a.status === 'detaching' || a.status === 'detached') return { done: undefined };
+          return 'again';
+        },
+      ),
+    );
   }
+  const forcedFrom = plan.detach?.force ? plan.from : null;
+  // Recorded at once, in parallel with the wait: AWS documents that the instance may refuse another
+  // interface at that device index until it is stopped and started (target-forced-detach).
+  const recorded = forcedFrom
+    ? reported(
+        'record-forced-detach',
+        async () => {
+          await ec2.tag(eniId, {
+            [TAG.forcedFrom]: forcedFrom,
+            [TAG.forcedAt]: new Date(clock.now()).toISOString(),
+          });
+          return `recorded the forced detach from ${forcedFrom}: it is not a target until it is stopped and started`;
+        },
+        (e) => `could not record the forced detach from ${forcedFrom} (${describe(e)})`,
+      )
+    : Promise.resolve();
   const fenced = plan.fence;
   if (fenced) {
     // Fencing is a precaution: if the stop fails, moving the address still matters more. Say so instead.
@@ -151,35 +255,83 @@ export async function execute(
         await ec2.stop(fenced);
         return `fence: stopped ${fenced}, so that it cannot answer on a stale address`;
       },
-      (e) => `fence: could not stop ${fenced} (${e.name}: ${e.message}); it may still be running`,
+      (e) => `fence: could not stop ${fenced} (${describe(e)}); it may still be running`,
     );
   }
-  if (plan.awaitAvailable)
-    await step('wait-detached', () => settle('available', (eni) => eni.status === 'available'));
-  const attachmentId = await step('attach', () => ec2.attach(eniId, plan.to, pair.deviceIndex));
+  // Available, or already attached to the target by a concurrent move of the same pair.
+  let attachmentId: string | undefined;
+  if (plan.awaitAvailable) {
+    const seen = await step('wait-detached', () =>
+      settle<{ attached?: string }>(
+        'available',
+        (eni) => {
+          const theirs = attachedTo(eni, plan.to);
+          if (theirs && theirs !== detachedId) return { attached: theirs };
+          return eni.status === 'available' ? {} : undefined;
+        },
+        (eni) => elsewhere(eni),
+      ),
+    );
+    if (seen.attached) {
+      attachmentId = seen.attached;
+      notes.push(`${eniId} was attached to ${plan.to} by another invocation while this one waited`);
+    }
+  }
+  await recorded;
+  try {
+    if (attachmentId === undefined) {
+      attachmentId = await step('attach', () =>
+        mutate(
+          'attach',
+          () => ec2.attach(eniId, plan.to, pair.deviceIndex),
+          (eni) => {
+            const ours = attachedTo(eni, plan.to);
+            if (ours) return { done: ours };
+            return eni.status === 'available' ? 'again' : 'no';
+          },
+        ),
+      );
+    }
+  } catch (error) {
+    if (plan.putBack) await putBack(plan.putBack, error);
+    throw error;
+  }
+  const ours = attachmentId;
+  // Follow the attachment the attach returned: a read just after it may still show the old one.
   await step('wait-attached', () =>
     settle(
       `attached to ${plan.to}`,
-      (eni) => eni.attachment?.id === attachmentId && eni.attachment.status === 'attached',
+      (eni) => (eni.attachment?.id === ours && eni.attachment.status === 'attached' ? true : undefined),
       (eni) => {
-        const holder = eni.attachment?.instanceId;
-        if (eni.attachment?.id !== attachmentId && holder !== undefined && holder !== plan.to) {
-          return `${eniId} is now attached to ${holder}, not ${plan.to}`;
-        }
-        return undefined;
+        const a = eni.attachment;
+        if (a?.id === ours && (a.status === 'detaching' || a.status === 'detached'))
+          return `${eniId} is being detached from ${plan.to} again`;
+        return elsewhere(eni, ours);
       },
     ),
   );
   // A service address must survive its holder's termination: set it explicitly rather than trust the
-  // attachment's default (AWS_FACTS.md).
-  await step('keep-on-termination', () => ec2.keepOnTermination(eniId, attachmentId));
+  // attachment's default (AWS_FACTS.md). Both calls are idempotent, so a transient error is retried.
+  await step('keep-on-termination', () =>
+    mutate(
+      'keep-on-termination',
+      () => ec2.keepOnTermination(eniId, ours),
+      (eni) =>
+        eni.attachment?.id === ours && !eni.attachment.deleteOnTermination ? { done: undefined } : 'again',
+    ),
+  );
+  const tags = {
+    [TAG.movedAt]: new Date(clock.now()).toISOString(),
+    [TAG.from]: plan.from ?? 'none',
+    [TAG.to]: plan.to,
+    [TAG.reason]: options.reason.slice(0, 256),
+  };
   await step('tag', () =>
-    ec2.tag(eniId, {
-      [TAG.movedAt]: new Date(clock.now()).toISOString(),
-      [TAG.from]: plan.from ?? 'none',
-      [TAG.to]: plan.to,
-      [TAG.reason]: options.reason.slice(0, 256),
-    }),
+    mutate(
+      'tag',
+      () => ec2.tag(eniId, tags),
+      (eni) => (eni.tags[TAG.movedAt] === tags[TAG.movedAt] ? { done: undefined } : 'again'),
+    ),
   );
   const address = plan.verifyAddress;
   const os = options.os;
@@ -198,4 +350,44 @@ export async function execute(
     );
   }
   return { steps, notes };
+
+  /**
+   * The attach to the target failed and the old holder is healthy (a drill, a fail-back): attach the
+   * ENI to it again, so the address serves from where it was. Throws a StepError that says so.
+   */
+  async function putBack(to: string, cause: unknown): Promise<never> {
+    const attachStep = cause instanceof StepError ? cause.message : `attach failed: ${describe(cause)}`;
+    try {
+      const back = await step('put-back', () =>
+        mutate(
+          'put-back',
+          () => ec2.attach(eniId, to, pair.deviceIndex),
+          (eni) => {
+            const theirs = attachedTo(eni, to);
+            if (theirs) return { done: theirs };
+            return eni.status === 'available' ? 'again' : 'no';
+          },
+        ),
+      );
+      await step('wait-put-back', () =>
+        settle(`attached to ${to} again`, (eni) =>
+          eni.attachment?.id === back && eni.attachment.status === 'attached' ? true : undefined,
+        ),
+      );
+      await step('keep-on-termination', () => ec2.keepOnTermination(eniId, back));
+    } catch (error) {
+      const again = error instanceof StepError ? error.message : describe(error);
+      throw new StepError(`attach`, steps, {
+        cause: new PutBackError(`${attachStep}; putting it back on ${to} failed too: ${again}`),
+      });
+    }
+    throw new StepError('attach', steps, {
+      cause: new PutBackError(`${attachStep}; the ENI was put back on ${to}, which serves the address again`),
+    });
+  }
+}
+
+/** The move could not finish; says whether the ENI went back to its healthy holder. */
+export class PutBackError extends Error {
+  override readonly name = 'PutBackError';
 }

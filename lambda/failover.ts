@@ -1,18 +1,25 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import type { Ec2Adapter } from './aws/ec2';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
+import type { Ec2Port } from './execute';
 import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
-import { holderOf, plan, who } from './plan';
+import { holderOf, type Observation, plan, redundancy, who } from './plan';
 import { type Result, result, type Step } from './result';
+
+/** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
+export interface FailoverEc2 extends Ec2Port {
+  observe(pair: Pair): Promise<Observation>;
+  /** The same port, with every call aborted when `at` (epoch ms on `now`'s clock) passes. */
+  within(at: number, now: () => number): FailoverEc2;
+}
 
 export interface FailoverDeps {
   readonly config: Config;
-  readonly ec2: Pick<Ec2Adapter, 'observe'> & Parameters<typeof execute>[2];
-  /** Publishes one result; a no-op when no topic is configured. */
-  readonly notify: (result: Result) => Promise<void>;
+  readonly ec2: FailoverEc2;
+  /** Publishes one result, giving up when `signal` aborts; a no-op when no topic is configured. */
+  readonly notify: (result: Result, signal: AbortSignal) => Promise<void>;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** The function's own region: events from another region are not ours. */
@@ -22,8 +29,14 @@ export interface FailoverDeps {
   readonly os?: OsPort;
 }
 
-/** Kept back from the Lambda's remaining time so that a timed-out wait can still be reported. */
+/**
+ * Kept back from the Lambda's remaining time so that a timed-out move can still be reported: every
+ * EC2 call of the move is aborted at the deadline (not after the SDK's 3 attempts of up to 10 s),
+ * then looking where the ENI is gets 2 s and publishing the result what is left but half a second.
+ */
 export const REPORT_RESERVE_MS = 5_000;
+const WHERE_IS_MS = 2_000;
+const PUBLISH_MARGIN_MS = 500;
 const DEFAULT_BUDGET_MS = 5 * 60_000;
 
 export class FailoverError extends Error {
@@ -66,7 +79,7 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
 
 /** Builds the Lambda entry point from its dependencies; lambda/handler.ts supplies the real ones. */
 export function createFailover(deps: FailoverDeps) {
-  const { config, ec2, logger, metrics } = deps;
+  const { config, logger, metrics } = deps;
   const clock = deps.clock ?? systemClock;
 
   // One metric set per pair, so that every figure carries its Pair dimension.
@@ -81,33 +94,57 @@ export function createFailover(deps: FailoverDeps) {
     single.addMetric(name, unit, value);
   };
 
-  /** Where the ENI is after a failure, so that nobody has to guess. */
-  const whereIs = async (pair: Pair): Promise<string> => {
+  /**
+   * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
+   * retried by Lambda (asynchronous invocation); a manual one is not, and the answer must not say so.
+   */
+  const whereIs = async (pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<string> => {
+    const next = retried
+      ? "Lambda's retry of this event"
+      : 'nothing retries a manual invocation: move it again';
     try {
       const eni = await ec2.describeEni(pair.networkInterfaceId);
       if (!eni) return `${pair.networkInterfaceId} no longer exists`;
       const a = eni.attachment;
       if (a?.status === 'detaching') {
-        return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; a retry waits for it and attaches it`;
+        return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it and attaches it` : next}`;
       }
       const holder = holderOf(eni);
       if (holder === null)
-        return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); a retry attaches it`;
+        return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); ${retried ? `${next} attaches it` : next}`;
       return `${pair.networkInterfaceId} is now attached to ${who(pair, holder)} (${a?.status})`;
     } catch (error) {
       return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
     }
   };
 
+  /** Is the address protected? As numbers per pair for the dashboard, and per function for alarms. */
+  const gauge = (pair: Pair, obs: Observation, holder: string | null) => {
+    const { attached, redundant } = redundancy(pair, obs, holder);
+    count(pair.name, 'Attached', attached ? 1 : 0);
+    count(pair.name, 'Redundant', redundant ? 1 : 0);
+    const all = metrics.singleMetric();
+    all.addMetric('Unattached', MetricUnit.Count, attached ? 0 : 1);
+    all.addMetric('NotRedundant', MetricUnit.Count, redundant ? 0 : 1);
+  };
+
   const reconcile = async (
     pair: Pair,
     trigger: Exclude<Trigger, { kind: 'ignored' }>,
+    ec2: FailoverEc2,
     deadline: number,
   ): Promise<Result> => {
     const steps: Step[] = [];
     const observation = await timed(clock, steps, 'observe', () => ec2.observe(pair));
     const decision = plan(pair, trigger, observation, clock.now());
     logger.info('decided', { decision });
+    const after =
+      decision.kind === 'move' && !decision.dryRun
+        ? decision.to
+        : observation.eni
+          ? holderOf(observation.eni)
+          : null;
+    if (decision.kind !== 'move' || decision.dryRun) gauge(pair, observation, after);
     switch (decision.kind) {
       case 'status':
         return result('status', pair, { from: decision.holder, reasons: decision.reasons, steps });
@@ -144,6 +181,7 @@ export function createFailover(deps: FailoverDeps) {
         }
         const reason = decision.reasons.join('; ');
         const done = await execute(decision, pair, ec2, { clock, deadline, reason, os: deps.os, steps });
+        gauge(pair, observation, after);
         return result('moved', pair, {
           ...fields,
           reasons: [...fields.reasons, ...done.notes],
@@ -153,9 +191,8 @@ export function createFailover(deps: FailoverDeps) {
     }
   };
 
-  // One look-and-move per pair at a time. Across invocations the stack's reserved concurrency of 1 per
-  // function does this; within one process (an SNS batch, events fired at once) this queue does, so
-  // that each look sees the move before it.
+  // One look-and-move per pair at a time within one process (an SNS batch, events fired at once), so
+  // that each look sees the move before it. Across invocations EC2 is the lock (see execute.ts).
   const queues = new Map<string, Promise<unknown>>();
   const inTurn = <T>(key: string, work: () => Promise<T>): Promise<T> => {
     const turn = (queues.get(key) ?? Promise.resolve()).then(work, work);
@@ -166,7 +203,12 @@ export function createFailover(deps: FailoverDeps) {
     return turn;
   };
 
-  const handleOne = async (trigger: Trigger, deadline: number): Promise<Result> => {
+  const handleOne = async (
+    trigger: Trigger,
+    ec2: FailoverEc2,
+    deadline: number,
+    end: number,
+  ): Promise<Result> => {
     const resolved = resolve(trigger, config, deps.region);
     if ('ignored' in resolved) {
       logger.warn('ignored', { reason: resolved.ignored });
@@ -175,7 +217,7 @@ export function createFailover(deps: FailoverDeps) {
     const { pair } = resolved;
     logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
     try {
-      const r = await inTurn(pair.name, () => reconcile(pair, resolved.trigger, deadline));
+      const r = await inTurn(pair.name, () => reconcile(pair, resolved.trigger, ec2, deadline));
       if (r.outcome === 'moved') {
         count(pair.name, 'Moved', 1);
         count(
@@ -197,7 +239,11 @@ export function createFailover(deps: FailoverDeps) {
       return r;
     } catch (error) {
       const step = error instanceof StepError ? error : new StepError('unknown', [], { cause: error });
-      const where = await whereIs(pair);
+      const automatic = resolved.trigger.kind === 'alarm' || resolved.trigger.kind === 'state-change';
+      const looking = ec2.within(Math.min(clock.now() + WHERE_IS_MS, end - PUBLISH_MARGIN_MS), () =>
+        clock.now(),
+      );
+      const where = await whereIs(pair, looking, automatic);
       const r = result('failed', pair, { reasons: [step.message, where], steps: step.steps });
       count(pair.name, 'Failed', 1);
       logger.error('failed', { result: r, error });
@@ -207,26 +253,38 @@ export function createFailover(deps: FailoverDeps) {
     }
   };
 
+  const publish = async (r: Result, end: number) => {
+    try {
+      await deps.notify(
+        r,
+        AbortSignal.timeout(Math.max(1, Math.ceil(end - PUBLISH_MARGIN_MS - clock.now()))),
+      );
+    } catch (error) {
+      // The move is what matters; a lost notification is logged and counted, not retried into a second move.
+      logger.error('notification failed', { error, outcome: r.outcome, pair: r.pair });
+      if (r.pair) count(r.pair, 'NotifyFailed', 1);
+      metrics.singleMetric().addMetric('NotifyFailed', MetricUnit.Count, 1);
+    }
+  };
+
   return async (
     event: unknown,
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<Result | Result[]> => {
     const budget = context ? context.getRemainingTimeInMillis() : DEFAULT_BUDGET_MS;
-    const deadline = clock.now() + budget - REPORT_RESERVE_MS;
+    const end = clock.now() + budget;
+    const deadline = end - REPORT_RESERVE_MS;
+    const ec2 = deps.ec2.within(deadline, () => clock.now());
     const parsed = parseEvent(event);
-    const results: Result[] = [];
-    // One record at a time: each looks at EC2 afresh, so a duplicate sees the move already made.
-    for (const trigger of parsed.triggers) {
-      const r = await handleOne(trigger, deadline);
-      results.push(r);
-      try {
-        await deps.notify(r);
-      } catch (error) {
-        // The move is what matters; a lost notification is logged and counted, not retried into a second move.
-        logger.error('notification failed', { error, outcome: r.outcome, pair: r.pair });
-        if (r.pair) count(r.pair, 'NotifyFailed', 1);
-      }
-    }
+    // Pairs in parallel, no pair waiting for another; records of one pair take turns (inTurn), each
+    // looking at EC2 afresh, so that a duplicate sees the move already made.
+    const results = await Promise.all(
+      parsed.triggers.map(async (trigger) => {
+        const r = await handleOne(trigger, ec2, deadline, end);
+        await publish(r, end);
+        return r;
+      }),
+    );
     const failure = results.find((r) => r.outcome === 'failed');
     // Thrown so that Lambda's retries and the on-failure destination see it; the retry converges.
     if (failure) throw new FailoverError(results, { cause: failure.reasons[0] });

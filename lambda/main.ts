@@ -34,7 +34,7 @@ export function makeHandler(osCheck?: OsCheckFactory) {
   const failover = createFailover({
     config,
     ec2: new Ec2Adapter(ec2),
-    notify: topicArn ? (result) => publishResult(sns, topicArn, result) : async () => {},
+    notify: topicArn ? (result, signal) => publishResult(sns, topicArn, result, signal) : async () => {},
     logger,
     metrics,
     region: process.env.AWS_REGION,

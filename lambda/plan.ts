@@ -12,6 +12,11 @@ export interface EniView {
   readonly privateIp: string | undefined;
   readonly interfaceType: string;
   readonly requesterManaged: boolean;
+  /**
+   * Addresses the ENI carries, as an instance type's per-interface limits count them: each IPv4 or
+   * IPv6 prefix counts as one address (EC2 User Guide, "Prefix delegation", considerations).
+   */
+  readonly addresses: { readonly ipv4: number; readonly ipv6: number };
   readonly attachment?: {
     readonly id: string;
     readonly instanceId: string | undefined;
@@ -33,9 +38,24 @@ export interface InstanceView {
   /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
   readonly instanceStatus: string;
   readonly systemStatus: string;
-  /** From DescribeInstanceTypes; undefined when EC2 did not say. */
+  /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
+  readonly ebsStatus: string;
+  /** When it was last started (epoch ms): a stop and start renews it. */
+  readonly launchTime: number | undefined;
+  /**
+   * Interfaces network card 0 allows (DescribeInstanceTypes NetworkCards[0]); undefined when EC2 did
+   * not say. Device indexes and interface limits count per card, and the function attaches to card 0.
+   */
   readonly maxInterfaces: number | undefined;
-  readonly interfaces: readonly { readonly id: string; readonly deviceIndex: number }[];
+  /** Addresses one interface of its type may carry (DescribeInstanceTypes NetworkInfo); undefined when EC2 did not say. */
+  readonly perInterface:
+    | { readonly ipv4: number; readonly ipv6: number; readonly ipv6Supported: boolean }
+    | undefined;
+  readonly interfaces: readonly {
+    readonly id: string;
+    readonly deviceIndex: number;
+    readonly networkCardIndex: number;
+  }[];
 }
 
 export interface Observation {
@@ -71,6 +91,11 @@ export interface MovePlan {
   /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
   readonly awaitAvailable: boolean;
   readonly dryRun: boolean;
+  /**
+   * Attach the ENI back here if the attach to `to` fails: the holder was healthy (a drill, a
+   * fail-back), so the address serves again from where it was.
+   */
+  readonly putBack: string | undefined;
   /** Stop this instance after force-detaching from it: the pair fences, and the failed holder still runs. */
   readonly fence: string | undefined;
   /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
@@ -85,6 +110,9 @@ export const TAG = {
   from: 'eni-failover:moved-from',
   to: 'eni-failover:moved-to',
   reason: 'eni-failover:move-reason',
+  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
+  forcedFrom: 'eni-failover:forced-detach-from',
+  forcedAt: 'eni-failover:forced-detach-at',
 } as const;
 
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
@@ -102,12 +130,13 @@ export function failure(instance: InstanceView | undefined): string | undefined 
   if (instance.state !== 'running') return `state is ${instance.state}`;
   if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
   if (instance.systemStatus === 'impaired') return 'system status check is impaired';
+  if (instance.ebsStatus === 'impaired') return 'attached EBS status check is impaired';
   return undefined;
 }
 
 function health(instance: InstanceView | undefined): string {
   if (!instance) return 'not found';
-  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}, ${instance.availabilityZone}`;
+  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}, ${instance.availabilityZone}`;
 }
 
 /** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
@@ -155,11 +184,11 @@ export function targetProblems(
   const problems: string[] = [];
   if (target.state !== 'running')
     problems.push(failed('target-running', `${name} is ${target.state}, not running`));
-  if (target.instanceStatus === 'impaired' || target.systemStatus === 'impaired') {
+  if ([target.instanceStatus, target.systemStatus, target.ebsStatus].includes('impaired')) {
     problems.push(
       failed(
         'target-healthy',
-        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus})`,
+        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus}, attached EBS ${target.ebsStatus})`,
       ),
     );
   }
@@ -176,26 +205,95 @@ export function targetProblems(
       failed('target-vpc', `${name} is in ${target.vpcId ?? 'no VPC'}, but the ENI is in ${eni.vpcId}`),
     );
   }
-  const occupant = target.interfaces.find((i) => i.deviceIndex === pair.deviceIndex && i.id !== eni.id);
+  // Device indexes count per network card (an EFA layout puts an interface at index 1 on every card):
+  // only card 0, where the ENI goes, matters.
+  const onCard0 = target.interfaces.filter((i) => i.networkCardIndex === 0 && i.id !== eni.id);
+  const occupant = onCard0.find((i) => i.deviceIndex === pair.deviceIndex);
   if (occupant) {
     problems.push(
-      failed('target-device-index', `${name} already has ${occupant.id} at device index ${pair.deviceIndex}`),
+      failed(
+        'target-device-index',
+        `${name} already has ${occupant.id} at device index ${pair.deviceIndex} of network card 0`,
+      ),
     );
   }
-  const others = target.interfaces.filter((i) => i.id !== eni.id).length;
   if (target.maxInterfaces === undefined) {
-    problems.push(
-      failed('target-interface-limit', `EC2 did not say how many interfaces ${target.instanceType} allows`),
-    );
-  } else if (others >= target.maxInterfaces) {
     problems.push(
       failed(
         'target-interface-limit',
-        `${name} has ${others} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows`,
+        `EC2 did not say how many interfaces ${target.instanceType} allows on network card 0`,
+      ),
+    );
+  } else if (onCard0.length >= target.maxInterfaces) {
+    problems.push(
+      failed(
+        'target-interface-limit',
+        `${name} has ${onCard0.length} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows on network card 0`,
+      ),
+    );
+  }
+  problems.push(...addressProblems(name, eni, target));
+  const forced = forcedDetachProblem(name, eni, instanceId, target);
+  if (forced) problems.push(forced);
+  return problems;
+}
+
+/** An ENI carrying more addresses than the target's type allows per interface fails the attach, after the detach. */
+function addressProblems(name: string, eni: EniView, target: InstanceView): string[] {
+  const limit = target.perInterface;
+  const { ipv4, ipv6 } = eni.addresses;
+  if (!limit) {
+    return [
+      failed(
+        'target-address-limit',
+        `EC2 did not say how many addresses ${target.instanceType} allows per interface`,
+      ),
+    ];
+  }
+  const problems: string[] = [];
+  if (ipv4 > limit.ipv4) {
+    problems.push(
+      failed(
+        'target-address-limit',
+        `the ENI carries ${ipv4} IPv4 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv4} per interface`,
+      ),
+    );
+  }
+  if (ipv6 > 0 && !limit.ipv6Supported) {
+    problems.push(
+      failed(
+        'target-address-limit',
+        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) does not support IPv6`,
+      ),
+    );
+  } else if (ipv6 > limit.ipv6) {
+    problems.push(
+      failed(
+        'target-address-limit',
+        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv6} per interface`,
       ),
     );
   }
   return problems;
+}
+
+/**
+ * AWS documents that after a forced detach the instance may not accept another interface at the same
+ * device index until it is stopped and started: refuse it until its LaunchTime is later than the record.
+ */
+function forcedDetachProblem(
+  name: string,
+  eni: EniView,
+  instanceId: string,
+  target: InstanceView,
+): string | undefined {
+  if (eni.tags[TAG.forcedFrom] !== instanceId) return undefined;
+  const at = Date.parse(eni.tags[TAG.forcedAt] ?? '');
+  if (Number.isNaN(at) || (target.launchTime !== undefined && target.launchTime > at)) return undefined;
+  return failed(
+    'target-forced-detach',
+    `the ENI was force-detached from ${name} at ${eni.tags[TAG.forcedAt]}, and it has not been stopped and started since; AWS documents that it may refuse an interface at that device index until then`,
+  );
 }
 
 const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
@@ -226,6 +324,7 @@ function moveTo(
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
+    putBack: detach && !detach.force ? (from ?? undefined) : undefined,
     fence: fenceable(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     reasons: why,
@@ -372,6 +471,25 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
     ...blockers,
   );
   return { kind: 'status', holder, reasons };
+}
+
+/**
+ * Is the address protected right now? Attached: a member holds the ENI. Redundant: the member that
+ * does not hold it could take it now (every target check passes). `holder` may differ from the
+ * observed one: after a move the caller asks about the new holder, with the observation from before.
+ */
+export function redundancy(
+  pair: Pair,
+  obs: Observation,
+  holder: string | null,
+): { attached: boolean; redundant: boolean } {
+  const eni = obs.eni;
+  if (!eni || holder === null || !roleOf(pair, holder)) return { attached: false, redundant: false };
+  const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
+  return {
+    attached: true,
+    redundant: targetProblems(pair, eni, other, obs.instances[other]).length === 0,
+  };
 }
 
 /**

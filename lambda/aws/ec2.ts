@@ -2,17 +2,19 @@ import {
   type _InstanceType,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
-  DescribeInstanceStatusCommand,
-  DescribeInstancesCommand,
-  DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   type EC2Client,
   type Instance,
+  type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
+  paginateDescribeInstanceStatus,
+  paginateDescribeInstances,
+  paginateDescribeInstanceTypes,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
 import type { EniView, InstanceView, MovePlan, Observation } from '../plan';
@@ -28,6 +30,11 @@ function toEniView(ni: NetworkInterface): EniView {
     // EC2 always sends InterfaceType; moto leaves it out for plain interfaces.
     interfaceType: ni.InterfaceType ?? 'interface',
     requesterManaged: ni.RequesterManaged ?? false,
+    addresses: {
+      // The primary private address is one of PrivateIpAddresses; each prefix counts as one address.
+      ipv4: Math.max(1, ni.PrivateIpAddresses?.length ?? 0) + (ni.Ipv4Prefixes?.length ?? 0),
+      ipv6: (ni.Ipv6Addresses?.length ?? 0) + (ni.Ipv6Prefixes?.length ?? 0),
+    },
     attachment: a?.AttachmentId
       ? {
           id: a.AttachmentId,
@@ -41,40 +48,95 @@ function toEniView(ni: NetworkInterface): EniView {
   };
 }
 
-/** EC2 through SDK v3: the only place that knows EC2's request and response shapes. */
-export class Ec2Adapter implements Ec2Port {
-  // An instance type's interface limit never changes: ask once per warm container.
-  private readonly interfaceLimits = new Map<string, number>();
+/** What an instance type allows, from DescribeInstanceTypes: it never changes, so it is asked once per container. */
+interface TypeLimits {
+  readonly card0Interfaces: number | undefined;
+  readonly perInterface: InstanceView['perInterface'];
+}
 
-  constructor(private readonly client: EC2Client) {}
+function toTypeLimits(t: InstanceTypeInfo): TypeLimits {
+  const n = t.NetworkInfo;
+  // Interfaces count per network card; an instance type with one card may list none.
+  const card0 = n?.NetworkCards?.find((c) => (c.NetworkCardIndex ?? 0) === 0);
+  const ipv4 = n?.Ipv4AddressesPerInterface;
+  return {
+    card0Interfaces: card0?.MaximumNetworkInterfaces ?? n?.MaximumNetworkInterfaces,
+    perInterface:
+      ipv4 === undefined
+        ? undefined
+        : {
+            ipv4,
+            ipv6: n?.Ipv6AddressesPerInterface ?? 0,
+            ipv6Supported: n?.Ipv6Supported ?? false,
+          },
+  };
+}
+
+// EC2 answers a list call in pages of at most this many; every list call follows NextToken.
+const PAGE = 100;
+
+/**
+ * EC2 through SDK v3: the only place that knows EC2's request and response shapes. Every call is
+ * bounded by `deadline` (an abort signal), so that a hung call cannot outlive the time kept to report.
+ */
+export class Ec2Adapter implements Ec2Port {
+  constructor(
+    private readonly client: EC2Client,
+    // Shared by every adapter made by within(): an instance type's limits never change.
+    private readonly typeLimits = new Map<string, TypeLimits>(),
+    private readonly deadline?: { at: number; now: () => number },
+  ) {}
+
+  /** The same adapter, with every call aborted when `at` (epoch ms on `now`'s clock) passes. */
+  within(at: number, now: () => number = Date.now): Ec2Adapter {
+    return new Ec2Adapter(this.client, this.typeLimits, { at, now });
+  }
+
+  private get options(): { abortSignal?: AbortSignal } {
+    const d = this.deadline;
+    return d ? { abortSignal: AbortSignal.timeout(Math.max(1, Math.ceil(d.at - d.now()))) } : {};
+  }
+
+  /** Throttling, a 5xx, a timeout or a dropped connection: worth asking again. An abort is not. */
+  isTransient(error: unknown): boolean {
+    const e = error as Parameters<typeof isTransientError>[0];
+    if (e?.name === 'AbortError') return false;
+    return isThrottlingError(e) || isTransientError(e) || isServerError(e);
+  }
 
   /** Everything the planner needs about one pair, in two rounds of parallel calls. */
   async observe(pair: Pair): Promise<Observation> {
     const ids = [pair.primaryInstanceId, pair.standbyInstanceId];
-    // Filters rather than IDs, so that a missing ENI or instance is an empty answer and not an error.
     const [eni, instances] = await Promise.all([
       this.describeEni(pair.networkInterfaceId),
-      this.client
-        .send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] }))
-        .then((r) => (r.Reservations ?? []).flatMap((res) => res.Instances ?? [])),
+      // A filter rather than InstanceIds, so that a missing instance is an empty answer, not an error.
+      this.all(
+        paginateDescribeInstances(
+          { client: this.client, pageSize: PAGE },
+          { Filters: [{ Name: 'instance-id', Values: ids }] },
+          this.options,
+        ),
+        (page) => (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+      ),
     ]);
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
     const [statuses] = await Promise.all([
       found.length === 0
         ? []
-        : this.client
-            .send(
-              new DescribeInstanceStatusCommand({
-                InstanceIds: found.map((i) => i.InstanceId),
-                IncludeAllInstances: true,
-              }),
-            )
-            .then((r) => r.InstanceStatuses ?? []),
-      this.learnInterfaceLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
+        : this.all(
+            paginateDescribeInstanceStatus(
+              { client: this.client },
+              { InstanceIds: found.map((i) => i.InstanceId), IncludeAllInstances: true },
+              this.options,
+            ),
+            (page) => page.InstanceStatuses ?? [],
+          ),
+      this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
     const views: Record<string, InstanceView> = {};
     for (const i of found) {
       const status = statuses.find((s) => s.InstanceId === i.InstanceId);
+      const limits = i.InstanceType ? this.typeLimits.get(i.InstanceType) : undefined;
       views[i.InstanceId] = {
         id: i.InstanceId,
         state: i.State?.Name ?? 'unknown',
@@ -83,38 +145,57 @@ export class Ec2Adapter implements Ec2Port {
         instanceType: i.InstanceType ?? 'unknown',
         instanceStatus: status?.InstanceStatus?.Status ?? 'unknown',
         systemStatus: status?.SystemStatus?.Status ?? 'unknown',
-        maxInterfaces: i.InstanceType ? this.interfaceLimits.get(i.InstanceType) : undefined,
+        ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
+        launchTime: i.LaunchTime?.getTime(),
+        maxInterfaces: limits?.card0Interfaces,
+        perInterface: limits?.perInterface,
         interfaces: (i.NetworkInterfaces ?? []).map((ni) => ({
           id: ni.NetworkInterfaceId ?? '',
           deviceIndex: ni.Attachment?.DeviceIndex ?? -1,
+          networkCardIndex: ni.Attachment?.NetworkCardIndex ?? 0,
         })),
       };
     }
     return { eni, instances: views };
   }
 
-  private async learnInterfaceLimits(types: _InstanceType[]): Promise<void> {
-    const unknown = [...new Set(types)].filter((t) => !this.interfaceLimits.has(t));
+  private async all<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[]): Promise<T[]> {
+    const out: T[] = [];
+    for await (const page of pages) out.push(...items(page));
+    return out;
+  }
+
+  private async learnTypeLimits(types: _InstanceType[]): Promise<void> {
+    const unknown = [...new Set(types)].filter((t) => !this.typeLimits.has(t));
     if (unknown.length === 0) return;
-    const r = await this.client.send(new DescribeInstanceTypesCommand({ InstanceTypes: unknown }));
-    for (const t of r.InstanceTypes ?? []) {
-      const max = t.NetworkInfo?.MaximumNetworkInterfaces;
-      if (t.InstanceType && max !== undefined) this.interfaceLimits.set(t.InstanceType, max);
-    }
+    const infos = await this.all(
+      paginateDescribeInstanceTypes({ client: this.client }, { InstanceTypes: unknown }, this.options),
+      (page) => page.InstanceTypes ?? [],
+    );
+    for (const t of infos) if (t.InstanceType) this.typeLimits.set(t.InstanceType, toTypeLimits(t));
   }
 
   async describeEni(networkInterfaceId: string): Promise<EniView | undefined> {
-    const r = await this.client.send(
-      new DescribeNetworkInterfacesCommand({
-        Filters: [{ Name: 'network-interface-id', Values: [networkInterfaceId] }],
-      }),
-    );
-    const ni = r.NetworkInterfaces?.[0];
-    return ni ? toEniView(ni) : undefined;
+    try {
+      // By ID, not by a network-interface-id filter: in an account with many ENIs an unpaginated
+      // filtered call fails (EC2 API Reference, DescribeNetworkInterfaces); IDs take no MaxResults.
+      const r = await this.client.send(
+        new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
+        this.options,
+      );
+      const ni = r.NetworkInterfaces?.[0];
+      return ni ? toEniView(ni) : undefined;
+    } catch (error) {
+      if ((error as Error).name === 'InvalidNetworkInterfaceID.NotFound') return undefined;
+      throw error;
+    }
   }
 
   async detach(attachmentId: string, force: boolean): Promise<void> {
-    await this.client.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId, Force: force }));
+    await this.client.send(
+      new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId, Force: force }),
+      this.options,
+    );
   }
 
   async attach(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string> {
@@ -126,6 +207,7 @@ export class Ec2Adapter implements Ec2Port {
         // Explicit, so that instances with several network cards get the ENI on the first one.
         NetworkCardIndex: 0,
       }),
+      this.options,
     );
     if (!r.AttachmentId)
       throw new Error(`AttachNetworkInterface returned no AttachmentId for ${networkInterfaceId}`);
@@ -138,6 +220,7 @@ export class Ec2Adapter implements Ec2Port {
         NetworkInterfaceId: networkInterfaceId,
         Attachment: { AttachmentId: attachmentId, DeleteOnTermination: false },
       }),
+      this.options,
     );
   }
 
@@ -154,6 +237,7 @@ export class Ec2Adapter implements Ec2Port {
               NetworkCardIndex: 0,
               DryRun: true,
             }),
+            this.options,
           ),
       ],
     ];
@@ -168,6 +252,7 @@ export class Ec2Adapter implements Ec2Port {
               Force: detach.force,
               DryRun: true,
             }),
+            this.options,
           ),
       ]);
     }
@@ -194,7 +279,10 @@ export class Ec2Adapter implements Ec2Port {
 
   async stop(instanceId: string): Promise<void> {
     // Forced: a failed instance may never finish a clean shutdown.
-    await this.client.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }));
+    await this.client.send(
+      new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }),
+      this.options,
+    );
   }
 
   async tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void> {
@@ -203,6 +291,7 @@ export class Ec2Adapter implements Ec2Port {
         Resources: [networkInterfaceId],
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       }),
+      this.options,
     );
   }
 }

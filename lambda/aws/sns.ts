@@ -2,7 +2,12 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { type Result, subjectOf } from '../result';
 
 /** Publishes a result: a subject for a phone, the result JSON as the body, attributes to filter on. */
-export async function publishResult(client: SNSClient, topicArn: string, result: Result): Promise<void> {
+export async function publishResult(
+  client: SNSClient,
+  topicArn: string,
+  result: Result,
+  signal?: AbortSignal,
+): Promise<void> {
   await client.send(
     new PublishCommand({
       TopicArn: topicArn,
@@ -13,5 +18,6 @@ export async function publishResult(client: SNSClient, topicArn: string, result:
         pair: { DataType: 'String', StringValue: result.pair ?? '-' },
       },
     }),
+    { abortSignal: signal },
   );
 }

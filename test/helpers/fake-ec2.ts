@@ -8,6 +8,7 @@ import {
   DetachNetworkInterfaceCommand,
   EC2Client,
   EC2ServiceException,
+  type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -22,21 +23,49 @@ export interface FakeInstance {
   type: string;
   instanceStatus: string;
   systemStatus: string;
+  /** DescribeInstanceStatus AttachedEbsStatus. */
+  ebsStatus: string;
+  launchTime: Date;
 }
 
 interface FakeAttachment {
   id: string;
   instanceId: string;
   deviceIndex: number;
+  networkCardIndex: number;
   status: 'attaching' | 'attached' | 'detaching';
   /** When an attaching/detaching attachment settles. */
   settlesAt: number;
   deleteOnTermination: boolean;
 }
 
-const LIMITS: Record<string, number> = { 't3.micro': 2, 'm5.large': 3 };
+interface FakeEni {
+  id: string;
+  az: string;
+  vpcId: string;
+  /** Private IPv4 addresses (the primary included), IPv4 prefixes, IPv6 addresses, IPv6 prefixes. */
+  ipv4: number;
+  ipv4Prefixes: number;
+  ipv6: number;
+  ipv6Prefixes: number;
+  attachment: FakeAttachment | undefined;
+  tags: Record<string, string>;
+}
 
-/** A client-side error as EC2 would return it (after the SDK's retries, if it is retryable). */
+/**
+ * Instance types as DescribeInstanceTypes reports them (NetworkInfo): interfaces per network card,
+ * addresses per interface, IPv6 support. p4d.24xlarge has 4 network cards of 15 interfaces each
+ * (EC2 User Guide, "Network cards"; "Maximum IP addresses per network interface").
+ */
+const TYPES: Record<string, { cards: number[]; ipv4: number; ipv6: number; ipv6Supported: boolean }> = {
+  't3.micro': { cards: [2], ipv4: 2, ipv6: 2, ipv6Supported: true },
+  't4g.nano': { cards: [2], ipv4: 2, ipv6: 2, ipv6Supported: true },
+  'm5.large': { cards: [3], ipv4: 10, ipv6: 10, ipv6Supported: true },
+  'p4d.24xlarge': { cards: [15, 15, 15, 15], ipv4: 50, ipv6: 50, ipv6Supported: true },
+  't2.micro': { cards: [2], ipv4: 2, ipv6: 2, ipv6Supported: false },
+};
+
+/** An error as EC2 returns it (after the SDK's retries, if it is retryable). */
 export function ec2Error(
   name: string,
   message = name,
@@ -50,10 +79,21 @@ export function ec2Error(
   });
 }
 
+/** EC2's throttling answer; the SDK's standard retry retries it (AWS SDK, "Retry behavior"). */
+export const throttled = () =>
+  new EC2ServiceException({
+    name: 'RequestLimitExceeded',
+    message: 'Request limit exceeded.',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 503 },
+  });
+
 /**
- * An in-memory EC2 behind a mocked EC2Client: one ENI, a few instances, and detach/attach that take
- * a configurable time to settle, as on AWS. With a fake clock it runs in no time; with the system
- * clock it is the benchmark's EC2.
+ * An in-memory EC2 behind a mocked EC2Client: ENIs, instances, and detach/attach that take a
+ * configurable time to settle, as on AWS. It refuses what EC2 refuses and can be made to behave as
+ * real EC2 does on a bad day: throttling, answers lost after the call was carried out (and replayed
+ * by the SDK), stale reads, an account too large for unpaginated filtered calls. With a fake clock it
+ * runs in no time; with the system clock it is the benchmark's EC2.
  */
 export class FakeEc2 {
   readonly client = new EC2Client({
@@ -63,10 +103,26 @@ export class FakeEc2 {
   readonly mock: AwsClientStub<EC2Client> = mockClient(this.client);
   readonly calls: string[] = [];
   readonly instances = new Map<string, FakeInstance>();
-  readonly otherEnis = new Map<string, { id: string; instanceId: string; deviceIndex: number }>();
-  readonly tags: Record<string, string> = {};
-  attachment: FakeAttachment | undefined;
+  readonly enis = new Map<string, FakeEni>();
+  /** Attaches EC2 carried out, as (ENI, instance): a replayed or concurrent attach that EC2 refused is not one. */
+  readonly attaches: { eni: string; instance: string }[] = [];
+  /**
+   * An account with many ENIs: DescribeNetworkInterfaces with a filter other than group-id,
+   * mac-address, private-dns-name, private-ip-address, subnet-id or vpc-id and no MaxResults fails
+   * (EC2 API Reference, DescribeNetworkInterfaces). AWS documents the failure, not its error code:
+   * it is modelled as a permanent error.
+   */
+  largeAccount = false;
+  /** At most this many instances per DescribeInstances page: EC2 may return fewer than MaxResults. */
+  pageSize = 1000;
   private readonly failures = new Map<string, { error: Error; times: number }>();
+  private readonly lost = new Map<string, number>();
+  private staleReads = 0;
+  private readonly snapshots = new Map<
+    string,
+    { attachment: FakeAttachment | undefined; tags: Record<string, string> }
+  >();
+  private readonly dryRuns = new Set<number>();
   private nextAttachment = 1;
 
   constructor(
@@ -76,7 +132,23 @@ export class FakeEc2 {
     private readonly clock: Pick<Clock, 'now'>,
     readonly settle: { detachMs: number; attachMs: number } = { detachMs: 2_000, attachMs: 3_000 },
   ) {
+    this.addEni(eniId);
     this.wire();
+  }
+
+  addEni(id: string, patch: Partial<Omit<FakeEni, 'id' | 'attachment' | 'tags'>> = {}): void {
+    this.enis.set(id, {
+      id,
+      az: this.eniAz,
+      vpcId: this.eniVpc,
+      ipv4: 1,
+      ipv4Prefixes: 0,
+      ipv6: 0,
+      ipv6Prefixes: 0,
+      attachment: undefined,
+      tags: {},
+      ...patch,
+    });
   }
 
   addInstance(instance: Partial<FakeInstance> & { id: string }): void {
@@ -87,6 +159,8 @@ export class FakeEc2 {
       type: 't3.micro',
       instanceStatus: 'ok',
       systemStatus: 'ok',
+      ebsStatus: 'ok',
+      launchTime: new Date(Date.UTC(2026, 10, 1)),
       ...instance,
     });
   }
@@ -98,16 +172,30 @@ export class FakeEc2 {
     Object.assign(instance, patch);
   }
 
-  /** Attach the service ENI directly, already settled. */
-  place(instanceId: string, deviceIndex = 1): void {
-    this.attachment = {
+  /** Change an ENI: its addresses. */
+  setEni(id: string, patch: Partial<Pick<FakeEni, 'ipv4' | 'ipv4Prefixes' | 'ipv6' | 'ipv6Prefixes'>>): void {
+    Object.assign(this.eni(id), patch);
+  }
+
+  /** Attach an ENI directly, already settled. */
+  place(instanceId: string, deviceIndex = 1, eniId = this.eniId, networkCardIndex = 0): void {
+    this.eni(eniId).attachment = {
       id: `eni-attach-${this.nextAttachment++}`,
       instanceId,
       deviceIndex,
+      networkCardIndex,
       status: 'attached',
       settlesAt: 0,
       deleteOnTermination: false,
     };
+  }
+
+  /** The service ENI's attachment and tags (the first ENI). */
+  get attachment(): FakeAttachment | undefined {
+    return this.eni(this.eniId).attachment;
+  }
+  get tags(): Record<string, string> {
+    return this.eni(this.eniId).tags;
   }
 
   /** Make the next `times` calls of `action` fail with `error` (Infinity: every call). */
@@ -115,23 +203,49 @@ export class FakeEc2 {
     this.failures.set(action, { error, times });
   }
 
+  /**
+   * The next `times` calls of `action` are carried out, but their answer is lost (a timeout or a 5xx
+   * after EC2 acted), so the SDK's standard retry sends the same request again and the caller gets
+   * the answer to the replay. Attach and detach take no client token, so EC2 answers the replay as a
+   * new request (EC2 API Reference, "Ensuring idempotency in Amazon EC2 API requests").
+   */
+  loseAnswer(action: string, times = 1): void {
+    this.lost.set(action, times);
+  }
+
+  /**
+   * The next `reads` DescribeNetworkInterfaces answer what the ENIs were before the last mutation:
+   * EC2's API is eventually consistent (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
+   */
+  stale(reads: number): void {
+    this.staleReads = reads;
+  }
+
   /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
   get mutations(): string[] {
     return this.calls.filter((c, i) => !c.startsWith('Describe') && !this.dryRuns.has(i));
   }
-  private readonly dryRuns = new Set<number>();
 
-  /** Where the ENI is now, after any settling. */
-  holder(): string | undefined {
+  /** Where an ENI is now, after any settling. */
+  holder(eniId = this.eniId): string | undefined {
     this.advance();
-    return this.attachment?.status === 'attached' ? this.attachment.instanceId : undefined;
+    const a = this.eni(eniId).attachment;
+    return a?.status === 'attached' ? a.instanceId : undefined;
+  }
+
+  private eni(id: string): FakeEni {
+    const eni = this.enis.get(id);
+    if (!eni) throw new Error(`no fake ENI ${id}`);
+    return eni;
   }
 
   private advance(): void {
-    const a = this.attachment;
-    if (!a || this.clock.now() < a.settlesAt) return;
-    if (a.status === 'detaching') this.attachment = undefined;
-    else if (a.status === 'attaching') a.status = 'attached';
+    for (const eni of this.enis.values()) {
+      const a = eni.attachment;
+      if (!a || this.clock.now() < a.settlesAt) continue;
+      if (a.status === 'detaching') eni.attachment = undefined;
+      else if (a.status === 'attaching') a.status = 'attached';
+    }
   }
 
   private enter(action: string): void {
@@ -144,67 +258,188 @@ export class FakeEc2 {
     }
   }
 
-  private interfacesOf(instanceId: string) {
-    const list = [{ NetworkInterfaceId: `eni-root-${instanceId}`, Attachment: { DeviceIndex: 0 } }];
-    for (const other of this.otherEnis.values()) {
-      if (other.instanceId === instanceId)
-        list.push({ NetworkInterfaceId: other.id, Attachment: { DeviceIndex: other.deviceIndex } });
+  /** A mutation: remember what reads may still show, then carry it out (twice, if its answer is lost). */
+  private async mutate<T>(action: string, dryRun: boolean | undefined, act: () => T): Promise<T> {
+    this.enter(action);
+    if (dryRun) {
+      this.dryRuns.add(this.calls.length - 1);
+      throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
-    if (this.attachment?.instanceId === instanceId) {
-      list.push({ NetworkInterfaceId: this.eniId, Attachment: { DeviceIndex: this.attachment.deviceIndex } });
+    for (const eni of this.enis.values()) {
+      this.snapshots.set(eni.id, {
+        attachment: eni.attachment && { ...eni.attachment },
+        tags: { ...eni.tags },
+      });
+    }
+    const lost = this.lost.get(action) ?? 0;
+    if (lost > 0) {
+      this.lost.set(action, lost - 1);
+      act();
+      this.calls.push(`${action} (replayed by the SDK)`);
+      this.advance();
+    }
+    return act();
+  }
+
+  /** Interfaces on an instance, as DescribeInstances lists them. */
+  private interfacesOf(instanceId: string) {
+    const list = [
+      { NetworkInterfaceId: `eni-root-${instanceId}`, Attachment: { DeviceIndex: 0, NetworkCardIndex: 0 } },
+    ];
+    for (const eni of this.enis.values()) {
+      const a = eni.attachment;
+      if (a?.instanceId === instanceId)
+        list.push({
+          NetworkInterfaceId: eni.id,
+          Attachment: { DeviceIndex: a.deviceIndex, NetworkCardIndex: a.networkCardIndex },
+        });
     }
     return list;
+  }
+
+  private typeInfo(type: string): InstanceTypeInfo {
+    const t = TYPES[type] ?? (TYPES['t3.micro'] as (typeof TYPES)[string]);
+    return {
+      InstanceType: type as InstanceTypeInfo['InstanceType'],
+      NetworkInfo: {
+        MaximumNetworkInterfaces: t.cards.reduce((a, b) => a + b, 0),
+        MaximumNetworkCards: t.cards.length,
+        NetworkCards: t.cards.map((max, i) => ({ NetworkCardIndex: i, MaximumNetworkInterfaces: max })),
+        Ipv4AddressesPerInterface: t.ipv4,
+        Ipv6AddressesPerInterface: t.ipv6,
+        Ipv6Supported: t.ipv6Supported,
+      },
+    };
+  }
+
+  private render(eni: FakeEni) {
+    const stale = this.staleReads > 0 ? this.snapshots.get(eni.id) : undefined;
+    const a = stale ? stale.attachment : eni.attachment;
+    const tags = stale ? stale.tags : eni.tags;
+    return {
+      NetworkInterfaceId: eni.id,
+      Status: a ? (a.status === 'attached' ? 'in-use' : a.status) : 'available',
+      AvailabilityZone: eni.az,
+      VpcId: eni.vpcId,
+      PrivateIpAddress: '10.0.1.23',
+      PrivateIpAddresses: Array.from({ length: eni.ipv4 }, (_, i) => ({
+        PrivateIpAddress: `10.0.1.${23 + i}`,
+        Primary: i === 0,
+      })),
+      Ipv4Prefixes: Array.from({ length: eni.ipv4Prefixes }, (_, i) => ({
+        Ipv4Prefix: `10.0.2.${16 * i}/28`,
+      })),
+      Ipv6Addresses: Array.from({ length: eni.ipv6 }, (_, i) => ({ Ipv6Address: `2001:db8::${i + 1}` })),
+      Ipv6Prefixes: Array.from({ length: eni.ipv6Prefixes }, (_, i) => ({
+        Ipv6Prefix: `2001:db8:${i + 1}::/80`,
+      })),
+      InterfaceType: 'interface' as const,
+      RequesterManaged: false,
+      Attachment: a && {
+        AttachmentId: a.id,
+        InstanceId: a.instanceId,
+        DeviceIndex: a.deviceIndex,
+        NetworkCardIndex: a.networkCardIndex,
+        Status: a.status,
+        DeleteOnTermination: a.deleteOnTermination,
+      },
+      TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    };
+  }
+
+  /** Why EC2 would refuse to attach `eni` to `instanceId` at card 0 / `deviceIndex`, or undefined. */
+  private attachRefusal(eni: FakeEni, instanceId: string, deviceIndex: number): Error | undefined {
+    const instance = this.instances.get(instanceId);
+    if (!instance || instance.state === 'terminated')
+      return ec2Error('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (eni.attachment) return ec2Error('InvalidNetworkInterface.InUse', `Interface: [${eni.id}] in use.`);
+    if (instance.az !== eni.az || instance.vpcId !== eni.vpcId)
+      return ec2Error(
+        'InvalidParameterValue',
+        `Instance ${instanceId} and network interface ${eni.id} must be in the same availability zone and VPC`,
+      );
+    const card0 = this.interfacesOf(instanceId).filter((i) => i.Attachment.NetworkCardIndex === 0);
+    if (card0.some((i) => i.Attachment.DeviceIndex === deviceIndex))
+      return ec2Error(
+        'InvalidParameterValue',
+        `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`,
+      );
+    const info = this.typeInfo(instance.type).NetworkInfo;
+    const limit = info?.NetworkCards?.[0]?.MaximumNetworkInterfaces ?? 0;
+    if (card0.length >= limit)
+      return ec2Error(
+        'AttachmentLimitExceeded',
+        `Interface count ${card0.length + 1} exceeds the limit for ${instance.type}`,
+      );
+    const ipv4 = eni.ipv4 + eni.ipv4Prefixes;
+    const ipv6 = eni.ipv6 + eni.ipv6Prefixes;
+    if (ipv4 > (info?.Ipv4AddressesPerInterface ?? 0) || ipv6 > (info?.Ipv6AddressesPerInterface ?? 0))
+      return ec2Error(
+        'InvalidInterface.IpAddressLimitExceeded',
+        `Number of IP addresses on the interface exceeds the limit for ${instance.type}`,
+      );
+    return undefined;
   }
 
   private wire(): void {
     const m = this.mock;
     m.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => {
       this.enter('DescribeNetworkInterfaces');
-      const wanted = input.Filters?.[0]?.Values ?? input.NetworkInterfaceIds ?? [];
-      if (!wanted.includes(this.eniId)) return { NetworkInterfaces: [] };
-      const a = this.attachment;
-      return {
-        NetworkInterfaces: [
-          {
-            NetworkInterfaceId: this.eniId,
-            Status: a ? (a.status === 'attached' ? 'in-use' : a.status) : 'available',
-            AvailabilityZone: this.eniAz,
-            VpcId: this.eniVpc,
-            PrivateIpAddress: '10.0.1.23',
-            InterfaceType: 'interface',
-            RequesterManaged: false,
-            Attachment: a && {
-              AttachmentId: a.id,
-              InstanceId: a.instanceId,
-              DeviceIndex: a.deviceIndex,
-              Status: a.status,
-              DeleteOnTermination: a.deleteOnTermination,
-            },
-            TagSet: Object.entries(this.tags).map(([Key, Value]) => ({ Key, Value })),
-          },
-        ],
-      };
+      const filter = input.Filters?.[0];
+      const cheap = [
+        'group-id',
+        'mac-address',
+        'private-dns-name',
+        'private-ip-address',
+        'subnet-id',
+        'vpc-id',
+      ];
+      if (this.largeAccount && filter && input.MaxResults === undefined && !cheap.includes(filter.Name ?? ''))
+        throw ec2Error(
+          'UnsupportedOperation',
+          'This account has too many network interfaces for an unpaginated filtered request',
+        );
+      const ids: string[] = input.NetworkInterfaceIds ?? filter?.Values ?? [];
+      if (input.NetworkInterfaceIds) {
+        const missing = ids.filter((id) => !this.enis.has(id));
+        if (missing.length > 0)
+          throw ec2Error(
+            'InvalidNetworkInterfaceID.NotFound',
+            `The networkInterface ID '${missing.join(', ')}' does not exist`,
+          );
+      }
+      const answer = ids.flatMap((id) => {
+        const eni = this.enis.get(id);
+        return eni ? [this.render(eni)] : [];
+      });
+      if (this.staleReads > 0) this.staleReads -= 1;
+      return { NetworkInterfaces: answer };
     });
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
       this.enter('DescribeInstances');
-      const ids = input.Filters?.[0]?.Values ?? [];
-      const found: FakeInstance[] = ids.flatMap((id: string) => {
+      const ids: string[] = input.InstanceIds ?? input.Filters?.[0]?.Values ?? [];
+      const found = ids.flatMap((id) => {
         const i = this.instances.get(id);
         return i ? [i] : [];
       });
+      const from = Number(input.NextToken ?? 0);
+      const size = Math.min(this.pageSize, input.MaxResults ?? 1000);
+      const page = found.slice(from, from + size);
       return {
         Reservations: [
           {
-            Instances: found.map((i) => ({
+            Instances: page.map((i) => ({
               InstanceId: i.id,
-              State: { Name: i.state },
+              State: { Name: i.state as 'running' },
               Placement: { AvailabilityZone: i.az },
               VpcId: i.vpcId,
-              InstanceType: i.type,
+              InstanceType: i.type as 't3.micro',
+              LaunchTime: i.launchTime,
               NetworkInterfaces: this.interfacesOf(i.id),
             })),
           },
         ],
+        NextToken: from + size < found.length ? String(from + size) : undefined,
       };
     });
     m.on(DescribeInstanceStatusCommand).callsFake(async (input) => {
@@ -214,12 +449,14 @@ export class FakeEc2 {
           const i = this.instances.get(id);
           if (!i) return [];
           const running = i.state === 'running';
+          const status = (s: string) => ({ Status: (running ? s : 'not-applicable') as 'ok' });
           return [
             {
               InstanceId: id,
-              InstanceState: { Name: i.state },
-              InstanceStatus: { Status: running ? i.instanceStatus : 'not-applicable' },
-              SystemStatus: { Status: running ? i.systemStatus : 'not-applicable' },
+              InstanceState: { Name: i.state as 'running' },
+              InstanceStatus: status(i.instanceStatus),
+              SystemStatus: status(i.systemStatus),
+              AttachedEbsStatus: status(i.ebsStatus),
             },
           ];
         }),
@@ -227,58 +464,73 @@ export class FakeEc2 {
     });
     m.on(DescribeInstanceTypesCommand).callsFake(async (input) => {
       this.enter('DescribeInstanceTypes');
-      return {
-        InstanceTypes: (input.InstanceTypes ?? []).map((t: string) => ({
-          InstanceType: t,
-          NetworkInfo: { MaximumNetworkInterfaces: LIMITS[t] ?? 2 },
-        })),
-      };
+      return { InstanceTypes: (input.InstanceTypes ?? []).map((t: string) => this.typeInfo(t)) };
     });
-    m.on(DetachNetworkInterfaceCommand).callsFake(async (input) => {
-      this.enter('DetachNetworkInterface');
-      if (input.DryRun) this.dryRuns.add(this.calls.length - 1);
-      if (input.DryRun)
-        throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-      const a = this.attachment;
-      if (!a || a.id !== input.AttachmentId) throw ec2Error('InvalidAttachmentID.NotFound');
-      a.status = 'detaching';
-      a.settlesAt = this.clock.now() + this.settle.detachMs;
-      return {};
-    });
-    m.on(AttachNetworkInterfaceCommand).callsFake(async (input) => {
-      this.enter('AttachNetworkInterface');
-      if (input.DryRun) this.dryRuns.add(this.calls.length - 1);
-      if (input.DryRun)
-        throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-      if (this.attachment)
-        throw ec2Error('InvalidParameterValue', `Interface ${this.eniId} is currently in use`);
-      this.attachment = {
-        id: `eni-attach-${this.nextAttachment++}`,
-        instanceId: input.InstanceId as string,
-        deviceIndex: input.DeviceIndex as number,
-        status: 'attaching',
-        settlesAt: this.clock.now() + this.settle.attachMs,
-        deleteOnTermination: true,
-      };
-      return { AttachmentId: this.attachment.id, NetworkCardIndex: 0 };
-    });
-    m.on(ModifyNetworkInterfaceAttributeCommand).callsFake(async (input) => {
-      this.enter('ModifyNetworkInterfaceAttribute');
-      if (this.attachment && input.Attachment?.AttachmentId === this.attachment.id) {
-        this.attachment.deleteOnTermination = input.Attachment.DeleteOnTermination ?? true;
-      }
-      return {};
-    });
-    m.on(StopInstancesCommand).callsFake(async (input) => {
-      this.enter('StopInstances');
-      for (const id of input.InstanceIds ?? []) this.set(id, { state: 'stopping' });
-      return {};
-    });
-    m.on(CreateTagsCommand).callsFake(async (input) => {
-      this.enter('CreateTags');
-      for (const t of input.Tags ?? []) this.tags[t.Key as string] = t.Value as string;
-      return {};
-    });
+    m.on(DetachNetworkInterfaceCommand).callsFake((input) =>
+      this.mutate('DetachNetworkInterface', input.DryRun, () => {
+        const eni = [...this.enis.values()].find((e) => e.attachment?.id === input.AttachmentId);
+        const a = eni?.attachment;
+        // A detach of an attachment that is gone, or already detaching (as a replayed detach finds it).
+        if (!a)
+          throw ec2Error('InvalidAttachmentID.NotFound', `Attachment '${input.AttachmentId}' not found`);
+        if (a.status === 'detaching')
+          throw ec2Error('IncorrectState', `Attachment '${a.id}' is in the 'detaching' state`);
+        if (a.deviceIndex === 0)
+          throw ec2Error(
+            'OperationNotPermitted',
+            'The network interface at device index 0 cannot be detached.',
+          );
+        a.status = 'detaching';
+        a.settlesAt = this.clock.now() + this.settle.detachMs;
+        return {};
+      }),
+    );
+    m.on(AttachNetworkInterfaceCommand).callsFake((input) =>
+      this.mutate('AttachNetworkInterface', input.DryRun, () => {
+        const eni = this.enis.get(input.NetworkInterfaceId as string);
+        if (!eni)
+          throw ec2Error(
+            'InvalidNetworkInterfaceID.NotFound',
+            `The networkInterface ID '${input.NetworkInterfaceId}' does not exist`,
+          );
+        const refusal = this.attachRefusal(eni, input.InstanceId as string, input.DeviceIndex as number);
+        if (refusal) throw refusal;
+        eni.attachment = {
+          id: `eni-attach-${this.nextAttachment++}`,
+          instanceId: input.InstanceId as string,
+          deviceIndex: input.DeviceIndex as number,
+          networkCardIndex: input.NetworkCardIndex ?? 0,
+          status: 'attaching',
+          settlesAt: this.clock.now() + this.settle.attachMs,
+          deleteOnTermination: true,
+        };
+        this.attaches.push({ eni: eni.id, instance: eni.attachment.instanceId });
+        return { AttachmentId: eni.attachment.id, NetworkCardIndex: 0 };
+      }),
+    );
+    m.on(ModifyNetworkInterfaceAttributeCommand).callsFake((input) =>
+      this.mutate('ModifyNetworkInterfaceAttribute', false, () => {
+        const a = this.enis.get(input.NetworkInterfaceId as string)?.attachment;
+        if (a && input.Attachment?.AttachmentId === a.id)
+          a.deleteOnTermination = input.Attachment.DeleteOnTermination ?? true;
+        return {};
+      }),
+    );
+    m.on(StopInstancesCommand).callsFake((input) =>
+      this.mutate('StopInstances', input.DryRun, () => {
+        for (const id of input.InstanceIds ?? []) this.set(id, { state: 'stopping' });
+        return {};
+      }),
+    );
+    m.on(CreateTagsCommand).callsFake((input) =>
+      this.mutate('CreateTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+        }
+        return {};
+      }),
+    );
   }
 }
 

@@ -55,7 +55,7 @@ export function harness(
   const failover = createFailover({
     config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
     ec2: new Ec2Adapter(ec2.client),
-    notify: (r) => publishResult(snsClient, TOPIC, r),
+    notify: (r, signal) => publishResult(snsClient, TOPIC, r, signal),
     logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
     metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
     region: 'eu-west-1',

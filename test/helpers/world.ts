@@ -22,6 +22,7 @@ export function eni(overrides: Partial<EniView> = {}, holder: string | null = PR
     privateIp: '10.0.1.23',
     interfaceType: 'interface',
     requesterManaged: false,
+    addresses: { ipv4: 1, ipv6: 0 },
     attachment: holder
       ? {
           id: 'eni-attach-1',
@@ -45,8 +46,11 @@ export function instance(id: string, overrides: Partial<InstanceView> = {}): Ins
     instanceType: 't3.micro',
     instanceStatus: 'ok',
     systemStatus: 'ok',
+    ebsStatus: 'ok',
+    launchTime: Date.UTC(2026, 10, 1),
     maxInterfaces: 2,
-    interfaces: [{ id: `eni-primary-of-${id}`, deviceIndex: 0 }],
+    perInterface: { ipv4: 6, ipv6: 6, ipv6Supported: true },
+    interfaces: [{ id: `eni-primary-of-${id}`, deviceIndex: 0, networkCardIndex: 0 }],
     ...overrides,
   };
 }
@@ -71,7 +75,10 @@ export function world(
     const holds = holder === id && theEni !== undefined;
     instances[id] =
       holds && !o?.interfaces
-        ? { ...base, interfaces: [...base.interfaces, { id: theEni.id, deviceIndex: 1 }] }
+        ? {
+            ...base,
+            interfaces: [...base.interfaces, { id: theEni.id, deviceIndex: 1, networkCardIndex: 0 }],
+          }
         : base;
   }
   return { eni: theEni, instances };

@@ -172,6 +172,7 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         detach: { attachmentId: eni?.attachment?.id as string, force: true },
         awaitAvailable: true,
         dryRun: false,
+        putBack: undefined,
         fence: w.primary,
         verifyAddress: undefined,
         reasons: [],

@@ -1,6 +1,5 @@
 import {
   AttachNetworkInterfaceCommand,
-  CreateTagsCommand,
   DetachNetworkInterfaceCommand,
   ModifyNetworkInterfaceAttributeCommand,
   StopInstancesCommand,
@@ -16,6 +15,14 @@ import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const MUTATING = [
   'DetachNetworkInterface',
+  'AttachNetworkInterface',
+  'ModifyNetworkInterfaceAttribute',
+  'CreateTags',
+];
+/** A forced move also records the forced detach on the ENI (a tag), while it waits for the detach. */
+const FORCED = [
+  'DetachNetworkInterface',
+  'CreateTags',
   'AttachNetworkInterface',
   'ModifyNetworkInterfaceAttribute',
   'CreateTags',
@@ -49,10 +56,14 @@ describe('failover: a failed holder', () => {
       to: STANDBY,
       deviceIndex: 1,
     });
-    expect(h.ec2.mutations).toEqual(MUTATING);
+    expect(h.ec2.mutations).toEqual(FORCED);
     expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, {
       AttachmentId: 'eni-attach-1',
       Force: true,
+    });
+    expect(h.ec2.tags).toMatchObject({
+      [TAG.forcedFrom]: PRIMARY,
+      [TAG.forcedAt]: expect.stringMatching(/^2026-/),
     });
     expect(h.ec2.mock).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, {
       NetworkInterfaceId: PAIR.networkInterfaceId,
@@ -75,6 +86,7 @@ describe('failover: a failed holder', () => {
     expect(steps).toEqual([
       'observe',
       'force-detach',
+      'record-forced-detach',
       'wait-detached',
       'attach',
       'wait-attached',
@@ -130,8 +142,10 @@ describe('failover: flap damping', () => {
     const h = harness();
     h.ec2.set(PRIMARY, { state: 'stopped' });
     expect(await h.invoke(stoppedEvent)).toMatchObject({ outcome: 'moved', to: STANDBY });
-    h.ec2.set(PRIMARY, { state: 'running' });
-    h.clock.tick(60_000);
+    // Started again after the forced detach: it may take the ENI back (target-forced-detach).
+    h.clock.tick(30_000);
+    h.ec2.set(PRIMARY, { state: 'running', launchTime: new Date(h.clock.now()) });
+    h.clock.tick(30_000);
     h.ec2.set(STANDBY, { state: 'stopped' });
     const before = h.ec2.mutations.length;
     const standbyStopped = { ...stoppedEvent, detail: { 'instance-id': STANDBY, state: 'stopped' } };
@@ -159,7 +173,9 @@ describe('failover: fencing', () => {
       steps: { name: string }[];
     }[];
     expect(r[0]?.outcome).toBe('moved');
-    expect(h.ec2.mutations).toEqual(['DetachNetworkInterface', 'StopInstances', ...MUTATING.slice(1)]);
+    const m = h.ec2.mutations;
+    expect(m.indexOf('StopInstances')).toBeGreaterThan(m.indexOf('DetachNetworkInterface'));
+    expect(m.indexOf('StopInstances')).toBeLessThan(m.indexOf('AttachNetworkInterface'));
     expect(h.ec2.mock).toHaveReceivedCommandWith(StopInstancesCommand, {
       InstanceIds: [PRIMARY],
       Force: true,
@@ -275,6 +291,8 @@ describe('failover: drills and fail-back', () => {
       to: STANDBY,
     });
     expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
+    // A detach without Force is not recorded: nothing to refuse the primary for later.
+    expect(h.ec2.mutations).toEqual(MUTATING);
     expect(await h.invoke({ action: 'move', pair: 'web' })).toMatchObject({
       outcome: 'moved',
       from: STANDBY,
@@ -297,20 +315,26 @@ describe('failover: drills and fail-back', () => {
 });
 
 describe('failover: a failure at each step is published, thrown, and converges on the retry', () => {
+  // Permanent errors: a transient one (throttling, 5xx, a timeout) is retried until the deadline
+  // (test/lambda/real-ec2.test.ts). The first CreateTags of a forced move records the forced detach.
   it.each([
-    ['observe', 'DescribeInstances', [], PRIMARY],
-    ['detach', 'DetachNetworkInterface', ['DetachNetworkInterface'], PRIMARY],
-    ['attach', 'AttachNetworkInterface', ['DetachNetworkInterface', 'AttachNetworkInterface'], undefined],
-    ['keep-on-termination', 'ModifyNetworkInterfaceAttribute', MUTATING.slice(0, 3), STANDBY],
-    ['tag', 'CreateTags', MUTATING, STANDBY],
-  ])('%s fails (%s)', async (step, action, mutations, holderAfter) => {
+    ['observe', 'DescribeInstances', 1, [], PRIMARY],
+    ['detach', 'DetachNetworkInterface', 1, ['DetachNetworkInterface'], PRIMARY],
+    ['attach', 'AttachNetworkInterface', 1, FORCED.slice(0, 3), undefined],
+    ['keep-on-termination', 'ModifyNetworkInterfaceAttribute', 1, FORCED.slice(0, 4), STANDBY],
+    ['tag', 'CreateTags', 2, FORCED, STANDBY],
+  ])('%s fails (%s)', async (step, action, times, mutations, holderAfter) => {
     const h = harness();
     h.ec2.set(PRIMARY, { state: 'stopped' });
-    h.ec2.fail(action, ec2Error('InternalError', 'We encountered an internal error', 'server'));
+    h.ec2.fail(
+      action,
+      ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
+      times,
+    );
 
     const error = await failure(h.invoke(stoppedEvent));
 
-    expect(error.message).toMatch(new RegExp(`${step} failed: InternalError`));
+    expect(error.message).toMatch(new RegExp(`${step} failed: UnauthorizedOperation`));
     expect(h.ec2.mutations).toEqual(mutations);
     expect(h.ec2.holder()).toBe(holderAfter);
     const [note] = h.published();
@@ -320,7 +344,7 @@ describe('failover: a failure at each step is published, thrown, and converges o
     expect(where).toMatch(
       holderAfter
         ? new RegExp(`attached to \\w+ ${holderAfter}`)
-        : /attached to no one .*a retry attaches it/,
+        : /attached to no one .*Lambda's retry of this event attaches it/,
     );
 
     // Lambda retries the same event: it converges on the standby.
@@ -342,7 +366,9 @@ describe('failover: a failure at each step is published, thrown, and converges o
     expect(h.clock.now() - started).toBeLessThanOrEqual(30_000 - 5_000);
     expect(h.ec2.mock).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
     expect(h.published()[0]?.body.reasons).toContainEqual(
-      expect.stringMatching(/still detaching from primary i-0123456789abcdef0; a retry waits/),
+      expect.stringMatching(
+        /still detaching from primary i-0123456789abcdef0; Lambda's retry of this event waits/,
+      ),
     );
   });
 
@@ -362,7 +388,8 @@ describe('failover: a failure at each step is published, thrown, and converges o
       /wait-attached failed: .*now attached to i-0123456789abcdef0, not i-0fedcba9876543210/,
     );
     expect(h.ec2.mock).not.toHaveReceivedCommand(ModifyNetworkInterfaceAttributeCommand);
-    expect(h.ec2.mock).not.toHaveReceivedCommand(CreateTagsCommand);
+    // The forced detach was recorded; no move was.
+    expect(h.ec2.tags[TAG.movedAt]).toBeUndefined();
   });
 
   it('a lost notification does not undo or repeat the move', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Trigger } from '../../lambda/events';
-import { type Observation, type Plan, plan, TAG } from '../../lambda/plan';
+import { type Observation, type Plan, plan, redundancy, TAG } from '../../lambda/plan';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
 type Planned = Exclude<Trigger, { kind: 'ignored' }>;
@@ -67,6 +67,42 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
       alarm(PRIMARY),
       world({ primary: { systemStatus: 'impaired' } }),
       { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'alarm: attached EBS status impaired -> move',
+      alarm(PRIMARY),
+      world({ primary: { ebsStatus: 'impaired' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      // An EFA layout: an interface at index 1 on card 1 does not occupy card 0's index 1, and
+      // counts against card 1's limit, not card 0's (EC2 User Guide, "Network cards").
+      'standby has interfaces on network card 1 only: card 0 is free',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        standby: {
+          maxInterfaces: 2,
+          interfaces: [
+            { id: 'eni-x0', deviceIndex: 0, networkCardIndex: 0 },
+            { id: 'efa-1', deviceIndex: 1, networkCardIndex: 1 },
+            { id: 'efa-2', deviceIndex: 2, networkCardIndex: 1 },
+          ],
+        },
+      }),
+      { kind: 'move', to: STANDBY },
+    ],
+    [
+      'the standby was force-detached from, then stopped and started: it may take the ENI again',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        eni: eni({
+          tags: { [TAG.forcedFrom]: STANDBY, [TAG.forcedAt]: '2026-11-20T10:00:00.000Z' },
+        }),
+        standby: { launchTime: Date.parse('2026-11-20T10:05:00.000Z') },
+      }),
+      { kind: 'move', to: STANDBY },
     ],
     ['alarm: holder reads healthy again -> unchanged', alarm(PRIMARY), world(), { kind: 'unchanged' }],
     [
@@ -212,8 +248,8 @@ describe('plan: every failed check is named, and nothing moves', () => {
         standby: {
           maxInterfaces: 3,
           interfaces: [
-            { id: 'eni-x0', deviceIndex: 0 },
-            { id: 'eni-x1', deviceIndex: 1 },
+            { id: 'eni-x0', deviceIndex: 0, networkCardIndex: 0 },
+            { id: 'eni-x1', deviceIndex: 1, networkCardIndex: 0 },
           ],
         },
       }),
@@ -227,12 +263,82 @@ describe('plan: every failed check is named, and nothing moves', () => {
         standby: {
           maxInterfaces: 2,
           interfaces: [
-            { id: 'eni-x0', deviceIndex: 0 },
-            { id: 'eni-x2', deviceIndex: 2 },
+            { id: 'eni-x0', deviceIndex: 0, networkCardIndex: 0 },
+            { id: 'eni-x2', deviceIndex: 2, networkCardIndex: 0 },
           ],
         },
       }),
       ['target-interface-limit'],
+    ],
+    [
+      'standby has another ENI at the device index of card 0, beside an EFA on card 1',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        standby: {
+          maxInterfaces: 4,
+          interfaces: [
+            { id: 'eni-x0', deviceIndex: 0, networkCardIndex: 0 },
+            { id: 'eni-x1', deviceIndex: 1, networkCardIndex: 0 },
+            { id: 'efa-1', deviceIndex: 1, networkCardIndex: 1 },
+          ],
+        },
+      }),
+      ['target-device-index'],
+    ],
+    [
+      'the ENI carries more IPv4 addresses and prefixes than the standby allows per interface',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        eni: eni({ addresses: { ipv4: 8, ipv6: 0 } }),
+        standby: { perInterface: { ipv4: 4, ipv6: 4, ipv6Supported: true } },
+      }),
+      ['target-address-limit'],
+    ],
+    [
+      'the ENI carries IPv6 addresses and the standby type has no IPv6',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        eni: eni({ addresses: { ipv4: 1, ipv6: 1 } }),
+        standby: { perInterface: { ipv4: 4, ipv6: 0, ipv6Supported: false } },
+      }),
+      ['target-address-limit'],
+    ],
+    [
+      'the ENI carries more IPv6 addresses than the standby allows per interface',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        eni: eni({ addresses: { ipv4: 1, ipv6: 5 } }),
+        standby: { perInterface: { ipv4: 4, ipv6: 4, ipv6Supported: true } },
+      }),
+      ['target-address-limit'],
+    ],
+    [
+      "standby's per-interface address limits unknown",
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { perInterface: undefined } }),
+      ['target-address-limit'],
+    ],
+    [
+      'the ENI was force-detached from the standby, which has not been stopped and started since',
+      stopped(PRIMARY),
+      world({
+        ...FAILED_PRIMARY,
+        eni: eni({
+          tags: { [TAG.forcedFrom]: STANDBY, [TAG.forcedAt]: '2026-11-20T10:00:00.000Z' },
+        }),
+        standby: { launchTime: Date.parse('2026-11-19T08:00:00.000Z') },
+      }),
+      ['target-forced-detach'],
+    ],
+    [
+      'standby attached EBS status impaired',
+      stopped(PRIMARY),
+      world({ ...FAILED_PRIMARY, standby: { ebsStatus: 'impaired' } }),
+      ['target-healthy'],
     ],
     [
       "standby's interface limit unknown",
@@ -301,6 +407,17 @@ describe('plan: manual moves (drills and fail-back)', () => {
       to: STANDBY,
     });
   });
+  it('a drill off a healthy holder puts the ENI back there if the attach fails; a forced move has nowhere to go back', () => {
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({ kind: 'move', putBack: PRIMARY });
+    expect(plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY), NOW)).toMatchObject({
+      kind: 'move',
+      putBack: undefined,
+    });
+    expect(plan(PAIR, move(), world({ eni: eni({}, null) }), NOW)).toMatchObject({
+      kind: 'move',
+      putBack: undefined,
+    });
+  });
   it('a move to the current holder is unchanged', () => {
     expect(plan(PAIR, move('primary'), world(), NOW)).toMatchObject({ kind: 'unchanged', holder: PRIMARY });
   });
@@ -313,6 +430,39 @@ describe('plan: manual moves (drills and fail-back)', () => {
   });
   it('refuses to take an ENI held outside the pair, even by hand', () => {
     expect(plan(PAIR, move('standby'), world({ eni: eni({}, OUTSIDER) }), NOW).kind).toBe('refused');
+  });
+});
+
+describe('plan: redundancy (is the address protected right now?)', () => {
+  it.each<[string, Observation, string | null, { attached: boolean; redundant: boolean }]>([
+    ['healthy pair', world(), PRIMARY, { attached: true, redundant: true }],
+    [
+      'the standby is stopped',
+      world({ standby: { state: 'stopped' } }),
+      PRIMARY,
+      { attached: true, redundant: false },
+    ],
+    [
+      "the standby's attached EBS is impaired",
+      world({ standby: { ebsStatus: 'impaired' } }),
+      PRIMARY,
+      { attached: true, redundant: false },
+    ],
+    ['attached to no one', world({ eni: eni({}, null) }), null, { attached: false, redundant: false }],
+    [
+      'after a move off a failed primary (asked about the new holder)',
+      world(FAILED_PRIMARY),
+      STANDBY,
+      { attached: true, redundant: false },
+    ],
+    [
+      'held outside the pair',
+      world({ eni: eni({}, OUTSIDER) }),
+      OUTSIDER,
+      { attached: false, redundant: false },
+    ],
+  ])('%s', (_name, obs, holder, want) => {
+    expect(redundancy(PAIR, obs, holder)).toEqual(want);
   });
 });
 
