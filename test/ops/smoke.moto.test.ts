@@ -6,6 +6,9 @@ import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import {
   AttachNetworkInterfaceCommand,
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
   EC2Client,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -14,6 +17,7 @@ import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/cli
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
 import type { AwsPort, CdkPort, Deployed, SmokeDeps, SmokeOptions, SmokeReport } from '../../ops/smoke';
 import { runSmoke } from '../../ops/smoke';
@@ -188,6 +192,28 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
         if (dropStateChanges) return; // as if the rule's pattern did not match
         // EventBridge sends one event per state: stopping, then stopped.
         for (const state of ['stopping', 'stopped']) await fn.run(stateChange(instanceId, state));
+      },
+      // Real EC2 sets LaunchTime to the latest start (EC2 API Reference, Instance: "The time that the
+      // instance was last launched"); moto 5.2.1 keeps the first. The function reads a restart after a
+      // forced detach from it (target-forced-detach), so the record is put before that LaunchTime, as
+      // the start makes it on AWS.
+      start: async (instanceId) => {
+        await real.start(instanceId);
+        const eni = await new EC2Client({}).send(
+          new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [deployed.pair.networkInterfaceId] }),
+        );
+        const tags = eni.NetworkInterfaces?.[0]?.TagSet ?? [];
+        if (!tags.some((t) => t.Key === TAG.forcedFrom && t.Value === instanceId)) return;
+        const instance = await new EC2Client({}).send(
+          new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+        );
+        const launched = instance.Reservations?.[0]?.Instances?.[0]?.LaunchTime?.getTime() ?? 0;
+        await new EC2Client({}).send(
+          new CreateTagsCommand({
+            Resources: [deployed.pair.networkInterfaceId],
+            Tags: [{ Key: TAG.forcedAt, Value: new Date(launched - 1_000).toISOString() }],
+          }),
+        );
       },
       invoke: (_name, event) => fn.run(event),
     };
