@@ -112,10 +112,12 @@ export function awsPort(c: SmokeClients, stackName: string): AwsPort {
     return holderOf(view);
   };
   return {
-    bootstrapAccount: async () => {
+    bootstrap: async () => {
       const toolkit = await describeStack(c.cloudformation, 'CDKToolkit');
+      if (!toolkit?.StackId || !toolkit.StackStatus?.endsWith('_COMPLETE')) return undefined;
       // arn:aws:cloudformation:REGION:ACCOUNT:stack/CDKToolkit/ID
-      return toolkit?.StackStatus?.endsWith('_COMPLETE') ? toolkit.StackId?.split(':')[4] : undefined;
+      const [, , , region = '', account = ''] = toolkit.StackId.split(':');
+      return { account, region };
     },
 
     discover: async (): Promise<Deployed> => {

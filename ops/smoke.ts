@@ -118,8 +118,8 @@ export interface CdkPort {
 
 /** Everything the smoke test asks of AWS. smoke-aws.ts has the real one over SDK clients. */
 export interface AwsPort {
-  /** The account of the environment's CDK bootstrap stack; undefined when it is not bootstrapped. */
-  bootstrapAccount(): Promise<string | undefined>;
+  /** The account and region of the CDK bootstrap stack; undefined when it is not bootstrapped. */
+  bootstrap(): Promise<{ account: string; region: string } | undefined>;
   discover(): Promise<Deployed>;
   /** The stack's resources that its template retains after a destroy. */
   retained(): Promise<Retained[]>;
@@ -233,6 +233,7 @@ export interface SmokeReport {
   ok: boolean;
   stackName: string;
   account: string | undefined;
+  region: string | undefined;
   paths: PathReport[];
   timeline: { atMs: number; what: string }[];
   destroyed: boolean;
@@ -244,13 +245,15 @@ class SetupError extends Error {
 }
 
 /** The smoke test: returns the exit status (0 every path behaved, 1 one did not, 2 setup). */
-export async function runSmoke(options: SmokeOptions, deps: SmokeDeps): Promise<number> {
+export async function runSmoke(given: SmokeOptions, deps: SmokeDeps): Promise<number> {
+  let options = given;
   const limits = { ...TIMEOUTS, ...deps.timeouts };
   const started = deps.now();
   const report: SmokeReport = {
     ok: false,
     stackName: options.stackName,
     account: undefined,
+    region: undefined,
     paths: [],
     timeline: [],
     destroyed: false,
@@ -269,20 +272,23 @@ export async function runSmoke(options: SmokeOptions, deps: SmokeDeps): Promise<
     return code;
   };
 
-  const account = await deps.aws.bootstrapAccount().catch((error: Error) => {
+  const env = await deps.aws.bootstrap().catch((error: Error) => {
     deps.err(`error: cannot reach AWS (${error.name}: ${error.message}); check --profile and --region`);
     return null;
   });
-  if (account === null) return finish(2);
-  if (account === undefined) {
+  if (env === null) return finish(2);
+  if (env === undefined) {
     deps.err(
       'error: this account and region are not bootstrapped for the CDK (no CDKToolkit stack): run\n' +
         `  npx cdk bootstrap${options.profile ? ` --profile ${options.profile}` : ''} aws://ACCOUNT/${options.region ?? 'REGION'}`,
     );
     return finish(2);
   }
-  report.account = account;
-  const where = `account ${account}${options.region ? `, ${options.region}` : ''}`;
+  // The region the profile chose, when --region did not: every command printed from here names it.
+  options = { ...options, region: env.region };
+  report.account = env.account;
+  report.region = env.region;
+  const where = `account ${env.account}, ${env.region}`;
   if (!options.yes) {
     const yes = await deps.confirm(
       `Deploy ${options.stackName} (two t4g.nano instances, a Lambda function, alarms) into ${where}, stop and move things in it, then destroy it?`,
@@ -302,10 +308,10 @@ export async function runSmoke(options: SmokeOptions, deps: SmokeDeps): Promise<
     await deps.cdk.deploy().catch((error: Error) => {
       throw new SetupError(`cdk deploy failed: ${error.message}`);
     });
+    retained = await deps.aws.retained().catch(() => []);
     deployed = await deps.aws.discover().catch((error: Error) => {
       throw new SetupError(`the deployed stack is not as expected: ${error.message}`);
     });
-    retained = await deps.aws.retained().catch(() => []);
     const { pair } = deployed;
     const names: Names = { [pair.primaryInstanceId]: 'primary', [pair.standbyInstanceId]: 'standby' };
     mark(
@@ -353,7 +359,7 @@ export async function runSmoke(options: SmokeOptions, deps: SmokeDeps): Promise<
   }
   if (!options.json) {
     deps.out('');
-    for (const line of figures(report.paths)) deps.out(line);
+    if (report.paths.length > 0) for (const line of figures(report.paths)) deps.out(line);
     deps.out(
       code === 0
         ? `\nEvery path behaved (${report.paths.length} of ${PATHS.length}).`

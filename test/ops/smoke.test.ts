@@ -24,7 +24,7 @@ function world(overrides: { cdk?: Partial<CdkPort>; aws?: Partial<AwsPort>; conf
     throw new Error(`${name} was not expected here`);
   };
   const aws = {
-    bootstrapAccount: async () => '123456789012',
+    bootstrap: async () => ({ account: '123456789012', region: 'eu-west-2' }),
     discover: async () => ({
       functionName: 'fn',
       notificationTopicArn: 'arn:aws:sns:eu-west-2:123456789012:topic',
@@ -125,7 +125,7 @@ describe('npm run smoke: setup and cleanup', () => {
     const noCredentials = Object.assign(new Error('Could not load credentials from any providers'), {
       name: 'CredentialsProviderError',
     });
-    const { deps, calls, err } = world({ aws: { bootstrapAccount: () => Promise.reject(noCredentials) } });
+    const { deps, calls, err } = world({ aws: { bootstrap: () => Promise.reject(noCredentials) } });
     expect(await runSmoke(options, deps)).toBe(2);
     expect(calls).toEqual([]);
     expect(err.join('\n')).toMatch(
@@ -142,12 +142,12 @@ describe('npm run smoke: setup and cleanup', () => {
     expect(err.join('\n')).toContain('cdk deploy failed: cdk deploy exited with 1: ROLLBACK_COMPLETE');
   });
 
-  it('a destroy that fails: exit 2, and the commands that remove the stack by hand, with the profile and region', async () => {
+  it('a destroy that fails: exit 2, and the commands that remove the stack by hand, with the profile and the region the profile chose', async () => {
     const { deps, calls, err } = world({
       aws: { discover: () => Promise.reject(new Error('stack EniFailoverDemo has no FunctionNames output')) },
       cdk: { destroy: () => Promise.reject(new Error('cdk destroy exited with 1: DELETE_FAILED')) },
     });
-    expect(await runSmoke(options, deps)).toBe(2);
+    expect(await runSmoke({ ...options, region: undefined }, deps)).toBe(2);
     expect(calls).toEqual(['deploy']);
     const text = err.join('\n');
     expect(text).toContain(
