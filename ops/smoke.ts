@@ -322,17 +322,8 @@ export async function runSmoke(given: SmokeOptions, deps: SmokeDeps): Promise<nu
     await deps.sleep(limits.settleMs);
 
     for (const [i, path] of PATHS.entries()) {
-      if (i === 2) {
-        // The drill fails back to the primary, which the second path stopped.
-        mark(`start the primary ${pair.primaryInstanceId}`);
-        await deps.aws.start(pair.primaryInstanceId);
-        const running = await until(deps, limits.startMs, limits.pollMs, async () =>
-          (await deps.aws.instanceState(pair.primaryInstanceId)) === 'running' ? true : undefined,
-        );
-        if (!running)
-          throw new PathError(`the primary did not reach running within ${limits.startMs / 1000} s`);
-        mark('the primary is running');
-      }
+      // The drill fails back to the primary, which the second path stopped.
+      if (i === 2) await restart(pair.primaryInstanceId, deps, limits, mark);
       say(`\n== ${i + 1}. ${path.name}`);
       const entry = await runPath(path, deployed, listener, deps, limits, mark);
       report.paths.push(entry);
@@ -368,6 +359,31 @@ export async function runSmoke(given: SmokeOptions, deps: SmokeDeps): Promise<nu
   }
   report.ok = code === 0;
   return finish(code);
+}
+
+/**
+ * Starts an instance the stop path stopped. The ENI moves on `stopping`, and EC2 cannot start an
+ * instance that is still stopping (IncorrectInstanceState), so wait for `stopped` first.
+ */
+async function restart(
+  instanceId: string,
+  deps: SmokeDeps,
+  limits: typeof TIMEOUTS,
+  mark: (what: string) => void,
+): Promise<void> {
+  const reaches = async (state: string) =>
+    (await until(deps, limits.startMs, limits.pollMs, async () =>
+      (await deps.aws.instanceState(instanceId)) === state ? true : undefined,
+    )) ?? false;
+  if (!(await reaches('stopped'))) {
+    throw new PathError(`the primary ${instanceId} did not reach stopped within ${limits.startMs / 1000} s`);
+  }
+  mark(`the primary is stopped; start it`);
+  await deps.aws.start(instanceId);
+  if (!(await reaches('running'))) {
+    throw new PathError(`the primary ${instanceId} did not reach running within ${limits.startMs / 1000} s`);
+  }
+  mark('the primary is running');
 }
 
 /** The command a person would type for this stack. */

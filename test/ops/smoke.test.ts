@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Result } from '../../lambda/result';
 import type { AwsPort, CdkPort, SmokeDeps, SmokeOptions } from '../../ops/smoke';
 import { runSmoke, smokeMain, USAGE } from '../../ops/smoke';
-import { PAIR } from '../helpers/world';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 // The deploy and destroy failures below cannot be made to happen against moto on purpose; the
 // orchestration around them is what these tests show, so the ports are stubs that record calls.
@@ -168,5 +169,68 @@ describe('npm run smoke: setup and cleanup', () => {
     expect(out.join('\n')).toContain(
       'kept Smoke1; remove it with: AWS_REGION=eu-west-2 npx cdk destroy -c demo=true -c stackName=Smoke1 --profile sandbox',
     );
+  });
+});
+
+describe('npm run smoke: real EC2 timing that moto does not show', () => {
+  it('starts the stopped primary only once it is stopped: EC2 refuses to start a stopping instance', async () => {
+    // moto stops at once; real EC2 passes through `stopping` (the ENI moves then) for tens of seconds,
+    // and StartInstances on a stopping instance fails with IncorrectInstanceState (EC2 API Reference).
+    const notes: Result[] = [];
+    let holder = PRIMARY;
+    let primary = 'running';
+    let looksWhileStopping = 0;
+    const note = (outcome: Result['outcome'], from: string, to: string | null): Result => ({
+      outcome,
+      pair: 'demo',
+      networkInterfaceId: PAIR.networkInterfaceId,
+      from,
+      to,
+      deviceIndex: 1,
+      reasons: [],
+      steps: [{ name: 'observe', ms: 40 }],
+    });
+    const move = (to: string, dryRun = false) => {
+      const r = note(dryRun ? 'dry-run' : 'moved', holder, to);
+      if (!dryRun) holder = to;
+      notes.push(r);
+      return r;
+    };
+    const { deps, calls } = world({
+      aws: {
+        alarmState: async () => 'OK',
+        setAlarmState: async (_name, state) => {
+          if (state === 'ALARM') notes.push(note('unchanged', holder, null));
+        },
+        stop: async () => {
+          primary = 'stopping';
+          move(STANDBY);
+        },
+        instanceState: async () => {
+          if (primary === 'stopping' && ++looksWhileStopping === 3) primary = 'stopped';
+          return primary;
+        },
+        start: async () => {
+          if (primary !== 'stopped')
+            throw Object.assign(new Error('stopping'), { name: 'IncorrectInstanceState' });
+          calls.push('start');
+          primary = 'running';
+        },
+        holder: async () => holder,
+        invoke: async (_fn, event) => {
+          const e = event as { dryRun?: boolean };
+          return move(PRIMARY, e.dryRun === true);
+        },
+        listen: async () => ({
+          receive: async () =>
+            notes.splice(0).map((result) => ({ subject: `eni-failover demo: ${result.outcome}`, result })),
+          close: async () => undefined,
+        }),
+      },
+    });
+    expect(await runSmoke(options, deps)).toBe(0);
+    expect(looksWhileStopping).toBe(3);
+    expect(calls).toEqual(['deploy', 'start', 'release', 'destroy']);
+    expect(holder).toBe(PRIMARY);
   });
 });
