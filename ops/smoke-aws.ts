@@ -372,7 +372,8 @@ export function cdkPort(
       });
     });
   return {
-    // --method=direct: CreateStack/UpdateStack without a change set (CDK CLI reference, cdk deploy).
+    // --method=direct: CreateStack/UpdateStack without a change set (CDK CLI reference, cdk deploy),
+    // the same command in an account and against moto, whose change-set path leaves no stack outputs.
     deploy: () => run(['deploy', '--require-approval', 'never', '--method=direct']),
     destroy: () => run(['destroy', '--force']),
   };
