@@ -19,6 +19,27 @@ export interface Pair {
   readonly fence?: boolean;
   /** After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up. */
   readonly verifyOs?: boolean;
+  /**
+   * An EC2 application status check (HTTP/HTTPS) on both members: the stack creates and associates it,
+   * and the function treats a holder whose application status is impaired as failed.
+   */
+  readonly applicationCheck?: ApplicationCheck;
+}
+
+/** EC2 application status check settings; EC2's defaults apply to what is left out (CreateApplicationStatusCheck). */
+export interface ApplicationCheck {
+  readonly protocol: 'http' | 'https';
+  readonly port: number;
+  /** Starts with '/'. @default '/' */
+  readonly path?: string;
+  /** Seconds between checks. @default 60 */
+  readonly interval?: number;
+  /** Seconds to wait for an answer; less than `interval`. @default 6 */
+  readonly timeout?: number;
+  /** Failed checks in a row that make the application impaired. @default 2 */
+  readonly failureThreshold?: number;
+  /** Passed checks in a row that make it ok again. @default 2 */
+  readonly successThreshold?: number;
 }
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
@@ -45,6 +66,13 @@ const show = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 const id = (re: RegExp, what: string) =>
   z.string().check(z.regex(re, { error: (i) => `${what}, got ${show(i.input)}` }));
+const wholeIn = (min: number, max: number, what: string) =>
+  z
+    .int({ error: (i) => `must be a whole number of ${what}, got ${show(i.input)}` })
+    .check(
+      z.minimum(min, { error: (i) => `must be from ${min} to ${max}, got ${show(i.input)}` }),
+      z.maximum(max, { error: (i) => `must be from ${min} to ${max}, got ${show(i.input)}` }),
+    );
 const wholeNumber = {
   error: (i: { input: unknown }) => `must be a whole number of 1 or more, got ${show(i.input)}`,
 };
@@ -70,19 +98,47 @@ const PairSchema = z.strictObject({
   ),
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  applicationCheck: z.optional(
+    z
+      .strictObject({
+        protocol: z.enum(['http', 'https'], {
+          error: (i) => `must be "http" or "https", got ${show(i.input)}`,
+        }),
+        port: wholeIn(1, 65535, 'a port'),
+        path: z.optional(
+          z.string().check(
+            z.regex(/^\/[\x21-\x7e]{0,1023}$/, {
+              error: (i) => `must start with '/' and hold no spaces, got ${show(i.input)}`,
+            }),
+          ),
+        ),
+        interval: z.optional(wholeIn(10, 300, 'seconds')),
+        timeout: z.optional(wholeIn(2, 60, 'seconds')),
+        failureThreshold: z.optional(wholeIn(1, 10, 'checks')),
+        successThreshold: z.optional(wholeIn(1, 10, 'checks')),
+      })
+      .check(
+        z.refine((c) => (c.timeout ?? 6) < (c.interval ?? 60), {
+          error: 'timeout must be less than interval (EC2 refuses the check otherwise)',
+        }),
+      ),
+  ),
 });
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));
 
 function describeIssue(issue: z.core.$ZodIssue, root: string, input: unknown): string {
-  const [index, field] = issue.path;
+  const [index, ...fields] = issue.path;
   if (index === undefined) return `${root} ${issue.message}`;
-  if (issue.code === 'unrecognized_keys')
-    return `${root}[${String(index)}] has unknown field(s) ${issue.keys.join(', ')}`;
-  if (field === undefined) return `${root}[${String(index)}] ${issue.message}`;
-  const entry = Array.isArray(input) ? input[Number(index)] : undefined;
-  const missing = typeof entry === 'object' && entry !== null && !(String(field) in entry);
-  return `${root}[${String(index)}].${String(field)} ${missing ? 'is required' : issue.message}`;
+  const at = `${root}[${String(index)}]${fields.map((f) => `.${String(f)}`).join('')}`;
+  if (issue.code === 'unrecognized_keys') return `${at} has unknown field(s) ${issue.keys.join(', ')}`;
+  if (fields.length === 0) return `${at} ${issue.message}`;
+  // Walk the raw input to tell a missing field from a wrong one.
+  let parent: unknown = Array.isArray(input) ? input[Number(index)] : undefined;
+  for (const f of fields.slice(0, -1)) parent = (parent as Record<string, unknown> | undefined)?.[String(f)];
+  const last = String(fields.at(-1));
+  const missing = typeof parent === 'object' && parent !== null && !(last in parent);
+  return `${at} ${missing ? 'is required' : issue.message}`;
 }
 
 /** Names, ENIs and instances used more than once, read from the raw entries so that they are reported

@@ -6,11 +6,14 @@ import type { Role } from './config';
 export type Trigger =
   | { kind: 'alarm'; instanceId: string; alarmName: string; region: string }
   | { kind: 'state-change'; instanceId: string; state: FailedState; region: string }
-  | { kind: 'status'; pair: string }
+  /** `pair` undefined: every pair the function manages. */
+  | { kind: 'status'; pair: string | undefined }
   | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
+  /** The automatic rules applied to what EC2 shows now (a schedule, or by hand); `pair` undefined: every pair. */
+  | { kind: 'reconcile'; pair: string | undefined }
   | { kind: 'ignored'; reason: string };
 
-export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' }>;
+export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>;
 
 export interface ParsedEvent {
   readonly triggers: Trigger[];
@@ -95,7 +98,8 @@ const StateChangeDetail = z.object({
 
 // Strict, so that a typo such as "dryrun" is refused rather than read as a real move.
 const Manual = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('status'), pair: z.string().check(z.minLength(1)) }),
+  z.strictObject({ action: z.literal('status'), pair: z.optional(z.string().check(z.minLength(1))) }),
+  z.strictObject({ action: z.literal('reconcile'), pair: z.optional(z.string().check(z.minLength(1))) }),
   z.strictObject({
     action: z.literal('move'),
     pair: z.string().check(z.minLength(1)),
@@ -188,6 +192,7 @@ function parseManual(event: unknown): Trigger {
   if (!parsed.success) return ignored(explain(parsed.error, 'not a valid manual invocation'));
   const m = parsed.data;
   if (m.action === 'status') return { kind: 'status', pair: m.pair };
+  if (m.action === 'reconcile') return { kind: 'reconcile', pair: m.pair };
   return { kind: 'move', pair: m.pair, to: m.to, dryRun: m.dryRun ?? false };
 }
 
@@ -221,7 +226,7 @@ export function parseEvent(event: unknown): ParsedEvent {
   return {
     triggers: [
       ignored(
-        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move", "pair": …}',
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move"|"reconcile", "pair": …}',
       ),
     ],
     batch: false,
@@ -239,6 +244,8 @@ export function describeTrigger(trigger: Trigger): string {
       return `manual move${trigger.to ? ` to ${trigger.to}` : ''}${trigger.dryRun ? ' (dry run)' : ''}`;
     case 'status':
       return 'status request';
+    case 'reconcile':
+      return 'reconcile round';
     case 'ignored':
       return trigger.reason;
   }

@@ -43,6 +43,16 @@ export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(
 const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 1000;
 const POLL_FRACTION = 0.1;
+/**
+ * What EC2 answers a replayed detach or attach (AWS_FACTS.md, "Retried mutations"), and how long a
+ * read may still show the state from before the call (EC2 API Reference, "Eventual consistency").
+ */
+const REPLAY_ANSWERS = new Set([
+  'IncorrectState',
+  'InvalidAttachmentID.NotFound',
+  'InvalidNetworkInterface.InUse',
+]);
+const STALE_READ_MS = 10_000;
 
 export class StepError extends Error {
   override readonly name = 'StepError';
@@ -92,51 +102,31 @@ export interface ExecuteOptions {
   readonly steps?: Step[];
 }
 
-/** A mutation's error, after EC2 was re-read and did not show the step done. */
 const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
+/** Attached (or attaching) to `instanceId`: its attachment ID. */
+function attachedTo(eni: EniView, instanceId: string): string | undefined {
+  const a = eni.attachment;
+  return a && a.instanceId === instanceId && (a.status === 'attached' || a.status === 'attaching')
+    ? a.id
+    : undefined;
+}
+
 /**
- * Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag.
- *
- * EC2 is the lock: the detach names the attachment that was observed, and the attach is made only to
- * an ENI seen `available`. Detach and attach take no client token, and the SDK replays a call whose
- * answer was lost, so an error from either is judged by reading EC2 again (EC2 API Reference,
- * "Ensuring idempotency": only calls with a ClientToken are idempotent).
+ * Reading and changing one ENI during a move as real EC2 must be treated: transient errors (throttling,
+ * 5xx, timeouts) are read through until the deadline, and a mutation is judged by EC2 rather than by
+ * its answer. Detach and attach take no client token, and the SDK replays a call whose answer was
+ * lost (EC2 API Reference, "Ensuring idempotency": only calls with a ClientToken are idempotent).
  */
-export async function execute(
-  plan: MovePlan,
-  pair: Pair,
-  ec2: Ec2Port,
-  options: ExecuteOptions,
-): Promise<{ steps: Step[]; notes: string[] }> {
-  const clock = options.clock ?? systemClock;
-  const steps: Step[] = options.steps ?? [];
-  /** What the result should say besides the plan's reasons (fencing, the OS check, a replayed call). */
-  const notes: string[] = [];
-  const eniId = pair.networkInterfaceId;
-  const detachedId = plan.detach?.attachmentId;
-
-  const step = <T>(name: string, action: () => Promise<T>): Promise<T> => timed(clock, steps, name, action);
-  /** A step that never undoes the move: its outcome, good or bad, becomes a note in the result. */
-  const reported = async (name: string, action: () => Promise<string>, failure: (error: Error) => string) => {
-    const start = clock.now();
-    try {
-      notes.push(await action());
-    } catch (error) {
-      notes.push(failure(error as Error));
-    } finally {
-      steps.push({ name, ms: clock.now() - start });
-    }
-  };
-
+function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, notes: string[]) {
   /** The delays between looks: 200 ms, then a tenth of the time waited so far, at most 1 s, until the deadline. */
   const pause = async (start: number, what: () => string) => {
     const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
-    if (clock.now() + delay > options.deadline) throw new SettleTimeoutError(what());
+    if (clock.now() + delay > deadline) throw new SettleTimeoutError(what());
     await clock.sleep(delay);
   };
 
-  /** One read of the ENI during a move: throttling, 5xx and timeouts are read through until the deadline. */
+  /** One read of the ENI. */
   const read = async (): Promise<EniView> => {
     const start = clock.now();
     for (;;) {
@@ -172,9 +162,11 @@ export async function execute(
   };
 
   /**
-   * A mutation, judged by EC2 rather than by its answer: after an error, read the ENI; if it shows
-   * the step done (a replay of a call EC2 had carried out), go on; if the error was transient and the
-   * ENI still allows the call, make it again; otherwise the error stands.
+   * A mutation: after an error, read the ENI; if it shows the step done (a replay of a call EC2 had
+   * carried out), go on; if the error was transient and the ENI still allows the call ('again'), make
+   * it again; otherwise ('no') the error stands. The answer a replay gets (the attachment gone or
+   * detaching, the ENI in use) may meet a read that still shows the old state, so after such an
+   * answer EC2 is read again for a while before the error is believed.
    */
   const mutate = async <T>(
     name: string,
@@ -186,25 +178,72 @@ export async function execute(
       try {
         return await call();
       } catch (error) {
-        const verdict = judge(await read());
-        if (verdict !== 'again' && verdict !== 'no') {
-          notes.push(
-            `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
-          );
-          return verdict.done;
+        const judged = clock.now();
+        const replayed = REPLAY_ANSWERS.has((error as Error).name);
+        for (;;) {
+          const verdict = judge(await read());
+          if (verdict !== 'again' && verdict !== 'no') {
+            notes.push(
+              `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
+            );
+            return verdict.done;
+          }
+          if (!replayed || clock.now() - judged >= STALE_READ_MS) {
+            if (verdict === 'no' || !ec2.isTransient(error)) throw error;
+            break;
+          }
+          await pause(judged, () => `${name}: EC2 answered ${describe(error)} until the deadline`);
         }
-        if (verdict === 'no' || !ec2.isTransient(error)) throw error;
         await pause(start, () => `${name} kept failing until the deadline: ${describe(error)}`);
       }
     }
   };
 
-  /** Attached (or attaching) to `instanceId`: its attachment ID. */
-  const attachedTo = (eni: EniView, instanceId: string) => {
-    const a = eni.attachment;
-    return a && a.instanceId === instanceId && (a.status === 'attached' || a.status === 'attaching')
-      ? a.id
-      : undefined;
+  /** Attach to `to`, unless EC2 shows it done; again while the ENI is available and the error transient. */
+  const attach = (name: string, to: string, deviceIndex: number) =>
+    mutate(
+      name,
+      () => ec2.attach(eniId, to, deviceIndex),
+      (eni) => {
+        const ours = attachedTo(eni, to);
+        if (ours) return { done: ours };
+        return eni.status === 'available' ? 'again' : 'no';
+      },
+    );
+
+  return { read, settle, mutate, attach };
+}
+
+/**
+ * Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag.
+ * EC2 is the lock: the detach names the attachment that was observed, and the attach is made only to
+ * an ENI seen `available` (see patience()).
+ */
+export async function execute(
+  plan: MovePlan,
+  pair: Pair,
+  ec2: Ec2Port,
+  options: ExecuteOptions,
+): Promise<{ steps: Step[]; notes: string[] }> {
+  const clock = options.clock ?? systemClock;
+  const steps: Step[] = options.steps ?? [];
+  /** What the result should say besides the plan's reasons (fencing, the OS check, a replayed call). */
+  const notes: string[] = [];
+  const eniId = pair.networkInterfaceId;
+  const detachedId = plan.detach?.attachmentId;
+  const { settle, mutate, attach } = patience(ec2, eniId, clock, options.deadline, notes);
+
+  const step = <T>(name: string, action: () => Promise<T>): Promise<T> => timed(clock, steps, name, action);
+  /** A step that never undoes the move: its outcome, good or bad, becomes a note in the result. */
+  const reported = async (name: string, action: () => Promise<string>, failure: (error: Error) => string) => {
+    const start = clock.now();
+    try {
+      notes.push(await action());
+    } catch (error) {
+      notes.push(failure(error as Error));
+    } finally {
+      steps.push({ name, ms: clock.now() - start });
+    }
   };
   /** Someone else has attached the ENI elsewhere: a concurrent move, or a person. */
   const elsewhere = (eni: EniView, ours?: string) => {
@@ -217,20 +256,21 @@ export async function execute(
 
   if (plan.detach) {
     const { attachmentId, force } = plan.detach;
-    await step(force ? 'force-detach' : 'detach', () =>
+    const name = force ? 'force-detach' : 'detach';
+    await step(name, () =>
       mutate(
-        force ? 'force-detach' : 'detach',
+        name,
         () => ec2.detach(attachmentId, force),
         (eni) => {
           const a = eni.attachment;
-          if (a?.id !== attachmentId) return { done: undefined };
-          if (a.status === 'detaching' || a.status === 'detached') return { done: undefined };
+          if (a?.id !== attachmentId || a.status === 'detaching' || a.status === 'detached')
+            return { done: undefined };
           return 'again';
         },
       ),
     );
   }
-  const forcedFrom = plan.detach?.force ? plan.from : null;
+  const forcedFrom = plan.detach?.record ? plan.detach.instanceId : null;
   // Recorded at once, in parallel with the wait: AWS documents that the instance may refuse another
   // interface at that device index until it is stopped and started (target-forced-detach).
   const recorded = forcedFrom
@@ -279,19 +319,7 @@ export async function execute(
   }
   await recorded;
   try {
-    if (attachmentId === undefined) {
-      attachmentId = await step('attach', () =>
-        mutate(
-          'attach',
-          () => ec2.attach(eniId, plan.to, pair.deviceIndex),
-          (eni) => {
-            const ours = attachedTo(eni, plan.to);
-            if (ours) return { done: ours };
-            return eni.status === 'available' ? 'again' : 'no';
-          },
-        ),
-      );
-    }
+    attachmentId ??= await step('attach', () => attach('attach', plan.to, pair.deviceIndex));
   } catch (error) {
     if (plan.putBack) await putBack(plan.putBack, error);
     throw error;
@@ -356,19 +384,9 @@ export async function execute(
    * ENI to it again, so the address serves from where it was. Throws a StepError that says so.
    */
   async function putBack(to: string, cause: unknown): Promise<never> {
-    const attachStep = cause instanceof StepError ? cause.message : `attach failed: ${describe(cause)}`;
+    const failed = describe(cause instanceof StepError ? cause.cause : cause);
     try {
-      const back = await step('put-back', () =>
-        mutate(
-          'put-back',
-          () => ec2.attach(eniId, to, pair.deviceIndex),
-          (eni) => {
-            const theirs = attachedTo(eni, to);
-            if (theirs) return { done: theirs };
-            return eni.status === 'available' ? 'again' : 'no';
-          },
-        ),
-      );
+      const back = await step('put-back', () => attach('put-back', to, pair.deviceIndex));
       await step('wait-put-back', () =>
         settle(`attached to ${to} again`, (eni) =>
           eni.attachment?.id === back && eni.attachment.status === 'attached' ? true : undefined,
@@ -377,12 +395,12 @@ export async function execute(
       await step('keep-on-termination', () => ec2.keepOnTermination(eniId, back));
     } catch (error) {
       const again = error instanceof StepError ? error.message : describe(error);
-      throw new StepError(`attach`, steps, {
-        cause: new PutBackError(`${attachStep}; putting it back on ${to} failed too: ${again}`),
+      throw new StepError('attach', steps, {
+        cause: new PutBackError(`${failed}; putting it back on ${to} failed too: ${again}`),
       });
     }
     throw new StepError('attach', steps, {
-      cause: new PutBackError(`${attachStep}; the ENI was put back on ${to}, which serves the address again`),
+      cause: new PutBackError(`${failed}; the ENI was put back on ${to}, which serves the address again`),
     });
   }
 }

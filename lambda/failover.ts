@@ -5,12 +5,15 @@ import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
 import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
-import { holderOf, type Observation, plan, redundancy, who } from './plan';
+import { holderOf, type Observation, pairState, plan, who } from './plan';
 import { type Result, result, type Step } from './result';
+import { telemetry } from './telemetry';
 
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
   observe(pair: Pair): Promise<Observation>;
+  /** Several pairs in one round of calls, by pair name. */
+  observeAll(pairs: readonly Pair[]): Promise<Map<string, Observation>>;
   /** The same port, with every call aborted when `at` (epoch ms on `now`'s clock) passes. */
   within(at: number, now: () => number): FailoverEc2;
 }
@@ -50,30 +53,70 @@ export class FailoverError extends Error {
   }
 }
 
-type Resolved = { pair: Pair; trigger: Exclude<Trigger, { kind: 'ignored' }> } | { ignored: string };
+/** A trigger about one pair, as the planner takes it. */
+type PairTrigger = Exclude<Trigger, { kind: 'ignored' }>;
+type Resolved = { pair: Pair; trigger: PairTrigger } | { ignored: string };
 
-function resolve(trigger: Trigger, config: Config, region: string | undefined): Resolved {
+/** Status and reconcile without a pair mean every pair of the function. */
+const fleetWide = (t: Trigger) => (t.kind === 'status' || t.kind === 'reconcile') && t.pair === undefined;
+
+/** The pairs a trigger is about: one, every one (fleet-wide), or none (ignored, with the reason). */
+function resolve(trigger: Trigger, config: Config, region: string | undefined): Resolved[] {
   switch (trigger.kind) {
     case 'ignored':
-      return { ignored: trigger.reason };
+      return [{ ignored: trigger.reason }];
     case 'alarm':
     case 'state-change': {
       if (region && trigger.region !== region) {
-        return { ignored: `event is from region ${trigger.region}; this function manages ${region}` };
+        return [{ ignored: `event is from region ${trigger.region}; this function manages ${region}` }];
       }
       const pair = config.pairs.find((p) => roleOf(p, trigger.instanceId));
-      return pair
-        ? { pair, trigger }
-        : { ignored: `${trigger.instanceId} is not a member of any configured pair` };
+      return [
+        pair
+          ? { pair, trigger }
+          : { ignored: `${trigger.instanceId} is not a member of any configured pair` },
+      ];
     }
     case 'status':
+    case 'reconcile':
     case 'move': {
+      if (fleetWide(trigger)) return config.pairs.map((pair) => ({ pair, trigger }));
       const pair = config.pairs.find((p) => p.name === trigger.pair);
       const known = config.pairs.map((p) => p.name).join(', ');
-      return pair
-        ? { pair, trigger }
-        : { ignored: `unknown pair ${JSON.stringify(trigger.pair)}; configured: ${known}` };
+      return [
+        pair
+          ? { pair, trigger }
+          : { ignored: `unknown pair ${JSON.stringify(trigger.pair)}; configured: ${known}` },
+      ];
     }
+  }
+}
+
+/** Alarms, state changes and reconcile rounds: Lambda retries them, and their refusals mean nobody moved the address. */
+const isAutomatic = (t: PairTrigger) =>
+  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile';
+
+/**
+ * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
+ * retried by Lambda (asynchronous invocation); a manual one is not, and the answer must not say so.
+ */
+async function whereIs(pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<string> {
+  const next = retried
+    ? "Lambda's retry of this event"
+    : 'nothing retries a manual invocation: move it again';
+  try {
+    const eni = await ec2.describeEni(pair.networkInterfaceId);
+    if (!eni) return `${pair.networkInterfaceId} no longer exists`;
+    const a = eni.attachment;
+    if (a?.status === 'detaching') {
+      return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it (forcing it if that instance has failed) and attaches it` : next}`;
+    }
+    const holder = holderOf(eni);
+    if (holder === null)
+      return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); ${retried ? `${next} attaches it` : next}`;
+    return `${pair.networkInterfaceId} is now attached to ${who(pair, holder)} (${a?.status})`;
+  } catch (error) {
+    return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
   }
 }
 
@@ -82,60 +125,18 @@ export function createFailover(deps: FailoverDeps) {
   const { config, logger, metrics } = deps;
   const clock = deps.clock ?? systemClock;
 
-  // One metric set per pair, so that every figure carries its Pair dimension.
-  const count = (
-    pair: string,
-    name: string,
-    value: number,
-    unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
-  ) => {
-    const single = metrics.singleMetric();
-    single.addDimension('Pair', pair);
-    single.addMetric(name, unit, value);
-  };
+  const { count, gauge, total } = telemetry(metrics);
 
-  /**
-   * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
-   * retried by Lambda (asynchronous invocation); a manual one is not, and the answer must not say so.
-   */
-  const whereIs = async (pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<string> => {
-    const next = retried
-      ? "Lambda's retry of this event"
-      : 'nothing retries a manual invocation: move it again';
-    try {
-      const eni = await ec2.describeEni(pair.networkInterfaceId);
-      if (!eni) return `${pair.networkInterfaceId} no longer exists`;
-      const a = eni.attachment;
-      if (a?.status === 'detaching') {
-        return `${pair.networkInterfaceId} is still detaching from ${who(pair, a.instanceId ?? '(unknown)')}; ${retried ? `${next} waits for it and attaches it` : next}`;
-      }
-      const holder = holderOf(eni);
-      if (holder === null)
-        return `${pair.networkInterfaceId} is now attached to no one (status ${eni.status}); ${retried ? `${next} attaches it` : next}`;
-      return `${pair.networkInterfaceId} is now attached to ${who(pair, holder)} (${a?.status})`;
-    } catch (error) {
-      return `could not see where ${pair.networkInterfaceId} is now: ${(error as Error).message}`;
-    }
-  };
-
-  /** Is the address protected? As numbers per pair for the dashboard, and per function for alarms. */
-  const gauge = (pair: Pair, obs: Observation, holder: string | null) => {
-    const { attached, redundant } = redundancy(pair, obs, holder);
-    count(pair.name, 'Attached', attached ? 1 : 0);
-    count(pair.name, 'Redundant', redundant ? 1 : 0);
-    const all = metrics.singleMetric();
-    all.addMetric('Unattached', MetricUnit.Count, attached ? 0 : 1);
-    all.addMetric('NotRedundant', MetricUnit.Count, redundant ? 0 : 1);
-  };
-
-  const reconcile = async (
+  /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
+  const lookAndAct = async (
     pair: Pair,
-    trigger: Exclude<Trigger, { kind: 'ignored' }>,
+    trigger: PairTrigger,
     ec2: FailoverEc2,
     deadline: number,
+    observed: Promise<Observation> | undefined,
   ): Promise<Result> => {
     const steps: Step[] = [];
-    const observation = await timed(clock, steps, 'observe', () => ec2.observe(pair));
+    const observation = await timed(clock, steps, 'observe', () => observed ?? ec2.observe(pair));
     const decision = plan(pair, trigger, observation, clock.now());
     logger.info('decided', { decision });
     const after =
@@ -147,7 +148,12 @@ export function createFailover(deps: FailoverDeps) {
     if (decision.kind !== 'move' || decision.dryRun) gauge(pair, observation, after);
     switch (decision.kind) {
       case 'status':
-        return result('status', pair, { from: decision.holder, reasons: decision.reasons, steps });
+        return result('status', pair, {
+          from: decision.holder,
+          reasons: decision.reasons,
+          steps,
+          state: pairState(pair, observation),
+        });
       case 'unchanged':
         if (decision.keep) {
           const keep = decision.keep;
@@ -204,20 +210,20 @@ export function createFailover(deps: FailoverDeps) {
   };
 
   const handleOne = async (
-    trigger: Trigger,
+    resolved: Resolved,
     ec2: FailoverEc2,
     deadline: number,
     end: number,
+    observed?: Promise<Observation>,
   ): Promise<Result> => {
-    const resolved = resolve(trigger, config, deps.region);
     if ('ignored' in resolved) {
       logger.warn('ignored', { reason: resolved.ignored });
       return result('ignored', undefined, { reasons: [resolved.ignored] });
     }
-    const { pair } = resolved;
+    const { pair, trigger } = resolved;
     logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
     try {
-      const r = await inTurn(pair.name, () => reconcile(pair, resolved.trigger, ec2, deadline));
+      const r = await inTurn(pair.name, () => lookAndAct(pair, trigger, ec2, deadline, observed));
       if (r.outcome === 'moved') {
         count(pair.name, 'Moved', 1);
         count(
@@ -231,19 +237,16 @@ export function createFailover(deps: FailoverDeps) {
         count(pair.name, 'Refused', 1);
         // Without the Pair dimension, so that one alarm covers every pair: a refused automatic failover
         // means a service is down and nobody moved its address.
-        if (resolved.trigger.kind === 'alarm' || resolved.trigger.kind === 'state-change') {
-          metrics.singleMetric().addMetric('AutomaticRefusals', MetricUnit.Count, 1);
-        }
+        if (isAutomatic(trigger)) total('AutomaticRefusals');
       }
       logger.info(r.outcome, { result: r });
       return r;
     } catch (error) {
       const step = error instanceof StepError ? error : new StepError('unknown', [], { cause: error });
-      const automatic = resolved.trigger.kind === 'alarm' || resolved.trigger.kind === 'state-change';
       const looking = ec2.within(Math.min(clock.now() + WHERE_IS_MS, end - PUBLISH_MARGIN_MS), () =>
         clock.now(),
       );
-      const where = await whereIs(pair, looking, automatic);
+      const where = await whereIs(pair, looking, isAutomatic(trigger));
       const r = result('failed', pair, { reasons: [step.message, where], steps: step.steps });
       count(pair.name, 'Failed', 1);
       logger.error('failed', { result: r, error });
@@ -263,7 +266,7 @@ export function createFailover(deps: FailoverDeps) {
       // The move is what matters; a lost notification is logged and counted, not retried into a second move.
       logger.error('notification failed', { error, outcome: r.outcome, pair: r.pair });
       if (r.pair) count(r.pair, 'NotifyFailed', 1);
-      metrics.singleMetric().addMetric('NotifyFailed', MetricUnit.Count, 1);
+      total('NotifyFailed');
     }
   };
 
@@ -277,17 +280,37 @@ export function createFailover(deps: FailoverDeps) {
     const ec2 = deps.ec2.within(deadline, () => clock.now());
     const parsed = parseEvent(event);
     // Pairs in parallel, no pair waiting for another; records of one pair take turns (inTurn), each
-    // looking at EC2 afresh, so that a duplicate sees the move already made.
-    const results = await Promise.all(
-      parsed.triggers.map(async (trigger) => {
-        const r = await handleOne(trigger, ec2, deadline, end);
-        await publish(r, end);
-        return r;
-      }),
-    );
+    // looking at EC2 afresh, so that a duplicate sees the move already made. A fleet-wide trigger
+    // observes all its pairs in one round of calls, so that 20 pairs cost what one does.
+    const results = (
+      await Promise.all(
+        parsed.triggers.map(async (trigger) => {
+          const work = resolve(trigger, config, deps.region);
+          const pairs = work.flatMap((w) => ('pair' in w ? [w.pair] : []));
+          const batch = fleetWide(trigger) && pairs.length > 1 ? ec2.observeAll(pairs) : undefined;
+          // Read by every pair's own step; a failure is reported there, not here.
+          batch?.catch(() => undefined);
+          return Promise.all(
+            work.map(async (w) => {
+              const observed =
+                batch && 'pair' in w ? batch.then((all) => all.get(w.pair.name) as Observation) : undefined;
+              const r = await handleOne(w, ec2, deadline, end, observed);
+              // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
+              // what moved or failed; alarms, state changes and manual requests publish every outcome.
+              const quiet =
+                (trigger.kind === 'reconcile' || fleetWide(trigger)) &&
+                !['moved', 'failed'].includes(r.outcome);
+              if (!quiet) await publish(r, end);
+              return r;
+            }),
+          );
+        }),
+      )
+    ).flat();
     const failure = results.find((r) => r.outcome === 'failed');
     // Thrown so that Lambda's retries and the on-failure destination see it; the retry converges.
     if (failure) throw new FailoverError(results, { cause: failure.reasons[0] });
-    return parsed.batch ? results : (results[0] as Result);
+    const many = parsed.batch || parsed.triggers.some((t) => t.kind === 'reconcile' || fleetWide(t));
+    return many ? results : (results[0] as Result);
   };
 }

@@ -1,6 +1,7 @@
 // PURE: observed state + trigger -> Plan. No SDK import, no I/O, no clock.
 import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
 import { describeTrigger, type Trigger } from './events';
+import type { PairState } from './result';
 
 export interface EniView {
   readonly id: string;
@@ -40,6 +41,8 @@ export interface InstanceView {
   readonly systemStatus: string;
   /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
   readonly ebsStatus: string;
+  /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
+  readonly applicationStatus: string;
   /** When it was last started (epoch ms): a stop and start renews it. */
   readonly launchTime: number | undefined;
   /**
@@ -86,8 +89,19 @@ export interface MovePlan {
   readonly kind: 'move';
   readonly from: string | null;
   readonly to: string;
-  /** The attachment to remove first; undefined when the ENI is attached to no one. */
-  readonly detach: { readonly attachmentId: string; readonly force: boolean } | undefined;
+  /**
+   * The attachment to remove first; undefined when the ENI is attached to no one. `record`: write the
+   * forced detach on the ENI (target-forced-detach), for a holder that still runs.
+   */
+  readonly detach:
+    | {
+        readonly attachmentId: string;
+        /** The instance it is detached from (the holder, or the one a hung detach is leaving). */
+        readonly instanceId: string;
+        readonly force: boolean;
+        readonly record: boolean;
+      }
+    | undefined;
   /** Wait for the ENI to be `available` before attaching: after a detach, or when seen mid-detach. */
   readonly awaitAvailable: boolean;
   readonly dryRun: boolean;
@@ -125,18 +139,23 @@ export const who = (pair: Pair, instanceId: string) => {
 };
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
-export function failure(instance: InstanceView | undefined): string | undefined {
+export function failure(pair: Pair, instance: InstanceView | undefined): string | undefined {
   if (!instance) return 'EC2 does not know it (terminated and gone?)';
-  if (instance.state !== 'running') return `state is ${instance.state}`;
+  // pending: it is starting (an operator started it while it held the ENI), not failing.
+  if (instance.state !== 'running' && instance.state !== 'pending') return `state is ${instance.state}`;
   if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
   if (instance.systemStatus === 'impaired') return 'system status check is impaired';
   if (instance.ebsStatus === 'impaired') return 'attached EBS status check is impaired';
+  if (pair.applicationCheck && instance.applicationStatus === 'impaired')
+    return 'application status check is impaired';
   return undefined;
 }
 
-function health(instance: InstanceView | undefined): string {
+/** An instance's health as a person reads it. */
+export function health(pair: Pair, instance: InstanceView | undefined): string {
   if (!instance) return 'not found';
-  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}, ${instance.availabilityZone}`;
+  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
+  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
 }
 
 /** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
@@ -191,6 +210,9 @@ export function targetProblems(
         `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus}, attached EBS ${target.ebsStatus})`,
       ),
     );
+  }
+  if (pair.applicationCheck && target.applicationStatus === 'impaired') {
+    problems.push(failed('target-application', `${name} reports its application status check impaired`));
   }
   if (target.availabilityZone !== eni.availabilityZone) {
     problems.push(
@@ -312,11 +334,7 @@ function moveTo(
   const from = holderOf(eni);
   const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
-  const holderFailure = from === null ? undefined : failure(obs.instances[from]);
-  const detach =
-    from === null || !eni.attachment
-      ? undefined
-      : { attachmentId: eni.attachment.id, force: holderFailure !== undefined };
+  const detach = detachFor(pair, obs, eni);
   return {
     kind: 'move',
     from,
@@ -324,10 +342,32 @@ function moveTo(
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
-    putBack: detach && !detach.force ? (from ?? undefined) : undefined,
+    // Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again.
+    putBack: from !== null && detach && failure(pair, obs.instances[from]) === undefined ? from : undefined,
     fence: fenceable(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     reasons: why,
+  };
+}
+
+/**
+ * The detach a move needs first, if any. Force is AWS's last resort for a failed instance
+ * (DetachNetworkInterface, `Force`): a holder whose only failure is its application lets go the
+ * ordinary way. A detach that hangs in `detaching` from an instance that has failed since (its OS
+ * stopped answering) is forced. The forced detach is recorded only off an instance that still runs:
+ * a stopped or terminated one must be started again anyway, which is the documented cure.
+ */
+function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
+  const a = eni.attachment;
+  if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
+  const instance = obs.instances[a.instanceId];
+  const force = failure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+  if (a.status === 'detaching' && !force) return undefined;
+  return {
+    attachmentId: a.id,
+    instanceId: a.instanceId,
+    force,
+    record: force && instance?.state === 'running',
   };
 }
 
@@ -381,7 +421,7 @@ function cooldown(pair: Pair, eni: EniView, now: number): string[] {
 
 function planAutomatic(
   pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' }>,
+  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>,
   obs: Observation,
   eni: EniView,
   now: number,
@@ -389,7 +429,7 @@ function planAutomatic(
   const holder = holderOf(eni);
   const cause = describeTrigger(trigger);
   if (holder === null) return adopt(pair, obs, eni, `triggered by ${cause}`, false);
-  if (holder !== trigger.instanceId) {
+  if (trigger.kind !== 'reconcile' && holder !== trigger.instanceId) {
     return {
       kind: 'unchanged',
       holder,
@@ -398,13 +438,14 @@ function planAutomatic(
       ],
     };
   }
-  const why = failure(obs.instances[holder]);
+  const why = failure(pair, obs.instances[holder]);
   if (why === undefined) {
+    const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
     return {
       kind: 'unchanged',
       holder,
       reasons: [
-        `${cause}, but ${who(pair, holder)} reads healthy now (${health(obs.instances[holder])}): not moving`,
+        trigger.kind === 'reconcile' ? `${cause}: ${healthy}` : `${cause}, but ${healthy}: not moving`,
       ],
     };
   }
@@ -438,7 +479,7 @@ function planManualMove(
   const why =
     holder === null
       ? `${eni.id} is attached to no one`
-      : `${who(pair, holder)} holds the ENI (${health(obs.instances[holder])})`;
+      : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
   return moveTo(
     pair,
     obs,
@@ -455,8 +496,8 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
     holder === null
       ? `${eni.id} is attached to no one (status ${eni.status})`
       : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
-    `primary ${pair.primaryInstanceId}: ${health(obs.instances[pair.primaryInstanceId])}`,
-    `standby ${pair.standbyInstanceId}: ${health(obs.instances[pair.standbyInstanceId])}`,
+    `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
+    `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
   ];
   const problems = eniProblems(pair, eni);
   if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
@@ -489,6 +530,22 @@ export function redundancy(
   return {
     attached: true,
     redundant: targetProblems(pair, eni, other, obs.instances[other]).length === 0,
+  };
+}
+
+/** The pair at a glance, for status results (lambda/result.ts PairState). */
+export function pairState(pair: Pair, obs: Observation): PairState {
+  const holder = obs.eni ? holderOf(obs.eni) : null;
+  const { attached, redundant } = redundancy(pair, obs, holder);
+  const tags = obs.eni?.tags ?? {};
+  const at = tags[TAG.movedAt];
+  return {
+    holder: holder === null ? null : (roleOf(pair, holder) ?? null),
+    primary: health(pair, obs.instances[pair.primaryInstanceId]),
+    standby: health(pair, obs.instances[pair.standbyInstanceId]),
+    attached,
+    redundant,
+    lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
   };
 }
 
@@ -526,7 +583,7 @@ export function plan(
 
 function decide(
   pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'move' }>,
+  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'move' }>,
   obs: Observation,
   eni: EniView,
   now: number,
@@ -536,6 +593,7 @@ function decide(
       return planManualMove(pair, trigger, obs, eni);
     case 'alarm':
     case 'state-change':
+    case 'reconcile':
       return planAutomatic(pair, trigger, obs, eni, now);
   }
 }

@@ -7,6 +7,20 @@ export interface Step {
   readonly ms: number;
 }
 
+/** A pair at a glance, for `status` results: what the drill CLI's fleet table shows. */
+export interface PairState {
+  /** The member that holds the ENI, or null. */
+  readonly holder: 'primary' | 'standby' | null;
+  /** Each member's health as a person reads it. */
+  readonly primary: string;
+  readonly standby: string;
+  readonly attached: boolean;
+  /** The member that does not hold the ENI could take it now. */
+  readonly redundant: boolean;
+  /** From the ENI's move tags. */
+  readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
+}
+
 /** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */
 export interface Result {
   readonly outcome: Outcome;
@@ -17,14 +31,17 @@ export interface Result {
   readonly deviceIndex: number | null;
   readonly reasons: string[];
   readonly steps: Step[];
+  /** `status` results only. */
+  readonly state?: PairState;
 }
 
 export function result(
   outcome: Outcome,
   pair: Pair | undefined,
-  fields: { from?: string | null; to?: string | null; reasons: string[]; steps?: Step[] },
+  fields: { from?: string | null; to?: string | null; reasons: string[]; steps?: Step[]; state?: PairState },
 ): Result {
   return {
+    ...(fields.state ? { state: fields.state } : {}),
     outcome,
     pair: pair?.name ?? null,
     networkInterfaceId: pair?.networkInterfaceId ?? null,

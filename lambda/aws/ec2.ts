@@ -12,12 +12,13 @@ import {
   paginateDescribeInstanceStatus,
   paginateDescribeInstances,
   paginateDescribeInstanceTypes,
+  paginateDescribeNetworkInterfaces,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import type { EniView, InstanceView, MovePlan, Observation } from '../plan';
+import { type EniView, type InstanceView, type MovePlan, type Observation, TAG } from '../plan';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -75,6 +76,9 @@ function toTypeLimits(t: InstanceTypeInfo): TypeLimits {
 // EC2 answers a list call in pages of at most this many; every list call follows NextToken.
 const PAGE = 100;
 
+const chunks = <T>(xs: T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
+
 /**
  * EC2 through SDK v3: the only place that knows EC2's request and response shapes. Every call is
  * bounded by `deadline` (an abort signal), so that a hung call cannot outlive the time kept to report.
@@ -104,11 +108,28 @@ export class Ec2Adapter implements Ec2Port {
     return isThrottlingError(e) || isTransientError(e) || isServerError(e);
   }
 
-  /** Everything the planner needs about one pair, in two rounds of parallel calls. */
+  /** Everything the planner needs about one pair. */
   async observe(pair: Pair): Promise<Observation> {
-    const ids = [pair.primaryInstanceId, pair.standbyInstanceId];
-    const [eni, instances] = await Promise.all([
-      this.describeEni(pair.networkInterfaceId),
+    return (await this.observeAll([pair])).get(pair.name) as Observation;
+  }
+
+  /**
+   * Everything the planner needs about several pairs, in two rounds of parallel calls whatever their
+   * number: the ENIs and the instances each in one paginated request, then their statuses.
+   */
+  async observeAll(pairs: readonly Pair[]): Promise<Map<string, Observation>> {
+    const ids = [...new Set(pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]))];
+    const [enis, instances] = await Promise.all([
+      // Paginated, so that any filter works in an account with many ENIs (EC2 API Reference,
+      // DescribeNetworkInterfaces), and a missing ENI is an empty answer, not an error.
+      this.all(
+        paginateDescribeNetworkInterfaces(
+          { client: this.client, pageSize: PAGE },
+          { Filters: [{ Name: 'network-interface-id', Values: pairs.map((p) => p.networkInterfaceId) }] },
+          this.options,
+        ),
+        (page) => page.NetworkInterfaces ?? [],
+      ),
       // A filter rather than InstanceIds, so that a missing instance is an empty answer, not an error.
       this.all(
         paginateDescribeInstances(
@@ -121,23 +142,29 @@ export class Ec2Adapter implements Ec2Port {
     ]);
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
     const [statuses] = await Promise.all([
-      found.length === 0
-        ? []
-        : this.all(
+      Promise.all(
+        // DescribeInstanceStatus takes at most 100 instance IDs a request.
+        chunks(
+          found.map((i) => i.InstanceId),
+          100,
+        ).map((chunk) =>
+          this.all(
             paginateDescribeInstanceStatus(
               { client: this.client },
-              { InstanceIds: found.map((i) => i.InstanceId), IncludeAllInstances: true },
+              { InstanceIds: chunk, IncludeAllInstances: true },
               this.options,
             ),
             (page) => page.InstanceStatuses ?? [],
           ),
+        ),
+      ).then((lists) => lists.flat()),
       this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
-    const views: Record<string, InstanceView> = {};
+    const views = new Map<string, InstanceView>();
     for (const i of found) {
       const status = statuses.find((s) => s.InstanceId === i.InstanceId);
       const limits = i.InstanceType ? this.typeLimits.get(i.InstanceType) : undefined;
-      views[i.InstanceId] = {
+      views.set(i.InstanceId, {
         id: i.InstanceId,
         state: i.State?.Name ?? 'unknown',
         availabilityZone: i.Placement?.AvailabilityZone ?? '',
@@ -146,6 +173,7 @@ export class Ec2Adapter implements Ec2Port {
         instanceStatus: status?.InstanceStatus?.Status ?? 'unknown',
         systemStatus: status?.SystemStatus?.Status ?? 'unknown',
         ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
+        applicationStatus: status?.ApplicationStatus?.Status ?? 'unknown',
         launchTime: i.LaunchTime?.getTime(),
         maxInterfaces: limits?.card0Interfaces,
         perInterface: limits?.perInterface,
@@ -154,9 +182,19 @@ export class Ec2Adapter implements Ec2Port {
           deviceIndex: ni.Attachment?.DeviceIndex ?? -1,
           networkCardIndex: ni.Attachment?.NetworkCardIndex ?? 0,
         })),
-      };
+      });
     }
-    return { eni, instances: views };
+    const observations = new Map<string, Observation>();
+    for (const pair of pairs) {
+      const ni = enis.find((e) => e.NetworkInterfaceId === pair.networkInterfaceId);
+      const members: Record<string, InstanceView> = {};
+      for (const id of [pair.primaryInstanceId, pair.standbyInstanceId]) {
+        const view = views.get(id);
+        if (view) members[id] = view;
+      }
+      observations.set(pair.name, { eni: ni ? toEniView(ni) : undefined, instances: members });
+    }
+    return observations;
   }
 
   private async all<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[]): Promise<T[]> {
@@ -255,7 +293,34 @@ export class Ec2Adapter implements Ec2Port {
             this.options,
           ),
       ]);
+      // The last steps of a move, so that a missing permission is found by the drill, not after the
+      // ENI has moved. The observed attachment stands in for the new one: DryRun checks the
+      // permission on the ENI, and changes nothing.
+      calls.push([
+        'ModifyNetworkInterfaceAttribute',
+        () =>
+          this.client.send(
+            new ModifyNetworkInterfaceAttributeCommand({
+              NetworkInterfaceId: pair.networkInterfaceId,
+              Attachment: { AttachmentId: detach.attachmentId, DeleteOnTermination: false },
+              DryRun: true,
+            }),
+            this.options,
+          ),
+      ]);
     }
+    calls.push([
+      'CreateTags',
+      () =>
+        this.client.send(
+          new CreateTagsCommand({
+            Resources: [pair.networkInterfaceId],
+            Tags: [{ Key: TAG.movedAt, Value: 'dry-run' }],
+            DryRun: true,
+          }),
+          this.options,
+        ),
+    ]);
     const problems: string[] = [];
     for (const [action, call] of calls) {
       try {

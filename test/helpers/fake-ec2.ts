@@ -25,6 +25,8 @@ export interface FakeInstance {
   systemStatus: string;
   /** DescribeInstanceStatus AttachedEbsStatus. */
   ebsStatus: string;
+  /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
+  appStatus: string;
   launchTime: Date;
 }
 
@@ -115,12 +117,15 @@ export class FakeEc2 {
   largeAccount = false;
   /** At most this many instances per DescribeInstances page: EC2 may return fewer than MaxResults. */
   pageSize = 1000;
-  private readonly failures = new Map<string, { error: Error; times: number }>();
+  /** The holder's OS does not answer: a detach without Force stays `detaching` until a forced one. */
+  hungDetach = false;
+  private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
-  private staleReads = 0;
-  private readonly snapshots = new Map<
+  private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
+  /** What each ENI was just before the last call of each mutating action. */
+  private readonly before = new Map<
     string,
-    { attachment: FakeAttachment | undefined; tags: Record<string, string> }
+    Map<string, { attachment: FakeAttachment | undefined; tags: Record<string, string> }>
   >();
   private readonly dryRuns = new Set<number>();
   private nextAttachment = 1;
@@ -160,6 +165,7 @@ export class FakeEc2 {
       instanceStatus: 'ok',
       systemStatus: 'ok',
       ebsStatus: 'ok',
+      appStatus: 'not-applicable',
       launchTime: new Date(Date.UTC(2026, 10, 1)),
       ...instance,
     });
@@ -190,6 +196,11 @@ export class FakeEc2 {
     };
   }
 
+  /** Leave an ENI attached to no one (a detach whose attach failed). */
+  unplace(eniId = this.eniId): void {
+    this.eni(eniId).attachment = undefined;
+  }
+
   /** The service ENI's attachment and tags (the first ENI). */
   get attachment(): FakeAttachment | undefined {
     return this.eni(this.eniId).attachment;
@@ -198,9 +209,9 @@ export class FakeEc2 {
     return this.eni(this.eniId).tags;
   }
 
-  /** Make the next `times` calls of `action` fail with `error` (Infinity: every call). */
-  fail(action: string, error: Error, times = 1): void {
-    this.failures.set(action, { error, times });
+  /** Make `times` calls of `action` fail with `error` (Infinity: every call), after letting `after` through. */
+  fail(action: string, error: Error, times = 1, after = 0): void {
+    this.failures.set(action, { error, times, after });
   }
 
   /**
@@ -214,11 +225,12 @@ export class FakeEc2 {
   }
 
   /**
-   * The next `reads` DescribeNetworkInterfaces answer what the ENIs were before the last mutation:
-   * EC2's API is eventually consistent (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
+   * Once `after` is carried out, the next `reads` DescribeNetworkInterfaces answer what the ENIs were
+   * just before the last `shows` (say: after the attach, the attachment from before the detach): EC2's
+   * API is eventually consistent (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
    */
-  stale(reads: number): void {
-    this.staleReads = reads;
+  stale(reads: number, after = 'AttachNetworkInterface', shows = 'DetachNetworkInterface'): void {
+    this.stale_ = { after, shows, reads, armed: false };
   }
 
   /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
@@ -248,11 +260,13 @@ export class FakeEc2 {
     }
   }
 
-  private enter(action: string): void {
+  private enter(action: string, dryRun = false): void {
     this.calls.push(action);
+    if (dryRun) this.dryRuns.add(this.calls.length - 1);
     this.advance();
     const failure = this.failures.get(action);
-    if (failure && failure.times > 0) {
+    if (failure && failure.after > 0) failure.after -= 1;
+    else if (failure && failure.times > 0) {
       failure.times -= 1;
       throw failure.error;
     }
@@ -260,25 +274,32 @@ export class FakeEc2 {
 
   /** A mutation: remember what reads may still show, then carry it out (twice, if its answer is lost). */
   private async mutate<T>(action: string, dryRun: boolean | undefined, act: () => T): Promise<T> {
-    this.enter(action);
+    this.enter(action, dryRun);
     if (dryRun) {
-      this.dryRuns.add(this.calls.length - 1);
       throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
-    for (const eni of this.enis.values()) {
-      this.snapshots.set(eni.id, {
-        attachment: eni.attachment && { ...eni.attachment },
-        tags: { ...eni.tags },
-      });
-    }
+    this.before.set(
+      action,
+      new Map(
+        [...this.enis.values()].map((e) => [
+          e.id,
+          { attachment: e.attachment && { ...e.attachment }, tags: { ...e.tags } },
+        ]),
+      ),
+    );
     const lost = this.lost.get(action) ?? 0;
-    if (lost > 0) {
-      this.lost.set(action, lost - 1);
-      act();
-      this.calls.push(`${action} (replayed by the SDK)`);
-      this.advance();
+    try {
+      if (lost > 0) {
+        this.lost.set(action, lost - 1);
+        act();
+        this.calls.push(`${action} (replayed by the SDK)`);
+        this.advance();
+      }
+      return act();
+    } finally {
+      // Reads go stale after the call was carried out, whatever its answer.
+      if (this.stale_?.after === action) this.stale_.armed = true;
     }
-    return act();
   }
 
   /** Interfaces on an instance, as DescribeInstances lists them. */
@@ -313,7 +334,8 @@ export class FakeEc2 {
   }
 
   private render(eni: FakeEni) {
-    const stale = this.staleReads > 0 ? this.snapshots.get(eni.id) : undefined;
+    const st = this.stale_;
+    const stale = st?.armed && st.reads > 0 ? this.before.get(st.shows)?.get(eni.id) : undefined;
     const a = stale ? stale.attachment : eni.attachment;
     const tags = stale ? stale.tags : eni.tags;
     return {
@@ -373,7 +395,8 @@ export class FakeEc2 {
       );
     const ipv4 = eni.ipv4 + eni.ipv4Prefixes;
     const ipv6 = eni.ipv6 + eni.ipv6Prefixes;
-    if (ipv4 > (info?.Ipv4AddressesPerInterface ?? 0) || ipv6 > (info?.Ipv6AddressesPerInterface ?? 0))
+    const ipv6Allowed = info?.Ipv6Supported ? (info.Ipv6AddressesPerInterface ?? 0) : 0;
+    if (ipv4 > (info?.Ipv4AddressesPerInterface ?? 0) || ipv6 > ipv6Allowed)
       return ec2Error(
         'InvalidInterface.IpAddressLimitExceeded',
         `Number of IP addresses on the interface exceeds the limit for ${instance.type}`,
@@ -399,6 +422,11 @@ export class FakeEc2 {
           'UnsupportedOperation',
           'This account has too many network interfaces for an unpaginated filtered request',
         );
+      if (input.NetworkInterfaceIds && input.MaxResults !== undefined)
+        throw ec2Error(
+          'InvalidParameterCombination',
+          'NetworkInterfaceIds cannot be combined with MaxResults',
+        );
       const ids: string[] = input.NetworkInterfaceIds ?? filter?.Values ?? [];
       if (input.NetworkInterfaceIds) {
         const missing = ids.filter((id) => !this.enis.has(id));
@@ -412,7 +440,7 @@ export class FakeEc2 {
         const eni = this.enis.get(id);
         return eni ? [this.render(eni)] : [];
       });
-      if (this.staleReads > 0) this.staleReads -= 1;
+      if (this.stale_?.armed && this.stale_.reads > 0) this.stale_.reads -= 1;
       return { NetworkInterfaces: answer };
     });
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
@@ -444,6 +472,9 @@ export class FakeEc2 {
     });
     m.on(DescribeInstanceStatusCommand).callsFake(async (input) => {
       this.enter('DescribeInstanceStatus');
+      // EC2 API Reference, DescribeInstanceStatus: at most 100 IDs, and not together with MaxResults.
+      if (input.InstanceIds && (input.MaxResults !== undefined || input.InstanceIds.length > 100))
+        throw ec2Error('InvalidParameterCombination', 'InstanceIds: at most 100, and not with MaxResults');
       return {
         InstanceStatuses: (input.InstanceIds ?? []).flatMap((id: string) => {
           const i = this.instances.get(id);
@@ -457,6 +488,7 @@ export class FakeEc2 {
               InstanceStatus: status(i.instanceStatus),
               SystemStatus: status(i.systemStatus),
               AttachedEbsStatus: status(i.ebsStatus),
+              ApplicationStatus: status(i.appStatus),
             },
           ];
         }),
@@ -473,6 +505,11 @@ export class FakeEc2 {
         // A detach of an attachment that is gone, or already detaching (as a replayed detach finds it).
         if (!a)
           throw ec2Error('InvalidAttachmentID.NotFound', `Attachment '${input.AttachmentId}' not found`);
+        // A detach hung on an unresponsive instance is what Force is for (DetachNetworkInterface, Force).
+        if (a.status === 'detaching' && input.Force && a.settlesAt === Number.POSITIVE_INFINITY) {
+          a.settlesAt = this.clock.now() + this.settle.detachMs;
+          return {};
+        }
         if (a.status === 'detaching')
           throw ec2Error('IncorrectState', `Attachment '${a.id}' is in the 'detaching' state`);
         if (a.deviceIndex === 0)
@@ -481,7 +518,11 @@ export class FakeEc2 {
             'The network interface at device index 0 cannot be detached.',
           );
         a.status = 'detaching';
-        a.settlesAt = this.clock.now() + this.settle.detachMs;
+        // An unresponsive instance never lets go of an interface detached without Force.
+        a.settlesAt =
+          this.hungDetach && !input.Force
+            ? Number.POSITIVE_INFINITY
+            : this.clock.now() + this.settle.detachMs;
         return {};
       }),
     );
@@ -509,7 +550,7 @@ export class FakeEc2 {
       }),
     );
     m.on(ModifyNetworkInterfaceAttributeCommand).callsFake((input) =>
-      this.mutate('ModifyNetworkInterfaceAttribute', false, () => {
+      this.mutate('ModifyNetworkInterfaceAttribute', input.DryRun, () => {
         const a = this.enis.get(input.NetworkInterfaceId as string)?.attachment;
         if (a && input.Attachment?.AttachmentId === a.id)
           a.deleteOnTermination = input.Attachment.DeleteOnTermination ?? true;

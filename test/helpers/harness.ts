@@ -17,6 +17,8 @@ export interface Harness {
   sns: AwsClientStub<SNSClient>;
   clock: FakeClock;
   invoke: (event: unknown, remainingMs?: number) => Promise<unknown>;
+  /** Another Lambda container of the same function: its own adapter and in-process queue, the same EC2. */
+  container: () => (event: unknown, remainingMs?: number) => Promise<unknown>;
   /** Every published result, parsed back from its JSON body. */
   published: () => { subject: string; body: Record<string, unknown> }[];
 }
@@ -52,21 +54,26 @@ export function harness(
   });
   const sns = mockClient(snsClient);
   sns.resolves({ MessageId: 'm-1' });
-  const failover = createFailover({
-    config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
-    ec2: new Ec2Adapter(ec2.client),
-    notify: (r, signal) => publishResult(snsClient, TOPIC, r, signal),
-    logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
-    metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
-    region: 'eu-west-1',
-    clock: options.clock ?? clock,
-    os: options.os,
-  });
+  const container = () => {
+    const failover = createFailover({
+      config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
+      ec2: new Ec2Adapter(ec2.client),
+      notify: (r, signal) => publishResult(snsClient, TOPIC, r, signal),
+      logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
+      metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
+      region: 'eu-west-1',
+      clock: options.clock ?? clock,
+      os: options.os,
+    });
+    return (event: unknown, remainingMs = 60_000) =>
+      failover(event, { getRemainingTimeInMillis: () => remainingMs });
+  };
   return {
     ec2,
     sns,
     clock,
-    invoke: (event, remainingMs = 60_000) => failover(event, { getRemainingTimeInMillis: () => remainingMs }),
+    invoke: container(),
+    container,
     published: () =>
       sns.calls().map((c) => {
         const input = c.args[0].input as { Subject: string; Message: string };

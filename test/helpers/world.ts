@@ -47,6 +47,7 @@ export function instance(id: string, overrides: Partial<InstanceView> = {}): Ins
     instanceStatus: 'ok',
     systemStatus: 'ok',
     ebsStatus: 'ok',
+    applicationStatus: 'not-applicable',
     launchTime: Date.UTC(2026, 10, 1),
     maxInterfaces: 2,
     perInterface: { ipv4: 6, ipv6: 6, ipv6Supported: true },

@@ -169,7 +169,12 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         kind: 'move',
         from: w.primary,
         to: w.standby,
-        detach: { attachmentId: eni?.attachment?.id as string, force: true },
+        detach: {
+          attachmentId: eni?.attachment?.id as string,
+          instanceId: w.primary,
+          force: true,
+          record: false,
+        },
         awaitAvailable: true,
         dryRun: false,
         putBack: undefined,
@@ -182,7 +187,7 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
       { deadline: Date.now() + 30_000, reason: 'fencing test' },
     );
     expect(steps.map((s) => s.name)).toContain('fence');
-    expect(notes[0]).toMatch(/^fence: stopped/);
+    expect(notes).toContainEqual(expect.stringMatching(/^fence: stopped/));
     const state = (await adapter.observe(w.pair)).instances[w.primary]?.state;
     expect(['stopping', 'stopped']).toContain(state);
     expect((await w.where()).holder).toBe(w.standby);

@@ -85,4 +85,48 @@ describe('configuration', () => {
     expect(problemsOf(() => parsePairs([]))).toEqual(['FAILOVER_PAIRS must list at least one pair']);
     expect(problemsOf(() => parsePairs({ pairs: [] }))[0]).toMatch(/^FAILOVER_PAIRS /);
   });
+
+  it('accepts an application check and names every problem in one, field by field', () => {
+    const check = { protocol: 'https', port: 8443, path: '/health', interval: 30, timeout: 5 };
+    expect(parsePairs([{ ...PAIR, applicationCheck: check }])[0]?.applicationCheck).toEqual(check);
+    const problems = problemsOf(() =>
+      parsePairs([
+        {
+          ...PAIR,
+          applicationCheck: {
+            protocol: 'tcp',
+            port: 70000,
+            path: 'health',
+            interval: 10,
+            timeout: 20,
+            retries: 3,
+          },
+        },
+        {
+          ...PAIR,
+          name: 'db',
+          networkInterfaceId: 'eni-0bbbbbbbbbbbbbbb1',
+          primaryInstanceId: 'i-0bbbbbbbbbbbbbbb1',
+          standbyInstanceId: 'i-0bbbbbbbbbbbbbbb2',
+          applicationCheck: { protocol: 'http' },
+        },
+      ]),
+    );
+    expect(problems).toEqual([
+      'FAILOVER_PAIRS[0].applicationCheck.protocol must be "http" or "https", got "tcp"',
+      'FAILOVER_PAIRS[0].applicationCheck.port must be from 1 to 65535, got 70000',
+      'FAILOVER_PAIRS[0].applicationCheck.path must start with \'/\' and hold no spaces, got "health"',
+      'FAILOVER_PAIRS[0].applicationCheck has unknown field(s) retries',
+      'FAILOVER_PAIRS[1].applicationCheck.port is required',
+    ]);
+    expect(
+      problemsOf(() =>
+        parsePairs([
+          { ...PAIR, applicationCheck: { protocol: 'http', port: 80, interval: 10, timeout: 10 } },
+        ]),
+      ),
+    ).toEqual([
+      'FAILOVER_PAIRS[0].applicationCheck timeout must be less than interval (EC2 refuses the check otherwise)',
+    ]);
+  });
 });

@@ -106,6 +106,12 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
     ],
     ['alarm: holder reads healthy again -> unchanged', alarm(PRIMARY), world(), { kind: 'unchanged' }],
     [
+      'alarm: holder pending (an operator is starting it) is not a failure -> unchanged',
+      alarm(PRIMARY),
+      world({ primary: { state: 'pending' } }),
+      { kind: 'unchanged' },
+    ],
+    [
       'alarm: insufficient-data status is not a failure',
       alarm(PRIMARY),
       world({ primary: { instanceStatus: 'insufficient-data' } }),
@@ -405,6 +411,15 @@ describe('plan: manual moves (drills and fail-back)', () => {
       kind: 'move',
       from: null,
       to: STANDBY,
+    });
+  });
+  it('records a forced detach only off a holder that still runs (a stopped one is cured by its restart)', () => {
+    const impaired = plan(PAIR, alarm(PRIMARY), world({ primary: { systemStatus: 'impaired' } }), NOW);
+    expect(impaired).toMatchObject({ kind: 'move', detach: { force: true, record: true } });
+    const stoppedHolder = plan(PAIR, stopped(PRIMARY), world(FAILED_PRIMARY), NOW);
+    expect(stoppedHolder).toMatchObject({ kind: 'move', detach: { force: true, record: false } });
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({
+      detach: { force: false, record: false },
     });
   });
   it('a drill off a healthy holder puts the ENI back there if the attach fails; a forced move has nowhere to go back', () => {
