@@ -272,32 +272,13 @@ export async function runSmoke(given: SmokeOptions, deps: SmokeDeps): Promise<nu
     return code;
   };
 
-  const env = await deps.aws.bootstrap().catch((error: Error) => {
-    deps.err(`error: cannot reach AWS (${error.name}: ${error.message}); check --profile and --region`);
-    return null;
-  });
-  if (env === null) return finish(2);
-  if (env === undefined) {
-    deps.err(
-      'error: this account and region are not bootstrapped for the CDK (no CDKToolkit stack): run\n' +
-        `  npx cdk bootstrap${options.profile ? ` --profile ${options.profile}` : ''} aws://ACCOUNT/${options.region ?? 'REGION'}`,
-    );
-    return finish(2);
-  }
+  const env = await preflight(options, deps);
+  if (!env) return finish(2);
   // The region the profile chose, when --region did not: every command printed from here names it.
   options = { ...options, region: env.region };
   report.account = env.account;
   report.region = env.region;
   const where = `account ${env.account}, ${env.region}`;
-  if (!options.yes) {
-    const yes = await deps.confirm(
-      `Deploy ${options.stackName} (two t4g.nano instances, a Lambda function, alarms) into ${where}, stop and move things in it, then destroy it?`,
-    );
-    if (!yes) {
-      deps.err('Nothing deployed (confirm with y, or pass --yes).');
-      return finish(2);
-    }
-  }
 
   let deployed: Deployed | undefined;
   let listener: Listener | undefined;
@@ -384,6 +365,32 @@ async function restart(
     throw new PathError(`the primary ${instanceId} did not reach running within ${limits.startMs / 1000} s`);
   }
   mark('the primary is running');
+}
+
+/** Where it would deploy, once the environment is bootstrapped and the operator agrees; else undefined. */
+async function preflight(
+  options: SmokeOptions,
+  deps: SmokeDeps,
+): Promise<{ account: string; region: string } | undefined> {
+  const env = await deps.aws.bootstrap().catch((error: Error) => {
+    deps.err(`error: cannot reach AWS (${error.name}: ${error.message}); check --profile and --region`);
+    return null;
+  });
+  if (env === null) return undefined;
+  if (env === undefined) {
+    deps.err(
+      'error: this account and region are not bootstrapped for the CDK (no CDKToolkit stack): run\n' +
+        `  npx cdk bootstrap${options.profile ? ` --profile ${options.profile}` : ''} aws://ACCOUNT/${options.region ?? 'REGION'}`,
+    );
+    return undefined;
+  }
+  if (options.yes) return env;
+  const yes = await deps.confirm(
+    `Deploy ${options.stackName} (two t4g.nano instances, a Lambda function, alarms) into account ${env.account}, ${env.region}, stop and move things in it, then destroy it?`,
+  );
+  if (yes) return env;
+  deps.err('Nothing deployed (confirm with y, or pass --yes).');
+  return undefined;
 }
 
 /** The command a person would type for this stack. */
