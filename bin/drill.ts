@@ -1,4 +1,4 @@
-// npm run drill -- status|drill|move --pair NAME [--to standby|primary] [--json]: see ops/drill.ts.
+// npm run drill -- status [--pair NAME] | drill|move --pair NAME [--to standby|primary] [--json]: see ops/drill.ts.
 import { drillClients, regionOf, runDrill } from '../ops/drill';
 
 const argv = process.argv.slice(2);

@@ -544,6 +544,7 @@ export function pairState(pair: Pair, obs: Observation): PairState {
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
     standby: health(pair, obs.instances[pair.standbyInstanceId]),
     attached,
+    serving: attached && holder !== null && failure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
   };

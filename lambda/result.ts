@@ -15,6 +15,8 @@ export interface PairState {
   readonly primary: string;
   readonly standby: string;
   readonly attached: boolean;
+  /** A member holds the ENI and has not failed: the address answers. */
+  readonly serving: boolean;
   /** The member that does not hold the ENI could take it now. */
   readonly redundant: boolean;
   /** From the ENI's move tags. */

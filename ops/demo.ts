@@ -9,17 +9,23 @@ import {
 import type { Context } from 'aws-lambda';
 import type { Pair } from '../lambda/config';
 import type { Result } from '../lambda/result';
-import { formatResult, type Names } from './format';
+import { ApplicationStatusProxy } from './app-status-proxy';
+import { formatFleet, formatResult, type Names } from './format';
 import { startMoto } from './moto';
 import { buildWorld, type MotoWorld, useEndpoint } from './world';
 
 type Handler = (event: unknown, context: Context) => Promise<Result | Result[]>;
 
-/** The world the acts play in: moto's environment, and a second pair whose standby is in the wrong AZ. */
-type Scene = MotoWorld & { api: Pair };
+/**
+ * The world the acts play in: moto's environment, a second pair whose standby is in the wrong AZ, and
+ * the proxy that simulates EC2 application status (which moto lacks).
+ */
+type Scene = MotoWorld & { api: Pair; appStatus: ApplicationStatusProxy };
 
 interface Act {
   title: string;
+  /** Printed under the title: what the audience must know, such as a simulated signal. */
+  note?: string;
   prepare?: (w: Scene) => Promise<void>;
   event: (w: Scene) => unknown;
   /** What must be true afterwards, as a sentence and a check. */
@@ -27,12 +33,14 @@ interface Act {
     outcome: Result['outcome'];
     holder: (w: Scene) => string;
     eni?: (w: Scene) => string;
+    /** More that must be true of the result, such as the check that refused it. */
+    proof?: (r: Result) => boolean;
     says: string;
   };
 }
 
-/** An alarm on `instanceId`, shaped exactly as CloudWatch delivers it through SNS. */
-function statusCheckAlarm(instanceId: string, alarmName: string) {
+/** An alarm on `metric` of `instanceId`, shaped exactly as CloudWatch delivers it through SNS. */
+function statusCheckAlarm(instanceId: string, alarmName: string, metric = 'StatusCheckFailed') {
   const message = {
     AlarmName: alarmName,
     AlarmArn: `arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${alarmName}`,
@@ -40,7 +48,7 @@ function statusCheckAlarm(instanceId: string, alarmName: string) {
     OldStateValue: 'OK',
     Region: 'EU (Ireland)',
     Trigger: {
-      MetricName: 'StatusCheckFailed',
+      MetricName: metric,
       Namespace: 'AWS/EC2',
       Dimensions: [{ value: instanceId, name: 'InstanceId' }],
     },
@@ -98,6 +106,37 @@ const ACTS: Act[] = [
     event: () => ({ action: 'move', pair: 'web', to: 'primary' }),
     expect: { outcome: 'moved', holder: (w) => w.primary, says: 'the ENI is home on the primary' },
   },
+  {
+    title: "The web primary's application fails while the instance keeps running",
+    note:
+      'SIMULATED: moto has no EC2 application status checks, so a proxy in front of its EC2 reports this one signal\n' +
+      '(DescribeInstanceStatus ApplicationStatus: primary impaired, standby ok); the alarm on\n' +
+      'StatusCheckFailed_Application alarm event, and everything the function does about it, are real.',
+    prepare: async (w) => {
+      w.appStatus.set(w.primary, 'impaired');
+      w.appStatus.set(w.standby, 'ok');
+    },
+    event: (w) =>
+      statusCheckAlarm(w.primary, 'web-primary-application-check', 'StatusCheckFailed_Application'),
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.standby,
+      // Force is AWS's last resort for a failed instance; this one is fine, only its application is not.
+      proof: (r) =>
+        r.steps.some((s) => s.name === 'detach') && !r.steps.some((s) => s.name === 'force-detach'),
+      says: 'the ENI moved to the standby, detached without Force (the instance itself is fine)',
+    },
+  },
+  {
+    title: "A fail-back while the primary's application is still down",
+    event: () => ({ action: 'move', pair: 'web', to: 'primary' }),
+    expect: {
+      outcome: 'refused',
+      holder: (w) => w.standby,
+      proof: (r) => r.reasons.some((x) => x.startsWith('target-application: ')),
+      says: 'refused by target-application; the ENI stays where the service answers',
+    },
+  },
 ];
 
 /**
@@ -107,8 +146,13 @@ const ACTS: Act[] = [
  */
 export async function runDemo(log: (line: string) => void = console.log): Promise<number> {
   const moto = await startMoto();
+  const stops: (() => Promise<void>)[] = [];
   try {
     useEndpoint(moto.url);
+    // EC2 (only) goes through the proxy that simulates application status; SNS and SQS go to moto.
+    const appStatus = await ApplicationStatusProxy.start(moto.url);
+    stops.push(() => appStatus.stop());
+    process.env.AWS_ENDPOINT_URL_EC2 = appStatus.url;
     const world = await buildWorld();
     // A second service, "api", whose standby was put in the wrong AZ by mistake.
     const apiPrimary = await world.launch(world.subnetA);
@@ -120,7 +164,14 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
       standbyInstanceId: world.decoy,
       deviceIndex: 1,
     };
-    const w: Scene = { ...world, api };
+    // Demo settings: an application check on web, and no cool-down, so that the acts need not wait
+    // the default 300 s between two automatic moves of the same ENI.
+    const web: Pair = {
+      ...world.pair,
+      cooldownSeconds: 0,
+      applicationCheck: { protocol: 'http', port: 8080, path: '/health' },
+    };
+    const w: Scene = { ...world, pair: web, api, appStatus };
     const names: Names = {
       [w.primary]: 'web primary',
       [w.standby]: 'web standby',
@@ -152,12 +203,16 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     } as Context;
 
     log(`moto is EC2 at ${moto.url}: VPC ${w.vpcId}, subnets in eu-west-1a and eu-west-1b`);
-    log(`pair web: ${w.eni} on ${w.primary} (primary), standby ${w.standby}, both eu-west-1a`);
+    log(`pair web: ${w.eni} on ${w.primary} (primary), standby ${w.standby}, both eu-west-1a;`);
+    log(
+      '  application check http :8080/health; cool-down 0 s (300 s by default) so that the acts need not wait',
+    );
     log(`pair api: ${apiEni} on ${apiPrimary} (primary), standby ${w.decoy} in eu-west-1b (a mistake)\n`);
 
     let failures = 0;
     for (const [i, act] of ACTS.entries()) {
       log(`== ${i + 1}. ${act.title}`);
+      if (act.note) log(act.note.replace(/^/gm, '   '));
       await act.prepare?.(w);
       const answer = await handler(act.event(w), context);
       const result = (Array.isArray(answer) ? answer[0] : answer) as Result;
@@ -167,14 +222,21 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
           .Messages ?? [];
       for (const m of messages) log(`  phone: "${JSON.parse(m.Body ?? '{}').Subject}"`);
       const holder = (await w.where(act.expect.eni?.(w) ?? w.eni)).holder;
-      const ok = result.outcome === act.expect.outcome && holder === act.expect.holder(w);
+      const ok =
+        result.outcome === act.expect.outcome &&
+        holder === act.expect.holder(w) &&
+        (act.expect.proof?.(result) ?? true);
       if (!ok) failures += 1;
       log(
         ok
           ? `  OK: ${act.expect.says}\n`
-          : `  NOT AS EXPECTED: wanted ${act.expect.outcome} with the ENI on ${act.expect.holder(w)}; got ${result.outcome} with it on ${holder}\n`,
+          : `  NOT AS EXPECTED: wanted ${act.expect.outcome} with the ENI on ${act.expect.holder(w)} (${act.expect.says}); got ${result.outcome} with it on ${holder}\n`,
       );
     }
+    log('== The fleet at a glance, as `npm run drill -- status` prints it');
+    const fleet = await handler({ action: 'status' }, context);
+    log(formatFleet(Array.isArray(fleet) ? fleet : [fleet], [web, api]));
+    log('');
     log(
       failures === 0
         ? `Every act ended as expected (${ACTS.length} of ${ACTS.length}).`
@@ -182,6 +244,8 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     );
     return failures;
   } finally {
+    for (const stop of stops) await stop();
+    delete process.env.AWS_ENDPOINT_URL_EC2;
     await moto.stop();
   }
 }

@@ -3,28 +3,39 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ENV, type Pair, roleOf } from '../lambda/config';
 import type { Result } from '../lambda/result';
-import { formatResult } from './format';
+import { formatFleet, formatResult, unprotected } from './format';
 
-export const USAGE = `usage: npm run drill -- <command> --pair <name> [options]
+export const USAGE = `usage: npm run drill -- <command> [--pair <name>] [options]
 
-Rehearse and perform failovers of a deployed eni-failover stack.
+Rehearse and perform failovers of a deployed eni-failover stack, and see where every address is.
 
 Commands:
-  status                 where the pair's ENI is, the health of both members, and whether a move would pass
-  drill                  a dry run: every check, plus EC2 DryRun of the detach and the attach; nothing changes
-  move --to <member>     a real move, to "standby" (a drill) or "primary" (a fail-back)
+  status                 every pair of every failover function of the stack, as a table: who holds
+                         the ENI, each member's health, whether the other member could take it now
+                         (redundant), and the last move
+  status --pair <name>   one pair: where its ENI is, both members' health, whether a move would pass
+  drill --pair <name>    a dry run: every check, plus EC2 DryRun of the detach and the attach;
+                         nothing changes
+  move --pair <name>     a real move, to --to standby (a drill) or primary (a fail-back)
 
 Options:
-  --pair <name>          the pair, as named in the configuration (required)
+  --pair <name>          the pair, as named in the configuration (required by drill and move)
   --to standby|primary   with move: where the ENI goes (default: the member that does not hold it)
   --stack-name <name>    the deployed stack whose outputs name the function(s) (default: EniFailover)
-  --function-name <name> invoke this function instead of looking it up in the stack
+  --function-name <name> ask this function only, instead of those the stack names
   --region <region>      the AWS region (default: the SDK's, e.g. AWS_REGION)
-  --json                 print the function's raw result instead of the timeline
+  --json                 print the function's raw result (status of the fleet: one array of them all)
   --help                 print this help
 
-Exit status: 0 when the ENI ends where asked (or nothing needed doing), 1 on a refusal or an
-ignored request, 2 on a failure or a usage error.`;
+Exit status:
+  status  0 when every pair shown is protected: its ENI is on a healthy member and the other
+          member could take it now; 1 when one is not (the address is down: attached to no one
+          or to a failed member; or it has no working standby); 2 when a function could not
+          be asked or failed.
+  drill, move
+          0 when the ENI ends where asked (or nothing needed doing), 1 on a refusal or an
+          ignored request, 2 on a failure.
+  A usage error exits 2.`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -39,7 +50,8 @@ export interface DrillDeps {
 
 interface Options {
   command: 'status' | 'drill' | 'move';
-  pair: string;
+  /** Undefined: status of every pair. */
+  pair: string | undefined;
   to: 'standby' | 'primary' | undefined;
   stackName: string;
   functionName: string | undefined;
@@ -77,7 +89,7 @@ export function parseDrillArgs(argv: string[]): Options | 'help' {
     throw new UsageError(`unknown command "${command}": expected status, drill or move`);
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument(s): ${rest.join(' ')}`);
-  if (!values.pair) throw new UsageError('--pair is required');
+  if (!values.pair && command !== 'status') throw new UsageError(`--pair is required by ${command}`);
   if (values.to !== undefined && values.to !== 'standby' && values.to !== 'primary') {
     throw new UsageError(`--to must be standby or primary, got "${values.to}"`);
   }
@@ -99,20 +111,30 @@ export function regionOf(argv: string[]): string | undefined {
   return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--region='))?.slice('--region='.length);
 }
 
-/** The function that serves a pair: the stack's FunctionNames output, asked which pairs each has. */
+/** The stack's failover functions: its FunctionNames output (one function per group of pairs). */
+async function stackFunctions(deps: DrillDeps, stackName: string): Promise<string[]> {
+  const stacks = await deps.cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = stacks.Stacks?.[0]?.Outputs ?? [];
+  const names = outputs.find((o) => o.OutputKey === 'FunctionNames')?.OutputValue;
+  if (!names) throw new Error(`stack ${stackName} has no FunctionNames output: is it an eni-failover stack?`);
+  return names.split(',');
+}
+
+/** The pairs a function manages, from its FAILOVER_PAIRS. */
+async function pairsOf(deps: DrillDeps, name: string): Promise<Pair[]> {
+  const config = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+  return JSON.parse(config.Environment?.Variables?.[ENV.pairs] ?? '[]') as Pair[];
+}
+
+/** The function that serves a pair: the stack's functions, asked which pairs each has. */
 async function findFunction(
   deps: DrillDeps,
   stackName: string,
   pair: string,
 ): Promise<{ name: string; pair: Pair }> {
-  const stacks = await deps.cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
-  const outputs = stacks.Stacks?.[0]?.Outputs ?? [];
-  const names = outputs.find((o) => o.OutputKey === 'FunctionNames')?.OutputValue;
-  if (!names) throw new Error(`stack ${stackName} has no FunctionNames output: is it an eni-failover stack?`);
   const known: string[] = [];
-  for (const name of names.split(',')) {
-    const config = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-    const pairs = JSON.parse(config.Environment?.Variables?.[ENV.pairs] ?? '[]') as Pair[];
+  for (const name of await stackFunctions(deps, stackName)) {
+    const pairs = await pairsOf(deps, name);
     const found = pairs.find((p) => p.name === pair);
     if (found) return { name, pair: found };
     known.push(...pairs.map((p) => p.name));
@@ -120,10 +142,68 @@ async function findFunction(
   throw new Error(`stack ${stackName} has no pair "${pair}"; it has: ${known.join(', ') || 'none'}`);
 }
 
+/** Invokes a function with a manual event; a FunctionError (the function threw) is thrown with its message. */
+async function invoke(deps: DrillDeps, name: string, event: unknown): Promise<Result | Result[]> {
+  const response = await deps.lambda.send(
+    new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode(JSON.stringify(event)) }),
+  );
+  const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
+  if (response.FunctionError) {
+    // The function threw: a failover stopped part-way. Its notification says where the ENI is.
+    const error = payload ? (JSON.parse(payload) as { errorType?: string; errorMessage?: string }) : {};
+    throw new FunctionFailed(`${error.errorType ?? 'Error'}: ${error.errorMessage ?? payload}`);
+  }
+  return JSON.parse(payload) as Result | Result[];
+}
+
+class FunctionFailed extends Error {
+  override readonly name = 'FunctionFailed';
+}
+
 function exitCodeOf(r: Result): number {
   if (r.outcome === 'failed') return 2;
   if (r.outcome === 'refused' || r.outcome === 'ignored') return 1;
   return 0;
+}
+
+/** status: 1 when a pair is not protected (see USAGE), else as any result. */
+function statusExitCode(results: readonly Result[]): number {
+  const worst = Math.max(0, ...results.map(exitCodeOf));
+  const { down, notRedundant } = unprotected(results);
+  return Math.max(worst, down.length + notRedundant.length > 0 ? 1 : 0);
+}
+
+/** status without --pair: every function of the stack (or the one named) asked at once, one table. */
+async function fleetStatus(deps: DrillDeps, options: Options): Promise<number> {
+  const names = options.functionName ? [options.functionName] : await stackFunctions(deps, options.stackName);
+  const answers = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const [pairs, answer] = await Promise.all([
+          pairsOf(deps, name),
+          invoke(deps, name, { action: 'status' }),
+        ]);
+        return { name, pairs, results: Array.isArray(answer) ? answer : [answer] };
+      } catch (error) {
+        return { name, error: (error as Error).message };
+      }
+    }),
+  );
+  const results = answers.flatMap((a) => a.results ?? []);
+  if (options.json) deps.out(JSON.stringify(results, null, 2));
+  else {
+    deps.out(
+      formatFleet(
+        results,
+        answers.flatMap((a) => a.pairs ?? []),
+      ),
+    );
+    // Anything that is not a status (an older function's answer, say) is shown as it came.
+    for (const r of results.filter((x) => !x.state)) deps.out(`\n${formatResult(r)}`);
+  }
+  const failed = answers.filter((a) => a.error !== undefined);
+  for (const a of failed) deps.err(`error: function ${a.name}: ${a.error}`);
+  return failed.length > 0 ? 2 : statusExitCode(results);
 }
 
 /** Runs one drill command; returns the exit status. */
@@ -141,6 +221,7 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
     return 0;
   }
   try {
+    if (options.pair === undefined) return await fleetStatus(deps, options);
     const target = options.functionName
       ? { name: options.functionName, pair: undefined }
       : await findFunction(deps, options.stackName, options.pair);
@@ -153,23 +234,12 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
             ...(options.to ? { to: options.to } : {}),
             dryRun: options.command === 'drill',
           };
-    const response = await deps.lambda.send(
-      new InvokeCommand({
-        FunctionName: target.name,
-        Payload: new TextEncoder().encode(JSON.stringify(event)),
-      }),
-    );
-    const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
-    if (response.FunctionError) {
-      // The function threw: a failover stopped part-way. Its notification says where the ENI is.
-      const error = payload ? (JSON.parse(payload) as { errorType?: string; errorMessage?: string }) : {};
-      deps.err(`FAILED     ${error.errorType ?? 'Error'}: ${error.errorMessage ?? payload}`);
-      return 2;
-    }
-    const result = JSON.parse(payload) as Result;
+    const answer = await invoke(deps, target.name, event);
+    const result = (Array.isArray(answer) ? answer[0] : answer) as Result;
+    const code = options.command === 'status' ? statusExitCode([result]) : exitCodeOf(result);
     if (options.json) {
       deps.out(JSON.stringify(result, null, 2));
-      return exitCodeOf(result);
+      return code;
     }
     const names: Record<string, string> = {};
     if (target.pair) {
@@ -182,8 +252,12 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
       const role = target.pair ? roleOf(target.pair, holder) : undefined;
       deps.out(`\nENI ${result.networkInterfaceId} is on ${holder}${role ? ` (${role})` : ''}`);
     }
-    return exitCodeOf(result);
+    return code;
   } catch (error) {
+    if (error instanceof FunctionFailed) {
+      deps.err(`FAILED     ${error.message}`);
+      return 2;
+    }
     deps.err(`error: ${(error as Error).message}`);
     return 2;
   }

@@ -1,3 +1,4 @@
+import { type Pair, roleOf } from '../lambda/config';
 import type { Result } from '../lambda/result';
 
 /** Instance IDs -> a role a person recognises, e.g. "i-0abc (standby)". */
@@ -31,5 +32,75 @@ export function formatResult(r: Result, names: Names = {}): string {
   for (const s of r.steps) lines.push(`    ${s.name.padEnd(22)}${String(s.ms).padStart(7)} ms`);
   const mark = r.outcome === 'refused' || r.outcome === 'failed' ? 'x' : '-';
   for (const reason of r.reasons) lines.push(`  ${mark} ${reason}`);
+  return lines.join('\n');
+}
+
+/** Seconds, minutes, hours or days since `at`, as a person says it. */
+function ago(at: string, now: number): string {
+  const seconds = Math.round((now - Date.parse(at)) / 1000);
+  if (Number.isNaN(seconds)) return '';
+  if (seconds < 90) return ` (${Math.max(0, seconds)} s ago)`;
+  if (seconds < 90 * 60) return ` (${Math.round(seconds / 60)} min ago)`;
+  if (seconds < 48 * 3600) return ` (${Math.round(seconds / 3600)} h ago)`;
+  return ` (${Math.round(seconds / 86_400)} d ago)`;
+}
+
+/** Columns padded to their widest cell; the last one is not padded. */
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
+    .join('\n');
+}
+
+/**
+ * Pairs whose address is not protected now. Down: the ENI is attached to no one, or its holder has
+ * failed. Without a standby: the holder serves, but the other member could not take the ENI now.
+ */
+export function unprotected(results: readonly Result[]): { down: string[]; notRedundant: string[] } {
+  const down: string[] = [];
+  const notRedundant: string[] = [];
+  for (const r of results) {
+    const s = r.state;
+    if (!s) continue;
+    if (!s.serving) down.push(r.pair ?? '?');
+    else if (!s.redundant) notRedundant.push(r.pair ?? '?');
+  }
+  return { down, notRedundant };
+}
+
+/**
+ * Status results of a whole fleet as one table: who holds each pair's ENI, each member's health,
+ * whether the other member could take the ENI now, and the last move. `pairs` (the functions'
+ * configuration) names the members of a last move by role; an instance it does not know shows as its ID.
+ */
+export function formatFleet(results: readonly Result[], pairs: readonly Pair[], now = Date.now()): string {
+  const rows = [['PAIR', 'HOLDER', 'PRIMARY', 'STANDBY', 'REDUNDANT', 'LAST MOVE']];
+  for (const r of results) {
+    const s = r.state;
+    if (!s) continue;
+    const pair = pairs.find((p) => p.name === r.pair);
+    const role = (id: string) => (id === 'none' ? 'no one' : ((pair && roleOf(pair, id)) ?? id));
+    const last = s.lastMove
+      ? `${s.lastMove.at.replace(/\.\d+Z$/, 'Z')}${ago(s.lastMove.at, now)} ${role(s.lastMove.from)} -> ${role(s.lastMove.to)}`
+      : 'never';
+    rows.push([
+      r.pair ?? '?',
+      s.holder === null ? 'NO ONE' : s.serving ? s.holder : `${s.holder} (FAILED)`,
+      s.primary,
+      s.standby,
+      s.redundant ? 'yes' : 'NO',
+      last,
+    ]);
+  }
+  const lines = [table(rows)];
+  const { down, notRedundant } = unprotected(results);
+  const count = rows.length - 1;
+  lines.push(
+    '',
+    `${count} pair${count === 1 ? '' : 's'}: ${count - down.length - notRedundant.length} protected` +
+      (down.length > 0 ? `; DOWN (attached to no one, or its holder failed): ${down.join(', ')}` : '') +
+      (notRedundant.length > 0 ? `; no member could take over now: ${notRedundant.join(', ')}` : ''),
+  );
   return lines.join('\n');
 }

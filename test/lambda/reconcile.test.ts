@@ -173,6 +173,7 @@ describe('status of the whole fleet', () => {
       primary: 'running, status ok/ok/EBS ok, eu-west-1a',
       standby: 'stopped, status not-applicable/not-applicable/EBS not-applicable, eu-west-1a',
       attached: true,
+      serving: true,
       redundant: false,
       lastMove: { at: '2026-11-20T08:00:00.000Z', from: STANDBY, to: PRIMARY },
     });

@@ -3,7 +3,7 @@ import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@a
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import type { Result } from '../../lambda/result';
+import type { PairState, Result } from '../../lambda/result';
 import { runDrill } from '../../ops/drill';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { localFailover } from '../helpers/local-failover';
@@ -17,8 +17,19 @@ const decode = (payload: unknown) =>
     typeof payload === 'string' ? payload : new TextDecoder().decode(payload as Uint8Array | undefined),
   );
 
+const DB: Pair = {
+  name: 'db',
+  networkInterfaceId: 'eni-0bbbbbbbbbbbbbbb2',
+  primaryInstanceId: 'i-0bbbbbbbbbbbbbbb3',
+  standbyInstanceId: 'i-0bbbbbbbbbbbbbbb4',
+  deviceIndex: 1,
+};
+
 /** A stack with two functions (pairs split across them), as EniFailover deploys many pairs. */
-function stubbedAws(answer: (event: Record<string, unknown>) => unknown, functionError?: string) {
+function stubbedAws(
+  answer: (event: Record<string, unknown>, functionName: string) => unknown,
+  functionError?: string | ((functionName: string) => string | undefined),
+) {
   const lambda = new LambdaClient(creds);
   const cloudformation = new CloudFormationClient(creds);
   const lambdaMock = mockClient(lambda);
@@ -33,17 +44,16 @@ function stubbedAws(answer: (event: Record<string, unknown>) => unknown, functio
       },
     ],
   });
-  const other: Pair = { ...PAIR, name: 'db', networkInterfaceId: 'eni-0bbbbbbbbbbbbbbb2' };
   lambdaMock
     .on(GetFunctionConfigurationCommand, { FunctionName: 'fn-one' })
-    .resolves({ Environment: { Variables: { FAILOVER_PAIRS: JSON.stringify([other]) } } })
+    .resolves({ Environment: { Variables: { FAILOVER_PAIRS: JSON.stringify([DB]) } } })
     .on(GetFunctionConfigurationCommand, { FunctionName: 'fn-two' })
     .resolves({ Environment: { Variables: { FAILOVER_PAIRS: JSON.stringify([PAIR]) } } })
     .on(InvokeCommand)
-    .callsFake(async (input: { Payload: Uint8Array }) => ({
+    .callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => ({
       StatusCode: 200,
-      FunctionError: functionError,
-      Payload: encode(answer(decode(input.Payload))),
+      FunctionError: typeof functionError === 'function' ? functionError(input.FunctionName) : functionError,
+      Payload: encode(answer(decode(input.Payload), input.FunctionName)),
     }));
   const out: string[] = [];
   const err: string[] = [];
@@ -153,7 +163,8 @@ describe('drill CLI against a stubbed Lambda', () => {
 
   it.each([
     [[], 'a command is required'],
-    [['status'], '--pair is required'],
+    [['drill'], '--pair is required by drill'],
+    [['move', '--to', 'standby'], '--pair is required by move'],
     [['failover', '--pair', 'web'], 'unknown command "failover"'],
     [['move', '--pair', 'web', '--to', 'i-0123456789abcdef0'], '--to must be standby or primary'],
     [['status', '--pair', 'web', '--to', 'standby'], '--to goes with move, not status'],
@@ -173,6 +184,131 @@ describe('drill CLI against a stubbed Lambda', () => {
     const aws = stubbedAws(() => result({}));
     expect(await aws.run(['--help'])).toBe(0);
     expect(aws.out.join('\n')).toMatch(/Commands:[\s\S]*status[\s\S]*drill[\s\S]*move/);
+  });
+});
+
+const HEALTHY = 'running, status ok/ok/EBS ok, eu-west-1a';
+const state = (fields: Partial<PairState> = {}): PairState => ({
+  holder: 'primary',
+  primary: HEALTHY,
+  standby: HEALTHY,
+  attached: true,
+  serving: true,
+  redundant: true,
+  lastMove: null,
+  ...fields,
+});
+/** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
+const fleetOf = (db: PairState, web: PairState) => (_event: Record<string, unknown>, functionName: string) =>
+  functionName === 'fn-one'
+    ? [
+        result({
+          pair: 'db',
+          networkInterfaceId: DB.networkInterfaceId,
+          from: DB.primaryInstanceId,
+          state: db,
+        }),
+      ]
+    : [result({ state: web })];
+const rowOf = (text: string, pair: string) => text.split('\n').find((l) => l.startsWith(`${pair} `)) ?? '';
+
+describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
+  it("asks every function of the stack at once and prints one row per pair: holder, both members' health, redundancy, last move", async () => {
+    const now = Date.now();
+    const at = new Date(now - 5 * 60_000).toISOString();
+    const aws = stubbedAws(
+      fleetOf(state(), state({ holder: 'standby', lastMove: { at, from: PRIMARY, to: STANDBY } })),
+    );
+    expect(await aws.run(['status'])).toBe(0);
+    const invoked = aws.lambdaMock.commandCalls(InvokeCommand).map((c) => c.args[0].input);
+    expect(invoked.map((i) => i.FunctionName).sort()).toEqual(['fn-one', 'fn-two']);
+    for (const i of invoked) expect(decode(i.Payload)).toEqual({ action: 'status' });
+    const text = aws.out.join('\n');
+    expect(text).toMatch(/^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+LAST MOVE$/m);
+    expect(rowOf(text, 'db')).toMatch(
+      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+never$/,
+    );
+    expect(rowOf(text, 'web')).toMatch(
+      /^web\s+standby\s+running.*\s+yes\s+\S+Z \(5 min ago\) primary -> standby$/,
+    );
+    expect(text).toContain('2 pairs: 2 protected');
+  });
+
+  it('a pair without a working standby exits 1, and the summary names it', async () => {
+    const aws = stubbedAws(
+      fleetOf(
+        state(),
+        state({
+          standby: 'stopped, status not-applicable/not-applicable/EBS unknown, eu-west-1a',
+          redundant: false,
+        }),
+      ),
+    );
+    expect(await aws.run(['status'])).toBe(1);
+    const text = aws.out.join('\n');
+    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+never$/);
+    expect(text).toContain('2 pairs: 1 protected; no member could take over now: web');
+  });
+
+  it.each([
+    [
+      'attached to no one',
+      state({ holder: null, attached: false, serving: false, redundant: false }),
+      /^db\s+NO ONE\s/,
+    ],
+    [
+      'held by a failed member',
+      state({ primary: 'running, status impaired/ok/EBS ok, eu-west-1a', serving: false }),
+      /^db\s+primary \(FAILED\)\s/,
+    ],
+    [
+      'held by a member whose application is impaired',
+      state({ primary: 'running, status ok/ok/EBS ok, application impaired, eu-west-1a', serving: false }),
+      /^db\s+primary \(FAILED\)\s/,
+    ],
+  ])('an address that is down (%s) exits 1 and is called DOWN', async (_, db, row) => {
+    const aws = stubbedAws(fleetOf(db, state()));
+    expect(await aws.run(['status'])).toBe(1);
+    const text = aws.out.join('\n');
+    expect(rowOf(text, 'db')).toMatch(row);
+    expect(text).toContain('2 pairs: 1 protected; DOWN (attached to no one, or its holder failed): db');
+  });
+
+  it("--json prints every function's results merged into one array", async () => {
+    const aws = stubbedAws(fleetOf(state(), state({ redundant: false })));
+    expect(await aws.run(['status', '--json'])).toBe(1);
+    const printed = JSON.parse(aws.out.join('\n')) as Result[];
+    expect(printed.map((r) => [r.pair, r.state?.redundant])).toEqual([
+      ['db', true],
+      ['web', false],
+    ]);
+  });
+
+  it('--function-name asks only that function', async () => {
+    const aws = stubbedAws(fleetOf(state(), state()));
+    expect(await aws.run(['status', '--function-name', 'fn-two'])).toBe(0);
+    expect(aws.lambdaMock.commandCalls(InvokeCommand).map((c) => c.args[0].input.FunctionName)).toEqual([
+      'fn-two',
+    ]);
+    expect(aws.out.join('\n')).toContain('1 pair: 1 protected');
+  });
+
+  it('a function that fails is named and exits 2; the pairs of the others are still shown', async () => {
+    const aws = stubbedAws(
+      (event, name) =>
+        name === 'fn-one'
+          ? { errorType: 'FailoverError', errorMessage: 'db: observe: throttled' }
+          : fleetOf(state(), state())(event, name),
+      (name) => (name === 'fn-one' ? 'Unhandled' : undefined),
+    );
+    expect(await aws.run(['status'])).toBe(2);
+    expect(rowOf(aws.out.join('\n'), 'web')).toMatch(/^web\s+primary\s/);
+    expect(aws.err.join('\n')).toContain('error: function fn-one: FailoverError: db: observe: throttled');
+  });
+
+  it('status --pair of a pair that is not protected exits 1 as well', async () => {
+    const aws = stubbedAws(() => result({ state: state({ redundant: false }) }));
+    expect(await aws.run(['status', '--pair', 'web'])).toBe(1);
   });
 });
 
@@ -217,5 +353,81 @@ describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', 
     expect(await drill('move', '--pair', 'web', '--to', 'primary')).toBe(0);
     expect((await w.where()).holder).toBe(w.primary);
     expect(out.join('\n')).toContain(`ENI ${w.eni} is on ${w.primary}`);
+  });
+
+  it('status of the fleet, from the real function: a move, a stopped standby and a misplaced one show, each with its exit code', async () => {
+    // Two functions, as a stack with many pairs deploys them: fn-one has web, fn-two has api, whose
+    // standby was put in the other AZ by mistake.
+    const apiPrimary = await w.launch(w.subnetA);
+    const api: Pair = {
+      name: 'api',
+      networkInterfaceId: await w.createEni(w.subnetA, { instanceId: apiPrimary, deviceIndex: 1 }),
+      primaryInstanceId: apiPrimary,
+      standbyInstanceId: w.decoy,
+      deviceIndex: 1,
+    };
+    const functions: Record<string, { pairs: Pair[]; answer: (e: unknown) => Promise<unknown> }> = {
+      'fn-one': { pairs: [w.pair], answer: localFailover([w.pair]).answer },
+      'fn-two': { pairs: [api], answer: localFailover([api]).answer },
+    };
+    const lambda = new LambdaClient(creds);
+    const cloudformation = new CloudFormationClient(creds);
+    mockClient(cloudformation)
+      .on(DescribeStacksCommand)
+      .resolves({
+        Stacks: [
+          {
+            StackName: 'EniFailover',
+            CreationTime: new Date(),
+            StackStatus: 'CREATE_COMPLETE',
+            Outputs: [{ OutputKey: 'FunctionNames', OutputValue: 'fn-one,fn-two' }],
+          },
+        ],
+      });
+    mockClient(lambda)
+      .on(GetFunctionConfigurationCommand)
+      .callsFake(async (input: { FunctionName: string }) => ({
+        Environment: { Variables: { FAILOVER_PAIRS: JSON.stringify(functions[input.FunctionName]?.pairs) } },
+      }))
+      .on(InvokeCommand)
+      .callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => ({
+        StatusCode: 200,
+        Payload: encode(await functions[input.FunctionName]?.answer(decode(input.Payload))),
+      }));
+    let out: string[] = [];
+    const drill = (...argv: string[]) => {
+      out = [];
+      return runDrill(argv, { lambda, cloudformation, out: (l) => out.push(l), err: (l) => out.push(l) });
+    };
+
+    expect(await drill('status'), out.join('\n')).toBe(1);
+    let text = out.join('\n');
+    expect(rowOf(text, 'web')).toMatch(
+      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+never$/,
+    );
+    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+never$/);
+    expect(text).toContain('2 pairs: 1 protected; no member could take over now: api');
+
+    expect(await drill('move', '--pair', 'web', '--to', 'standby')).toBe(0);
+    expect(await drill('status')).toBe(1);
+    expect(rowOf(out.join('\n'), 'web')).toMatch(
+      /^web\s+standby\s+.*\s+yes\s+\S+Z \(\d+ s ago\) primary -> standby$/,
+    );
+
+    // The web standby (now the holder) stops: its address is down until the function moves it.
+    await w.stop(w.standby);
+    expect(await drill('status', '--json')).toBe(1);
+    const results = JSON.parse(out.join('\n')) as Result[];
+    expect(results.map((r) => [r.pair, r.state?.holder, r.state?.redundant])).toEqual([
+      ['web', 'standby', true],
+      ['api', 'primary', false],
+    ]);
+    expect(await drill('status')).toBe(1);
+    text = out.join('\n');
+    expect(rowOf(text, 'web')).toMatch(/^web\s+standby \(FAILED\)\s+running.*\s+stopped, /);
+    expect(text).toContain(
+      '2 pairs: 0 protected; DOWN (attached to no one, or its holder failed): web; no member could take over now: api',
+    );
+    expect((await w.where()).holder).toBe(w.standby);
   });
 });
