@@ -18,3 +18,11 @@ export const BUNDLING = {
   // Some dependencies still call require(); ESM output has none unless one is made.
   banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
 } as const;
+/** The custom resource that associates EC2 application status checks with instances (lib/application-checks.ts). */
+export const ASSOCIATION_ENTRY = join(
+  import.meta.dirname,
+  '..',
+  'lambda',
+  'custom',
+  'app-check-association.ts',
+);

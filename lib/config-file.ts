@@ -8,13 +8,23 @@ export interface StackConfig {
   readonly notificationEmails?: string[];
   readonly alarmDatapoints?: number;
   readonly experiments?: string[];
+  /** Minutes between reconcile rounds, or false for none (the construct's reconcileSchedule). */
+  readonly reconcileScheduleMinutes?: number | false;
 }
+
+const minutesOrFalse = (i: { input: unknown }) =>
+  `must be a whole number of minutes (1 or more) or false, got ${JSON.stringify(i.input) ?? String(i.input)}`;
 
 const Shape = z.strictObject({
   pairs: z.unknown(),
   notificationEmails: z.optional(z.array(z.string())),
   alarmDatapoints: z.optional(z.number()),
   experiments: z.optional(z.array(z.string())),
+  reconcileScheduleMinutes: z.optional(
+    z.union([z.int().check(z.minimum(1, { error: minutesOrFalse })), z.literal(false)], {
+      error: minutesOrFalse,
+    }),
+  ),
 });
 
 /** Reads and validates a stack configuration file; throws one ConfigError naming every problem. */
@@ -31,7 +41,7 @@ export function loadStackConfig(path: string): StackConfig {
     for (const issue of shape.error.issues) {
       problems.push(
         issue.code === 'unrecognized_keys'
-          ? `${path}: unknown field(s) ${issue.keys.join(', ')} (expected pairs, notificationEmails, alarmDatapoints, experiments)`
+          ? `${path}: unknown field(s) ${issue.keys.join(', ')} (expected pairs, notificationEmails, alarmDatapoints, experiments, reconcileScheduleMinutes)`
           : `${path}: ${issue.path.join('.') || 'the file'} ${issue.message}`,
       );
     }
@@ -54,5 +64,6 @@ export function loadStackConfig(path: string): StackConfig {
     notificationEmails: data?.notificationEmails,
     alarmDatapoints: data?.alarmDatapoints,
     experiments: data?.experiments,
+    reconcileScheduleMinutes: data?.reconcileScheduleMinutes,
   };
 }

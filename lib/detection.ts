@@ -50,6 +50,33 @@ export function statusCheckAlarms(
 }
 
 /**
+ * Detection 3: a reconcile round on a schedule, the backstop for whatever the events and alarms miss (an alarm
+ * that stays in ALARM runs its actions only once; a cool-down refusal; retries that all failed). An EventBridge
+ * scheduled rule, like the state-change rule: the same target, retry and dead-letter queue, and a Lambda
+ * permission scoped to the rule's ARN, with no role to assume. A round older than one period is superseded by
+ * the next, so it is retried only within the period (at least EventBridge's minimum of 60 s).
+ */
+export function reconcileRule(
+  scope: Construct,
+  fn: lambda.IFunction,
+  deadLetterQueue: sqs.IQueue,
+  every: Duration,
+): events.Rule {
+  return new events.Rule(scope, 'ReconcileSchedule', {
+    description: `eni-failover: a reconcile round every ${every.toHumanString()}`,
+    schedule: events.Schedule.rate(every),
+    targets: [
+      new targets.LambdaFunction(fn, {
+        event: events.RuleTargetInput.fromObject({ action: 'reconcile' }),
+        retryAttempts: 2,
+        maxEventAge: Duration.seconds(Math.max(60, Math.min(every.toSeconds(), 86_400))),
+        deadLetterQueue,
+      }),
+    ],
+  });
+}
+
+/**
  * Detection 2: stops and terminations, within seconds, straight to the function.
  * A group's instance IDs keep the pattern far below EventBridge's 4096-character limit.
  */

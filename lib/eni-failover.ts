@@ -1,4 +1,5 @@
 import { Duration, Stack, Tags, Token } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as fis from 'aws-cdk-lib/aws-fis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,6 +8,8 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError } from '../lambda/config';
+import { AssociationProvider, applicationCheckProblems } from './application-checks';
+import { failoverDashboard } from './dashboard';
 import { experimentTemplates } from './experiments';
 import { FailoverFunction } from './failover-function';
 import { groupPairs, groupProblems } from './grouping';
@@ -38,7 +41,8 @@ function defaultServiceName(scope: Construct): string {
  *
  * The parts, one file each: props.ts (props and their validation), grouping.ts (pairs per function),
  * failover-function.ts (a function and its topic), function-role.ts (its permissions), detection.ts
- * (status-check alarms, state-change rule), topics.ts (key, dead-letter queue, who may publish),
+ * (status-check alarms, state-change rule, reconcile schedule), application-checks.ts (EC2 application status
+ * checks, their associations and alarms), dashboard.ts, topics.ts (key, dead-letter queue, who may publish),
  * experiments.ts (FIS), self-monitoring.ts (alarms on the service itself).
  */
 export class EniFailover extends Construct {
@@ -53,12 +57,18 @@ export class EniFailover extends Construct {
   readonly key: kms.Key;
   /** The alarms on the service itself (to the notification topic). */
   readonly alarms: ServiceAlarms;
+  /** Every pair's state, moves and durations, and the service's own figures. */
+  readonly dashboard: cloudwatch.Dashboard;
   /** The FIS experiment templates, by pair name (see `experiments`). */
   readonly experiments: Record<string, fis.CfnExperimentTemplate>;
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
     super(scope, id);
-    const problems = [...propsProblems(props), ...groupProblems(props.pairs)];
+    const problems = [
+      ...propsProblems(props),
+      ...groupProblems(props.pairs),
+      ...applicationCheckProblems(props.pairs),
+    ];
     // A ConfigError, as for a bad pairs list: the CDK app prints it without a stack trace.
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `${this.node.path}: ${p}`));
     const pairs = props.pairs;
@@ -74,6 +84,10 @@ export class EniFailover extends Construct {
     for (const email of props.notificationEmails ?? [])
       this.notificationTopic.addSubscription(new subs.EmailSubscription(email));
 
+    const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const associations = pairs.some((p) => p.applicationCheck)
+      ? new AssociationProvider(this, 'ApplicationCheckAssociations', logRetention)
+      : undefined;
     // The construct ID (and so every logical ID under it) comes from the group's name, never its position.
     this.shards = groupPairs(pairs).map(
       ({ group, pairs: members }) =>
@@ -86,8 +100,10 @@ export class EniFailover extends Construct {
           timeout: props.timeout ?? Duration.minutes(5),
           retryAttempts: props.retryAttempts ?? 2,
           reservedConcurrency: props.reservedConcurrency,
-          logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+          logRetention,
           serviceName: this.serviceName,
+          reconcileSchedule: props.reconcileSchedule ?? Duration.minutes(1),
+          associations,
         }),
     );
 
@@ -96,6 +112,7 @@ export class EniFailover extends Construct {
       ...this.shards.map((s) => s.errorsAlarm),
       ...Object.values(this.alarms),
     ]);
+    this.dashboard = failoverDashboard(this, this.serviceName, pairs);
     this.experiments = experimentTemplates(
       this,
       pairs.filter((p) => props.experiments?.includes(p.name)),

@@ -1,5 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,8 +12,9 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, type Pair } from '../lambda/config';
+import { type AssociationProvider, applicationChecks } from './application-checks';
 import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from './bundling';
-import { stateChangeRule, statusCheckAlarms } from './detection';
+import { reconcileRule, stateChangeRule, statusCheckAlarms } from './detection';
 import { allowFailover } from './function-role';
 import { withoutGroup } from './grouping';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring';
@@ -30,11 +32,16 @@ export interface FailoverFunctionProps {
   /** POWERTOOLS_SERVICE_NAME: the `service` dimension of every metric, one per construct. */
   readonly serviceName: string;
   readonly logRetention: logs.RetentionDays;
+  /** How often a reconcile round runs; false for none. */
+  readonly reconcileSchedule: Duration | false;
+  /** Associates application status checks; set when any pair of the construct has one. */
+  readonly associations: AssociationProvider | undefined;
 }
 
 /**
  * One failover function and its detection, for a group of pairs: its role, logs, alarm topic, the
- * status-check alarms of its instances and the state-change rule for them.
+ * status-check alarms of its instances, the state-change rule for them, its reconcile schedule, and the
+ * application status checks (and their alarms) of the pairs that ask for one.
  */
 export class FailoverFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
@@ -43,6 +50,8 @@ export class FailoverFunction extends Construct {
   readonly pairs: readonly Pair[];
   /** The function's Errors alarm (to the notification topic). */
   readonly errorsAlarm: cloudwatch.Alarm;
+  /** The rule that runs a reconcile round on a schedule; undefined when the schedule is off. */
+  readonly reconcileSchedule: events.Rule | undefined;
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -99,8 +108,15 @@ export class FailoverFunction extends Construct {
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
     this.alarmTopic.addSubscription(new subs.LambdaSubscription(this.function, { deadLetterQueue }));
 
-    allowAlarmsToPublish(this.alarmTopic, statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic));
+    allowAlarmsToPublish(this.alarmTopic, [
+      ...statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic),
+      ...applicationChecks(this, pairs, this.alarmTopic, props.associations),
+    ]);
     stateChangeRule(this, pairs, this.function, deadLetterQueue);
+    this.reconcileSchedule =
+      props.reconcileSchedule === false
+        ? undefined
+        : reconcileRule(this, this.function, deadLetterQueue, props.reconcileSchedule);
     this.errorsAlarm = functionErrorsAlarm(this, this.function, pairs, props.notificationTopic);
   }
 }

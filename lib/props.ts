@@ -48,6 +48,13 @@ export interface EniFailoverProps {
    */
   readonly serviceName?: string;
   /**
+   * How often every failover function runs a reconcile round (`{"action":"reconcile"}`): the backstop that
+   * heals what events miss (an alarm still in ALARM, an expired cool-down, failed retries, an attached-EBS
+   * failure). Whole minutes, 1 minute or more; `false` turns it off.
+   * @default Duration.minutes(1)
+   */
+  readonly reconcileSchedule?: Duration | false;
+  /**
    * Pairs (by name) that get an AWS Fault Injection Service experiment template: it stops the pair's
    * primary (aws:ec2:stop-instances) and starts it again after `experimentRestartAfter`.
    * @default - none
@@ -96,6 +103,14 @@ export function propsProblems(props: EniFailoverProps): string[] {
     problems.push(
       `serviceName must be 1-100 letters, digits, '_' or '-', got ${JSON.stringify(props.serviceName)}`,
     );
+  }
+  const every = props.reconcileSchedule;
+  if (every !== undefined && every !== false && !every.isUnresolved()) {
+    const minutes = every.toSeconds() / 60;
+    if (!Number.isInteger(minutes) || minutes < 1)
+      problems.push(
+        `reconcileSchedule must be whole minutes, 1 minute or more (an EventBridge rate), got ${every.toHumanString()}`,
+      );
   }
   for (const name of props.experiments ?? []) {
     if (!props.pairs.some((p) => p.name === name)) {

@@ -1,4 +1,4 @@
-import { CfnOutput, CfnResource, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config-file';
 import { EniFailover, type FailoverFunction } from './eni-failover';
@@ -22,6 +22,7 @@ export function addOutputs(stack: Stack, failover: EniFailover): void {
   });
   new CfnOutput(stack, 'NotificationTopicArn', { value: failover.notificationTopic.topicArn });
   new CfnOutput(stack, 'DeadLetterQueueUrl', { value: failover.deadLetterQueue.queueUrl });
+  new CfnOutput(stack, 'DashboardName', { value: failover.dashboard.dashboardName });
   for (const [name, template] of Object.entries(failover.experiments)) {
     new CfnOutput(stack, `${name}ExperimentCommand`, {
       description: `Stop ${name}'s primary with AWS FIS, and watch the address move`,
@@ -50,13 +51,20 @@ export class EniFailoverStack extends Stack {
   readonly failover: EniFailover;
 
   constructor(scope: Construct, id: string, props: EniFailoverStackProps) {
-    super(scope, id, props);
-    const { pairs, notificationEmails, alarmDatapoints, experiments } = props.config;
+    // Unindented: a large configuration's template (each pair's dashboard row included) stays far below
+    // CloudFormation's 1 MB.
+    super(scope, id, { suppressTemplateIndentation: true, ...props });
+    const { pairs, notificationEmails, alarmDatapoints, experiments, reconcileScheduleMinutes } =
+      props.config;
     this.failover = new EniFailover(this, 'EniFailover', {
       pairs,
       notificationEmails,
       alarmDatapoints,
       experiments,
+      reconcileSchedule:
+        typeof reconcileScheduleMinutes === 'number'
+          ? Duration.minutes(reconcileScheduleMinutes)
+          : reconcileScheduleMinutes,
     });
     addOutputs(this, this.failover);
     // Checked at synth, once the CDK has added what it adds (IAM overflow policies, its metadata), and
@@ -67,7 +75,7 @@ export class EniFailoverStack extends Stack {
         return count <= STACK_RESOURCE_LIMIT
           ? []
           : [
-              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, each group about 14 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
+              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 5 more with an applicationCheck; each group about 14 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
             ];
       },
     });

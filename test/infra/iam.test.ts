@@ -27,7 +27,7 @@ const small = () =>
       config: {
         pairs: [
           { ...a, fence: true },
-          { ...b, verifyOs: true },
+          { ...b, verifyOs: true, applicationCheck: { protocol: 'http', port: 8080, path: '/health' } },
         ],
         experiments: [a.name],
         notificationEmails: ['oncall@example.com'],
@@ -39,7 +39,10 @@ const TEMPLATES: [string, () => CfnTemplate][] = [
     'the demo',
     () => Template.fromStack(new EniFailoverDemoStack(app(), 'EniFailoverDemo')).toJSON() as CfnTemplate,
   ],
-  ['a small config (a fenced pair, a verified pair, an experiment, an e-mail)', small],
+  [
+    'a small config (a fenced pair, a verified pair with an application check, an experiment, an e-mail)',
+    small,
+  ],
   [
     '40 pairs in two groups',
     () =>
@@ -71,19 +74,33 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /^alarm .* -> topic /)).toBe(alarms);
     expect(count(results, /^alarm .* -> kms:GenerateDataKey on /)).toBe(alarms);
     expect(count(results, /^alarm .* -> kms:Decrypt on /)).toBe(alarms);
-    // The failover functions (the demo also has CDK's custom resource handler for its VPC).
+    // The failover functions (the demo also has CDK's custom resource handler for its VPC, and a config with an
+    // application check the association function; neither has triggers of its own).
     const functions = ofType('AWS::Lambda::Function').filter((f) =>
       JSON.stringify(f).includes('FAILOVER_PAIRS'),
     ).length;
     expect(functions).toBeGreaterThan(0);
     expect(count(results, /^topic .* -> function /)).toBe(functions);
-    expect(count(results, /^rule .* -> function /)).toBe(functions);
+    // Two rules per function: the state-change rule and the reconcile schedule.
+    expect(count(results, /^rule .*StateChangeRule.* -> function /)).toBe(functions);
+    expect(count(results, /^rule .*ReconcileSchedule.* -> function /)).toBe(functions);
     expect(count(results, /^subscription .* -> dead-letter queue/)).toBe(functions);
-    expect(count(results, /^rule .* -> dead-letter queue/)).toBe(functions);
+    expect(count(results, /^rule .*StateChangeRule.* -> dead-letter queue/)).toBe(functions);
+    expect(count(results, /^rule .*ReconcileSchedule.* -> dead-letter queue/)).toBe(functions);
     expect(count(results, /: failed invocation -> dead-letter queue$/)).toBe(functions);
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
+  });
+});
+
+describe('the application status check alarms, as AWS authorizes them', () => {
+  it("each member's StatusCheckFailed_Application alarm may publish to its alarm topic and use the topic's key", async () => {
+    const results = await evaluate(hopsOf(small()));
+    const hops = results.filter((r) => /^alarm \S*(Primary|Standby)ApplicationCheck\S* -> /.test(r.name));
+    // Two alarms (primary, standby), each: the topic, then the key for GenerateDataKey and Decrypt.
+    expect(hops).toHaveLength(6);
+    expect(hops.filter(isBroken).map((r) => `${r.name}: got ${r.got}`)).toEqual([]);
   });
 });
 
@@ -130,6 +147,25 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
         }
       },
       /^alarm .*StatusCheck.* -> topic .*AlarmTopic.*: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
+      "the alarm topic's policy forgets the application-check alarms",
+      (t: CfnTemplate) => {
+        for (const r of Object.values(t.Resources)) {
+          if (r.Type !== 'AWS::SNS::TopicPolicy') continue;
+          const doc = r.Properties?.PolicyDocument as {
+            Statement: { Condition?: { ArnLike?: Record<string, unknown[]> } }[];
+          };
+          for (const st of doc.Statement) {
+            const arns = st.Condition?.ArnLike?.['aws:SourceArn'];
+            if (Array.isArray(arns) && st.Condition?.ArnLike)
+              st.Condition.ArnLike['aws:SourceArn'] = arns.filter(
+                (a) => !JSON.stringify(a).includes('ApplicationCheck'),
+              );
+          }
+        }
+      },
+      /^alarm \S*ApplicationCheck\S* -> topic .*: expected Allowed, got ImplicitlyDenied$/,
     ],
     [
       "the key's allow for CloudWatch is dropped",

@@ -25,6 +25,19 @@ const STACKS: [string, (app: App) => Stack][] = [
       }),
   ],
   [
+    'pairs with application checks (custom resource, types cfn-lint predates)',
+    (app) =>
+      new EniFailoverStack(app, 'EniFailoverChecked', {
+        env: ENV,
+        config: {
+          pairs: pairs(2).map((p) => ({
+            ...p,
+            applicationCheck: { protocol: 'http', port: 8080, path: '/health' },
+          })),
+        },
+      }),
+  ],
+  [
     '100 pairs',
     (app) => new EniFailoverStack(app, 'EniFailover100', { env: ENV, config: { pairs: pairs(100) } }),
   ],

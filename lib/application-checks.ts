@@ -1,0 +1,151 @@
+import { CustomResource, Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { Pair } from '../lambda/config';
+import { ASSOCIATION_ENTRY, BUNDLING } from './bundling';
+
+/** EC2's quota of application status checks per account (EC2 User Guide, "Application status checks", Quotas). */
+export const APPLICATION_CHECK_LIMIT = 50;
+
+/** Too many checks for one account, named; empty when they fit. */
+export function applicationCheckProblems(pairs: readonly Pair[]): string[] {
+  const checked = pairs.filter((p) => p.applicationCheck);
+  return checked.length <= APPLICATION_CHECK_LIMIT
+    ? []
+    : [
+        `${checked.length} pairs set applicationCheck, over EC2's quota of ${APPLICATION_CHECK_LIMIT} application status checks per account (one per pair): leave it off the pairs whose service an instance status check covers, or raise the quota (Service Quotas, "Health checks per account") and split the pairs across stacks`,
+      ];
+}
+
+/**
+ * The custom resource's function: one per construct, whatever the number of checks. Its EC2 calls take
+ * `*`: the application status check actions are new and the Service Authorization Reference gives no
+ * resource types for them that we could verify; the role belongs to a function only CloudFormation invokes.
+ */
+export class AssociationProvider extends Construct {
+  readonly serviceToken: string;
+
+  constructor(scope: Construct, id: string, logRetention: logs.RetentionDays) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
+    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AssociateApplicationStatusChecks',
+        actions: [
+          'ec2:AssociateApplicationStatusCheck',
+          'ec2:DisassociateApplicationStatusCheck',
+          'ec2:DescribeApplicationStatusCheckAssociations',
+        ],
+        resources: ['*'],
+      }),
+    );
+    // cfn-lint 1.51 predates these actions (W3037); IAM knows them (EC2 User Guide, "Application status checks").
+    (role.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3037'] },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'EC2 application status check (dis)associations: no resource type for them is documented yet; only CloudFormation invokes this function, with the stack-made check and the configured instances',
+    });
+    const fn = new nodejs.NodejsFunction(this, 'Function', {
+      entry: ASSOCIATION_ENTRY,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(2),
+      role,
+      logGroup,
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: BUNDLING.target,
+        mainFields: [...BUNDLING.mainFields],
+        minify: BUNDLING.minify,
+        banner: BUNDLING.banner,
+        // The SDK in our lock, which knows the application status check calls; the runtime's may not.
+        externalModules: [],
+        sourceMap: false,
+        logLevel: nodejs.LogLevel.ERROR,
+      },
+    });
+    (fn.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3005'] },
+    });
+    this.serviceToken = fn.functionArn;
+  }
+}
+
+/**
+ * For each pair with `applicationCheck`: an EC2 application status check with the pair's settings, associated
+ * with both members, and an alarm on each member's StatusCheckFailed_Application to the alarm topic (the fastest
+ * AWS-native signal: EC2 increments the metric when the check fails; EC2 User Guide, "Status checks for Amazon
+ * EC2 instances"). Returns the alarms, so that the topic's policy lets them publish.
+ */
+export function applicationChecks(
+  scope: Construct,
+  pairs: readonly Pair[],
+  alarmTopic: sns.ITopic,
+  provider: AssociationProvider | undefined,
+): cloudwatch.Alarm[] {
+  const checked = pairs.filter((p) => p.applicationCheck);
+  if (checked.length === 0 || provider === undefined) return [];
+  const alarms: cloudwatch.Alarm[] = [];
+  for (const pair of checked) {
+    const settings = pair.applicationCheck;
+    if (!settings) continue;
+    const check = new ec2.CfnApplicationStatusCheck(scope, `${pair.name}ApplicationCheck`, {
+      protocol: settings.protocol,
+      port: settings.port,
+      path: settings.path,
+      interval: settings.interval,
+      timeout: settings.timeout,
+      failureThreshold: settings.failureThreshold,
+      successThreshold: settings.successThreshold,
+      // The member's own interface, never the service ENI: the check must judge the standby too, which does
+      // not hold the ENI (device index 0 is EC2's default; EC2 User Guide, "Application status checks").
+      deviceIndex: 0,
+      tags: [{ key: 'Name', value: `eni-failover-${pair.name}` }],
+    });
+    // cfn-lint 1.51 predates this resource type (E3006); CloudFormation knows it.
+    check.addMetadata('cfn-lint', { config: { ignore_checks: ['E3006'] } });
+    for (const [role, instanceId] of [
+      ['Primary', pair.primaryInstanceId],
+      ['Standby', pair.standbyInstanceId],
+    ] as const) {
+      new CustomResource(scope, `${pair.name}${role}ApplicationCheckAssociation`, {
+        serviceToken: provider.serviceToken,
+        resourceType: 'Custom::ApplicationStatusCheckInstanceAssociation',
+        properties: { ApplicationStatusCheckId: check.attrApplicationStatusCheckId, InstanceId: instanceId },
+      });
+      const alarm = new cloudwatch.Alarm(scope, `${pair.name}${role}ApplicationCheck`, {
+        alarmDescription: `eni-failover ${pair.name}: StatusCheckFailed_Application on the ${role.toLowerCase()} ${instanceId} (${settings.protocol} port ${settings.port}${settings.path ?? '/'})`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/EC2',
+          metricName: 'StatusCheckFailed_Application',
+          dimensionsMap: { InstanceId: instanceId },
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(1),
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // The check already waits for failureThreshold failures in a row: one datapoint is enough.
+        evaluationPeriods: 1,
+        // A stopped instance sends no datapoints: the state-change rule catches it instead.
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      });
+      alarm.addAlarmAction(new cwActions.SnsAction(alarmTopic));
+      alarms.push(alarm);
+    }
+  }
+  return alarms;
+}
