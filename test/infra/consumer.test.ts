@@ -161,7 +161,8 @@ describe('the packed library in a fresh JavaScript CDK app', { timeout: 120_000 
 
   it('the function notifies the topic it was given, and its role may publish there', async () => {
     const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
-    const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+    const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);
     // The construct made no topic of its own for notifications: only the function's alarm topic.
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::SNS::Topic')).toHaveLength(1);
