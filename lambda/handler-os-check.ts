@@ -3,6 +3,4 @@ import { SsmAdapter } from './aws/ssm';
 import { systemClock } from './execute';
 import { makeHandler } from './main';
 
-export const handler = makeHandler(
-  (tracer) => new SsmAdapter(tracer.captureAWSv3Client(SsmAdapter.client()), systemClock),
-);
+export const handler = makeHandler(() => new SsmAdapter(SsmAdapter.client(), systemClock));

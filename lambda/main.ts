@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import { createClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
@@ -9,8 +8,8 @@ import { ConfigError, loadConfig } from './config';
 import type { OsPort } from './execute';
 import { createFailover } from './failover';
 
-/** Builds the OS check from a tracer, for the entry that has one (lambda/handler-os-check.ts). */
-export type OsCheckFactory = (tracer: Tracer) => OsPort;
+/** Builds the OS check, for the entry that has one (lambda/handler-os-check.ts). */
+export type OsCheckFactory = () => OsPort;
 
 /**
  * Everything the entry points share, run at module load: built once per container. A bad
@@ -24,12 +23,14 @@ export function makeHandler(osCheck?: OsCheckFactory) {
       `pair(s) ${verifying.join(', ')} set verifyOs, which needs the function built from lambda/handler-os-check.ts (the EniFailover construct chooses it)`,
     ]);
   }
-  const logger = new Logger({ serviceName: 'eni-failover' });
-  const metrics = new Metrics({ namespace: 'EniFailover', serviceName: 'eni-failover' });
-  const tracer = new Tracer({ serviceName: 'eni-failover' });
-  const clients = createClients();
-  const ec2 = tracer.captureAWSv3Client(clients.ec2);
-  const sns = tracer.captureAWSv3Client(clients.sns);
+  // The service name is a dimension of every metric: the construct sets it per stack, so that two
+  // stacks' metrics (and the alarms on them) do not mix.
+  const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'eni-failover';
+  const logger = new Logger({ serviceName });
+  const metrics = new Metrics({ namespace: 'EniFailover', serviceName });
+  // No X-Ray capture of the SDK clients: the X-Ray SDK it loads costs cold-start time, and the
+  // result's steps already time every call. Lambda's active tracing still records the invocation.
+  const { ec2, sns } = createClients();
   const { topicArn } = config;
   const failover = createFailover({
     config,
@@ -38,7 +39,7 @@ export function makeHandler(osCheck?: OsCheckFactory) {
     logger,
     metrics,
     region: process.env.AWS_REGION,
-    os: verifying.length > 0 ? osCheck?.(tracer) : undefined,
+    os: verifying.length > 0 ? osCheck?.() : undefined,
   });
   return async (event: unknown, context: Context) => {
     logger.addContext(context);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
-import { BUNDLING, HANDLER_ENTRY } from '../../lib/bundling';
+import { build } from 'esbuild';
+import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from '../../lib/bundling';
 import { PAIR } from '../helpers/world';
 
 export interface Bundle {
@@ -12,28 +12,13 @@ export interface Bundle {
 }
 
 export interface ImportFigures {
-  /** The function as deployed: SDK clients traced through Powertools Tracer (the X-Ray SDK). */
+  /** The function as deployed (lambda/handler.ts, bundled as the construct bundles it). */
   handler: Bundle;
-  /** The same function with Tracer replaced by a no-op, to show what SDK tracing costs. */
-  untraced: Bundle;
+  /** The entry for pairs that verify the OS (lambda/handler-os-check.ts): the same plus the SSM client. */
+  osCheck: Bundle;
   /** A bundle holding only an EC2Client. */
   bare: Bundle;
 }
-
-/** For the measurement only: a Tracer that traces nothing, so the X-Ray SDK stays out of the bundle. */
-const noTracer: Plugin = {
-  name: 'no-tracer',
-  setup(b) {
-    b.onResolve({ filter: /^@aws-lambda-powertools\/tracer$/ }, () => ({
-      path: 'tracer',
-      namespace: 'no-tracer',
-    }));
-    b.onLoad({ filter: /.*/, namespace: 'no-tracer' }, () => ({
-      contents: 'export class Tracer { captureAWSv3Client(c) { return c; } }',
-      loader: 'js',
-    }));
-  },
-};
 
 const quantiles = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -41,7 +26,7 @@ const quantiles = (xs: number[]) => {
   return { p25: q(0.25), median: q(0.5), p75: q(0.75) };
 };
 
-async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): Promise<number> {
+async function bundle(entry: string, outfile: string): Promise<number> {
   await build({
     entryPoints: [entry],
     outfile,
@@ -53,7 +38,6 @@ async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): P
     minify: BUNDLING.minify,
     banner: { js: BUNDLING.banner },
     logLevel: 'error',
-    plugins,
   });
   return statSync(outfile).size;
 }
@@ -83,18 +67,18 @@ export async function benchColdImport(dir: string, samples: number): Promise<Imp
   );
   const files = {
     handler: join(dir, 'handler.mjs'),
-    untraced: join(dir, 'untraced.mjs'),
+    osCheck: join(dir, 'handler-os-check.mjs'),
     bare: join(dir, 'bare.mjs'),
   };
   const bytes = {
     handler: await bundle(HANDLER_ENTRY, files.handler),
-    untraced: await bundle(HANDLER_ENTRY, files.untraced, [noTracer]),
+    osCheck: await bundle(OS_CHECK_ENTRY, files.osCheck),
     bare: await bundle(bareEntry, files.bare),
   };
-  const times: Record<keyof typeof files, number[]> = { handler: [], untraced: [], bare: [] };
+  const times: Record<keyof typeof files, number[]> = { handler: [], osCheck: [], bare: [] };
   const names = Object.keys(files) as (keyof typeof files)[];
   for (const name of names) importMs(files[name]); // warm the file cache, so that none pays for the disk
   for (let i = 0; i < samples; i++) for (const name of names) times[name].push(importMs(files[name]));
   const figures = (name: keyof typeof files): Bundle => ({ bytes: bytes[name], ms: quantiles(times[name]) });
-  return { handler: figures('handler'), untraced: figures('untraced'), bare: figures('bare') };
+  return { handler: figures('handler'), osCheck: figures('osCheck'), bare: figures('bare') };
 }

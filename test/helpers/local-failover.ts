@@ -10,9 +10,10 @@ import type { Result } from '../../lambda/result';
 
 /**
  * The real function over real SDK clients with default endpoint resolution (so moto, or the fault
- * proxy in front of it), its notifications collected instead of published.
+ * proxy in front of it), its notifications collected instead of published. Each invocation has
+ * `remainingMs` of Lambda time left when it starts.
  */
-export function localFailover(pairs: Pair[], http: typeof HTTP = HTTP) {
+export function localFailover(pairs: Pair[], http: typeof HTTP = HTTP, remainingMs = 60_000) {
   const published: Result[] = [];
   const failover = createFailover({
     config: { pairs, topicArn: undefined },
@@ -26,7 +27,7 @@ export function localFailover(pairs: Pair[], http: typeof HTTP = HTTP) {
     os: pairs.some((p) => p.verifyOs) ? new SsmAdapter(SsmAdapter.client(), systemClock) : undefined,
   });
   /** What Lambda returns for an event (it throws on a failure part-way). */
-  const answer = (event: unknown) => failover(event, { getRemainingTimeInMillis: () => 60_000 });
+  const answer = (event: unknown) => failover(event, { getRemainingTimeInMillis: () => remainingMs });
   return {
     answer,
     published,

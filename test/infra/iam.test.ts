@@ -149,6 +149,25 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       /^alarm .*StatusCheck.* -> topic .*AlarmTopic.*: expected Allowed, got ImplicitlyDenied$/,
     ],
     [
+      "the alarm topic's policy forgets the application-check alarms",
+      (t: CfnTemplate) => {
+        for (const r of Object.values(t.Resources)) {
+          if (r.Type !== 'AWS::SNS::TopicPolicy') continue;
+          const doc = r.Properties?.PolicyDocument as {
+            Statement: { Condition?: { ArnLike?: Record<string, unknown[]> } }[];
+          };
+          for (const st of doc.Statement) {
+            const arns = st.Condition?.ArnLike?.['aws:SourceArn'];
+            if (Array.isArray(arns) && st.Condition?.ArnLike)
+              st.Condition.ArnLike['aws:SourceArn'] = arns.filter(
+                (a) => !JSON.stringify(a).includes('ApplicationCheck'),
+              );
+          }
+        }
+      },
+      /^alarm \S*ApplicationCheck\S* -> topic .*: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
       "the key's allow for CloudWatch is dropped",
       (t: CfnTemplate) => dropSid(t, 'AWS::KMS::Key', 'AllowCloudWatchAlarmsToPublish', 'KeyPolicy'),
       /^alarm .* -> kms:GenerateDataKey on .*: expected Allowed/,

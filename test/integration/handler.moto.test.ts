@@ -6,7 +6,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
@@ -33,6 +33,9 @@ describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2 and
   beforeAll(async () => {
     moto = await startMoto();
     useEndpoint(moto.url);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
@@ -97,6 +100,34 @@ describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2 and
     const [note] = await inbox();
     expect(note?.Subject).toBe('eni-failover web: REFUSED: target-az');
     expect((await w.where()).holder).toBe(w.primary);
+  });
+
+  it("its logs and metrics carry the stack's service name (POWERTOOLS_SERVICE_NAME), so two stacks' metrics do not mix", async () => {
+    // Prepare: Powertools writes through the global console in dev mode, so it can be read here.
+    const lines: Record<string, unknown>[] = [];
+    for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+      vi.spyOn(console, method).mockImplementation((text: unknown) => {
+        lines.push(JSON.parse(String(text)));
+      });
+    }
+    const handler = await coldStart({
+      FAILOVER_PAIRS: JSON.stringify([w.pair]),
+      POWERTOOLS_SERVICE_NAME: 'shop-failover',
+      POWERTOOLS_DEV: 'true',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    });
+    await w.stop(w.primary);
+
+    // Act
+    await handler(sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary }), context);
+
+    // Assess
+    const moved = lines.find((l) => '_aws' in l && 'Moved' in l);
+    expect(moved).toMatchObject({ service: 'shop-failover', Pair: 'web', Moved: 1 });
+    const logs = lines.filter((l) => !('_aws' in l));
+    expect(logs.length).toBeGreaterThan(0);
+    for (const l of logs) expect(l).toMatchObject({ service: 'shop-failover' });
   });
 
   it('verifyOs in a function built without the OS check fails at init, saying which entry it needs', async () => {
