@@ -34,9 +34,9 @@ export interface ApplicationCheck {
   readonly port: number;
   /** Starts with '/'. @default '/' */
   readonly path?: string;
-  /** Seconds between checks. @default 60 */
+  /** Seconds between checks: EC2 accepts only 60. @default 60 */
   readonly interval?: number;
-  /** Seconds to wait for an answer; less than `interval`. @default 6 */
+  /** Seconds to wait for an answer, 1 to 30. @default 6 */
   readonly timeout?: number;
   /** Failed checks in a row that make the application impaired. @default 2 */
   readonly failureThreshold?: number;
@@ -121,16 +121,13 @@ const PairSchema = z.strictObject({
             }),
           ),
         ),
-        interval: z.optional(wholeIn(10, 300, 'seconds')),
-        timeout: z.optional(wholeIn(2, 60, 'seconds')),
-        failureThreshold: z.optional(wholeIn(1, 10, 'checks')),
-        successThreshold: z.optional(wholeIn(1, 10, 'checks')),
-      })
-      .check(
-        z.refine((c) => (c.timeout ?? 6) < (c.interval ?? 60), {
-          error: 'timeout must be less than interval (EC2 refuses the check otherwise)',
-        }),
-      ),
+        // EC2 API Reference, CreateApplicationStatusCheck: Interval's one valid value is 60; Timeout
+        // 1 to 30, less than Interval; the thresholds more than 0.
+        interval: z.optional(wholeIn(60, 60, 'seconds (EC2 checks every 60 s)')),
+        timeout: z.optional(wholeIn(1, 30, 'seconds')),
+        failureThreshold: z.optional(wholeIn(1, 100, 'checks')),
+        successThreshold: z.optional(wholeIn(1, 100, 'checks')),
+      }),
   ),
 });
 
