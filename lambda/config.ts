@@ -108,26 +108,25 @@ const PairSchema = z.strictObject({
       .check(z.regex(GROUP_NAME, { error: (i) => `must be 1-32 letters or digits, got ${show(i.input)}` })),
   ),
   applicationCheck: z.optional(
-    z
-      .strictObject({
-        protocol: z.enum(['http', 'https'], {
-          error: (i) => `must be "http" or "https", got ${show(i.input)}`,
-        }),
-        port: wholeIn(1, 65535, 'a port'),
-        path: z.optional(
-          z.string().check(
-            z.regex(/^\/[\x21-\x7e]{0,1023}$/, {
-              error: (i) => `must start with '/' and hold no spaces, got ${show(i.input)}`,
-            }),
-          ),
-        ),
-        // EC2 API Reference, CreateApplicationStatusCheck: Interval's one valid value is 60; Timeout
-        // 1 to 30, less than Interval; the thresholds more than 0.
-        interval: z.optional(wholeIn(60, 60, 'seconds (EC2 checks every 60 s)')),
-        timeout: z.optional(wholeIn(1, 30, 'seconds')),
-        failureThreshold: z.optional(wholeIn(1, 100, 'checks')),
-        successThreshold: z.optional(wholeIn(1, 100, 'checks')),
+    z.strictObject({
+      protocol: z.enum(['http', 'https'], {
+        error: (i) => `must be "http" or "https", got ${show(i.input)}`,
       }),
+      port: wholeIn(1, 65535, 'a port'),
+      path: z.optional(
+        z.string().check(
+          z.regex(/^\/[\x21-\x7e]{0,1023}$/, {
+            error: (i) => `must start with '/' and hold no spaces, got ${show(i.input)}`,
+          }),
+        ),
+      ),
+      // EC2 API Reference, CreateApplicationStatusCheck: Interval's one valid value is 60; Timeout
+      // 1 to 30, less than Interval; the thresholds more than 0.
+      interval: z.optional(wholeIn(60, 60, 'seconds (EC2 checks every 60 s)')),
+      timeout: z.optional(wholeIn(1, 30, 'seconds')),
+      failureThreshold: z.optional(wholeIn(1, 100, 'checks')),
+      successThreshold: z.optional(wholeIn(1, 100, 'checks')),
+    }),
   ),
 });
 

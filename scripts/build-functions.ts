@@ -1,18 +1,19 @@
 // Prebuilds every function the construct deploys into dist/functions/<name>/index.mjs, with the bundling
 // settings the benchmark measures (lib/bundling.ts). Run by `npm run build` (npm's `prepare`), and before
 // the tests and every synth in the repository, so the bundles never lag lambda/: esbuild takes about a second.
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLING, FUNCTION_ENTRIES, FUNCTIONS_DIR } from '../lib/bundling.ts';
 
 export async function buildFunctions(): Promise<void> {
-  rmSync(FUNCTIONS_DIR, { recursive: true, force: true });
   await Promise.all(
-    Object.entries(FUNCTION_ENTRIES).map(([name, entry]) =>
-      build({
+    Object.entries(FUNCTION_ENTRIES).map(async ([name, entry]) => {
+      const outfile = join(FUNCTIONS_DIR, name, 'index.mjs');
+      const { outputFiles } = await build({
         entryPoints: [entry],
-        outfile: join(FUNCTIONS_DIR, name, 'index.mjs'),
+        outfile,
+        write: false,
         bundle: true,
         platform: 'node',
         format: BUNDLING.format,
@@ -22,8 +23,17 @@ export async function buildFunctions(): Promise<void> {
         banner: { js: BUNDLING.banner },
         sourcemap: false,
         logLevel: 'error',
-      }),
-    ),
+      });
+      // Written aside, then renamed over the old bundle (atomic on one file system): a synth running meanwhile
+      // (another test file, while the consumer test packs) reads the old bundle or the new one, never half of one.
+      // The temporary file stays outside the function's directory, which is the asset.
+      const [bundle] = outputFiles;
+      if (!bundle) throw new Error(`esbuild wrote nothing for ${entry}`);
+      const aside = join(FUNCTIONS_DIR, `.${name}.mjs.tmp`);
+      mkdirSync(dirname(outfile), { recursive: true });
+      writeFileSync(aside, bundle.contents);
+      renameSync(aside, outfile);
+    }),
   );
 }
 
