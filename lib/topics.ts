@@ -25,6 +25,7 @@ export function topicKey(scope: Construct, serviceName: string, given: kms.IKey 
   }
   key.addToResourcePolicy(
     new iam.PolicyStatement({
+      // On a key given to several constructs, one statement each (a Sid is unique in a policy).
       sid: `AllowCloudWatchAlarmsToPublish${given ? serviceName.replace(/[^A-Za-z0-9]/g, '') : ''}`,
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
