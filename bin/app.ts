@@ -32,7 +32,11 @@ if (configPath && demo) {
   }
 } else if (demo) {
   // Environment-agnostic, so that the demo VPC takes the region's real AZs at deploy time.
-  new EniFailoverDemoStack(app, 'EniFailoverDemo');
+  // -c stackName= as for a configuration (npm run smoke -- --stack-name uses it).
+  new EniFailoverDemoStack(
+    app,
+    (app.node.tryGetContext('stackName') as string | undefined) ?? 'EniFailoverDemo',
+  );
 } else {
   throw new Error(
     [

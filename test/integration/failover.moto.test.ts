@@ -54,6 +54,26 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect((await w.where()).holder).toBe(w.standby);
   });
 
+  it('a reconcile round over two pairs: one batched look, the stranded ENI healed, the healthy pair untouched', async () => {
+    // A second pair whose ENI a failed move left attached to no one.
+    const [p2, s2] = [await w.launch(w.subnetA), await w.launch(w.subnetA)];
+    const stranded = await w.createEni(w.subnetA);
+    const second: Pair = {
+      name: 'api',
+      networkInterfaceId: stranded,
+      primaryInstanceId: p2,
+      standbyInstanceId: s2,
+      deviceIndex: 1,
+    };
+    const round = await localFailover([w.pair, second]).answer({ action: 'reconcile' });
+    expect(round).toEqual([
+      expect.objectContaining({ pair: 'web', outcome: 'unchanged', from: w.primary }),
+      expect.objectContaining({ pair: 'api', outcome: 'moved', from: null, to: s2 }),
+    ]);
+    expect((await w.where(stranded)).holder).toBe(s2);
+    expect((await w.where()).holder).toBe(w.primary);
+  });
+
   it('an alarm on a primary that is running changes nothing', async () => {
     expect(await failoverFor([w.pair])(alarm(w.primary))).toMatchObject({ outcome: 'unchanged' });
     expect((await w.where()).holder).toBe(w.primary);
