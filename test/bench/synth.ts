@@ -1,10 +1,10 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EniFailoverStack } from '../../lib/stack';
-import { pairs } from '../helpers/synth';
+import { newApp, pairs } from '../helpers/synth';
 
 export interface SynthFigures {
   pairs: number;
@@ -18,7 +18,8 @@ export interface SynthFigures {
 export function benchSynth(n: number): SynthFigures {
   const outdir = mkdtempSync(join(tmpdir(), 'eni-failover-bench-synth-'));
   const start = performance.now();
-  const app = new App({ outdir });
+  // cdk.json's feature flags, as `cdk synth` reads them.
+  const app = newApp({ outdir });
   new EniFailoverStack(app, 'EniFailover', {
     env: { account: '123456789012', region: 'eu-west-1' },
     config: { pairs: pairs(n) },
