@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/helpers/setup.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
     env: {
       // Logs and EMF go to stdout in Lambda; in tests they would bury the report.
       POWERTOOLS_LOG_LEVEL: 'SILENT',

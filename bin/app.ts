@@ -5,6 +5,10 @@ import { ConfigError } from '../lambda/config';
 import { loadStackConfig } from '../lib/config-file';
 import { EniFailoverDemoStack } from '../lib/demo-stack';
 import { EniFailoverStack } from '../lib/stack';
+import { ensureFunctions } from '../scripts/build-functions';
+
+// The repository deploys the prebuilt functions the package ships: rebuilt here if lambda/ changed since.
+await ensureFunctions();
 
 const app = new App();
 const configPath = app.node.tryGetContext('config') as string | undefined;

@@ -4,12 +4,11 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { Pair } from '../lambda/config';
-import { ASSOCIATION_ENTRY, BUNDLING } from './bundling';
+import type { Pair } from '../lambda/config.ts';
+import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 
 /** EC2's quota of application status checks per account (EC2 User Guide, "Application status checks", Quotas). */
 export const APPLICATION_CHECK_LIMIT = 50;
@@ -57,26 +56,16 @@ export class AssociationProvider extends Construct {
       reason:
         'EC2 application status check (dis)associations: no resource type for them is documented yet; only CloudFormation invokes this function, with the stack-made check and the configured instances',
     });
-    const fn = new nodejs.NodejsFunction(this, 'Function', {
-      entry: ASSOCIATION_ENTRY,
-      handler: 'handler',
+    const fn = new lambda.Function(this, 'Function', {
+      // Prebuilt with the SDK in our lock, which knows the application status check calls; the runtime's may not.
+      code: prebuiltCode('app-check-association'),
+      handler: PREBUILT_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.minutes(2),
       role,
       logGroup,
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: BUNDLING.target,
-        mainFields: [...BUNDLING.mainFields],
-        minify: BUNDLING.minify,
-        banner: BUNDLING.banner,
-        // The SDK in our lock, which knows the application status check calls; the runtime's may not.
-        externalModules: [],
-        sourceMap: false,
-        logLevel: nodejs.LogLevel.ERROR,
-      },
     });
     (fn.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3005'] },

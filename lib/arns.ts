@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { Pair } from '../lambda/config';
+import type { Pair } from '../lambda/config.ts';
 
 /** The instances of some pairs, each once. */
 export const membersOf = (pairs: readonly Pair[]) => [

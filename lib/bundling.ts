@@ -1,14 +1,35 @@
-import { join } from 'node:path';
-
-/** Where the function's entry point is, from the repository root. */
-export const HANDLER_ENTRY = join(import.meta.dirname, '..', 'lambda', 'handler.ts');
-/** The same function with the OS check (SSM) bundled in: for groups with a pair that sets verifyOs. */
-export const OS_CHECK_ENTRY = join(import.meta.dirname, '..', 'lambda', 'handler-os-check.ts');
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /**
- * How the function is bundled: the one definition the CDK construct and the benchmark share.
- * ESM with the packages' `module` builds lets esbuild drop the SDK code the function never calls,
- * which halves the cold import time against CommonJS (README, benchmark).
+ * The package's root: the repository (lib/ runs from source) or the installed package (dist/lib/ runs),
+ * found as the nearest directory up with a package.json.
+ */
+function packageRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`eni-failover: no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+const ROOT = packageRoot(import.meta.dirname);
+
+/** Where the function's entry point is, in the repository. */
+export const HANDLER_ENTRY = join(ROOT, 'lambda', 'handler.ts');
+/** The same function with the OS check (SSM) bundled in: for groups with a pair that sets verifyOs. */
+export const OS_CHECK_ENTRY = join(ROOT, 'lambda', 'handler-os-check.ts');
+/** The custom resource that associates EC2 application status checks with instances (lib/application-checks.ts). */
+export const ASSOCIATION_ENTRY = join(ROOT, 'lambda', 'custom', 'app-check-association.ts');
+
+/**
+ * How the functions are bundled: the one definition the build (scripts/build-functions.ts) and the benchmark
+ * share. ESM with the packages' `module` builds lets esbuild drop the SDK code the function never calls,
+ * which halves the cold import time against CommonJS (README, benchmark). The SDK is bundled, not taken from
+ * the runtime: its version is the one tested and benchmarked (and the one that knows the application status
+ * check calls).
  */
 export const BUNDLING = {
   format: 'esm',
@@ -18,11 +39,28 @@ export const BUNDLING = {
   // Some dependencies still call require(); ESM output has none unless one is made.
   banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
 } as const;
-/** The custom resource that associates EC2 application status checks with instances (lib/application-checks.ts). */
-export const ASSOCIATION_ENTRY = join(
-  import.meta.dirname,
-  '..',
-  'lambda',
-  'custom',
-  'app-check-association.ts',
-);
+
+/** Every function the construct deploys, by the name of its prebuilt directory, with its entry point. */
+export const FUNCTION_ENTRIES = {
+  handler: HANDLER_ENTRY,
+  'handler-os-check': OS_CHECK_ENTRY,
+  'app-check-association': ASSOCIATION_ENTRY,
+} as const;
+export type FunctionName = keyof typeof FUNCTION_ENTRIES;
+
+/** Where the build puts the prebuilt functions: `<dir>/index.mjs` each, shipped in the package. */
+export const FUNCTIONS_DIR = join(ROOT, 'dist', 'functions');
+/** The handler of every prebuilt function (an ESM bundle's file is index.mjs). */
+export const PREBUILT_HANDLER = 'index.handler';
+
+/**
+ * A prebuilt function's code: built once (npm's `prepare`, before packing), so that an app using the
+ * construct needs neither esbuild nor tsx at synth.
+ */
+export function prebuiltCode(name: FunctionName): lambda.Code {
+  const dir = join(FUNCTIONS_DIR, name);
+  if (!existsSync(join(dir, 'index.mjs'))) {
+    throw new Error(`eni-failover: the prebuilt function ${dir}/index.mjs is missing; run npm run build`);
+  }
+  return lambda.Code.fromAsset(dir);
+}

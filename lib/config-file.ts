@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
-import { ConfigError, type Pair, parsePairs } from '../lambda/config';
+import { ConfigError, type Pair, parsePairs } from '../lambda/config.ts';
 
 /** What `-c config=FILE` holds. */
 export interface StackConfig {

@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
-import type { Pair } from '../lambda/config';
-import { METRICS_NAMESPACE } from './self-monitoring';
+import type { Pair } from '../lambda/config.ts';
+import { METRICS_NAMESPACE } from './self-monitoring.ts';
 
 /**
  * One dashboard per construct: the service's own figures, then a row per pair (who holds the ENI, whether it is

@@ -1,8 +1,8 @@
 import { CfnOutput, CfnResource, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
-import { EniFailover } from './eni-failover';
-import { addOutputs } from './stack';
+import { EniFailover } from './eni-failover.ts';
+import { addOutputs } from './stack.ts';
 
 /**
  * `cdk deploy -c demo=true`: a self-contained demo in your own account. A VPC, two t4g.nano Amazon Linux

@@ -1,25 +1,27 @@
 import { Duration, Stack, Tags, Token } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as fis from 'aws-cdk-lib/aws-fis';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ConfigError } from '../lambda/config';
-import { AssociationProvider, applicationCheckProblems } from './application-checks';
-import { failoverDashboard } from './dashboard';
-import { experimentTemplates } from './experiments';
-import { FailoverFunction } from './failover-function';
-import { groupPairs, groupProblems } from './grouping';
-import { type EniFailoverProps, propsProblems } from './props';
-import { type ServiceAlarms, serviceAlarms } from './self-monitoring';
-import { allowAlarmsToPublish, deadLetterQueue, topicKey } from './topics';
+import { ConfigError } from '../lambda/config.ts';
+import { AssociationProvider, applicationCheckProblems } from './application-checks.ts';
+import { failoverDashboard } from './dashboard.ts';
+import { experimentTemplates } from './experiments.ts';
+import { FailoverFunction } from './failover-function.ts';
+import { groupPairs, groupProblems } from './grouping.ts';
+import { type EniFailoverProps, propsProblems } from './props.ts';
+import { METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
+import { allowAlarmsToPublish, deadLetterQueue, topicKey } from './topics.ts';
 
-export { FailoverFunction } from './failover-function';
-export { groupPairs, PAIRS_ENV_BUDGET } from './grouping';
-export type { EniFailoverProps } from './props';
+export { FailoverFunction } from './failover-function.ts';
+export { groupPairs, PAIRS_ENV_BUDGET } from './grouping.ts';
+export type { EniFailoverProps } from './props.ts';
 
 /** The tag every resource of the construct carries; its value is the construct's service name. */
 export const TAG = 'eni-failover';
@@ -50,17 +52,23 @@ export class EniFailover extends Construct {
   readonly serviceName: string;
   /** One function per group of pairs (the pairs' `group`; those without one share the first), each within Lambda's 4 KB environment. */
   readonly shards: FailoverFunction[];
-  /** Every outcome is published here; the service's own alarms too. */
-  readonly notificationTopic: sns.Topic;
+  /** The failover functions, one per group of pairs (see `shards` for each one's pairs, topic and rules). */
+  readonly functions: lambda.IFunction[];
+  /** Every outcome is published here; the service's own alarms too (the topic given, or the construct's own). */
+  readonly notificationTopic: sns.ITopic;
+  /** Where the instances' alarms publish: the topic given, else one per function (in the order of `functions`). */
+  readonly alarmTopics: sns.ITopic[];
   /** Whatever could not be delivered or processed: SNS deliveries, EventBridge targets, failed invocations. */
   readonly deadLetterQueue: sqs.Queue;
-  readonly key: kms.Key;
+  /** The key of the topics the construct made; undefined when it made none (both topics given). */
+  readonly key: kms.IKey | undefined;
   /** The alarms on the service itself (to the notification topic). */
   readonly alarms: ServiceAlarms;
   /** Every pair's state, moves and durations, and the service's own figures. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The FIS experiment templates, by pair name (see `experiments`). */
   readonly experiments: Record<string, fis.CfnExperimentTemplate>;
+  private readonly pairNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
     super(scope, id);
@@ -72,17 +80,23 @@ export class EniFailover extends Construct {
     // A ConfigError, as for a bad pairs list: the CDK app prints it without a stack trace.
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `${this.node.path}: ${p}`));
     const pairs = props.pairs;
+    this.pairNames = pairs.map((p) => p.name);
     this.serviceName = props.serviceName ?? defaultServiceName(this);
     Tags.of(this).add(TAG, this.serviceName);
 
-    this.key = topicKey(this, this.serviceName);
+    // A key only for topics the construct makes itself.
+    this.key =
+      props.notificationTopic && props.alarmTopic
+        ? undefined
+        : topicKey(this, this.serviceName, props.encryptionKey);
     this.deadLetterQueue = deadLetterQueue(this);
-    this.notificationTopic = new sns.Topic(this, 'NotificationTopic', {
-      masterKey: this.key,
-      enforceSSL: true,
-    });
-    for (const email of props.notificationEmails ?? [])
-      this.notificationTopic.addSubscription(new subs.EmailSubscription(email));
+    let ownTopic: sns.Topic | undefined;
+    if (props.notificationTopic === undefined) {
+      ownTopic = new sns.Topic(this, 'NotificationTopic', { masterKey: this.key, enforceSSL: true });
+      for (const email of props.notificationEmails ?? [])
+        ownTopic.addSubscription(new subs.EmailSubscription(email));
+    }
+    this.notificationTopic = props.notificationTopic ?? (ownTopic as sns.Topic);
 
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const associations = pairs.some((p) => p.applicationCheck)
@@ -95,6 +109,7 @@ export class EniFailover extends Construct {
           pairs: members,
           key: this.key,
           notificationTopic: this.notificationTopic,
+          alarmTopic: props.alarmTopic,
           deadLetterQueue: this.deadLetterQueue,
           datapoints: props.alarmDatapoints ?? 1,
           timeout: props.timeout ?? Duration.minutes(5),
@@ -106,12 +121,16 @@ export class EniFailover extends Construct {
           associations,
         }),
     );
+    this.functions = this.shards.map((s) => s.function);
+    this.alarmTopics = props.alarmTopic ? [props.alarmTopic] : this.shards.map((s) => s.alarmTopic);
 
     this.alarms = serviceAlarms(this, this.serviceName, this.deadLetterQueue, this.notificationTopic);
-    allowAlarmsToPublish(this.notificationTopic, [
-      ...this.shards.map((s) => s.errorsAlarm),
-      ...Object.values(this.alarms),
-    ]);
+    if (ownTopic) {
+      allowAlarmsToPublish(ownTopic, [
+        ...this.shards.map((s) => s.errorsAlarm),
+        ...Object.values(this.alarms),
+      ]);
+    }
     this.dashboard = failoverDashboard(this, this.serviceName, pairs);
     this.experiments = experimentTemplates(
       this,
@@ -120,4 +139,79 @@ export class EniFailover extends Construct {
       props.experimentRestartAfter,
     );
   }
+
+  /**
+   * Lets the grantee invoke every failover function: what an operator needs to run drills
+   * (`npm run drill`, or `aws lambda invoke` with `{"action":"move","pair":...,"dryRun":true}`).
+   */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant[] {
+    return this.shards.map((s) => s.function.grantInvoke(grantee));
+  }
+
+  /**
+   * One of the functions' metrics, in this construct's `service` dimension: per pair (`Moved`, `Refused`,
+   * `Failed`, `NotifyFailed`, `FailoverDuration`, `Attached`, `Redundant`, `OnStandby`) with `pair`, or for the
+   * whole construct (`AutomaticRefusals`, `NotifyFailed`, `NotRedundant`, `Unattached`) without.
+   */
+  metric(metricName: string, options: EniFailoverMetricOptions = {}): cloudwatch.Metric {
+    const { pair, ...rest } = options;
+    if (pair !== undefined && !Token.isUnresolved(pair) && !this.pairNames.includes(pair)) {
+      throw new ConfigError([
+        `${this.node.path}: metric ${metricName} asked for pair ${JSON.stringify(pair)}, which is not a configured pair (${this.pairNames.join(', ')})`,
+      ]);
+    }
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap:
+        pair === undefined ? { service: this.serviceName } : { service: this.serviceName, Pair: pair },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(1),
+      ...rest,
+    });
+  }
+
+  /** Moves of the pair's ENI (a sum: one per move). */
+  metricMoves(pair: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Moved', { ...options, pair });
+  }
+
+  /** Failovers of the pair the function refused, a check failing (a sum). */
+  metricRefusals(pair: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Refused', { ...options, pair });
+  }
+
+  /** Failovers of the pair that failed part-way (a sum; Lambda retries them). */
+  metricFailures(pair: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Failed', { ...options, pair });
+  }
+
+  /** How long the pair's moves took, in milliseconds (the maximum, unless `statistic` says otherwise). */
+  metricFailoverDuration(pair: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('FailoverDuration', { statistic: cloudwatch.Stats.MAXIMUM, ...options, pair });
+  }
+
+  /** Automatic failovers refused, over every pair: what the `AutomaticRefusals` alarm watches. */
+  metricAutomaticRefusals(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('AutomaticRefusals', options);
+  }
+
+  /** Pairs whose ENI is attached to no one (the maximum over a round: 1 = an address is down). */
+  metricUnattached(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Unattached', { statistic: cloudwatch.Stats.MAXIMUM, ...options });
+  }
+
+  /** Pairs whose other member could not take the ENI now (the maximum over a round). */
+  metricNotRedundant(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('NotRedundant', { statistic: cloudwatch.Stats.MAXIMUM, ...options });
+  }
+}
+
+/** Options of `EniFailover.metric`: CloudWatch's, plus the pair whose figure it is. */
+export interface EniFailoverMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The pair (by name) whose figure it is.
+   * @default - the figure for the whole construct (only the metrics published without a Pair dimension)
+   */
+  readonly pair?: string;
 }

@@ -3,8 +3,8 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as fis from 'aws-cdk-lib/aws-fis';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { Pair } from '../lambda/config';
-import { ec2Arn } from './arns';
+import type { Pair } from '../lambda/config.ts';
+import { ec2Arn } from './arns.ts';
 
 /**
  * An AWS FIS experiment template per pair that stops the pair's primary and starts it again after

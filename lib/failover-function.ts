@@ -5,25 +5,27 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, type Pair } from '../lambda/config';
-import { type AssociationProvider, applicationChecks } from './application-checks';
-import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from './bundling';
-import { reconcileRule, stateChangeRule, statusCheckAlarms } from './detection';
-import { allowFailover } from './function-role';
-import { withoutGroup } from './grouping';
-import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring';
-import { allowAlarmsToPublish } from './topics';
+import { ENV, type Pair } from '../lambda/config.ts';
+import { type AssociationProvider, applicationChecks } from './application-checks.ts';
+import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
+import { reconcileRule, stateChangeRule, statusCheckAlarms } from './detection.ts';
+import { allowFailover } from './function-role.ts';
+import { withoutGroup } from './grouping.ts';
+import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
+import { allowAlarmsToPublish } from './topics.ts';
 
 export interface FailoverFunctionProps {
   readonly pairs: readonly Pair[];
-  readonly key: kms.IKey;
+  /** Encrypts the alarm topic when the function makes its own (undefined only when alarmTopic is given). */
+  readonly key: kms.IKey | undefined;
   readonly notificationTopic: sns.ITopic;
+  /** The alarm topic given to the construct, shared by its functions; undefined: the function makes its own. */
+  readonly alarmTopic?: sns.ITopic;
   readonly deadLetterQueue: sqs.IQueue;
   readonly datapoints: number;
   readonly timeout: Duration;
@@ -44,9 +46,9 @@ export interface FailoverFunctionProps {
  * application status checks (and their alarms) of the pairs that ask for one.
  */
 export class FailoverFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   /** CloudWatch alarms publish here; the function is subscribed. */
-  readonly alarmTopic: sns.Topic;
+  readonly alarmTopic: sns.ITopic;
   readonly pairs: readonly Pair[];
   /** The function's Errors alarm (to the notification topic). */
   readonly errorsAlarm: cloudwatch.Alarm;
@@ -66,9 +68,10 @@ export class FailoverFunction extends Construct {
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: pairs.some((p) => p.verifyOs) ? OS_CHECK_ENTRY : HANDLER_ENTRY,
-      handler: 'handler',
+    this.function = new lambda.Function(this, 'Function', {
+      // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.
+      code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler'),
+      handler: PREBUILT_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
@@ -86,17 +89,6 @@ export class FailoverFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: BUNDLING.target,
-        mainFields: [...BUNDLING.mainFields],
-        minify: BUNDLING.minify,
-        banner: BUNDLING.banner,
-        // The SDK is bundled, not taken from the runtime: its version is the one tested and benchmarked.
-        externalModules: [],
-        sourceMap: false,
-        logLevel: nodejs.LogLevel.ERROR,
-      },
     });
     props.notificationTopic.grantPublish(this.function);
     // CDK makes the function depend on its role explicitly, though Role's GetAtt already orders them.
@@ -105,13 +97,18 @@ export class FailoverFunction extends Construct {
     });
     allowFailover(role, pairs);
 
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
+    const ownTopic = props.alarmTopic
+      ? undefined
+      : new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
+    this.alarmTopic = props.alarmTopic ?? (ownTopic as sns.Topic);
+    // On a shared topic the function sees the other functions' alarms too, and ignores them (not its instances).
     this.alarmTopic.addSubscription(new subs.LambdaSubscription(this.function, { deadLetterQueue }));
 
-    allowAlarmsToPublish(this.alarmTopic, [
+    const alarms = [
       ...statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic),
       ...applicationChecks(this, pairs, this.alarmTopic, props.associations),
-    ]);
+    ];
+    if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
     stateChangeRule(this, pairs, this.function, deadLetterQueue);
     this.reconcileSchedule =
       props.reconcileSchedule === false

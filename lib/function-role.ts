@@ -1,7 +1,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { Pair } from '../lambda/config';
-import { ec2Arn, membersOf } from './arns';
+import type { Pair } from '../lambda/config.ts';
+import { ec2Arn, membersOf } from './arns.ts';
 
 /**
  * What the failover function's role may do to EC2 (and SSM): move, keep and tag only its pairs' ENIs

@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import type { Pair } from '../lambda/config';
+import type { Pair } from '../lambda/config.ts';
 
 /**
  * Lambda allows 4 KB of environment in all; FAILOVER_PAIRS may take this much of it. About 20 pairs

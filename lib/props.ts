@@ -1,7 +1,9 @@
 import { type Duration, Token } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { type Pair, parsePairs } from '../lambda/config';
-import { checkable } from './grouping';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { type Pair, parsePairs } from '../lambda/config.ts';
+import { checkable } from './grouping.ts';
 
 export interface EniFailoverProps {
   /** The pairs to protect: each a secondary ENI and the two instances that may hold it. IDs may be tokens. */
@@ -11,6 +13,31 @@ export interface EniFailoverProps {
    * @default 1 - as fast as the 1-minute metric allows; the function confirms the failure before moving.
    */
   readonly alarmDatapoints?: number;
+  /**
+   * Where every outcome (moved, refused, failed) and the service's own alarms are published. Bring your own to
+   * route them where your team already looks; the construct grants its functions `sns:Publish` on it (and, for
+   * a topic imported with `Topic.fromTopicAttributes({ topicArn, keyArn })`, the key's `kms:GenerateDataKey*`
+   * and `kms:Decrypt`). The topic's owner must let CloudWatch alarms of this account publish to it, and use its
+   * key if it has one (README, "Use it in your own stack").
+   * @default - a topic of the construct's own, encrypted with `encryptionKey`, that only its alarms and
+   * functions may publish to
+   */
+  readonly notificationTopic?: sns.ITopic;
+  /**
+   * Where the instances' status-check (and application-check) alarms publish; every failover function is
+   * subscribed to it and acts on the alarms of its own pairs only (it ignores other instances). The topic's
+   * owner must let CloudWatch alarms of this account publish to it, and use its key if it has one.
+   * @default - one topic per failover function, encrypted with `encryptionKey`, that only its alarms may publish to
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * The key that encrypts the topics the construct makes. The construct adds to its policy the statement that lets
+   * CloudWatch alarms of this account use it; a key imported from elsewhere must already allow that (SNS Developer
+   * Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+   * @default - a key of the construct's own, with rotation, aliased `alias/eni-failover/<serviceName>` (none when
+   * both topics are given)
+   */
+  readonly encryptionKey?: kms.IKey;
   /**
    * Email addresses subscribed to the notification topic (each must confirm its subscription).
    * @default - none
@@ -90,6 +117,11 @@ export function propsProblems(props: EniFailoverProps): string[] {
   const reserved = props.reservedConcurrency;
   if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
     problems.push(`reservedConcurrency must be a whole number of 1 or more, got ${reserved}`);
+  }
+  if (props.notificationEmails?.length && props.notificationTopic) {
+    problems.push(
+      `notificationEmails (${props.notificationEmails.join(', ')}) subscribe to the construct's own topic, but notificationTopic is given: subscribe them to that topic instead`,
+    );
   }
   for (const email of props.notificationEmails ?? []) {
     if (!Token.isUnresolved(email) && !EMAIL.test(email))

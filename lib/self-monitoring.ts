@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { Pair } from '../lambda/config';
+import type { Pair } from '../lambda/config.ts';
 
 /** The function's EMF namespace (POWERTOOLS_METRICS_NAMESPACE); its `service` dimension is the construct's service name. */
 export const METRICS_NAMESPACE = 'EniFailover';

@@ -1,7 +1,7 @@
 import { CfnOutput, CfnResource, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { StackConfig } from './config-file';
-import { EniFailover, type FailoverFunction } from './eni-failover';
+import type { StackConfig } from './config-file.ts';
+import { EniFailover, type FailoverFunction } from './eni-failover.ts';
 
 /** Outputs every stack shares: what an operator needs to find and drill the function. */
 export function addOutputs(stack: Stack, failover: EniFailover): void {

@@ -7,24 +7,30 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 /**
- * One key for every topic of the construct, named by an alias. CloudWatch must be allowed to use it, or
- * alarm notifications are dropped: the AWS-managed alias/aws/sns key cannot grant that (SNS Developer
- * Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+ * The key of the topics the construct makes: the one given, or one of its own named by an alias. CloudWatch must
+ * be allowed to use it, or alarm notifications are dropped: the AWS-managed alias/aws/sns key cannot grant that
+ * (SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+ * The statement lands on a key defined in this app; an imported key's owner must have added it (README).
  */
-export function topicKey(scope: Construct, serviceName: string): kms.Key {
+export function topicKey(scope: Construct, serviceName: string, given: kms.IKey | undefined): kms.IKey {
   const stack = Stack.of(scope);
-  const key = new kms.Key(scope, 'TopicKey', {
-    description: `eni-failover ${serviceName}: encrypts the alarm and notification topics`,
-    enableKeyRotation: true,
-  });
-  key.addAlias(`alias/eni-failover/${serviceName}`);
+  let key = given;
+  if (key === undefined) {
+    const own = new kms.Key(scope, 'TopicKey', {
+      description: `eni-failover ${serviceName}: encrypts the alarm and notification topics`,
+      enableKeyRotation: true,
+    });
+    own.addAlias(`alias/eni-failover/${serviceName}`);
+    key = own;
+  }
   key.addToResourcePolicy(
     new iam.PolicyStatement({
-      sid: 'AllowCloudWatchAlarmsToPublish',
+      // On a key given to several constructs, one statement each (a Sid is unique in a policy).
+      sid: `AllowCloudWatchAlarmsToPublish${given ? serviceName.replace(/[^A-Za-z0-9]/g, '') : ''}`,
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
-      // The key is the construct's own; its topics' policies name the alarms one by one.
+      // The topics' policies name the alarms one by one; the key needs only this account's alarms.
       conditions: {
         StringEquals: { 'aws:SourceAccount': stack.account },
         ArnLike: {
@@ -52,12 +58,13 @@ export function deadLetterQueue(scope: Construct): sqs.Queue {
 }
 
 /**
- * Lets these alarms, and only these, publish to the topic. A topic policy replaces SNS's default one, so
+ * Lets these alarms, and only these, publish to the topic (a topic the construct made: on an imported one
+ * addToResourcePolicy adds nothing, and its owner's policy decides). A topic policy replaces SNS's default one, so
  * without this the TLS-only policy (enforceSSL) refuses every alarm (SNS Developer Guide, "Example cases for
  * Amazon SNS access control": CloudWatch publishes as cloudwatch.amazonaws.com with aws:SourceArn = the alarm's
  * ARN and aws:SourceAccount).
  */
-export function allowAlarmsToPublish(topic: sns.Topic, alarms: readonly cloudwatch.IAlarm[]): void {
+export function allowAlarmsToPublish(topic: sns.ITopic, alarms: readonly cloudwatch.IAlarm[]): void {
   topic.addToResourcePolicy(
     new iam.PolicyStatement({
       sid: 'AllowTheseAlarmsToPublish',

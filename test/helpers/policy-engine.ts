@@ -262,8 +262,10 @@ export function hopsOf(template: CfnTemplate): Hop[] {
   for (const [subId, sub] of ofType('AWS::SNS::Subscription')) {
     if (sub.Properties?.Protocol !== 'lambda') continue;
     const fnId = idOf(sub.Properties.Endpoint) as string;
-    const topicId = idOf(sub.Properties.TopicArn) as string;
-    const fromTopic = { 'aws:SourceArn': topicArn(topicId), 'aws:SourceAccount': ACCOUNT };
+    // A topic the construct was given is an ARN in the template; its own, a Ref.
+    const given = typeof sub.Properties.TopicArn === 'string' ? sub.Properties.TopicArn : undefined;
+    const topicId = given ?? (idOf(sub.Properties.TopicArn) as string);
+    const fromTopic = { 'aws:SourceArn': given ?? topicArn(topicId), 'aws:SourceAccount': ACCOUNT };
     hops.push({
       name: `topic ${topicId} -> function ${fnId}`,
       expect: 'Allowed',
@@ -368,7 +370,15 @@ export function hopsOf(template: CfnTemplate): Hop[] {
         context: { 'aws:SecureTransport': 'true' },
         resourcePolicy: resourcePolicyOf(destination),
       });
-    const notifyId = refId(envOf(fn).NOTIFICATION_TOPIC_ARN);
+    const notifyArn = envOf(fn).NOTIFICATION_TOPIC_ARN;
+    const notifyId = refId(notifyArn);
+    // A topic the construct was given (an ARN, not a resource of the template): in the same account the role's
+    // identity policy suffices, unless the owner's topic policy denies it (IAM User Guide, "Policy evaluation
+    // logic"), which the template cannot show.
+    if (typeof notifyArn === 'string')
+      as('publish a result', 'Allowed', 'sns:Publish', notifyArn, {
+        context: { 'aws:SecureTransport': 'true' },
+      });
     if (notifyId) {
       as('publish a result', 'Allowed', 'sns:Publish', topicArn(notifyId), {
         context: { 'aws:SecureTransport': 'true' },

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ const reachedOut = (stderr: string) =>
   attempts.length > 0 ||
   /NoConnectivity|Could not refresh notices|Failed to load CDK notices|Telemetry/.test(stderr);
 
-function cdk(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function cdk(args: string[]): Promise<{ code: number | null; out: string; err: string; outdir: string }> {
   const outdir = mkdtempSync(join(tmpdir(), 'eni-failover-cli-'));
   return new Promise((resolve) => {
     const child = spawn(CDK, [...args, '--output', outdir], {
@@ -61,11 +61,11 @@ function cdk(args: string[]): Promise<{ code: number | null; out: string; err: s
     child.stderr.on('data', (d) => {
       err += d;
     });
-    child.on('close', (code) => resolve({ code, out, err }));
+    child.on('close', (code) => resolve({ code, out, err, outdir }));
   });
 }
 
-// A fresh CLI process bundles the function: seconds on an idle machine, longer on a busy one.
+// A fresh CLI process: seconds on an idle machine, longer on a busy one.
 describe('the CDK app through the real CLI (npx cdk synth)', { timeout: 120_000 }, () => {
   it.each([
     ['-c demo=true', ['-c', 'demo=true'], 'EniFailoverDemo'],
@@ -75,7 +75,21 @@ describe('the CDK app through the real CLI (npx cdk synth)', { timeout: 120_000 
     const r = await cdk(['synth', ...context, '--quiet', '--verbose']);
     expect(r.code, r.err).toBe(0);
     expect(reachedOut(r.err), `the CLI tried the network: ${attempts.join(', ')}\n${r.err}`).toBe(false);
-    expect(r.err).toContain(`Bundling asset ${stackName}/`);
+    // The functions are prebuilt (npm run build): the synth bundles nothing, so needs no esbuild.
+    expect(r.err).not.toContain('Bundling asset');
+    // Its functions are the prebuilt directories, staged as they are.
+    const template = JSON.parse(readFileSync(join(r.outdir, `${stackName}.template.json`), 'utf8')) as {
+      Resources: Record<string, { Type: string; Metadata?: Record<string, string>; Properties?: unknown }>;
+    };
+    const failover = Object.values(template.Resources).filter(
+      (res) =>
+        res.Type === 'AWS::Lambda::Function' && JSON.stringify(res.Properties).includes('FAILOVER_PAIRS'),
+    );
+    expect(failover.length).toBeGreaterThan(0);
+    for (const fn of failover) {
+      const staged = join(r.outdir, String(fn.Metadata?.['aws:asset:path']));
+      expect(readdirSync(staged)).toEqual(['index.mjs']);
+    }
   });
 
   it('control: with notices forced on, the same synth is seen reaching out', async () => {
