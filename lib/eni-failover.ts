@@ -17,7 +17,13 @@ import { FailoverFunction } from './failover-function.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
 import { METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
-import { allowAlarmsToPublish, deadLetterQueue, topicKey } from './topics.ts';
+import {
+  allowAlarmsToPublish,
+  allowDeadLetters,
+  deadLetterQueue,
+  deadLetterSources,
+  topicKey,
+} from './topics.ts';
 
 export { FailoverFunction } from './failover-function.ts';
 export { groupPairs, PAIRS_ENV_BUDGET } from './grouping.ts';
@@ -90,6 +96,7 @@ export class EniFailover extends Construct {
         ? undefined
         : topicKey(this, this.serviceName, props.encryptionKey);
     this.deadLetterQueue = deadLetterQueue(this);
+    const deadLetters = deadLetterSources(this, this.deadLetterQueue);
     let ownTopic: sns.Topic | undefined;
     if (props.notificationTopic === undefined) {
       ownTopic = new sns.Topic(this, 'NotificationTopic', { masterKey: this.key, enforceSSL: true });
@@ -110,7 +117,7 @@ export class EniFailover extends Construct {
           key: this.key,
           notificationTopic: this.notificationTopic,
           alarmTopic: props.alarmTopic,
-          deadLetterQueue: this.deadLetterQueue,
+          deadLetterQueue: deadLetters,
           datapoints: props.alarmDatapoints ?? 1,
           timeout: props.timeout ?? Duration.minutes(5),
           retryAttempts: props.retryAttempts ?? 2,
@@ -122,6 +129,13 @@ export class EniFailover extends Construct {
         }),
     );
     this.functions = this.shards.map((s) => s.function);
+    allowDeadLetters(
+      this.deadLetterQueue,
+      this.shards.map((s) => ({
+        alarmTopic: s.alarmTopic,
+        rules: [s.stateChangeRule, ...(s.reconcileSchedule ? [s.reconcileSchedule] : [])],
+      })),
+    );
     this.alarmTopics = props.alarmTopic ? [props.alarmTopic] : this.shards.map((s) => s.alarmTopic);
 
     this.alarms = serviceAlarms(this, this.serviceName, this.deadLetterQueue, this.notificationTopic);

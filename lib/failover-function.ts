@@ -54,6 +54,8 @@ export class FailoverFunction extends Construct {
   readonly errorsAlarm: cloudwatch.Alarm;
   /** The rule that runs a reconcile round on a schedule; undefined when the schedule is off. */
   readonly reconcileSchedule: events.Rule | undefined;
+  /** The rule that delivers EC2 state changes to the function. */
+  readonly stateChangeRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -109,7 +111,7 @@ export class FailoverFunction extends Construct {
       ...applicationChecks(this, pairs, this.alarmTopic, props.associations),
     ];
     if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
-    stateChangeRule(this, pairs, this.function, deadLetterQueue);
+    this.stateChangeRule = stateChangeRule(this, pairs, this.function, deadLetterQueue);
     this.reconcileSchedule =
       props.reconcileSchedule === false
         ? undefined

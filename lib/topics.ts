@@ -1,5 +1,6 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -55,6 +56,49 @@ export function deadLetterQueue(scope: Construct): sqs.Queue {
       'This queue is the dead-letter queue (of the SNS subscription, the EventBridge targets and the function)',
   });
   return queue;
+}
+
+/**
+ * The dead-letter queue's own policy: SNS may send what the alarm topics could not deliver, and EventBridge
+ * what the rules could not, each in one statement that lists every source. Given the queue itself, CDK adds a
+ * statement with its own condition for each subscription and rule, three a group of pairs, and SQS's policy
+ * quotas (SQS Developer Guide, "Amazon SQS policy quotas": 20 statements, 10 conditions) would fail the
+ * deploy from four groups on: the subscriptions and rules are given an imported view of it (deadLetterSources),
+ * to which CDK adds nothing.
+ */
+export function allowDeadLetters(
+  queue: sqs.Queue,
+  sources: readonly { readonly alarmTopic: sns.ITopic; readonly rules: readonly events.IRule[] }[],
+): void {
+  const unique = (arns: string[]) => [...new Set(arns)];
+  queue.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'UndeliveredAlarmNotifications',
+      principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+      actions: ['sqs:SendMessage'],
+      resources: [queue.queueArn],
+      conditions: { ArnEquals: { 'aws:SourceArn': unique(sources.map((s) => s.alarmTopic.topicArn)) } },
+    }),
+  );
+  queue.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'UndeliveredEvents',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+      actions: ['sqs:SendMessage'],
+      resources: [queue.queueArn],
+      conditions: {
+        ArnEquals: { 'aws:SourceArn': unique(sources.flatMap((s) => s.rules.map((r) => r.ruleArn))) },
+      },
+    }),
+  );
+}
+
+/** The dead-letter queue as the subscriptions and rules see it: an imported view, whose policy CDK leaves alone. */
+export function deadLetterSources(scope: Construct, queue: sqs.Queue): sqs.IQueue {
+  return sqs.Queue.fromQueueAttributes(scope, 'DeadLetterSources', {
+    queueArn: queue.queueArn,
+    queueUrl: queue.queueUrl,
+  });
 }
 
 /**

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { pairs, synthConfigured } from '../helpers/synth';
+
+type Statement = {
+  Sid?: string;
+  Principal?: { Service?: string };
+  Condition?: Record<string, Record<string, unknown>>;
+};
+
+/** The dead-letter queue's policy statements in a stack of `n` pairs. */
+function queuePolicy(n: number): Statement[] {
+  const { template } = synthConfigured({ pairs: pairs(n) });
+  const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as {
+    Properties: { PolicyDocument: { Statement: Statement[] } };
+  }[];
+  expect(policies).toHaveLength(1);
+  return policies[0]?.Properties.PolicyDocument.Statement ?? [];
+}
+
+describe('the dead-letter queue policy stays within SQS policy quotas however many groups', () => {
+  // SQS Developer Guide, "Amazon SQS policy quotas": 20 statements and 10 conditions a policy.
+  it.each([1, 100, 180])(
+    '%s pairs: three statements (TLS-only, SNS, EventBridge), each source listed once',
+    (n) => {
+      const statements = queuePolicy(n);
+      expect(statements).toHaveLength(3);
+      const conditions = statements.reduce((sum, s) => sum + Object.keys(s.Condition ?? {}).length, 0);
+      expect(conditions).toBeLessThanOrEqual(10);
+      const sources = (service: string) =>
+        statements.find((s) => s.Principal?.Service === service)?.Condition?.ArnEquals?.['aws:SourceArn'];
+      const groups = Math.max(1, Math.ceil(n / 20));
+      // One alarm topic per group; the state-change rule and the reconcile schedule of each group.
+      expect([sources('sns.amazonaws.com')].flat()).toHaveLength(groups);
+      expect([sources('events.amazonaws.com')].flat()).toHaveLength(2 * groups);
+    },
+  );
+});
