@@ -40,6 +40,26 @@ export const BUNDLING = {
   banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
 } as const;
 
+/**
+ * esbuild's options for a function bundle (plain data: the library does not import esbuild), so that the build
+ * and the benchmark's "as deployed" bundle cannot drift apart.
+ */
+export function esbuildOptions(entry: string, outfile: string) {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node' as const,
+    format: BUNDLING.format,
+    target: BUNDLING.target,
+    mainFields: [...BUNDLING.mainFields],
+    minify: BUNDLING.minify,
+    banner: { js: BUNDLING.banner },
+    sourcemap: false,
+    logLevel: 'error' as const,
+  };
+}
+
 /** Every function the construct deploys, by the name of its prebuilt directory, with its entry point. */
 export const FUNCTION_ENTRIES = {
   handler: HANDLER_ENTRY,

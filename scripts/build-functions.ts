@@ -4,26 +4,13 @@
 import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING, FUNCTION_ENTRIES, FUNCTIONS_DIR } from '../lib/bundling.ts';
+import { esbuildOptions, FUNCTION_ENTRIES, FUNCTIONS_DIR } from '../lib/bundling.ts';
 
 export async function buildFunctions(): Promise<void> {
   await Promise.all(
     Object.entries(FUNCTION_ENTRIES).map(async ([name, entry]) => {
       const outfile = join(FUNCTIONS_DIR, name, 'index.mjs');
-      const { outputFiles } = await build({
-        entryPoints: [entry],
-        outfile,
-        write: false,
-        bundle: true,
-        platform: 'node',
-        format: BUNDLING.format,
-        target: BUNDLING.target,
-        mainFields: [...BUNDLING.mainFields],
-        minify: BUNDLING.minify,
-        banner: { js: BUNDLING.banner },
-        sourcemap: false,
-        logLevel: 'error',
-      });
+      const { outputFiles } = await build({ ...esbuildOptions(entry, outfile), write: false });
       // Written aside, then renamed over the old bundle (atomic on one file system): a synth running meanwhile
       // (another test file, while the consumer test packs) reads the old bundle or the new one, never half of one.
       // The temporary file stays outside the function's directory, which is the asset.

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING, HANDLER_ENTRY, OS_CHECK_ENTRY } from '../../lib/bundling';
+import { esbuildOptions, HANDLER_ENTRY, OS_CHECK_ENTRY } from '../../lib/bundling';
 import { PAIR } from '../helpers/world';
 
 export interface Bundle {
@@ -27,18 +27,7 @@ const quantiles = (xs: number[]) => {
 };
 
 async function bundle(entry: string, outfile: string): Promise<number> {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
-    minify: BUNDLING.minify,
-    banner: { js: BUNDLING.banner },
-    logLevel: 'error',
-  });
+  await build(esbuildOptions(entry, outfile));
   return statSync(outfile).size;
 }
 

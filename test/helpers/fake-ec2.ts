@@ -369,7 +369,13 @@ export class FakeEc2 {
     };
   }
 
-  /** Why EC2 would refuse to attach `eni` to `instanceId` at card 0 / `deviceIndex`, or undefined. */
+  /**
+   * Why EC2 would refuse to attach `eni` to `instanceId` at card 0 / `deviceIndex`, or undefined. The codes are
+   * EC2's (EC2 API Reference, "Error codes for the Amazon EC2 API"): an ENI in use, another AZ or VPC
+   * (AttachNetworkInterface: "must be in the same Availability Zone"), an occupied device index and a full card
+   * (EC2 User Guide, "Network cards": indexes and limits count per card), and more addresses than the type allows
+   * per interface (EC2 User Guide, "Maximum IP addresses per network interface"; each prefix counts as one).
+   */
   private attachRefusal(eni: FakeEni, instanceId: string, deviceIndex: number): Error | undefined {
     const instance = this.instances.get(instanceId);
     if (!instance || instance.state === 'terminated')
