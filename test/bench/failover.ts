@@ -4,7 +4,7 @@ import { Ec2Adapter } from '../../lambda/aws/ec2';
 import { systemClock } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
-import { FakeEc2 } from '../helpers/fake-ec2';
+import { FakeEc2 } from '../../ops/fake-ec2';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 export interface FailoverFigures {

@@ -7,7 +7,7 @@ import { publishResult } from '../../lambda/aws/sns';
 import type { Pair } from '../../lambda/config';
 import type { Clock, OsPort } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
-import { FakeClock, FakeEc2 } from './fake-ec2';
+import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
 import { PAIR, PRIMARY, STANDBY } from './world';
 
 export const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events';

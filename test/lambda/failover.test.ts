@@ -8,8 +8,8 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
 import { TAG } from '../../lambda/plan';
+import { ec2Error } from '../../ops/fake-ec2';
 import { alarmMessage, sample, snsAlarm } from '../helpers/events';
-import { ec2Error } from '../helpers/fake-ec2';
 import { harness, TOPIC } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 

@@ -8,8 +8,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { checkScript, SsmAdapter } from '../../lambda/aws/ssm';
+import { FakeClock } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
-import { FakeClock } from '../helpers/fake-ec2';
 import { harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 

@@ -1,12 +1,12 @@
 // Issue 8: the failover as real EC2 treats it, item by item, through the real adapter, planner and
-// executor over the in-memory EC2 (each behaviour cites its AWS source in test/helpers/fake-ec2.ts).
+// executor over the in-memory EC2 (each behaviour cites its AWS source in ops/fake-ec2.ts).
 import { DescribeNetworkInterfacesCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
 import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
+import { ec2Error, throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
-import { ec2Error, throttled } from '../helpers/fake-ec2';
 import { harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 

@@ -13,7 +13,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import type { Clock } from '../../lambda/execute';
+import type { Clock } from '../lambda/execute';
 
 export interface FakeInstance {
   id: string;
