@@ -70,8 +70,8 @@ async function motoStage(): Promise<Stage> {
       setApplicationStatus: (id, status) => appStatus.set(id, status),
       applicationStatusNote:
         'SIMULATED: moto has no EC2 application status checks, so a proxy in front of its EC2 reports this one signal\n' +
-        '(DescribeInstanceStatus ApplicationStatus: primary impaired, standby ok); the alarm on\n' +
-        'StatusCheckFailed_Application alarm event, and everything the function does about it, are real.',
+        '(DescribeInstanceStatus ApplicationStatus: primary impaired, standby ok); the StatusCheckFailed_Application\n' +
+        'alarm event, and everything the function does about it, are real.',
       topicArn,
       phone: async () =>
         (
@@ -121,7 +121,8 @@ type Scene = World & { api: Pair; stage: Stage };
 
 /**
  * One act: what happens, the event the function receives, and what must be true afterwards. Every act
- * is checked the same way on both emulators. A new act is one more entry in ACTS.
+ * is checked the same way on both emulators. A new act is one more entry in ACTS (and one more row in
+ * test/helpers/demo.ts); what differs by emulator (a signal one of them lacks) goes through the Stage.
  */
 interface Act {
   title: string;
