@@ -18,7 +18,8 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import { type EniView, type InstanceView, type MovePlan, type Observation, TAG } from '../plan';
+import type { MovePlan } from '../plan';
+import { type EniView, type InstanceView, type Observation, TAG } from '../view';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
