@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import { alarmMessage, snsAlarm } from '../helpers/events';
 import { type Harness, harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
@@ -95,8 +96,9 @@ describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
 
   it('re-evaluates a cool-down refusal once the cool-down has passed', async () => {
     const h = harness();
-    h.ec2.set(PRIMARY, { state: 'stopped' });
-    h.ec2.tags['eni-failover:moved-at'] = new Date(h.clock.now() - 60_000).toISOString();
+    // Still running, but its instance check fails: damping applies (a stopped holder is left at once).
+    h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
+    h.ec2.tags[TAG.automaticMoves] = new Date(h.clock.now() - 60_000).toISOString();
     const early = await results(h.invoke(reconcileAll));
     expect(early[0]?.outcome).toBe('refused');
     expect(early[0]?.reasons[0]).toMatch(/^cooldown: /);
@@ -176,6 +178,9 @@ describe('status of the whole fleet', () => {
       serving: true,
       redundant: false,
       lastMove: { at: '2026-11-20T08:00:00.000Z', from: STANDBY, to: PRIMARY },
+      automaticMoves: { lastHour: 0, limit: 3 },
+      damping: null,
+      intent: null,
     });
     expect(r[1]?.state).toMatchObject({ holder: 'primary', redundant: true, lastMove: null });
     expect(h.ec2.mutations).toEqual([]);
