@@ -7,7 +7,7 @@ import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { TAG } from '../../lambda/view';
 import { alarmMessage, snsAlarm } from '../helpers/events';
-import { type Harness, harness } from '../helpers/harness';
+import { fleet, type Harness, harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const reconcileAll = { action: 'reconcile' };
@@ -21,29 +21,6 @@ async function results(promise: Promise<unknown>): Promise<Result[]> {
     if (error instanceof FailoverError) return error.results;
     throw error;
   }
-}
-
-/** Pairs web-0 … web-(n-1), each with its own ENI on its own healthy primary. */
-function fleet(n: number): { h: Harness; pairs: Pair[] } {
-  const pairs: Pair[] = Array.from({ length: n }, (_, i) =>
-    i === 0
-      ? { ...PAIR, name: 'web-0' }
-      : {
-          name: `web-${i}`,
-          networkInterfaceId: `eni-0${String(i).padStart(16, 'd')}`,
-          primaryInstanceId: `i-0${String(i).padStart(16, 'e')}`,
-          standbyInstanceId: `i-0${String(i).padStart(16, 'f')}`,
-          deviceIndex: 1,
-        },
-  );
-  const h = harness({ pairs });
-  for (const p of pairs.slice(1)) {
-    h.ec2.addEni(p.networkInterfaceId);
-    h.ec2.addInstance({ id: p.primaryInstanceId });
-    h.ec2.addInstance({ id: p.standbyInstanceId });
-    h.ec2.place(p.primaryInstanceId, 1, p.networkInterfaceId);
-  }
-  return { h, pairs };
 }
 
 describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
