@@ -12,7 +12,7 @@ import {
 import { Ec2Adapter } from '../lambda/aws/ec2';
 import type { Pair } from '../lambda/config';
 import { systemClock } from '../lambda/execute';
-import { holderOf } from '../lambda/plan';
+import { holderOf } from '../lambda/view';
 import { FakeEc2 } from './fake-ec2';
 
 // Any AMI that moto ships; the instances never boot.

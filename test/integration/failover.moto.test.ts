@@ -8,8 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Pair } from '../../lambda/config';
 import { execute } from '../../lambda/execute';
-import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { localFailover } from '../helpers/local-failover';
@@ -200,6 +200,8 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         putBack: undefined,
         fence: w.primary,
         verifyAddress: undefined,
+        automatic: false,
+        escalate: undefined,
         reasons: [],
       },
       w.pair,

@@ -1,0 +1,167 @@
+// What the function sees of a pair: the ENI and its members as EC2 shows them, and the tags the
+// function writes on the ENI. Data and how a person reads it; no decisions (lambda/plan.ts).
+import { type Pair, roleOf } from './config';
+
+export interface EniView {
+  readonly id: string;
+  /** EC2's ENI status: available | in-use | attaching | detaching | associated … */
+  readonly status: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string;
+  /** The service address. */
+  readonly privateIp: string | undefined;
+  readonly interfaceType: string;
+  readonly requesterManaged: boolean;
+  /**
+   * Addresses the ENI carries, as an instance type's per-interface limits count them: each IPv4 or
+   * IPv6 prefix counts as one address (EC2 User Guide, "Prefix delegation", considerations).
+   */
+  readonly addresses: { readonly ipv4: number; readonly ipv6: number };
+  readonly attachment?: {
+    readonly id: string;
+    readonly instanceId: string | undefined;
+    readonly deviceIndex: number;
+    /** attaching | attached | detaching | detached */
+    readonly status: string;
+    readonly deleteOnTermination: boolean;
+  };
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface InstanceView {
+  readonly id: string;
+  /** pending | running | stopping | stopped | shutting-down | terminated */
+  readonly state: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string | undefined;
+  readonly instanceType: string;
+  /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
+  readonly instanceStatus: string;
+  readonly systemStatus: string;
+  /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
+  readonly ebsStatus: string;
+  /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
+  readonly applicationStatus: string;
+  /** When it was last started (epoch ms): a stop and start renews it. */
+  readonly launchTime: number | undefined;
+  /**
+   * Interfaces network card 0 allows (DescribeInstanceTypes NetworkCards[0]); undefined when EC2 did
+   * not say. Device indexes and interface limits count per card, and the function attaches to card 0.
+   */
+  readonly maxInterfaces: number | undefined;
+  /** Addresses one interface of its type may carry (DescribeInstanceTypes NetworkInfo); undefined when EC2 did not say. */
+  readonly perInterface:
+    | { readonly ipv4: number; readonly ipv6: number; readonly ipv6Supported: boolean }
+    | undefined;
+  readonly interfaces: readonly {
+    readonly id: string;
+    readonly deviceIndex: number;
+    readonly networkCardIndex: number;
+  }[];
+}
+
+export interface Observation {
+  /** undefined: EC2 knows no such ENI. */
+  readonly eni: EniView | undefined;
+  /** The pair's instances that EC2 knows, by ID. */
+  readonly instances: Readonly<Record<string, InstanceView>>;
+}
+
+/** Tags the function writes on the ENI: the last move (the cool-down reads movedAt back), a forced detach. */
+export const TAG = {
+  movedAt: 'eni-failover:moved-at',
+  from: 'eni-failover:moved-from',
+  to: 'eni-failover:moved-to',
+  reason: 'eni-failover:move-reason',
+  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
+  forcedFrom: 'eni-failover:forced-detach-from',
+  forcedAt: 'eni-failover:forced-detach-at',
+  /**
+   * The times of the pair's automatic moves in the last hour, oldest first (ISO, space-separated): the
+   * cool-down and the flap limit count them. Manual moves and adopting a stranded ENI are not in it.
+   */
+  automaticMoves: 'eni-failover:automatic-moves',
+  /** The newest automatic move a `flapping` refusal was paged for: one page a flapping episode. */
+  flappingPaged: 'eni-failover:flapping-paged',
+  /** One invocation's intent to move the ENI: `eni-failover:intent:<id>` = `<target> <until ISO> <written-at ISO>`. */
+  intent: 'eni-failover:intent:',
+} as const;
+
+/** An intent to move the ENI, recorded on it by the invocation that moves it (TAG.intent). */
+export interface Intent {
+  /** The tag key, to delete it with. */
+  readonly key: string;
+  /** The invocation that moves the ENI. */
+  readonly id: string;
+  /** Where it moves it. */
+  readonly target: string;
+  /** Epoch ms after which it is ignored: the invocation has stopped calling EC2 by then. */
+  readonly until: number;
+  /** Epoch ms when it was written: the earliest live intent wins. */
+  readonly writtenAt: number;
+}
+
+/** Every intent recorded on the ENI; one that cannot be read counts as expired (until 0). */
+export function intentsOf(tags: Readonly<Record<string, string>>): Intent[] {
+  return Object.entries(tags)
+    .filter(([key]) => key.startsWith(TAG.intent))
+    .map(([key, value]) => {
+      const [target = '', until = '', writtenAt = ''] = value.split(' ');
+      const ms = (iso: string) => (Number.isNaN(Date.parse(iso)) ? 0 : Date.parse(iso));
+      return { key, id: key.slice(TAG.intent.length), target, until: ms(until), writtenAt: ms(writtenAt) };
+    });
+}
+
+/** The tag that records an intent. */
+export function intentTag(intent: Omit<Intent, 'key'>): Record<string, string> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    [`${TAG.intent}${intent.id}`]: `${intent.target} ${iso(intent.until)} ${iso(intent.writtenAt)}`,
+  };
+}
+
+/** Who goes first when two intents are live: the earlier written, then the smaller ID. */
+export const precedes = (a: Intent, b: Intent) =>
+  a.writtenAt < b.writtenAt || (a.writtenAt === b.writtenAt && a.id < b.id);
+
+const HOUR_MS = 3_600_000;
+
+/** The automatic moves of the last hour (epoch ms, oldest first), from TAG.automaticMoves. */
+export function automaticMovesOf(tags: Readonly<Record<string, string>>, now: number): number[] {
+  return (tags[TAG.automaticMoves] ?? '')
+    .split(' ')
+    .map((iso) => Date.parse(iso))
+    .filter((t) => !Number.isNaN(t) && now - t < HOUR_MS)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * TAG.automaticMoves after one more automatic move at `at`. At most the last 10 times are kept: a
+ * tag value holds 256 characters (EC2 User Guide, "Tag restrictions"), and the flap limit is 10 at most.
+ */
+export function withAutomaticMove(tags: Readonly<Record<string, string>>, at: number): string {
+  return [...automaticMovesOf(tags, at), at]
+    .slice(-10)
+    .map((t) => new Date(t).toISOString())
+    .join(' ');
+}
+
+/** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */
+export const who = (pair: Pair, instanceId: string) => {
+  const role = roleOf(pair, instanceId);
+  return role ? `${role} ${instanceId}` : instanceId;
+};
+
+/** An instance's health as a person reads it. */
+export function health(pair: Pair, instance: InstanceView | undefined): string {
+  if (!instance) return 'not found';
+  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
+  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
+}
+
+/** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
+export function holderOf(eni: EniView): string | null {
+  const a = eni.attachment;
+  if (!a?.instanceId) return null;
+  return a.status === 'attached' || a.status === 'attaching' ? a.instanceId : null;
+}
