@@ -79,7 +79,7 @@ export function expectEveryAct(text: string): void {
   }
   // The closing table: web on its standby with the primary's application impaired, api down.
   expect(text).toMatch(
-    /^web\s+standby\s+running, .*application impaired.*\s+NO\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
+    /^web\s+standby\s+running, .*application impaired.*\s+NO\s+\d+\/3\s+\S+\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
   );
   expect(text).toMatch(/^api\s+primary \(FAILED\)\s+stopped, /m);
   expect(text).toContain(`Every act ended as expected (${ACTS.length} of ${ACTS.length}).`);
