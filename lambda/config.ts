@@ -31,6 +31,28 @@ export interface Pair {
    * and the function treats a holder whose application status is impaired as failed.
    */
   readonly applicationCheck?: ApplicationCheck;
+  /**
+   * The construct's prober checks both members on their own primary addresses every `intervalMs`, and
+   * sends the function its evidence when the holder fails while the other member passes (event 8).
+   */
+  readonly probe?: ProbeOption;
+}
+
+/** How the prober checks a member (lambda/probe/); lambda/evidence.ts probeSettings fills the defaults. */
+export interface ProbeOption {
+  /** tcp: a connection accepted is a pass; http/https: an answer with `expectStatus`. */
+  readonly protocol: 'tcp' | 'http' | 'https';
+  readonly port: number;
+  /** http/https only; starts with '/'. @default '/' */
+  readonly path?: string;
+  /** http/https only: the status code that passes, 100 to 599. @default 200 */
+  readonly expectStatus?: number;
+  /** Milliseconds between probes of a member, 500 to 10000. @default 1000 */
+  readonly intervalMs?: number;
+  /** Milliseconds a probe waits for its answer, 100 or more and less than intervalMs. @default 500 */
+  readonly timeoutMs?: number;
+  /** Failed probes in a row that make a member failed, 2 to 20. @default 3 */
+  readonly failures?: number;
 }
 
 /** EC2 application status check settings; EC2's defaults apply to what is left out (CreateApplicationStatusCheck). */
@@ -51,6 +73,14 @@ export interface ApplicationCheck {
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
 export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
+/** The prober's defaults (CONTRACT.md event 8). */
+export const DEFAULT_PROBE = {
+  path: '/',
+  expectStatus: 200,
+  intervalMs: 1000,
+  timeoutMs: 500,
+  failures: 3,
+} as const;
 
 export interface Config {
   readonly pairs: readonly Pair[];
@@ -136,6 +166,27 @@ const PairSchema = z.strictObject({
       successThreshold: z.optional(wholeIn(1, 100, 'checks')),
     }),
   ),
+  probe: z.optional(
+    z.strictObject({
+      protocol: z.enum(['tcp', 'http', 'https'], {
+        error: (i) => `must be "tcp", "http" or "https", got ${show(i.input)}`,
+      }),
+      port: wholeIn(1, 65535, 'a port'),
+      path: z.optional(
+        z.string().check(
+          z.regex(/^\/[\x21-\x7e]{0,1023}$/, {
+            error: (i) => `must start with '/' and hold no spaces, got ${show(i.input)}`,
+          }),
+        ),
+      ),
+      expectStatus: z.optional(wholeIn(100, 599, 'an HTTP status code')),
+      // The prober runs about a minute an invocation: an interval beyond 10 s would give few probes.
+      intervalMs: z.optional(wholeIn(500, 10_000, 'milliseconds')),
+      timeoutMs: z.optional(wholeIn(100, 9_999, 'milliseconds')),
+      // One failure is not evidence: the rule needs a window of at least two probes.
+      failures: z.optional(wholeIn(2, 20, 'probes')),
+    }),
+  ),
 });
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));
@@ -181,6 +232,27 @@ function duplicates(input: unknown[], root: string): string[] {
   return problems;
 }
 
+/** What the probe schema cannot say field by field: fields that belong together. */
+function probeProblems(pairs: readonly Pair[], root: string): string[] {
+  return pairs.flatMap((pair, i) => {
+    const probe = pair.probe;
+    if (!probe) return [];
+    const at = `${root}[${i}].probe`;
+    const problems: string[] = [];
+    const interval = probe.intervalMs ?? DEFAULT_PROBE.intervalMs;
+    const timeout = probe.timeoutMs ?? DEFAULT_PROBE.timeoutMs;
+    // A probe ends before the next one starts, so that one member never has two probes in flight.
+    if (timeout >= interval)
+      problems.push(`${at}.timeoutMs must be less than intervalMs (${interval}), got ${timeout}`);
+    if (probe.protocol === 'tcp') {
+      for (const field of ['path', 'expectStatus'] as const)
+        if (probe[field] !== undefined)
+          problems.push(`${at}.${field} applies only to http and https probes, got protocol "tcp"`);
+    }
+    return problems;
+  });
+}
+
 /**
  * Validates a list of pairs and returns it typed, or throws one ConfigError naming every problem.
  * Shared by the function (at cold start) and the CDK app (at synth), so both reject the same things.
@@ -189,6 +261,7 @@ export function parsePairs(input: unknown, root: string = ENV.pairs): Pair[] {
   const parsed = PairsSchema.safeParse(input);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => describeIssue(i, root, input));
   if (Array.isArray(input)) problems.push(...duplicates(input, root));
+  if (parsed.success) problems.push(...probeProblems(parsed.data, root));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
 }

@@ -1,6 +1,7 @@
 // zod/mini rather than Powertools' parser schemas, which pull in all of zod: ~45 ms of cold start.
 import * as z from 'zod/mini';
 import type { Role } from './config';
+import type { Evidence } from './evidence';
 
 /** Why the function was called, in one normalized shape. */
 export type Trigger =
@@ -11,9 +12,14 @@ export type Trigger =
   | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
   /** The automatic rules applied to what EC2 shows now (a schedule, or by hand); `pair` undefined: every pair. */
   | { kind: 'reconcile'; pair: string | undefined }
+  /** The construct's prober saw `instanceId` fail (CONTRACT.md event 8); the rule is lambda/evidence.ts. */
+  | ({ kind: 'probe'; pair: string } & Evidence)
   | { kind: 'ignored'; reason: string };
 
-export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>;
+export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'probe' }>;
+
+/** The `source` of the prober's evidence (event 8). */
+export const PROBE_SOURCE = 'eni-failover.probe';
 
 export interface ParsedEvent {
   readonly triggers: Trigger[];
@@ -108,6 +114,21 @@ const Manual = z.discriminatedUnion('action', [
   }),
 ]);
 
+const instanceId = z.string().check(z.regex(INSTANCE_ID, 'must be an instance ID'));
+const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date and time' });
+
+// Strict: the evidence decides a move, so a field that is misspelt or missing is refused, not guessed.
+const ProbeEvidence = z.strictObject({
+  source: z.literal(PROBE_SOURCE),
+  pair: z.string().check(z.minLength(1)),
+  instanceId,
+  failures: z.int({ error: 'must be a whole number of failed probes' }).check(z.minimum(1), z.maximum(1000)),
+  firstFailureAt: isoTime,
+  lastFailureAt: isoTime,
+  errors: z.array(z.string().check(z.maxLength(200))).check(z.maxLength(50)),
+  other: z.strictObject({ instanceId, passing: z.boolean(), at: isoTime }),
+});
+
 const ignored = (reason: string): Trigger => ({ kind: 'ignored', reason });
 
 function explain(error: z.core.$ZodError, what: string): string {
@@ -196,6 +217,29 @@ function parseManual(event: unknown): Trigger {
   return { kind: 'move', pair: m.pair, to: m.to, dryRun: m.dryRun ?? false };
 }
 
+function parseProbe(event: unknown): Trigger {
+  const parsed = ProbeEvidence.safeParse(event);
+  if (!parsed.success) return ignored(explain(parsed.error, 'not valid probe evidence'));
+  const e = parsed.data;
+  const [first, last, at] = [e.firstFailureAt, e.lastFailureAt, e.other.at].map(Date.parse) as [
+    number,
+    number,
+    number,
+  ];
+  if (last < first)
+    return ignored(`not valid probe evidence: lastFailureAt ${e.lastFailureAt} is before firstFailureAt`);
+  return {
+    kind: 'probe',
+    pair: e.pair,
+    instanceId: e.instanceId,
+    failures: e.failures,
+    firstFailureAt: first,
+    lastFailureAt: last,
+    errors: e.errors,
+    other: { instanceId: e.other.instanceId, passing: e.other.passing, at },
+  };
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -219,6 +263,7 @@ export function parseEvent(event: unknown): ParsedEvent {
     }
     return { triggers: records.map(parseSnsRecord), batch: true };
   }
+  if (event.source === PROBE_SOURCE) return { triggers: [parseProbe(event)], batch: false };
   if (event.source === 'aws.cloudwatch' && 'alarmData' in event)
     return { triggers: [parseAlarmAction(event)], batch: false };
   if ('detail-type' in event) return { triggers: [parseStateChange(event)], batch: false };
@@ -226,7 +271,7 @@ export function parseEvent(event: unknown): ParsedEvent {
   return {
     triggers: [
       ignored(
-        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move"|"reconcile", "pair": …}',
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event, probe evidence or {"action": "status"|"move"|"reconcile", "pair": …}',
       ),
     ],
     batch: false,
@@ -246,6 +291,8 @@ export function describeTrigger(trigger: Trigger): string {
       return 'status request';
     case 'reconcile':
       return 'reconcile round';
+    case 'probe':
+      return `probe evidence on ${trigger.instanceId} (${trigger.failures} failed probes: ${[...new Set(trigger.errors)].join(', ') || 'no errors given'})`;
     case 'ignored':
       return trigger.reason;
   }

@@ -81,6 +81,7 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     }
     case 'status':
     case 'reconcile':
+    case 'probe':
     case 'move': {
       if (fleetWide(trigger)) return config.pairs.map((pair) => ({ pair, trigger }));
       const pair = config.pairs.find((p) => p.name === trigger.pair);
@@ -94,9 +95,9 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
   }
 }
 
-/** Alarms, state changes and reconcile rounds: Lambda retries them, and their refusals mean nobody moved the address. */
+/** Alarms, state changes, reconcile rounds and probe evidence: Lambda retries them, and their refusals mean nobody moved the address. */
 const isAutomatic = (t: PairTrigger) =>
-  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile';
+  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile' || t.kind === 'probe';
 
 /**
  * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
@@ -205,8 +206,11 @@ async function handleTrigger(
       // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
       // what moved or failed; alarms, state changes and manual requests publish every outcome.
       // The decision may say otherwise: another invocation's move pages nothing, flapping pages once.
+      // Probe evidence that moves nothing (old news, not the holder, a duplicate of the prober's
+      // overlapping invocations) is logged, not paged; its refusals page, as every automatic one does.
       const quiet =
-        (trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome);
+        ((trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome)) ||
+        (trigger.kind === 'probe' && r.outcome === 'unchanged');
       if (page ?? !quiet) await publish(engine, r, time.end);
       return r;
     }),

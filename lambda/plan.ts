@@ -7,9 +7,13 @@
 //     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
-//     holderHealthy        a holder that reads healthy keeps the ENI
-//     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
-//                          only while it still runs, so a stopped or terminated holder is left at once
+//     probeUnfit           probe evidence that fails its rule (evidence.ts) moves nothing, unless EC2
+//                          itself shows the holder failed
+//     holderHealthy        a holder that reads healthy keeps the ENI, unless the probe evidence holds
+//     failOver             a failed holder (failureOf: holderFailure, or probedFailure) is left for the
+//                          other member; damped (dampingFor) only while it still runs, so a stopped or
+//                          terminated holder is left at once; a move on probe evidence alone needs a
+//                          target the prober sees passing (target-probe)
 //   Manual move: intentBlocks, then
 //     manualMove           to the named member (or the other one); never damped
 //   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
@@ -30,6 +34,7 @@ import {
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
+import { evidenceProblems, isTargetProbe, probeSettings } from './evidence';
 import type { PairState } from './result';
 import {
   automaticMovesOf,
@@ -138,7 +143,14 @@ interface Situation {
 type Rule = (s: Situation) => Plan | undefined;
 
 /** The automatic rules, in order. */
-const AUTOMATIC: readonly Rule[] = [intentBlocks, adoptStranded, notAboutHolder, holderHealthy, failOver];
+const AUTOMATIC: readonly Rule[] = [
+  intentBlocks,
+  adoptStranded,
+  notAboutHolder,
+  probeUnfit,
+  holderHealthy,
+  failOver,
+];
 
 /**
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
@@ -244,9 +256,57 @@ function notAboutHolder({ pair, trigger, holder, cause }: Situation): Plan | und
   };
 }
 
+/**
+ * Probe evidence that fails its rule moves nothing: it may be the prober's own path, or old news. EC2
+ * still has the last word: a holder EC2 shows failed is left whatever the evidence (failOver).
+ */
+function probeUnfit({ pair, trigger, obs, holder, cause, now }: Situation): Plan | undefined {
+  if (trigger.kind !== 'probe' || holder === null) return undefined;
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const unfit = evidenceProblems(pair, trigger, now).filter((p) => !isTargetProbe(p));
+  if (unfit.length === 0) return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [`${cause}, but the evidence does not meet the probe rule: not moving`, ...unfit],
+  };
+}
+
+/**
+ * Why the holder counts as failed: what EC2 shows (holderFailure), or else probe evidence that meets
+ * its rule (probedFailure). undefined: it has not failed.
+ */
+function failureOf(s: Situation): string | undefined {
+  return s.holder === null
+    ? undefined
+    : (holderFailure(s.pair, s.obs.instances[s.holder]) ?? probedFailure(s));
+}
+
+/**
+ * An application failure only the prober sees: the holder runs and passes EC2's checks, but failed
+ * `failures` probes in a row while the other member passed. It is decided as an application-only
+ * failure: the holder answers, so no Force first (forceFor), damping applies, and the ENI goes back
+ * onto it if the attach fails (putBackFor).
+ */
+function probedFailure({ pair, trigger, now }: Situation): string | undefined {
+  if (trigger.kind !== 'probe') return undefined;
+  if (evidenceProblems(pair, trigger, now).some((p) => !isTargetProbe(p))) return undefined;
+  const settings = probeSettings(pair);
+  const errors = [...new Set(trigger.errors)].join(', ') || 'no errors given';
+  return `the prober saw ${trigger.failures} ${settings?.protocol ?? ''} probes of port ${settings?.port ?? '?'} fail in a row from ${new Date(trigger.firstFailureAt).toISOString()} to ${new Date(trigger.lastFailureAt).toISOString()} (${errors}) while ${who(pair, trigger.other.instanceId)} passed`;
+}
+
+/** A move on probe evidence alone: refused when the prober sees the target failing too (target-probe). */
+function probeTargetProblems(s: Situation): string[] {
+  if (s.trigger.kind !== 'probe' || s.holder === null) return [];
+  if (holderFailure(s.pair, s.obs.instances[s.holder]) !== undefined) return [];
+  return evidenceProblems(s.pair, s.trigger, s.now).filter(isTargetProbe);
+}
+
 /** A holder that reads healthy at the moment of decision keeps the ENI: the trigger is stale. */
-function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan | undefined {
-  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+function holderHealthy(s: Situation): Plan | undefined {
+  const { pair, trigger, obs, holder, cause } = s;
+  if (holder === null || failureOf(s) !== undefined) return undefined;
   const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
   return {
     kind: 'unchanged',
@@ -256,10 +316,11 @@ function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan |
 }
 
 /** A holder that has failed is left for the other member, unless damping holds the move back. */
-function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
+function failOver(s: Situation): Plan {
+  const { pair, obs, eni, holder, cause, now } = s;
   const from = holder as string;
   const instance = obs.instances[from];
-  const why = holderFailure(pair, instance);
+  const why = failureOf(s);
   const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
   const damping = dampingFor(pair, eni, instance, now);
   const decision = moveTo(
@@ -268,7 +329,7 @@ function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
     eni,
     to,
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    { automatic: true, blockers: damping.reasons },
+    { automatic: true, blockers: [...damping.reasons, ...probeTargetProblems(s)] },
   );
   return decision.kind === 'refused' && damping.flapping
     ? { ...decision, flapping: damping.flapping }
