@@ -635,6 +635,10 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
     standby: health(pair, obs.instances[pair.standbyInstanceId]),
+    addresses: {
+      primary: obs.instances[pair.primaryInstanceId]?.privateIp ?? null,
+      standby: obs.instances[pair.standbyInstanceId]?.privateIp ?? null,
+    },
     attached,
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,

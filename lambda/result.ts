@@ -14,6 +14,8 @@ export interface PairState {
   /** Each member's health as a person reads it. */
   readonly primary: string;
   readonly standby: string;
+  /** Each member's own primary private IPv4 address (device index 0), which the prober probes; null when EC2 did not say. */
+  readonly addresses?: { readonly primary: string | null; readonly standby: string | null };
   readonly attached: boolean;
   /** A member holds the ENI and has not failed: the address answers. */
   readonly serving: boolean;

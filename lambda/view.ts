@@ -42,6 +42,8 @@ export interface InstanceView {
   readonly ebsStatus: string;
   /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
   readonly applicationStatus: string;
+  /** Its own primary private IPv4 address (device index 0): what the prober probes. */
+  readonly privateIp?: string;
   /** When it was last started (epoch ms): a stop and start renews it. */
   readonly launchTime: number | undefined;
   /**

@@ -29,6 +29,8 @@ export interface FakeInstance {
   /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
   appStatus: string;
   launchTime: Date;
+  /** Its primary private IPv4 address (device index 0), which the prober probes; none unless set. */
+  privateIp?: string;
 }
 
 interface FakeAttachment {
@@ -520,6 +522,8 @@ export class FakeEc2 {
               VpcId: i.vpcId,
               InstanceType: i.type as 't3.micro',
               LaunchTime: i.launchTime,
+              // EC2 API Reference, Instance: PrivateIpAddress, the primary private IPv4 address.
+              PrivateIpAddress: i.privateIp,
               NetworkInterfaces: this.interfacesOf(i.id),
             })),
           },

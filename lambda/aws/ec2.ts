@@ -167,6 +167,7 @@ export class Ec2Adapter implements Ec2Port {
         ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
         applicationStatus: status?.ApplicationStatus?.Status ?? 'unknown',
         launchTime: i.LaunchTime?.getTime(),
+        privateIp: i.PrivateIpAddress,
         maxInterfaces: limits?.card0Interfaces,
         perInterface: limits?.perInterface,
         interfaces: (i.NetworkInterfaces ?? []).map((ni) => ({

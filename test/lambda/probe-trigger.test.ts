@@ -122,3 +122,14 @@ describe('the probe trigger through the handler', () => {
     expect(checks(r)).toEqual(['probe-configured']);
   });
 });
+
+describe('status gives the prober its addresses', () => {
+  it("each member's own primary private address (DescribeInstances PrivateIpAddress), null when EC2 gives none", async () => {
+    const h = harness({ pairs: [PROBED] });
+    h.ec2.set(PRIMARY, { privateIp: '10.0.1.10' });
+
+    const [r] = (await h.invoke({ action: 'status' })) as Result[];
+
+    expect(r?.state?.addresses).toEqual({ primary: '10.0.1.10', standby: null });
+  });
+});

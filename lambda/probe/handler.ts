@@ -1,0 +1,17 @@
+// The prober's entry point (the construct deploys it in the pairs' VPC when `probe` is given).
+import { Logger } from '@aws-lambda-powertools/logger';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { HTTP } from '../aws/clients';
+import { loadProbeConfig } from './config';
+import { createProber } from './prober';
+
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'eni-failover';
+
+/** Built at load: a bad configuration fails at init, before the first probe. */
+export const handler = createProber({
+  config: loadProbeConfig(),
+  lambda: new LambdaClient({ requestHandler: HTTP }),
+  logger: new Logger({ serviceName: `${serviceName}-prober` }),
+  serviceName,
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'EniFailover',
+});

@@ -1,0 +1,236 @@
+// Issue 17, step 2: the prober's loop against real HTTP and TCP servers on loopback addresses, on the
+// real clock. Short intervals (200 ms, timeout 100 ms) keep the file quick; the rule scales with them.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Pair, ProbeOption } from '../../lambda/config';
+import { parseEvent } from '../../lambda/events';
+import type { Evidence } from '../../lambda/evidence';
+import { probe } from '../../lambda/probe/check';
+import { loadProbeConfig } from '../../lambda/probe/config';
+import { type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
+import { createProber, membersOf } from '../../lambda/probe/prober';
+import { type MemberServer, memberPair } from '../../ops/members';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+
+const open: MemberServer[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((m) => m.close()));
+});
+
+async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 'http' | 'tcp' = 'http') {
+  const { primary, standby, port } = await memberPair(base, protocol);
+  open.push(primary, standby);
+  const pair: Pair = {
+    ...PAIR,
+    probe: { protocol, port, intervalMs: 200, timeoutMs: 100, failures: 3, ...option },
+  };
+  const probed: ProbedPair = {
+    pair,
+    members: [
+      { role: 'primary', instanceId: PRIMARY, address: primary.address },
+      { role: 'standby', instanceId: STANDBY, address: standby.address },
+    ],
+  };
+  const sent: Evidence[] = [];
+  const blind: string[] = [];
+  const records: { role: string; ok: boolean; ms: number }[] = [];
+  const ports: ProberPorts = {
+    probe,
+    send: async (_, e) => {
+      sent.push(e);
+    },
+    blind: (p) => blind.push(p.name),
+    record: (_, m, r) => records.push({ role: m.role, ok: r.ok, ms: r.ms }),
+    error: (_, e) => {
+      throw e;
+    },
+    now: () => Date.now(),
+    sleep: (ms) => sleep(Math.max(0, ms)),
+  };
+  const run = (ms: number) => runProber([probed], ports, Date.now() + ms);
+  return { primary, standby, port, pair, sent, blind, records, run };
+}
+
+describe('one probe', () => {
+  it('names what failed: refused, a status, silence past the timeout; a slow answer within it passes', async () => {
+    const { primary, port } = await setup(10);
+    const s = { protocol: 'http' as const, port, path: '/', expectStatus: 200, timeoutMs: 150 };
+    await primary.set({ kind: 'slow', ms: 100 });
+    const slow = await probe(primary.address, s);
+    expect(slow, JSON.stringify(slow)).toMatchObject({ ok: true });
+    await primary.set({ kind: 'status', code: 503 });
+    expect(await probe(primary.address, s)).toMatchObject({ ok: false, error: 'status 503' });
+    await primary.set({ kind: 'silent' });
+    expect(await probe(primary.address, s)).toMatchObject({ ok: false, error: 'timeout after 150 ms' });
+    await primary.set({ kind: 'down' });
+    expect(await probe(primary.address, s)).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+  });
+});
+
+describe('the prober loop against loopback members', () => {
+  it("the holder's server dies: evidence sent once, 3 failures over >= 2 intervals, the standby passing since", async () => {
+    const m = await setup(12);
+    const running = m.run(2_000);
+    await sleep(300);
+    await m.primary.set({ kind: 'down' });
+    await running;
+
+    expect(m.sent).toHaveLength(1);
+    const e = m.sent[0] as Evidence;
+    expect(e).toMatchObject({
+      instanceId: PRIMARY,
+      failures: 3,
+      other: { instanceId: STANDBY, passing: true },
+    });
+    expect(e.lastFailureAt - e.firstFailureAt).toBeGreaterThanOrEqual(400);
+    expect(e.other.at).toBeGreaterThanOrEqual(e.firstFailureAt);
+    expect(e.errors).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
+    expect(m.blind).toEqual([]);
+  });
+
+  it('TCP: a listener that closes is seen the same way', async () => {
+    const m = await setup(14, {}, 'tcp');
+    const running = m.run(1_800);
+    await sleep(250);
+    await m.primary.set({ kind: 'down' });
+    await running;
+
+    expect(m.sent.map((e) => [e.instanceId, e.failures])).toEqual([[PRIMARY, 3]]);
+  });
+
+  it('one slow answer within the timeout is a pass: latency jitter up to 80 % of it sends nothing', async () => {
+    const m = await setup(16);
+    await m.primary.set({ kind: 'slow', ms: () => Math.random() * 80 });
+    await m.run(1_500);
+
+    expect(m.sent).toEqual([]);
+    const primary = m.records.filter((r) => r.role === 'primary');
+    expect(primary.length).toBeGreaterThanOrEqual(6);
+    expect(primary.every((r) => r.ok)).toBe(true);
+  });
+
+  it('both members fail: nothing sent, "cannot reach either" paged once', async () => {
+    const m = await setup(18);
+    const running = m.run(2_000);
+    await sleep(200);
+    await Promise.all([m.primary.set({ kind: 'down' }), m.standby.set({ kind: 'down' })]);
+    await running;
+
+    expect(m.sent).toEqual([]);
+    expect(m.blind).toEqual(['web']);
+  });
+
+  it('the holder fails failures - 1 times, then recovers: nothing sent', async () => {
+    const m = await setup(20);
+    const running = m.run(1_600);
+    await sleep(150);
+    await m.primary.set({ kind: 'down' });
+    await sleep(350); // two probes at 200 ms
+    await m.primary.set({ kind: 'up' });
+    await running;
+
+    const failures = m.records.filter((r) => r.role === 'primary' && !r.ok).length;
+    expect(failures).toBeGreaterThanOrEqual(1);
+    expect(failures).toBeLessThan(3);
+    expect(m.sent).toEqual([]);
+  });
+
+  it('the standby is down, the holder fine: evidence about the standby only (the function moves nothing for it)', async () => {
+    const m = await setup(22);
+    await m.standby.set({ kind: 'down' });
+    await m.run(1_200);
+
+    expect(m.sent.map((e) => e.instanceId)).toEqual([STANDBY]);
+  });
+
+  it('a service that answers 503: failed by status', async () => {
+    const m = await setup(24);
+    await m.primary.set({ kind: 'status', code: 503 });
+    await m.run(1_000);
+
+    expect(m.sent[0]?.errors).toEqual(['status 503', 'status 503', 'status 503']);
+  });
+});
+
+describe("the prober entry: addresses from the function's status, evidence by asynchronous Invoke", () => {
+  it("probes the addresses the status gives, and invokes the pair's function with InvocationType Event", async () => {
+    const m = await setup(26);
+    const lambda = new LambdaClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    const mock = mockClient(lambda);
+    const status = [
+      {
+        outcome: 'status',
+        pair: 'web',
+        state: { addresses: { primary: m.primary.address, standby: m.standby.address } },
+      },
+    ];
+    mock
+      .on(InvokeCommand, { InvocationType: undefined })
+      .resolves({ Payload: new TextEncoder().encode(JSON.stringify(status)) as never });
+    mock.on(InvokeCommand, { InvocationType: 'Event' }).resolves({ StatusCode: 202 });
+    const run = createProber({
+      config: { targets: [{ functionName: 'failover-web', pairs: [m.pair] }], runMs: 1_500 },
+      lambda,
+      logger: new Logger({ logLevel: 'SILENT' }),
+      serviceName: 'test',
+      namespace: 'EniFailoverTest',
+    });
+    await m.primary.set({ kind: 'down' });
+
+    const answer = await run({}, { getRemainingTimeInMillis: () => 60_000 });
+
+    expect(answer).toEqual([{ pair: 'web', probes: expect.any(Number), sent: 1, blind: 0 }]);
+    const calls = mock.commandCalls(InvokeCommand).map((c) => c.args[0].input);
+    expect(calls[0]).toMatchObject({ FunctionName: 'failover-web', Payload: '{"action":"status"}' });
+    const sent = calls.filter((c) => c.InvocationType === 'Event');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.FunctionName).toBe('failover-web');
+    const [trigger] = parseEvent(JSON.parse(String(sent[0]?.Payload))).triggers;
+    expect(trigger).toMatchObject({ kind: 'probe', pair: 'web', instanceId: PRIMARY, failures: 3 });
+  });
+
+  it('a status without addresses: the pair is not probed, the error counted', async () => {
+    const m = await setup(28);
+    const lambda = new LambdaClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    mockClient(lambda)
+      .on(InvokeCommand)
+      .resolves({ Payload: new TextEncoder().encode(JSON.stringify([{ pair: 'web', state: {} }])) as never });
+    const errors: unknown[] = [];
+    const probed = await membersOf({ functionName: 'f', pairs: [m.pair] }, lambda, (_, e) => errors.push(e));
+    expect(probed).toEqual([]);
+    expect(String(errors[0])).toMatch(/gives no address for the primary/);
+  });
+});
+
+describe("the prober's configuration", () => {
+  const probedPair = { ...PAIR, probe: { protocol: 'http', port: 80 } };
+  it('reads PROBE_TARGETS', () => {
+    const config = loadProbeConfig({
+      PROBE_TARGETS: JSON.stringify([{ functionName: 'f', pairs: [probedPair] }]),
+    });
+    expect(config).toEqual({ targets: [{ functionName: 'f', pairs: [probedPair] }], runMs: 75_000 });
+  });
+  it('names every problem', () => {
+    expect(() =>
+      loadProbeConfig({
+        PROBE_TARGETS: JSON.stringify([
+          { pairs: [PAIR] },
+          { functionName: 'g', pairs: [{ ...probedPair, probe: { protocol: 'udp', port: 1 } }] },
+        ]),
+        PROBE_RUN_MS: '10',
+      }),
+    ).toThrow(
+      /PROBE_TARGETS\[0\]\.functionName must name[\s\S]*pair web has no probe option[\s\S]*PROBE_TARGETS\[1\]\.pairs\[0\]\.probe\.protocol must be[\s\S]*PROBE_RUN_MS must be/,
+    );
+    expect(() => loadProbeConfig({})).toThrow(/PROBE_TARGETS must be a JSON array/);
+  });
+});
