@@ -51,6 +51,7 @@ export function failoverDashboard(
     }),
   );
   for (const pair of pairs) {
+    if (pair.probe) dashboard.addWidgets(...probeWidgets(serviceName, pair.name));
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: `${pair.name}: who holds the ENI`,
@@ -75,4 +76,32 @@ export function failoverDashboard(
     );
   }
   return dashboard;
+}
+
+/** The prober's view of a pair's members (issue 17): each member's probe latency and failed probes. */
+function probeWidgets(serviceName: string, pair: string): cloudwatch.IWidget[] {
+  const member = (metricName: string, statistic: string, role: 'primary' | 'standby') =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: serviceName, Pair: pair, Member: role },
+      statistic,
+      period: Duration.minutes(1),
+      label: `${role} ${metricName}${statistic === cloudwatch.Stats.SUM ? '' : ` (${statistic})`}`,
+    });
+  return [
+    new cloudwatch.GraphWidget({
+      title: `${pair}: probe latency per member (ms)`,
+      left: (['primary', 'standby'] as const).flatMap((r) => [
+        member('ProbeLatency', cloudwatch.Stats.p(99), r),
+        member('ProbeLatency', cloudwatch.Stats.MAXIMUM, r),
+      ]),
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${pair}: failed probes per member`,
+      left: (['primary', 'standby'] as const).map((r) => member('ProbeFailed', cloudwatch.Stats.SUM, r)),
+      width: 12,
+    }),
+  ];
 }

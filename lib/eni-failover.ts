@@ -15,6 +15,7 @@ import { failoverDashboard } from './dashboard.ts';
 import { experimentTemplates } from './experiments.ts';
 import { FailoverFunction } from './failover-function.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
+import { Prober } from './prober.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
 import { METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
 import {
@@ -74,6 +75,8 @@ export class EniFailover extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   /** The FIS experiment templates, by pair name (see `experiments`). */
   readonly experiments: Record<string, fis.CfnExperimentTemplate>;
+  /** The prober in the pairs' VPC, when `probe` is given (issue 17). */
+  readonly prober: Prober | undefined;
   private readonly pairNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
@@ -139,10 +142,20 @@ export class EniFailover extends Construct {
     this.alarmTopics = props.alarmTopic ? [props.alarmTopic] : this.shards.map((s) => s.alarmTopic);
 
     this.alarms = serviceAlarms(this, this.serviceName, this.deadLetterQueue, this.notificationTopic);
+    this.prober = props.probe
+      ? new Prober(this, 'Prober', {
+          ...props.probe,
+          shards: this.shards,
+          serviceName: this.serviceName,
+          logRetention,
+          notificationTopic: this.notificationTopic,
+        })
+      : undefined;
     if (ownTopic) {
       allowAlarmsToPublish(ownTopic, [
         ...this.shards.map((s) => s.errorsAlarm),
         ...Object.values(this.alarms),
+        ...(this.prober?.allAlarms() ?? []),
       ]);
     }
     this.dashboard = failoverDashboard(this, this.serviceName, pairs);

@@ -4,6 +4,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { type Pair, parsePairs } from '../lambda/config.ts';
 import { checkable } from './grouping.ts';
+import type { ProbeProps } from './prober.ts';
 
 export interface EniFailoverProps {
   /** The pairs to protect: each a secondary ENI and the two instances that may hold it. IDs may be tokens. */
@@ -92,6 +93,14 @@ export interface EniFailoverProps {
    * @default Duration.minutes(5)
    */
   readonly experimentRestartAfter?: Duration;
+  /**
+   * A prober in the pairs' VPC for the pairs with a `probe` option: it probes both members every interval
+   * (1 s by default) and hands the failover function its evidence, so that an application that dies on a
+   * running instance moves in seconds (CONTRACT.md event 8). It reaches the Lambda API through a NAT
+   * gateway, or the interface endpoint `lambdaEndpoint` creates.
+   * @default - no prober (pairs may not set `probe`)
+   */
+  readonly probe?: ProbeProps;
 }
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -144,6 +153,13 @@ export function propsProblems(props: EniFailoverProps): string[] {
         `reconcileSchedule must be whole minutes, 1 minute or more (an EventBridge rate), got ${every.toHumanString()}`,
       );
   }
+  const probed = props.pairs.filter((p) => p.probe).map((p) => p.name);
+  if (probed.length > 0 && !props.probe)
+    problems.push(
+      `pairs ${probed.join(', ')} set probe, but the construct has no probe prop ({ vpc }): nothing would probe them`,
+    );
+  if (props.probe && probed.length === 0)
+    problems.push('probe is given, but no pair sets a probe option: the prober would have nothing to probe');
   for (const name of props.experiments ?? []) {
     if (!props.pairs.some((p) => p.name === name)) {
       problems.push(`experiments names ${JSON.stringify(name)}, which is not a configured pair`);

@@ -111,3 +111,65 @@ export function serviceAlarms(
     ),
   };
 }
+
+/** The prober's own health (issue 17), on the on-call path (the notification topic). */
+export interface ProberAlarms {
+  /** A run failed, or a status or Invoke call of it did: probes or evidence may be missing. */
+  readonly errors: cloudwatch.Alarm;
+  /** The prober cannot reach either member of a pair: its own path, or both members, are down. */
+  readonly blind: cloudwatch.Alarm;
+  /** No run started in 3 minutes: nothing detects in seconds (the status-check alarms still do). */
+  readonly silent: cloudwatch.Alarm;
+}
+
+export function proberAlarms(
+  scope: Construct,
+  serviceName: string,
+  fn: lambda.IFunction,
+  notificationTopic: sns.ITopic,
+): ProberAlarms {
+  const own = (metricName: string) =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: serviceName },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(1),
+    });
+  const prefix = `eni-failover ${serviceName} prober`;
+  const errors = new cloudwatch.MathExpression({
+    expression: 'FILL(lambdaErrors, 0) + FILL(probeErrors, 0)',
+    usingMetrics: {
+      lambdaErrors: fn.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+      probeErrors: own('ProbeErrors'),
+    },
+    period: Duration.minutes(1),
+    label: 'prober errors',
+  });
+  const silent = new cloudwatch.Alarm(scope, 'SilentAlarm', {
+    alarmDescription: `${prefix}: no run started in 3 minutes; probe detection is off (status-check alarms still work)`,
+    metric: fn.metricInvocations({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 3,
+    treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+  });
+  silent.addAlarmAction(new cwActions.SnsAction(notificationTopic));
+  return {
+    errors: alarmOnAny(
+      scope,
+      'ErrorsAlarm',
+      `${prefix}: a run, a status call or an Invoke failed; read the prober's logs`,
+      errors,
+      notificationTopic,
+    ),
+    blind: alarmOnAny(
+      scope,
+      'BlindAlarm',
+      `${prefix} cannot reach either member of a pair: its own path, or both members, are down; nothing moves on its evidence (the logs say which pair)`,
+      own('ProbeBlind'),
+      notificationTopic,
+    ),
+    silent,
+  };
+}

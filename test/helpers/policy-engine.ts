@@ -491,6 +491,51 @@ export function hopsOf(template: CfnTemplate): Hop[] {
       }
     }
   }
+
+  // 6. The prober (issue 17): it may invoke the failover functions whose pairs it probes, and nothing else:
+  // no other function, no EC2 change, no topic (its pages go through alarms on its metrics).
+  const probers = ofType('AWS::Lambda::Function').filter(([, f]) => envOf(f).PROBE_TARGETS !== undefined);
+  for (const [fnId, fn] of probers) {
+    const roleId = idOf(fn.Properties?.Role) as string;
+    const targets = JSON.parse(String(resolve(envOf(fn).PROBE_TARGETS))) as { functionName: string }[];
+    const byProber = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+      hops.push({
+        name: `prober ${fnId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        identityPolicies: identityOf(roleId),
+      });
+    for (const [failoverId] of functions) {
+      const probed = targets.some((t) => t.functionName === String(resolve({ Ref: failoverId })));
+      byProber(
+        `invoke ${failoverId}`,
+        probed ? 'Allowed' : 'Denied',
+        'lambda:InvokeFunction',
+        arnOf(failoverId),
+      );
+    }
+    const lambdaArn = (name: string) => `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    byProber('invoke another function', 'Denied', 'lambda:InvokeFunction', lambdaArn('payroll'));
+    byProber('invoke itself', 'Denied', 'lambda:InvokeFunction', arnOf(fnId));
+    for (const p of functions.flatMap(([, f]) => pairsOf(f))) {
+      byProber(
+        `detach ${p.networkInterfaceId}`,
+        'Denied',
+        'ec2:DetachNetworkInterface',
+        ec2('network-interface', p.networkInterfaceId),
+      );
+      byProber(
+        `stop ${p.primaryInstanceId}`,
+        'Denied',
+        'ec2:StopInstances',
+        ec2('instance', p.primaryInstanceId),
+      );
+    }
+    for (const topicId of ofType('AWS::SNS::Topic').map(([id]) => id))
+      byProber(`publish to ${topicId}`, 'Denied', 'sns:Publish', topicArn(topicId));
+  }
   return hops;
 }
 

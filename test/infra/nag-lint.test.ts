@@ -2,13 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type App, type Stack, Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import type { Pair } from '../../lambda/config';
 import { loadStackConfig } from '../../lib/config-file';
 import { EniFailoverDemoStack } from '../../lib/demo-stack';
+import { EniFailover } from '../../lib/index';
 import { EniFailoverStack } from '../../lib/stack';
 import { newApp, pairs } from '../helpers/synth';
 import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
@@ -36,6 +39,29 @@ const STACKS: [string, (app: App) => Stack][] = [
           })),
         },
       }),
+  ],
+  [
+    'probed pairs with a prober in a VPC and its Lambda endpoint (issue 17)',
+    (app) => {
+      // Environment-agnostic, and without the default-SG custom resource: the test's own VPC then adds no
+      // finding of its own (dummy AZs from a lookup, the CDK's provider role), so every finding is ours.
+      const stack = new Stack(app, 'EniFailoverProbed');
+      const vpc = new ec2.Vpc(stack, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 0,
+        restrictDefaultSecurityGroup: false,
+      });
+      vpc.addFlowLog('FlowLog');
+      const [web, db] = pairs(2) as [Pair, Pair];
+      new EniFailover(stack, 'EniFailover', {
+        pairs: [
+          { ...web, probe: { protocol: 'https', port: 443, path: '/health' } },
+          { ...db, probe: { protocol: 'tcp', port: 5432 } },
+        ],
+        probe: { vpc, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, lambdaEndpoint: true },
+      });
+      return stack;
+    },
   ],
   [
     '100 pairs',

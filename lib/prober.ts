@@ -1,0 +1,182 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { Pair } from '../lambda/config.ts';
+import { DEFAULT_RUN_MS, PROBE_ENV } from '../lambda/probe/config.ts';
+import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
+import type { FailoverFunction } from './failover-function.ts';
+import { withoutGroup } from './grouping.ts';
+import { METRICS_NAMESPACE, type ProberAlarms, proberAlarms } from './self-monitoring.ts';
+
+/** Where the prober runs: the pairs' VPC (construct prop `probe`). */
+export interface ProbeProps {
+  /** The VPC of the pairs' instances: the prober reaches them on their own primary addresses. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets for the prober's network interfaces: private subnets with a route to the Lambda API (a NAT
+   * gateway, or `lambdaEndpoint`).
+   * @default - the VPC's private subnets (with egress)
+   */
+  readonly subnets?: ec2.SubnetSelection;
+  /**
+   * The prober's security group. The instances' security groups must let it in on the probe ports.
+   * @default - one of the construct's own: out only to the VPC's CIDR on the probe ports and to 443
+   */
+  readonly securityGroup?: ec2.ISecurityGroup;
+  /**
+   * Create an interface endpoint for the Lambda API in `subnets`, for a VPC without a NAT gateway.
+   * About 7.30 USD a month per Availability Zone, plus 0.01 USD per GB (README, "Cost").
+   * @default false
+   */
+  readonly lambdaEndpoint?: boolean;
+}
+
+/** The EventBridge schedule: one run a minute; each run probes DEFAULT_RUN_MS, so runs overlap (see config.ts). */
+const EVERY = Duration.minutes(1);
+
+/**
+ * The prober (issue 17): a function in the pairs' VPC that probes both members of each probed pair
+ * every interval and hands the evidence to the pair's failover function. It may only invoke those
+ * functions: the members' addresses come from their status, and they alone read and change EC2.
+ */
+export class Prober extends Construct {
+  readonly function: lambda.Function;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly schedule: events.Rule;
+  readonly alarms: ProberAlarms;
+  /** The Lambda API's interface endpoint, when `lambdaEndpoint` asked for one. */
+  readonly endpoint: ec2.InterfaceVpcEndpoint | undefined;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: ProbeProps & {
+      readonly shards: readonly FailoverFunction[];
+      readonly serviceName: string;
+      readonly logRetention: logs.RetentionDays;
+      readonly notificationTopic: sns.ITopic;
+    },
+  ) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const probed = props.shards
+      .map((s) => ({ shard: s, pairs: s.pairs.filter((p) => p.probe) }))
+      .filter((t) => t.pairs.length > 0);
+    const ports = [
+      ...new Set(probed.flatMap((t) => t.pairs.map((p) => (p.probe as NonNullable<Pair['probe']>).port))),
+    ];
+
+    const own = props.securityGroup
+      ? undefined
+      : new ec2.SecurityGroup(this, 'SecurityGroup', {
+          vpc: props.vpc,
+          description: 'eni-failover prober: out to the members on the probe ports, and to the Lambda API',
+          allowAllOutbound: false,
+        });
+    if (own) {
+      for (const port of ports)
+        own.addEgressRule(ec2.Peer.ipv4(props.vpc.vpcCidrBlock), ec2.Port.tcp(port), `probe port ${port}`);
+      // The Lambda API: through a NAT gateway (its public endpoint) or the interface endpoint.
+      own.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'the Lambda API (Invoke)');
+    }
+    this.securityGroup = props.securityGroup ?? (own as ec2.SecurityGroup);
+
+    const subnets = props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.endpoint = props.lambdaEndpoint
+      ? new ec2.InterfaceVpcEndpoint(this, 'LambdaEndpoint', {
+          vpc: props.vpc,
+          service: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
+          subnets,
+          privateDnsEnabled: true,
+          open: false,
+        })
+      : undefined;
+    this.endpoint?.connections.allowFrom(this.securityGroup, ec2.Port.tcp(443), 'the eni-failover prober');
+
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
+    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    // Lambda Developer Guide, "Giving Lambda functions access to resources in an Amazon VPC": the execution
+    // role manages the function's network interfaces in the VPC (what AWSLambdaVPCAccessExecutionRole grants).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'VpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        "A VPC function's execution role manages its network interfaces, which Lambda names only when it creates them (Lambda Developer Guide, VPC access); the prober's only other action, lambda:InvokeFunction, is scoped to the failover functions",
+    });
+
+    this.function = new lambda.Function(this, 'Function', {
+      code: prebuiltCode('prober'),
+      handler: PREBUILT_HANDLER,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      // Two probes a second per pair and a few Invokes a minute: the smallest size is plenty.
+      memorySize: 128,
+      // The run, the status call before it, the last sends and the metrics' flush after it.
+      timeout: Duration.millis(DEFAULT_RUN_MS).plus(Duration.seconds(15)),
+      role,
+      logGroup,
+      vpc: props.vpc,
+      vpcSubnets: subnets,
+      securityGroups: [this.securityGroup],
+      // A run that failed is not retried: the next minute's run replaces it. Overlapping runs are two at
+      // most; three leaves room for one that hangs until its timeout.
+      retryAttempts: 0,
+      reservedConcurrentExecutions: 3,
+      environment: {
+        [PROBE_ENV.targets]: stack.toJsonString(
+          probed.map((t) => ({ functionName: t.shard.function.functionName, pairs: withoutGroup(t.pairs) })),
+        ),
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      },
+    });
+    if (this.endpoint) this.function.node.addDependency(this.endpoint);
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3005'] },
+    });
+    // The functions themselves, not their versions and aliases (grantInvoke adds `:*`): the prober
+    // invokes the unqualified function, as the README's drills do.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeFailover',
+        actions: ['lambda:InvokeFunction'],
+        resources: probed.map((t) => t.shard.function.functionArn),
+      }),
+    );
+
+    this.schedule = new events.Rule(this, 'Schedule', {
+      description: `eni-failover prober: a run every minute, each probing for ${DEFAULT_RUN_MS / 1000} s, so that runs overlap`,
+      schedule: events.Schedule.rate(EVERY),
+      targets: [
+        new targets.LambdaFunction(this.function, { retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+      ],
+    });
+    this.alarms = proberAlarms(this, props.serviceName, this.function, props.notificationTopic);
+  }
+
+  /** The alarms, for the construct's topic policy. */
+  allAlarms(): cloudwatch.Alarm[] {
+    return Object.values(this.alarms);
+  }
+}

@@ -1,0 +1,208 @@
+// Issue 17, step 3: the prober as the construct deploys it. Template assertions on the VPC function, its
+// schedule, security group, permissions, endpoint, alarms and dashboard; cdk-nag as bin/ runs it; the
+// prober -> function hop (and what it must not do) through the IAM evaluator.
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import type { Pair } from '../../lambda/config';
+import { EniFailover } from '../../lib/index';
+import type { ProbeProps } from '../../lib/prober';
+import { ACCOUNT, type CfnTemplate, evaluate, hopsOf, REGION } from '../helpers/policy-engine';
+import { newApp, pairs } from '../helpers/synth';
+
+const ENV = { account: ACCOUNT, region: REGION };
+
+function synth(options: { probe?: Partial<ProbeProps>; pairs?: Pair[]; isolated?: boolean } = {}) {
+  const app = newApp({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Shop', { env: ENV });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: options.isolated ? 0 : 1,
+    subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+      {
+        name: 'app',
+        subnetType: options.isolated ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+      },
+    ],
+  });
+  // The user's VPC, as cdk-nag wants it: with a flow log.
+  vpc.addFlowLog('FlowLog');
+  const [web, db, plain] = pairs(3) as [Pair, Pair, Pair];
+  const failover = new EniFailover(stack, 'EniFailover', {
+    pairs: options.pairs ?? [
+      { ...web, probe: { protocol: 'http', port: 8080, path: '/health' } },
+      { ...db, group: 'db', probe: { protocol: 'tcp', port: 5432 } },
+      plain,
+    ],
+    probe: {
+      vpc,
+      ...(options.isolated ? { subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } } : {}),
+      ...options.probe,
+    },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { stack, failover, template: Template.fromStack(stack) };
+}
+
+const proberFunction = (t: Template) =>
+  Object.values(
+    t.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { PROBE_TARGETS: Match.anyValue() } } },
+    }),
+  );
+
+describe("the prober in the pairs' VPC", () => {
+  const { template, failover, stack } = synth();
+
+  it("one function in the VPC's private subnets, probing ~75 s a run, arm64, 128 MB, no retries", () => {
+    const [fn] = proberFunction(template);
+    expect(proberFunction(template)).toHaveLength(1);
+    expect(fn?.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 128,
+      Timeout: 90,
+      ReservedConcurrentExecutions: 3,
+      // The private subnets (Vpc 'app'), not the public ones; the prober's own security group.
+      VpcConfig: {
+        SubnetIds: [{ Ref: expect.stringMatching(/^Vpcapp/) }, { Ref: expect.stringMatching(/^Vpcapp/) }],
+        SecurityGroupIds: [{ 'Fn::GetAtt': [expect.stringMatching(/Prober/), 'GroupId'] }],
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: stack.getLogicalId(failover.prober?.function.node.defaultChild as never) },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it("PROBE_TARGETS names each probed pair's own function, with the pairs in full, and no unprobed pair", () => {
+    const [fn] = proberFunction(template);
+    const targets = JSON.stringify(stack.resolve(fn?.Properties.Environment.Variables.PROBE_TARGETS));
+    expect(targets).toContain('"name\\":\\"svc0\\"');
+    expect(targets).toContain('"name\\":\\"svc1\\"');
+    expect(targets).not.toContain('svc2');
+    expect(targets).not.toContain('"group');
+    expect(targets).toContain('"protocol\\":\\"tcp\\",\\"port\\":5432');
+  });
+
+  it('a schedule every minute starts the next run before the last ends, without retries', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
+    });
+  });
+
+  it('its security group: out only to the VPC on the probe ports and to 443 (the Lambda API); nothing in', () => {
+    const groups = template.findResources('AWS::EC2::SecurityGroup', {
+      Properties: { GroupDescription: Match.stringLikeRegexp('prober') },
+    });
+    const [group] = Object.values(groups);
+    expect(group?.Properties.SecurityGroupIngress).toBeUndefined();
+    const egress = (
+      (group?.Properties.SecurityGroupEgress ?? []) as { FromPort: number; CidrIp: unknown }[]
+    ).map((e) => [e.FromPort, typeof e.CidrIp === 'string' ? e.CidrIp : 'vpc']);
+    expect(egress.sort()).toEqual([
+      [443, '0.0.0.0/0'],
+      [5432, 'vpc'],
+      [8080, 'vpc'],
+    ]);
+  });
+
+  it('three alarms on the on-call path: errors, cannot reach either member, no run', () => {
+    const alarms = template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: { AlarmDescription: Match.stringLikeRegexp('prober') },
+    });
+    expect(Object.keys(alarms)).toHaveLength(3);
+    for (const a of Object.values(alarms))
+      expect(a.Properties.AlarmActions).toEqual(
+        [{ Ref: Match.stringLikeRegexp('NotificationTopic') }].map(() => expect.anything()),
+      );
+    const descriptions = Object.values(alarms).map((a) => a.Properties.AlarmDescription as string);
+    expect(descriptions.some((d) => /cannot reach either member/.test(d))).toBe(true);
+    expect(descriptions.some((d) => /no run started/.test(d))).toBe(true);
+  });
+
+  it("the dashboard shows each probed pair's probe latency and failures per member", () => {
+    const body = JSON.stringify(
+      stack.resolve(
+        Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+      ),
+    );
+    expect(body).toContain('svc0: probe latency per member');
+    expect(body).toContain('svc1: failed probes per member');
+    expect(body).not.toContain('svc2: probe');
+    expect(body).toContain('ProbeLatency');
+  });
+
+  it("the IAM evaluator: the prober may invoke the probed pairs' functions and nothing else", async () => {
+    const hops = hopsOf(template.toJSON() as CfnTemplate).filter(
+      (h) => h.name.startsWith('prober') || /-> function .*Prober/.test(h.name),
+    );
+    const results = await evaluate(hops);
+    const allowed = results
+      .filter((r) => r.got === 'Allowed')
+      .map((r) => r.name.replace(/^prober \S+: /, ''));
+    expect(
+      results
+        .filter((r) => (r.expect === 'Allowed') !== (r.got === 'Allowed'))
+        .map((r) => `${r.name}: ${r.got}`),
+    ).toEqual([]);
+    expect(allowed.filter((n) => n.startsWith('invoke'))).toHaveLength(2);
+    expect(results.some((r) => r.action === 'ec2:DetachNetworkInterface' && /Denied$/.test(r.got))).toBe(
+      true,
+    );
+    expect(results.some((r) => r.action === 'sns:Publish' && /Denied$/.test(r.got))).toBe(true);
+    expect(results.some((r) => /rule .* -> function .*Prober/.test(r.name) && r.got === 'Allowed')).toBe(
+      true,
+    );
+  });
+});
+
+describe('the Lambda API through an interface endpoint, for a VPC without a NAT gateway', () => {
+  it("an endpoint for lambda with private DNS, open to the prober's security group on 443 only", () => {
+    const { template } = synth({ isolated: true, probe: { lambdaEndpoint: true } });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'com.amazonaws.eu-west-1.lambda',
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: Match.anyValue(),
+    });
+  });
+
+  it('no endpoint unless asked', () => {
+    const { template } = synth();
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+});
+
+describe('probe props are checked together with the pairs', () => {
+  it('pairs with probe but no prober, or a prober with no probed pair: one error each, naming them', () => {
+    const app = newApp({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Shop', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc');
+    const [a] = pairs(1) as [Pair];
+    expect(
+      () => new EniFailover(stack, 'A', { pairs: [{ ...a, probe: { protocol: 'tcp', port: 1 } }] }),
+    ).toThrow(/pairs svc0 set probe, but the construct has no probe prop/);
+    expect(() => new EniFailover(stack, 'B', { pairs: [a], probe: { vpc } })).toThrow(
+      /probe is given, but no pair sets a probe option/,
+    );
+  });
+});
+
+describe('cdk-nag (AwsSolutions, as bin/ runs it: a finding fails the synth)', () => {
+  it.each([
+    ['through a NAT gateway', {}],
+    ['through the interface endpoint', { isolated: true, probe: { lambdaEndpoint: true } }],
+  ])('%s: no unacknowledged finding', (_, options) => {
+    expect(() => synth(options)).not.toThrow();
+  });
+});
