@@ -1,10 +1,11 @@
 // npm run bench [-- --detach-ms 2500 --attach-ms 3500 --runs 3 --samples 21]: every target, PASS or FAIL.
-// Needs moto (the pairs-in-parallel figure runs against it).
+// Needs moto (the pairs-in-parallel figure runs against it). The prober's figures alone: test/bench/probe-run.ts.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchColdImport } from './cold-import';
 import { benchFailover } from './failover';
 import { benchParallel } from './parallel';
+import { reportProbe } from './probe';
 import { benchSynth } from './synth';
 
 // The figures are the report: keep EMF lines and the SDK's Node 20 notice out of it.
@@ -152,6 +153,8 @@ console.log(`100 pairs: ${(hundred.ms / one.ms).toFixed(2)} x the 1-pair synth t
 console.log(
   `each pair beyond the first adds ${perPair.toFixed(1)} ms of synth (<= 10 ms): ${verdict('synth time', perPair <= 10)}`,
 );
+
+await reportProbe(settle, 20, 60, verdict);
 
 const failed = verdicts.filter((v) => !v.ok);
 console.log(
