@@ -7,11 +7,15 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import type { Pair } from '../lambda/config';
+import type { Evidence } from '../lambda/evidence';
+import { probe } from '../lambda/probe/check';
+import { evidenceEvent, runProber } from '../lambda/probe/loop';
 import type { Result } from '../lambda/result';
 import { type ApplicationStatus, ApplicationStatusProxy } from './app-status-proxy';
 import { startEmbedded } from './embedded';
 import { chooseEmulator, type EmulatorChoice, headline } from './emulator';
 import { formatFleet, formatResult, type Names } from './format';
+import { type MemberServer, memberPair } from './members';
 import { startMoto } from './moto';
 import { buildEmbeddedWorld, buildWorld, useEndpoint, type World } from './world';
 
@@ -117,7 +121,15 @@ async function embeddedStage(): Promise<Stage> {
 }
 
 /** The world the acts play in: the emulator's world, and a second pair whose standby is in the wrong AZ. */
-type Scene = World & { api: Pair; stage: Stage };
+type Scene = World & { api: Pair; stage: Stage; probe: ProbeScene };
+
+/** The web members' service as the prober meets it: HTTP servers on loopback addresses (issue 17). */
+interface ProbeScene {
+  readonly primary: MemberServer;
+  readonly standby: MemberServer;
+  /** The prober's evidence, once it has seen the primary fail. */
+  evidence?: Evidence;
+}
 
 /**
  * One act: what happens, the event the function receives, and what must be true afterwards. Every act
@@ -128,7 +140,8 @@ interface Act {
   title: string;
   /** Printed under the title: what the audience must know, such as a simulated signal. */
   note?: (w: Scene) => string;
-  prepare?: (w: Scene) => Promise<void>;
+  /** Sets the stage; what it returns is printed under the note (what was seen, and when). */
+  prepare?: (w: Scene) => Promise<unknown>;
   event: (w: Scene) => unknown;
   /** What must be true afterwards, as a sentence and a check. */
   expect: {
@@ -144,6 +157,50 @@ interface Act {
 /** Force is AWS's last resort for a failed instance: a move off a running one detaches without it. */
 const withoutForce = (r: Result) =>
   r.steps.some((s) => s.name === 'detach') && !r.steps.some((s) => s.name === 'force-detach');
+
+/**
+ * The real prober loop (lambda/probe/loop.ts) on the web members' loopback servers, until it has the
+ * evidence that the primary failed while the standby passed; the primary's service dies a random
+ * moment into the probe interval. Returns what the audience sees.
+ */
+async function proberSees(w: Scene): Promise<string> {
+  const stop = new AbortController();
+  let killedAt = 0;
+  let seenAt = 0;
+  const running = runProber(
+    [
+      {
+        pair: w.pair,
+        members: [
+          { role: 'primary', instanceId: w.primary, address: w.probe.primary.address },
+          { role: 'standby', instanceId: w.standby, address: w.probe.standby.address },
+        ],
+      },
+    ],
+    {
+      probe,
+      send: async (_, evidence) => {
+        seenAt = performance.now();
+        w.probe.evidence = evidence;
+        stop.abort();
+      },
+      blind: () => stop.abort(),
+      record: () => {},
+      error: () => {},
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+    },
+    Date.now() + 15_000,
+    stop.signal,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1_200 + Math.random() * 1_000));
+  killedAt = performance.now();
+  await w.probe.primary.set({ kind: 'down' });
+  await running;
+  const e = w.probe.evidence;
+  if (!e) return '  the prober sent no evidence';
+  return `  the prober saw ${e.failures} failed probes of the primary (${[...new Set(e.errors)].join(', ')}) while the standby passed: evidence sent ${((seenAt - killedAt) / 1000).toFixed(1)} s after the service died`;
+}
 
 /** An alarm on `metric` of `instanceId`, shaped exactly as CloudWatch delivers it through SNS. */
 function statusCheckAlarm(instanceId: string, alarmName: string, metric = 'StatusCheckFailed') {
@@ -242,6 +299,30 @@ export const ACTS: readonly Act[] = [
       says: 'refused by target-application; the ENI stays where the service answers',
     },
   },
+  {
+    title: "The web primary's application is repaired; fail back",
+    prepare: async (w) => {
+      w.stage.setApplicationStatus(w.primary, 'ok');
+    },
+    event: () => ({ action: 'move', pair: 'web', to: 'primary' }),
+    expect: { outcome: 'moved', holder: (w) => w.primary, says: 'the ENI is home on the primary' },
+  },
+  {
+    title: "The web primary's service dies on a running instance: the prober sees it in seconds",
+    note: () =>
+      "SIMULATED: each member's service is an HTTP server on a loopback address (127.0.0.x) standing in for\n" +
+      "the instance's primary address; the prober's loop is the real one (1 s interval, 3 failures), run\n" +
+      "in-process, and its evidence goes to the function as Lambda's asynchronous Invoke delivers it. EC2\n" +
+      'still shows the primary running and healthy: only the prober knows.',
+    prepare: proberSees,
+    event: (w) => evidenceEvent(w.pair, w.probe.evidence as Evidence),
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.standby,
+      proof: (r) => withoutForce(r) && r.reasons.some((x) => x.includes('the prober saw 3 http probes')),
+      says: 'the ENI moved to the standby on the probe evidence, detached without Force',
+    },
+  },
 ];
 
 /**
@@ -255,6 +336,8 @@ export async function runDemo(
 ): Promise<number> {
   log(headline(choice));
   const stage = choice.name === 'moto' ? await motoStage() : await embeddedStage();
+  // The web members' service, as the prober meets it (act 9).
+  const members = await memberPair(2);
   try {
     const world = stage.world;
     // A second service, "api", whose standby was put in the wrong AZ by mistake.
@@ -273,8 +356,15 @@ export async function runDemo(
       ...world.pair,
       cooldownSeconds: 0,
       applicationCheck: { protocol: 'http', port: 8080, path: '/health' },
+      probe: { protocol: 'http', port: members.port, path: '/health' },
     };
-    const w: Scene = { ...world, pair: web, api, stage };
+    const w: Scene = {
+      ...world,
+      pair: web,
+      api,
+      stage,
+      probe: { primary: members.primary, standby: members.standby },
+    };
     const names: Names = {
       [w.primary]: 'web primary',
       [w.standby]: 'web standby',
@@ -294,8 +384,9 @@ export async function runDemo(
     for (const line of stage.intro) log(line);
     log(`pair web: ${w.eni} on ${w.primary} (primary), standby ${w.standby}, both eu-west-1a;`);
     log(
-      '  application check http :8080/health; cool-down 0 s (300 s by default) so that the acts need not wait',
+      '  application check http :8080/health; cool-down 0 s (300 s by default) so that the acts need not wait;',
     );
+    log(`  probed by the prober: http :${members.port}/health every 1 s, 3 failures in a row`);
     log(`pair api: ${apiEni} on ${apiPrimary} (primary), standby ${w.decoy} in eu-west-1b (a mistake)\n`);
 
     let failures = 0;
@@ -303,7 +394,8 @@ export async function runDemo(
       log(`== ${i + 1}. ${act.title}`);
       const note = act.note?.(w);
       if (note) log(note.replace(/^/gm, '   '));
-      await act.prepare?.(w);
+      const seen = await act.prepare?.(w);
+      if (typeof seen === 'string') log(seen);
       const answer = await handler(act.event(w), context);
       const result = (Array.isArray(answer) ? answer[0] : answer) as Result;
       log(formatResult(result, names));
@@ -331,6 +423,7 @@ export async function runDemo(
     );
     return failures;
   } finally {
+    await Promise.all([members.primary.close(), members.standby.close()]);
     await stage.stop();
   }
 }

@@ -62,14 +62,17 @@ export async function runProber(
   pairs: readonly ProbedPair[],
   ports: ProberPorts,
   until: number,
+  /** Ends the run early, at the next slot. */
+  stop?: AbortSignal,
 ): Promise<RunSummary[]> {
-  return Promise.all(pairs.map((p) => probePair(p, ports, until)));
+  return Promise.all(pairs.map((p) => probePair(p, ports, until, stop)));
 }
 
 async function probePair(
   { pair, members }: ProbedPair,
   ports: ProberPorts,
   until: number,
+  stop: AbortSignal | undefined,
 ): Promise<RunSummary> {
   const settings = probeSettings(pair);
   if (!settings) return { pair: pair.name, probes: 0, sent: [], blind: 0 };
@@ -85,7 +88,7 @@ async function probePair(
     // Each probe's time is when it started, never before its slot: failures are then at least an
     // interval apart, which the rule's window asks of them, however late a timer fires.
     const at = Math.max(ports.now(), next);
-    if (at >= until) break;
+    if (at >= until || stop?.aborted) break;
     const results = await Promise.all(members.map((m) => ports.probe(m.address, settings)));
     summary.probes++;
     members.forEach((m, i) => {

@@ -1,4 +1,4 @@
-// npx tsx test/bench/probe-run.ts [-- --runs 20 --jitter-seconds 60]: the prober's figures alone (npm run bench runs them too).
+// npx tsx test/bench/probe-run.ts [-- --runs 20 --jitter-seconds 120]: the prober's figures alone (npm run bench runs them too).
 import { parseArgs } from 'node:util';
 import { reportProbe } from './probe';
 
@@ -7,7 +7,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' },
-    'jitter-seconds': { type: 'string', default: '60' },
+    'jitter-seconds': { type: 'string', default: '120' },
     'detach-ms': { type: 'string', default: '2500' },
     'attach-ms': { type: 'string', default: '3500' },
   },

@@ -13,7 +13,7 @@ import { probe } from '../../lambda/probe/check';
 import { evidenceEvent, type ProberPorts, runProber } from '../../lambda/probe/loop';
 import type { Result } from '../../lambda/result';
 import { FakeEc2 } from '../../ops/fake-ec2';
-import { type MemberServer, memberPair } from '../../ops/members';
+import { memberPair } from '../../ops/members';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 export interface Settle {
@@ -130,17 +130,18 @@ export interface FalsePositive {
 /** The cases that must move nothing, each through the same harness. */
 export async function benchFalsePositives(settle: Settle, jitterSeconds: number): Promise<FalsePositive[]> {
   const cases: FalsePositive[] = [];
-  // 10 minutes of 1 s probes is 600 per member: the same 600 on a clock scaled by 10 (interval 100 ms,
-  // timeout 50 ms, latency jittering up to 40 ms = 80 % of the timeout) take a minute.
+  // 10 minutes of 1 s probes is 600 per member: the same 600 on a clock scaled by 5 (interval 200 ms,
+  // timeout 100 ms, latency jittering up to 80 ms = 80 % of the timeout) take two minutes. The scaled
+  // clock is harsher than the real one: the machine's own event-loop lag is a larger share of 100 ms.
   {
-    const w = await world(60, settle, { intervalMs: 100, timeoutMs: 50 });
-    await w.primary.set({ kind: 'slow', ms: () => Math.random() * 40 });
-    await w.standby.set({ kind: 'slow', ms: () => Math.random() * 40 });
+    const w = await world(60, settle, { intervalMs: 200, timeoutMs: 100 });
+    await w.primary.set({ kind: 'slow', ms: () => Math.random() * 80 });
+    await w.standby.set({ kind: 'slow', ms: () => Math.random() * 80 });
     await w.run(jitterSeconds * 1000);
     cases.push({
-      name: `healthy holder, latency jittering up to 80 % of the timeout, ${jitterSeconds * 10} probes each (${jitterSeconds / 6} min at 1 s, clock scaled x10)`,
+      name: `healthy holder, latency jittering up to 80 % of the timeout, ${jitterSeconds * 5} probes each (${jitterSeconds / 12} min at 1 s, clock scaled x5)`,
       moves: w.moves(),
-      detail: `${w.primaryFailures()} single failed probes of the primary, ${w.sent.length} evidence sent`,
+      detail: `${w.primaryFailures()} single failed probes of the primary, ${w.sent.length} evidence sent${w.results.length ? `, answered ${w.results.map((r) => r.result.outcome).join(', ')}` : ''}`,
     });
     await w.close();
   }
@@ -217,12 +218,14 @@ export async function reportProbe(
   console.log(
     `detection target p50 <= 3.5 s and p95 <= 4.5 s: ${verdict('probe detection', pct(detect, 50) <= 3_500 && pct(detect, 95) <= 4_500)}`,
   );
-  const worstOver = Math.max(...d.map((r) => r.endToEndMs - r.detectMs));
+  // The issue's target: end to end <= (detection + EC2's settle time) + 10 %, run by run.
+  const worst = Math.max(...d.map((r) => r.endToEndMs / (r.detectMs + ec2Ms)));
+  const after = d.map((r) => r.endToEndMs - r.detectMs);
   console.log(
-    `end to end <= detection + EC2's ${ec2Ms} ms + 10 % (worst move after detection ${worstOver.toFixed(0)} ms, limit ${(1.1 * ec2Ms).toFixed(0)} ms): ${verdict(
-      'probe end to end',
-      d.every((r) => r.endToEndMs <= r.detectMs + 1.1 * ec2Ms),
-    )}`,
+    `the move after detection: p50 ${pct(after, 50).toFixed(0)} ms, max ${Math.max(...after).toFixed(0)} ms (EC2 settles in ${ec2Ms} ms)`,
+  );
+  console.log(
+    `end to end <= 1.1 x (detection + EC2's ${ec2Ms} ms), worst run ${worst.toFixed(3)} x: ${verdict('probe end to end', worst <= 1.1)}`,
   );
   console.log('\n== Probe false positives: zero moves in each');
   for (const c of await benchFalsePositives(settle, jitterSeconds))

@@ -154,7 +154,7 @@ console.log(
   `each pair beyond the first adds ${perPair.toFixed(1)} ms of synth (<= 10 ms): ${verdict('synth time', perPair <= 10)}`,
 );
 
-await reportProbe(settle, 20, 60, verdict);
+await reportProbe(settle, 20, 120, verdict);
 
 const failed = verdicts.filter((v) => !v.ok);
 console.log(

@@ -48,7 +48,8 @@ describe('npm run demo, with moto hidden from the PATH', () => {
   it("the application act says its signal comes from the embedded EC2's own model, not a proxy", () => {
     const act = actText(run.out, 6);
     expect(act).toContain('MODELLED: the embedded EC2 has EC2 application status checks in its model');
-    expect(run.out).not.toContain('SIMULATED');
+    // (Act 9's loopback members are simulated on either emulator, and say so.)
+    expect(act).not.toContain('SIMULATED');
   });
 
   it('the moves take the time the embedded EC2 gives detaching and attaching, and the phone shows it', () => {
