@@ -1,18 +1,22 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { eniProblems } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
 import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
+import { describeMaintenance, MAINTENANCE_TAG_KEYS, maintenanceOf, maintenanceTags } from './maintenance';
 import { type MovePlan, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { telemetry } from './telemetry';
-import { holderOf, type Observation, who } from './view';
+import { holderOf, type Observation, TAG, who } from './view';
 
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
   observe(pair: Pair): Promise<Observation>;
+  /** Removes these tags from the ENI (DeleteTags): ends a maintenance window. */
+  untag(networkInterfaceId: string, keys: readonly string[]): Promise<void>;
   /** Several pairs in one round of calls, by pair name. */
   observeAll(pairs: readonly Pair[]): Promise<Map<string, Observation>>;
   /** The same port, with every call aborted when `at` (epoch ms on `now`'s clock) passes. */
@@ -80,7 +84,8 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     }
     case 'status':
     case 'reconcile':
-    case 'move': {
+    case 'move':
+    case 'maintenance': {
       if (fleetWide(trigger)) return config.pairs.map((pair) => ({ pair, trigger }));
       const pair = config.pairs.find((p) => p.name === trigger.pair);
       const known = config.pairs.map((p) => p.name).join(', ');
@@ -250,6 +255,7 @@ async function lookAndAct(
   const { clock } = engine;
   const steps: Step[] = [];
   const observation = await timed(clock, steps, 'observe', () => observed ?? ec2.observe(pair));
+  if (trigger.kind === 'maintenance') return maintain(engine, pair, trigger, observation, ec2, steps);
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
   const holder = observation.eni ? holderOf(observation.eni) : null;
@@ -260,7 +266,7 @@ async function lookAndAct(
         from: decision.holder,
         reasons: decision.reasons,
         steps,
-        state: pairState(pair, observation),
+        state: pairState(pair, observation, clock.now()),
       });
     case 'unchanged':
       engine.telemetry.gauge(pair, observation, holder);
@@ -291,6 +297,47 @@ async function lookAndAct(
       }
       return move(engine, pair, decision, observation, ec2, time, steps);
   }
+}
+
+/**
+ * A maintenance request: the window written on the ENI (or ended), then the pair's status as it is now,
+ * the change first in its reasons. Published like every manual request, so that the change pages.
+ */
+async function maintain(
+  engine: Engine,
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'maintenance' }>,
+  observation: Observation,
+  ec2: FailoverEc2,
+  steps: Step[],
+): Promise<Result> {
+  const { clock } = engine;
+  const eni = observation.eni;
+  if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
+  const now = clock.now();
+  const opened = trigger.minutes > 0 ? maintenanceTags(trigger.minutes, trigger.reason, now) : undefined;
+  await timed(clock, steps, opened ? 'maintenance-start' : 'maintenance-end', () =>
+    opened
+      ? ec2.tag(pair.networkInterfaceId, opened)
+      : ec2.untag(pair.networkInterfaceId, MAINTENANCE_TAG_KEYS),
+  );
+  const tags = Object.fromEntries(
+    Object.entries(eni.tags).filter(([key]) => !(MAINTENANCE_TAG_KEYS as readonly string[]).includes(key)),
+  );
+  const after: Observation = { ...observation, eni: { ...eni, tags: { ...tags, ...opened } } };
+  const status = plan(pair, { kind: 'status', pair: pair.name }, after, now);
+  const still = maintenanceOf(pair, after, now);
+  const change = opened
+    ? `maintenance until ${opened[TAG.maintenanceUntil]}: automatic moves of pair ${pair.name} are paused; manual moves still work (${opened[TAG.maintenanceBy]})`
+    : still
+      ? `maintenance ended on the ENI, but automatic moves of pair ${pair.name} stay paused: ${describeMaintenance(still, now)}`
+      : `maintenance ended: automatic moves of pair ${pair.name} resume`;
+  return result('status', pair, {
+    from: holderOf(eni),
+    reasons: [change, ...status.reasons],
+    steps,
+    state: pairState(pair, after, now),
+  });
 }
 
 /** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */

@@ -24,7 +24,8 @@ export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'KeepAndTagTheConfiguredEnis',
-      actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'],
+      // DeleteTags ends a maintenance window early (lambda/maintenance.ts).
+      actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'],
       resources: eniArns,
     }),
   );
@@ -66,6 +67,11 @@ export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
         'ec2:DescribeInstances',
         'ec2:DescribeInstanceStatus',
         'ec2:DescribeInstanceTypes',
+        // Each named check's own result and the members' suppression (lambda/aws/ec2.ts), only for pairs
+        // with an application check. A Describe (List) action: `*`, like the others.
+        ...(pairs.some((p) => p.applicationCheck || p.applicationCheckId !== undefined)
+          ? ['ec2:DescribeApplicationStatus']
+          : []),
       ],
       resources: ['*'],
     }),

@@ -1,13 +1,17 @@
 import {
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeApplicationStatusCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
+  DisableApplicationStatusCheckSuppressionCommand,
   EC2Client,
   EC2ServiceException,
+  EnableApplicationStatusCheckSuppressionCommand,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   StopInstancesCommand,
@@ -28,6 +32,13 @@ export interface FakeInstance {
   /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
   appStatus: string;
   launchTime: Date;
+  /**
+   * Its application status checks, each with its own result, by check ID (DescribeApplicationStatus
+   * Details): passed | failed | initializing | insufficient-data | not-applicable.
+   */
+  appChecks: Record<string, { status: string; reason?: string }>;
+  /** Its application status reporting is suppressed, until `resumeAt` (undefined: until resumed). */
+  suppressed: { resumeAt: Date | undefined } | undefined;
 }
 
 interface FakeAttachment {
@@ -119,6 +130,8 @@ export class FakeEc2 {
   pageSize = 1000;
   /** The holder's OS does not answer: a detach without Force stays `detaching` until a forced one. */
   hungDetach = false;
+  /** At most this many instances per DescribeApplicationStatus page (EC2 paginates it by NextToken). */
+  appStatusPageSize = 1000;
   private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
   private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
@@ -167,6 +180,8 @@ export class FakeEc2 {
       ebsStatus: 'ok',
       appStatus: 'not-applicable',
       launchTime: new Date(Date.UTC(2026, 10, 1)),
+      appChecks: {},
+      suppressed: undefined,
       ...instance,
     });
   }
@@ -574,6 +589,102 @@ export class FakeEc2 {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
           if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+        }
+        return {};
+      }),
+    );
+    this.wireApplicationStatus();
+    this.wireDeleteTags();
+  }
+
+  /**
+   * EC2 application status checks, per instance (issue 14). DescribeApplicationStatus answers each check's own
+   * result in Details, unaffected by suppression, and an instance-level status that reads `suppressed` (with
+   * ResumeAt) while reporting is suppressed (EC2 API Reference, DescribeApplicationStatus, ApplicationStatus,
+   * ApplicationStatusDetail); Enable/DisableApplicationStatusCheckSuppression start and end suppression, with
+   * an optional DurationSeconds (EC2 API Reference, EnableApplicationStatusCheckSuppression).
+   */
+  private wireApplicationStatus(): void {
+    const suppression = (i: FakeInstance) => {
+      const s = i.suppressed;
+      if (s?.resumeAt && s.resumeAt.getTime() <= this.clock.now()) i.suppressed = undefined;
+      return i.suppressed;
+    };
+    /** The instance-level status: impaired if any check failed, ok if all passed, else what the rest say. */
+    const aggregate = (i: FakeInstance) => {
+      const statuses = Object.values(i.appChecks).map((c) => c.status);
+      if (statuses.length === 0) return i.appStatus;
+      if (statuses.includes('failed')) return 'impaired';
+      return statuses.find((x) => x !== 'passed') ?? 'ok';
+    };
+    this.mock.on(DescribeApplicationStatusCommand).callsFake(async (input) => {
+      this.enter('DescribeApplicationStatus');
+      const found: FakeInstance[] = (input.InstanceIds ?? []).flatMap((id: string) => {
+        const i = this.instances.get(id);
+        return i ? [i] : [];
+      });
+      const from = Number(input.NextToken ?? 0);
+      const size = Math.min(this.appStatusPageSize, input.MaxResults ?? 1000);
+      return {
+        ApplicationStatuses: {
+          Instances: found.slice(from, from + size).map((i) => {
+            const suppressed = suppression(i);
+            return {
+              InstanceId: i.id,
+              AvailabilityZone: i.az,
+              ApplicationStatus: {
+                Status: (suppressed ? 'suppressed' : aggregate(i)) as 'ok',
+                ResumeAt: suppressed?.resumeAt,
+                Details: Object.entries(i.appChecks).map(([id, c]) => ({
+                  ApplicationStatusCheckId: id,
+                  Aggregation: 'included' as const,
+                  Status: c.status as 'passed',
+                  Reason: c.reason ? { Code: c.reason } : undefined,
+                })),
+              },
+            };
+          }),
+        },
+        NextToken: from + size < found.length ? String(from + size) : undefined,
+      };
+    });
+    this.mock.on(EnableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
+      this.mutate('EnableApplicationStatusCheckSuppression', input.DryRun, () => {
+        const resumeAt =
+          input.DurationSeconds === undefined
+            ? undefined
+            : new Date(this.clock.now() + input.DurationSeconds * 1000);
+        for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: { resumeAt } });
+        return {
+          SuccessfulResults: (input.InstanceIds ?? []).map((id: string) => ({
+            InstanceId: id,
+            ResumeAt: resumeAt,
+          })),
+        };
+      }),
+    );
+    this.mock.on(DisableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
+      this.mutate('DisableApplicationStatusCheckSuppression', input.DryRun, () => {
+        for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: undefined });
+        return {};
+      }),
+    );
+  }
+
+  /**
+   * DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value
+   * (EC2 API Reference, DeleteTags).
+   */
+  private wireDeleteTags(): void {
+    this.mock.on(DeleteTagsCommand).callsFake((input) =>
+      this.mutate('DeleteTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          if (!eni) continue;
+          for (const t of input.Tags ?? []) {
+            const key = t.Key as string;
+            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
+          }
         }
         return {};
       }),

@@ -1,5 +1,5 @@
 import { type Pair, roleOf } from '../lambda/config';
-import type { Result } from '../lambda/result';
+import type { PairState, Result } from '../lambda/result';
 
 /** Instance IDs -> a role a person recognises, e.g. "i-0abc (standby)". */
 export type Names = Readonly<Record<string, string>>;
@@ -56,17 +56,32 @@ function table(rows: string[][]): string {
 /**
  * Pairs whose address is not protected now. Down: the ENI is attached to no one, or its holder has
  * failed. Without a standby: the holder serves, but the other member could not take the ENI now.
+ * Paused: the holder serves, but the pair is in maintenance, so nothing would move it automatically.
  */
-export function unprotected(results: readonly Result[]): { down: string[]; notRedundant: string[] } {
+export function unprotected(results: readonly Result[]): {
+  down: string[];
+  notRedundant: string[];
+  paused: string[];
+} {
   const down: string[] = [];
   const notRedundant: string[] = [];
+  const paused: string[] = [];
   for (const r of results) {
     const s = r.state;
     if (!s) continue;
     if (!s.serving) down.push(r.pair ?? '?');
     else if (!s.redundant) notRedundant.push(r.pair ?? '?');
+    else if (s.maintenance) paused.push(r.pair ?? '?');
   }
-  return { down, notRedundant };
+  return { down, notRedundant, paused };
+}
+
+/** A maintenance window in a table cell: when it ends and how long is left, or '-'. */
+function window(m: NonNullable<PairState['maintenance']> | undefined | null, now: number): string {
+  if (!m) return '-';
+  if (m.until === null) return 'until resumed';
+  const left = Math.max(1, Math.ceil((Date.parse(m.until) - now) / 60_000));
+  return `until ${m.until.replace(/\.\d+Z$/, 'Z')} (${left} min left)`;
 }
 
 /**
@@ -75,7 +90,7 @@ export function unprotected(results: readonly Result[]): { down: string[]; notRe
  * configuration) names the members of a last move by role; an instance it does not know shows as its ID.
  */
 export function formatFleet(results: readonly Result[], pairs: readonly Pair[], now = Date.now()): string {
-  const rows = [['PAIR', 'HOLDER', 'PRIMARY', 'STANDBY', 'REDUNDANT', 'LAST MOVE']];
+  const rows = [['PAIR', 'HOLDER', 'PRIMARY', 'STANDBY', 'REDUNDANT', 'MAINTENANCE', 'LAST MOVE']];
   for (const r of results) {
     const s = r.state;
     if (!s) continue;
@@ -90,17 +105,19 @@ export function formatFleet(results: readonly Result[], pairs: readonly Pair[], 
       s.primary,
       s.standby,
       s.redundant ? 'yes' : 'NO',
+      window(s.maintenance, now),
       last,
     ]);
   }
   const lines = [table(rows)];
-  const { down, notRedundant } = unprotected(results);
+  const { down, notRedundant, paused } = unprotected(results);
   const count = rows.length - 1;
   lines.push(
     '',
-    `${count} pair${count === 1 ? '' : 's'}: ${count - down.length - notRedundant.length} protected` +
+    `${count} pair${count === 1 ? '' : 's'}: ${count - down.length - notRedundant.length - paused.length} protected` +
       (down.length > 0 ? `; DOWN (attached to no one, or its holder failed): ${down.join(', ')}` : '') +
-      (notRedundant.length > 0 ? `; no member could take over now: ${notRedundant.join(', ')}` : ''),
+      (notRedundant.length > 0 ? `; no member could take over now: ${notRedundant.join(', ')}` : '') +
+      (paused.length > 0 ? `; in maintenance (automatic moves paused): ${paused.join(', ')}` : ''),
   );
   return lines.join('\n');
 }

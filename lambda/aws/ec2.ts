@@ -2,10 +2,13 @@ import {
   type _InstanceType,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeApplicationStatusCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   type EC2Client,
   type Instance,
+  type InstanceApplicationStatus,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
@@ -47,6 +50,34 @@ function toEniView(ni: NetworkInterface): EniView {
         }
       : undefined,
     tags: Object.fromEntries((ni.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
+}
+
+/**
+ * An instance's application status as the planner reads it: each check's own result by its ID, and whether
+ * its reporting is suppressed. An instance EC2 did not answer for has no checks (no check is associated).
+ */
+function toApplicationView(s: InstanceApplicationStatus | undefined): InstanceView['application'] {
+  const status = s?.ApplicationStatus;
+  return {
+    checks: Object.fromEntries(
+      (status?.Details ?? []).flatMap((d) =>
+        d.ApplicationStatusCheckId
+          ? [
+              [
+                d.ApplicationStatusCheckId,
+                {
+                  status: d.Status ?? 'unknown',
+                  reason:
+                    [d.Reason?.Code, d.Reason?.StatusCode].filter((x) => x !== undefined).join(' ') ||
+                    undefined,
+                },
+              ],
+            ]
+          : [],
+      ),
+    ),
+    suppressed: status?.Status === 'suppressed' ? { resumeAt: status.ResumeAt?.toISOString() } : undefined,
   };
 }
 
@@ -142,7 +173,16 @@ export class Ec2Adapter implements Ec2Port {
       ),
     ]);
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
-    const [statuses] = await Promise.all([
+    // Members of pairs that name their application check; a terminated one has no application to judge.
+    const checkedIds = new Set(
+      pairs
+        .filter((p) => p.applicationCheckId !== undefined)
+        .flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
+    );
+    const checked = found
+      .filter((i) => checkedIds.has(i.InstanceId) && i.State?.Name !== 'terminated')
+      .map((i) => i.InstanceId);
+    const [statuses, applications] = await Promise.all([
       Promise.all(
         // DescribeInstanceStatus takes at most 100 instance IDs a request.
         chunks(
@@ -159,6 +199,7 @@ export class Ec2Adapter implements Ec2Port {
           ),
         ),
       ).then((lists) => lists.flat()),
+      this.describeApplicationStatus(checked),
       this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
     const views = new Map<string, InstanceView>();
@@ -175,6 +216,9 @@ export class Ec2Adapter implements Ec2Port {
         systemStatus: status?.SystemStatus?.Status ?? 'unknown',
         ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
         applicationStatus: status?.ApplicationStatus?.Status ?? 'unknown',
+        application: checkedIds.has(i.InstanceId)
+          ? toApplicationView(applications.get(i.InstanceId))
+          : undefined,
         launchTime: i.LaunchTime?.getTime(),
         maxInterfaces: limits?.card0Interfaces,
         perInterface: limits?.perInterface,
@@ -196,6 +240,26 @@ export class Ec2Adapter implements Ec2Port {
       observations.set(pair.name, { eni: ni ? toEniView(ni) : undefined, instances: members });
     }
     return observations;
+  }
+
+  /**
+   * Each instance's application status in one request for the whole round (paginated by NextToken): the
+   * instance-level status, with `suppressed` and its ResumeAt, and each check's own detail (EC2 API Reference,
+   * DescribeApplicationStatus). DescribeInstanceStatus has only the aggregate, without suppression.
+   */
+  private async describeApplicationStatus(ids: string[]): Promise<Map<string, InstanceApplicationStatus>> {
+    const out = new Map<string, InstanceApplicationStatus>();
+    if (ids.length === 0) return out;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new DescribeApplicationStatusCommand({ InstanceIds: ids, NextToken: token }),
+        this.options,
+      );
+      for (const i of page.ApplicationStatuses?.Instances ?? []) if (i.InstanceId) out.set(i.InstanceId, i);
+      token = page.NextToken;
+    } while (token);
+    return out;
   }
 
   private async all<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[]): Promise<T[]> {
@@ -347,6 +411,13 @@ export class Ec2Adapter implements Ec2Port {
     // Forced: a failed instance may never finish a clean shutdown.
     await this.client.send(
       new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }),
+      this.options,
+    );
+  }
+
+  async untag(networkInterfaceId: string, keys: readonly string[]): Promise<void> {
+    await this.client.send(
+      new DeleteTagsCommand({ Resources: [networkInterfaceId], Tags: keys.map((Key) => ({ Key })) }),
       this.options,
     );
   }

@@ -336,6 +336,7 @@ export function hopsOf(template: CfnTemplate): Hop[] {
       primaryInstanceId: string;
       standbyInstanceId: string;
       fence?: boolean;
+      applicationCheckId?: string;
     }[];
   const ec2 = (type: 'instance' | 'network-interface', id: string) =>
     `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
@@ -392,6 +393,14 @@ export function hopsOf(template: CfnTemplate): Hop[] {
     }
     const own = pairsOf(fn);
     const others = functions.filter(([id]) => id !== fnId).flatMap(([, f]) => pairsOf(f));
+    // A pair that names its application check is judged by DescribeApplicationStatus (a Describe: `*`).
+    if (own.some((p) => p.applicationCheckId !== undefined))
+      as(
+        'ec2:DescribeApplicationStatus (pairs with an application check)',
+        'Allowed',
+        'ec2:DescribeApplicationStatus',
+        '*',
+      );
     for (const p of own) {
       const members = [p.primaryInstanceId, p.standbyInstanceId];
       for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface']) {
@@ -403,7 +412,7 @@ export function hopsOf(template: CfnTemplate): Hop[] {
         );
         for (const i of members) as(`${action} on its instance ${i}`, 'Allowed', action, ec2('instance', i));
       }
-      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'])
+      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'])
         as(
           `${action} on its ENI ${p.networkInterfaceId}`,
           'Allowed',
@@ -424,6 +433,7 @@ export function hopsOf(template: CfnTemplate): Hop[] {
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
+        'ec2:DeleteTags',
       ])
         as(
           `${action} on another ENI ${p.networkInterfaceId}`,

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Trigger } from '../../lambda/events';
-import { type Plan, plan, redundancy } from '../../lambda/plan';
+import { type Plan, type PlanTrigger, plan, redundancy } from '../../lambda/plan';
 import { type Observation, TAG } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
-type Planned = Exclude<Trigger, { kind: 'ignored' }>;
+type Planned = PlanTrigger;
 const alarm = (instanceId: string): Planned => ({
   kind: 'alarm',
   instanceId,

@@ -224,12 +224,12 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     expect(invoked.map((i) => i.FunctionName).sort()).toEqual(['fn-one', 'fn-two']);
     for (const i of invoked) expect(decode(i.Payload)).toEqual({ action: 'status' });
     const text = aws.out.join('\n');
-    expect(text).toMatch(/^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+LAST MOVE$/m);
+    expect(text).toMatch(/^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+MAINTENANCE\s+LAST MOVE$/m);
     expect(rowOf(text, 'db')).toMatch(
-      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+never$/,
+      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+-\s+never$/,
     );
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+standby\s+running.*\s+yes\s+\S+Z \(5 min ago\) primary -> standby$/,
+      /^web\s+standby\s+running.*\s+yes\s+-\s+\S+Z \(5 min ago\) primary -> standby$/,
     );
     expect(text).toContain('2 pairs: 2 protected');
   });
@@ -246,7 +246,7 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     );
     expect(await aws.run(['status'])).toBe(1);
     const text = aws.out.join('\n');
-    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: web');
   });
 
@@ -403,15 +403,15 @@ describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', 
     expect(await drill('status'), out.join('\n')).toBe(1);
     let text = out.join('\n');
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+never$/,
+      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+-\s+never$/,
     );
-    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+never$/);
+    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: api');
 
     expect(await drill('move', '--pair', 'web', '--to', 'standby')).toBe(0);
     expect(await drill('status')).toBe(1);
     expect(rowOf(out.join('\n'), 'web')).toMatch(
-      /^web\s+standby\s+.*\s+yes\s+\S+Z \(\d+ s ago\) primary -> standby$/,
+      /^web\s+standby\s+.*\s+yes\s+-\s+\S+Z \(\d+ s ago\) primary -> standby$/,
     );
 
     // The web standby (now the holder) stops: its address is down until the function moves it.
