@@ -148,11 +148,12 @@ describe('EC2 application status checks', () => {
 
   it("the function's FAILOVER_PAIRS names the check it made by its ID, so that the function judges that check alone", () => {
     const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
-    const [, fn] = ofType(template, 'AWS::Lambda::Function').find(([, f]) =>
+    const fn = ofType(template, 'AWS::Lambda::Function').find(([, f]) =>
       String(JSON.stringify(f.Properties.Environment)).includes('FAILOVER_PAIRS'),
-    ) ?? [undefined, undefined];
+    )?.[1];
+    if (!fn) throw new Error('no failover function in the template');
     // Resolved as CloudFormation would: the check's ID where its GetAtt stands.
-    const env = (fn?.Properties.Environment as { Variables: { FAILOVER_PAIRS: unknown } }).Variables;
+    const env = (fn.Properties.Environment as { Variables: { FAILOVER_PAIRS: unknown } }).Variables;
     const join = (env.FAILOVER_PAIRS as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
     const json = join[1]
       .map((part) =>
