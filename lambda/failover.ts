@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -5,9 +6,9 @@ import { eniProblems } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
-import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
+import { type Clock, execute, type OsPort, readThrough, StepError, systemClock, timed } from './execute';
 import { describeMaintenance, MAINTENANCE_TAG_KEYS, maintenanceOf, maintenanceTags } from './maintenance';
-import { type MovePlan, pairState, plan } from './plan';
+import { type MovePlan, type Plan, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { telemetry } from './telemetry';
 import { holderOf, type Observation, TAG, who } from './view';
@@ -15,8 +16,6 @@ import { holderOf, type Observation, TAG, who } from './view';
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
   observe(pair: Pair): Promise<Observation>;
-  /** Removes these tags from the ENI (DeleteTags): ends a maintenance window. */
-  untag(networkInterfaceId: string, keys: readonly string[]): Promise<void>;
   /** Several pairs in one round of calls, by pair name. */
   observeAll(pairs: readonly Pair[]): Promise<Map<string, Observation>>;
   /** The same port, with every call aborted when `at` (epoch ms on `now`'s clock) passes. */
@@ -205,12 +204,13 @@ async function handleTrigger(
     work.map(async (w) => {
       const observed =
         batch && 'pair' in w ? batch.then((all) => all.get(w.pair.name) as Observation) : undefined;
-      const r = await handlePair(engine, w, ec2, time, observed);
+      const { result: r, page } = await handlePair(engine, w, ec2, time, observed);
       // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
       // what moved or failed; alarms, state changes and manual requests publish every outcome.
+      // The decision may say otherwise: another invocation's move pages nothing, flapping pages once.
       const quiet =
         (trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome);
-      if (!quiet) await publish(engine, r, time.end);
+      if (page ?? !quiet) await publish(engine, r, time.end);
       return r;
     }),
   );
@@ -223,24 +223,55 @@ async function handlePair(
   ec2: FailoverEc2,
   time: Budget,
   observed?: Promise<Observation>,
-): Promise<Result> {
+): Promise<Answer> {
   const { logger } = engine.deps;
   if ('ignored' in resolved) {
     logger.warn('ignored', { reason: resolved.ignored });
-    return result('ignored', undefined, { reasons: [resolved.ignored] });
+    return { result: result('ignored', undefined, { reasons: [resolved.ignored] }) };
   }
   const { pair, trigger } = resolved;
   logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
   try {
-    const r = await engine.inTurn(pair.name, () => lookAndAct(engine, pair, trigger, ec2, time, observed));
-    countOutcome(engine, pair, trigger, r);
-    logger.info(r.outcome, { result: r });
-    return r;
+    const answer = await engine.inTurn(pair.name, () =>
+      lookAndAct(engine, pair, trigger, ec2, time, observed),
+    );
+    countOutcome(engine, pair, trigger, answer.result);
+    logger.info(answer.result.outcome, { result: answer.result });
+    return answer;
   } catch (error) {
-    return reportFailure(engine, pair, trigger, ec2, time, error);
+    return { result: await reportFailure(engine, pair, trigger, ec2, time, error) };
   } finally {
     logger.removeKeys(['pair', 'networkInterfaceId']);
   }
+}
+
+/** One pair's result, and whether to page it when the default (by trigger and outcome) is wrong. */
+interface Answer {
+  readonly result: Result;
+  /** true: page it; false: page nobody; undefined: the default. */
+  readonly page?: boolean;
+}
+
+/**
+ * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
+ * fleet round's batched read that failed falls back to this pair's own read.
+ */
+function observe(
+  engine: Engine,
+  pair: Pair,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Observation> {
+  const own = () =>
+    readThrough(
+      engine.clock,
+      time.deadline,
+      (e) => ec2.isTransient(e),
+      `pair ${pair.name}`,
+      () => ec2.observe(pair),
+    );
+  return observed ? observed.catch(own) : own();
 }
 
 /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
@@ -251,50 +282,46 @@ async function lookAndAct(
   ec2: FailoverEc2,
   time: Budget,
   observed: Promise<Observation> | undefined,
-): Promise<Result> {
+): Promise<Answer> {
   const { clock } = engine;
   const steps: Step[] = [];
-  const observation = await timed(clock, steps, 'observe', () => observed ?? ec2.observe(pair));
-  if (trigger.kind === 'maintenance') return maintain(engine, pair, trigger, observation, ec2, steps);
+  const observation = await timed(clock, steps, 'observe', () => observe(engine, pair, ec2, time, observed));
+  if (trigger.kind === 'maintenance')
+    return { result: await maintain(engine, pair, trigger, observation, ec2, steps) };
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
   const holder = observation.eni ? holderOf(observation.eni) : null;
+  if (decision.kind !== 'move' || decision.dryRun) engine.telemetry.gauge(pair, observation, holder);
   switch (decision.kind) {
     case 'status':
-      engine.telemetry.gauge(pair, observation, holder);
-      return result('status', pair, {
-        from: decision.holder,
-        reasons: decision.reasons,
-        steps,
-        state: pairState(pair, observation, clock.now()),
-      });
+      return {
+        result: result('status', pair, {
+          from: decision.holder,
+          reasons: decision.reasons,
+          steps,
+          state: pairState(pair, observation, clock.now()),
+        }),
+      };
     case 'unchanged':
-      engine.telemetry.gauge(pair, observation, holder);
       if (decision.keep) {
         const keep = decision.keep;
         await timed(clock, steps, 'keep-on-termination', () =>
           ec2.keepOnTermination(pair.networkInterfaceId, keep),
         );
       }
-      return result('unchanged', pair, {
-        from: decision.holder,
-        to: decision.holder,
-        reasons: decision.reasons,
-        steps,
-      });
+      return {
+        result: result('unchanged', pair, {
+          from: decision.holder,
+          to: decision.holder,
+          reasons: decision.reasons,
+          steps,
+        }),
+        page: decision.quiet ? false : undefined,
+      };
     case 'refused':
-      engine.telemetry.gauge(pair, observation, holder);
-      return result('refused', pair, {
-        from: decision.from,
-        to: decision.to,
-        reasons: decision.reasons,
-        steps,
-      });
+      return refuse(engine, pair, decision, ec2, steps);
     case 'move':
-      if (decision.dryRun) {
-        engine.telemetry.gauge(pair, observation, holder);
-        return rehearse(pair, decision, ec2, engine.clock, steps);
-      }
+      if (decision.dryRun) return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
       return move(engine, pair, decision, observation, ec2, time, steps);
   }
 }
@@ -319,7 +346,7 @@ async function maintain(
   await timed(clock, steps, opened ? 'maintenance-start' : 'maintenance-end', () =>
     opened
       ? ec2.tag(pair.networkInterfaceId, opened)
-      : ec2.untag(pair.networkInterfaceId, MAINTENANCE_TAG_KEYS),
+      : ec2.untag(pair.networkInterfaceId, [...MAINTENANCE_TAG_KEYS]),
   );
   const tags = Object.fromEntries(
     Object.entries(eni.tags).filter(([key]) => !(MAINTENANCE_TAG_KEYS as readonly string[]).includes(key)),
@@ -340,6 +367,36 @@ async function maintain(
   });
 }
 
+/**
+ * A refusal. Flapping pages once an episode: the first refusal records the page on the ENI
+ * (TAG.flappingPaged, best effort), and later ones, from any trigger, page nobody.
+ */
+async function refuse(
+  engine: Engine,
+  pair: Pair,
+  decision: Extract<Plan, { kind: 'refused' }>,
+  ec2: FailoverEc2,
+  steps: Step[],
+): Promise<Answer> {
+  const r = result('refused', pair, {
+    from: decision.from,
+    to: decision.to,
+    reasons: decision.reasons,
+    steps,
+  });
+  const flapping = decision.flapping;
+  if (!flapping) return { result: r };
+  if (flapping.paged) return { result: r, page: false };
+  try {
+    await timed(engine.clock, steps, 'record-flapping-page', () =>
+      ec2.tag(pair.networkInterfaceId, { [TAG.flappingPaged]: flapping.mark }),
+    );
+  } catch (error) {
+    engine.deps.logger.warn('could not record the flapping page; the next refusal pages again', { error });
+  }
+  return { result: r, page: true };
+}
+
 /** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */
 async function rehearse(
   pair: Pair,
@@ -358,7 +415,10 @@ async function rehearse(
   });
 }
 
-/** The move itself (execute.ts); the gauge then counts the address as on its new holder. */
+/**
+ * The move itself (execute.ts), under this invocation's intent. Reports come from ownership: a move
+ * that another invocation made (or is making) is `unchanged` here and pages nobody.
+ */
 async function move(
   engine: Engine,
   pair: Pair,
@@ -367,23 +427,33 @@ async function move(
   ec2: FailoverEc2,
   time: Budget,
   steps: Step[],
-): Promise<Result> {
+): Promise<Answer> {
   const { clock, deps } = engine;
-  const reason = decision.reasons.join('; ');
   const done = await execute(decision, pair, ec2, {
     clock,
     deadline: time.deadline,
-    reason,
+    reason: decision.reasons.join('; '),
     os: deps.os,
     steps,
+    invocation: randomUUID().slice(0, 8),
   });
+  if (!done.made) {
+    engine.telemetry.gauge(pair, observation, observation.eni ? holderOf(observation.eni) : null);
+    const fields = { from: decision.from, to: decision.to, steps: done.steps };
+    return {
+      result: result('unchanged', pair, { ...fields, reasons: [done.reason, ...done.notes] }),
+      page: false,
+    };
+  }
   engine.telemetry.gauge(pair, observation, decision.to);
-  return result('moved', pair, {
-    from: decision.from,
-    to: decision.to,
-    reasons: [...decision.reasons, ...done.notes],
-    steps: done.steps,
-  });
+  return {
+    result: result('moved', pair, {
+      from: decision.from,
+      to: decision.to,
+      reasons: [...decision.reasons, ...done.notes],
+      steps: done.steps,
+    }),
+  };
 }
 
 /** Metrics for one result. */

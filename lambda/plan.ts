@@ -4,37 +4,54 @@
 //
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
 //   Automatic triggers (alarm, state change, reconcile); the first rule that answers decides:
+//     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
 //     inMaintenance        a pair in maintenance (a window on its ENI, or its holder's application
 //                          reporting suppressed) is left alone: automatic moves are paused
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
 //     holderHealthy        a holder that reads healthy keeps the ENI
-//     failOver             a failed holder (holderFailure) is left for the other member, damped (dampingFor);
+//     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
+//                          only while it still runs, so a stopped or terminated holder is left at once;
 //                          a move for the application check alone needs a ready target (applicationReady)
-//   Manual move:
+//   Manual move: intentBlocks, then
 //     manualMove           to the named member (or the other one); never damped
 //   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
 //     detachFor            the detach first, with Force by need (forceFor), the forced detach recorded
+//     escalateFor          an automatic move's detach without Force that hangs is forced after 20 s
 //     putBackFor           where the ENI goes back if the attach fails
 //     fenceFor             the failed holder to stop after a forced detach
 //   After the decision:
 //     keepAddress          an attachment that would die with its instance is set to outlive it
 
 import { eniProblems, failed, targetProblems } from './checks';
-import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
+import {
+  DEFAULT_COOLDOWN_SECONDS,
+  DEFAULT_MAX_MOVES_PER_HOUR,
+  instanceOf,
+  type Pair,
+  type Role,
+  roleOf,
+} from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import { describeMaintenance, maintenanceOf } from './maintenance';
 import type { PairState } from './result';
 import {
+  automaticMovesOf,
   type EniView,
   health,
   holderOf,
   type InstanceView,
+  type Intent,
+  intentsOf,
   type Observation,
   ownApplication,
+  precedes,
   TAG,
   who,
 } from './view';
+
+/** How long an automatic move waits for a detach without Force before it forces it (CONTRACT.md). */
+export const FORCE_AFTER_MS = 20_000;
 
 export type Plan =
   | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
@@ -44,12 +61,19 @@ export type Plan =
       readonly reasons: string[];
       /** An attachment to set DeleteOnTermination=false on: a move whose last steps failed left it true. */
       readonly keep?: string;
+      /** Page nobody: another invocation's move is under way, and it reports. */
+      readonly quiet?: boolean;
     }
   | {
       readonly kind: 'refused';
       readonly from: string | null;
       readonly to: string | null;
       readonly reasons: string[];
+      /**
+       * Refused as flapping: paged once an episode. `paged`: this episode was paged already; `mark`:
+       * the value of TAG.flappingPaged that records the page.
+       */
+      readonly flapping?: { readonly paged: boolean; readonly mark: string };
     }
   | MovePlan;
 
@@ -82,6 +106,20 @@ export interface MovePlan {
   readonly fence: string | undefined;
   /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
   readonly verifyAddress: string | undefined;
+  /** An automatic move away from a failed holder: recorded in TAG.automaticMoves, which damping counts. */
+  readonly automatic: boolean;
+  /**
+   * A detach without Force that has not finished after `afterMs` is forced (an automatic move): the
+   * holder's OS is not letting go. `record`: write the forced detach, for a holder that still runs.
+   */
+  readonly escalate:
+    | {
+        readonly attachmentId: string;
+        readonly instanceId: string;
+        readonly afterMs: number;
+        readonly record: boolean;
+      }
+    | undefined;
   /** Why the move is right, for the result and the ENI's tag. */
   readonly reasons: string[];
 }
@@ -97,13 +135,22 @@ interface Situation {
   /** The trigger as a person reads it. */
   readonly cause: string;
   readonly now: number;
+  /** This invocation's ID, for its own intent on the ENI; undefined before it has written one. */
+  readonly self: string | undefined;
 }
 
 /** An automatic rule: a plan when it decides, undefined to let the next rule decide. */
 type Rule = (s: Situation) => Plan | undefined;
 
 /** The automatic rules, in order. */
-const AUTOMATIC: readonly Rule[] = [inMaintenance, adoptStranded, notAboutHolder, holderHealthy, failOver];
+const AUTOMATIC: readonly Rule[] = [
+  intentBlocks,
+  inMaintenance,
+  adoptStranded,
+  notAboutHolder,
+  holderHealthy,
+  failOver,
+];
 
 /** What the planner decides about: every trigger but those handled before it (ignored, maintenance). */
 export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
@@ -112,14 +159,21 @@ export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
  * healthy member of the pair"; the trigger is only a reason to look again.
  */
-export function plan(pair: Pair, trigger: PlanTrigger, obs: Observation, now: number): Plan {
+export function plan(
+  pair: Pair,
+  trigger: PlanTrigger,
+  obs: Observation,
+  now: number,
+  /** This invocation's ID, once it has recorded its intent on the ENI. */
+  self?: string,
+): Plan {
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
   if (trigger.kind === 'status')
     return eni ? planStatus(pair, obs, eni, now) : { kind: 'status', holder: null, reasons: problems };
   if (!eni || problems.length > 0)
     return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
-  return keepAddress(eni, decide(pair, trigger, obs, eni, now));
+  return keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
 }
 
 function decide(
@@ -128,8 +182,10 @@ function decide(
   obs: Observation,
   eni: EniView,
   now: number,
+  self: string | undefined,
 ): Plan {
-  if (trigger.kind === 'move') return manualMove(pair, trigger, obs, eni);
+  if (trigger.kind === 'move')
+    return intentBlocks({ pair, eni, now, self }) ?? manualMove(pair, trigger, obs, eni);
   const situation: Situation = {
     pair,
     trigger,
@@ -138,6 +194,7 @@ function decide(
     holder: holderOf(eni),
     cause: describeTrigger(trigger),
     now,
+    self,
   };
   for (const rule of AUTOMATIC) {
     const decision = rule(situation);
@@ -147,6 +204,42 @@ function decide(
 }
 
 // ── Automatic rules ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * One address, many actors: another invocation's live intent means it is moving the ENI, and it will
+ * report the move; this one changes nothing and pages nobody. With an intent of its own (`self`, the
+ * re-read after writing it), only a rival that precedes it (lambda/view.ts precedes) blocks.
+ */
+function intentBlocks({
+  pair,
+  eni,
+  now,
+  self,
+}: Pick<Situation, 'pair' | 'eni' | 'now' | 'self'>): Plan | undefined {
+  const rival = rivalIntent(eni.tags, self, now);
+  if (!rival) return undefined;
+  return {
+    kind: 'unchanged',
+    holder: holderOf(eni),
+    quiet: true,
+    reasons: [
+      `a move by another invocation is under way (${rival.id}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()})`,
+    ],
+  };
+}
+
+/** The live intent of another invocation that goes before this one's, if any; expired intents are ignored. */
+export function rivalIntent(
+  tags: Readonly<Record<string, string>>,
+  self: string | undefined,
+  now: number,
+): Intent | undefined {
+  const live = intentsOf(tags).filter((i) => i.until > now);
+  const own = live.find((i) => i.id === self);
+  return live
+    .filter((i) => i.id !== self && (!own || precedes(i, own)))
+    .sort((a, b) => (precedes(a, b) ? -1 : 1))[0];
+}
 
 /**
  * Maintenance pauses every automatic move of the pair, a stranded or failed holder's included: the
@@ -176,7 +269,7 @@ function inMaintenance({ pair, obs, eni, holder, cause, now }: Situation): Plan 
 /** An ENI that no one holds is attached to a healthy member, whatever the trigger was about. */
 function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
   if (holder !== null) return undefined;
-  return adopt(pair, obs, eni, `triggered by ${cause}`, false);
+  return adopt(pair, obs, eni, `triggered by ${cause}`, { unattended: true });
 }
 
 /** An alarm or state change about the member that does not hold the ENI moves nothing. */
@@ -205,17 +298,21 @@ function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan |
 /** A holder that has failed is left for the other member, unless damping holds the move back. */
 function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
   const from = holder as string;
-  const why = holderFailure(pair, obs.instances[from]);
+  const instance = obs.instances[from];
+  const why = holderFailure(pair, instance);
   const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
-  return moveTo(
+  const damping = dampingFor(pair, eni, instance, now);
+  const decision = moveTo(
     pair,
     obs,
     eni,
     to,
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    false,
-    [...dampingFor(pair, eni, now), ...applicationReady(pair, obs, from, to)],
+    { automatic: true, blockers: [...damping.reasons, ...applicationReady(pair, obs, from, to)] },
   );
+  return decision.kind === 'refused' && damping.flapping
+    ? { ...decision, flapping: damping.flapping }
+    : decision;
 }
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
@@ -234,9 +331,12 @@ export function holderFailure(pair: Pair, instance: InstanceView | undefined): s
   return undefined;
 }
 
-/** The holder runs and answers; only its application check failed. */
+/** The holder runs and answers every status check; only its application check failed. */
 function applicationOnly(pair: Pair, instance: InstanceView | undefined): boolean {
-  return holderFailure(pair, instance) !== undefined && !forceFor(pair, instance);
+  const withoutApplication = { ...pair, applicationCheck: undefined, applicationCheckId: undefined };
+  return (
+    holderFailure(pair, instance) !== undefined && holderFailure(withoutApplication, instance) === undefined
+  );
 }
 
 /**
@@ -259,20 +359,47 @@ function applicationReady(pair: Pair, obs: Observation, from: string, to: string
   ];
 }
 
-/** Flap damping: an automatic move this soon after the ENI's last move is refused. */
-function dampingFor(pair: Pair, eni: EniView, now: number): string[] {
-  const movedAt = Date.parse(eni.tags[TAG.movedAt] ?? '');
+/**
+ * Damping by cause: the cool-down and the flap limit hold back only a move away from a holder that
+ * still runs (a failed check), and count only automatic moves (TAG.automaticMoves). A holder that is
+ * stopping, stopped, shutting down, terminated or gone is left at once: damping never keeps the
+ * address on a dead holder.
+ */
+function dampingFor(
+  pair: Pair,
+  eni: EniView,
+  holder: InstanceView | undefined,
+  now: number,
+): { reasons: string[]; flapping?: { paged: boolean; mark: string } } {
+  if (!stillRuns(holder)) return { reasons: [] };
+  const moves = automaticMovesOf(eni.tags, now);
+  const reasons: string[] = [];
+  const last = moves.at(-1);
   const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
-  if (Number.isNaN(movedAt) || now - movedAt >= seconds * 1000) return [];
-  const ago = Math.max(0, Math.round((now - movedAt) / 1000));
-  const last = `${eni.tags[TAG.from] ?? '?'} -> ${eni.tags[TAG.to] ?? '?'}`;
-  return [
+  if (last !== undefined && now - last < seconds * 1000) {
+    const ago = Math.max(0, Math.round((now - last) / 1000));
+    reasons.push(
+      failed(
+        'cooldown',
+        `the last automatic move was ${ago} s ago; a move away from a holder that still runs waits ${seconds} s after it, to damp flapping (a manual move, or a holder that is stopped or gone, is not damped)`,
+      ),
+    );
+  }
+  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
+  if (last === undefined || moves.length < limit) return { reasons };
+  reasons.push(
     failed(
-      'cooldown',
-      `the ENI last moved ${ago} s ago (${last}); automatic moves wait ${seconds} s between moves to damp flapping (a manual move is not damped)`,
+      'flapping',
+      `${moves.length} automatic moves in the last hour (the limit is ${limit}); moves away from a holder that still runs wait until the oldest is an hour old, at ${new Date((moves[0] ?? now) + 3_600_000).toISOString()}; a person should look (a manual move still works)`,
     ),
-  ];
+  );
+  const mark = new Date(last).toISOString();
+  return { reasons, flapping: { paged: eni.tags[TAG.flappingPaged] === mark, mark } };
 }
+
+/** Running (or starting): its failure is a check, not its state, so damping and a detach without Force apply. */
+const stillRuns = (instance: InstanceView | undefined) =>
+  instance?.state === 'running' || instance?.state === 'pending';
 
 // ── Manual rules ─────────────────────────────────────────────────────────────────────────────────
 
@@ -285,7 +412,7 @@ function manualMove(
 ): Plan {
   const holder = holderOf(eni);
   if (holder === null && trigger.to === undefined)
-    return adopt(pair, obs, eni, 'manual move', trigger.dryRun);
+    return adopt(pair, obs, eni, 'manual move', { dryRun: trigger.dryRun });
   const holderRole = holder === null ? undefined : roleOf(pair, holder);
   const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
   const to = instanceOf(pair, toRole);
@@ -295,14 +422,9 @@ function manualMove(
     holder === null
       ? `${eni.id} is attached to no one`
       : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
-  return moveTo(
-    pair,
-    obs,
-    eni,
-    to,
-    [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why],
-    trigger.dryRun,
-  );
+  return moveTo(pair, obs, eni, to, [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why], {
+    dryRun: trigger.dryRun,
+  });
 }
 
 // ── Every move ───────────────────────────────────────────────────────────────────────────────────
@@ -316,24 +438,32 @@ function moveTo(
   eni: EniView,
   to: string,
   why: string[],
-  dryRun: boolean,
-  /** Reasons to refuse besides the target's checks (damping). */
-  blockers: string[] = [],
+  how: {
+    dryRun?: boolean;
+    /** An automatic move away from a failed holder (counted by damping). */
+    automatic?: boolean;
+    /** Moves without a person: a hung detach is forced (adopting a stranded ENI, a failed holder). */
+    unattended?: boolean;
+    /** Reasons to refuse besides the target's checks (damping). */
+    blockers?: string[];
+  } = {},
 ): Plan {
   const from = holderOf(eni);
-  const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
+  const problems = [...(how.blockers ?? []), ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
-  const detach = detachFor(pair, obs, eni);
+  const detach = detachFor(obs, eni);
   return {
     kind: 'move',
     from,
     to,
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
-    dryRun,
+    dryRun: how.dryRun ?? false,
     putBack: putBackFor(pair, obs, from, detach),
     fence: fenceFor(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
+    automatic: how.automatic ?? false,
+    escalate: how.automatic || how.unattended ? escalateFor(obs, eni, detach) : undefined,
     reasons: why,
   };
 }
@@ -344,11 +474,11 @@ function moveTo(
  * instance that still runs: a stopped or terminated one must be started again anyway, which is the
  * documented cure.
  */
-function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
+function detachFor(obs: Observation, eni: EniView): MovePlan['detach'] {
   const a = eni.attachment;
   if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
   const instance = obs.instances[a.instanceId];
-  const force = forceFor(pair, instance);
+  const force = forceFor(instance);
   if (a.status === 'detaching' && !force) return undefined;
   return {
     attachmentId: a.id,
@@ -359,14 +489,29 @@ function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach
 }
 
 /**
- * Force is AWS's last resort for a failed instance (DetachNetworkInterface, `Force`): a holder whose
- * only failure is its application lets go the ordinary way.
+ * Force by need. Force is AWS's last resort for a failed instance (DetachNetworkInterface, `Force`),
+ * and after it the instance may refuse an interface at that index until it is stopped and started:
+ * only a holder that is not running, or fails its instance or system reachability check, gets it. A
+ * holder that answers (only its attached-EBS or application check failed) lets go the ordinary way;
+ * if it does not within FORCE_AFTER_MS, an automatic move escalates (escalateFor).
  */
-function forceFor(pair: Pair, instance: InstanceView | undefined): boolean {
-  return (
-    holderFailure({ ...pair, applicationCheck: undefined, applicationCheckId: undefined }, instance) !==
-    undefined
-  );
+function forceFor(instance: InstanceView | undefined): boolean {
+  if (!stillRuns(instance)) return true;
+  return instance?.instanceStatus === 'impaired' || instance?.systemStatus === 'impaired';
+}
+
+/** The detach an automatic move forces if it has not finished within FORCE_AFTER_MS. */
+function escalateFor(obs: Observation, eni: EniView, detach: MovePlan['detach']): MovePlan['escalate'] {
+  const a = eni.attachment;
+  if (detach?.force || !a?.instanceId) return undefined;
+  if (!detach && a.status !== 'detaching') return undefined;
+  const instance = obs.instances[a.instanceId];
+  return {
+    attachmentId: a.id,
+    instanceId: a.instanceId,
+    afterMs: FORCE_AFTER_MS,
+    record: instance?.state === 'running',
+  };
 }
 
 /**
@@ -392,7 +537,13 @@ function fenceFor(pair: Pair, from: string | null, forced: boolean, obs: Observa
 }
 
 /** Attach an ENI that no one holds to a healthy member, the standby first. */
-function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: boolean): Plan {
+function adopt(
+  pair: Pair,
+  obs: Observation,
+  eni: EniView,
+  why: string,
+  how: { dryRun?: boolean; unattended?: boolean },
+): Plan {
   const refusals: string[] = [];
   for (const role of ['standby', 'primary'] as const) {
     const id = instanceOf(pair, role);
@@ -404,7 +555,7 @@ function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: 
         eni,
         id,
         [`${eni.id} is attached to no one`, why, `attaching it to ${role} ${id}`],
-        dryRun,
+        how,
       );
     }
     refusals.push(...problems);
@@ -482,11 +633,24 @@ export function redundancy(
 
 /** The pair at a glance, for status results (lambda/result.ts PairState). */
 export function pairState(pair: Pair, obs: Observation, now: number): PairState {
-  const window = maintenanceOf(pair, obs, now);
   const holder = obs.eni ? holderOf(obs.eni) : null;
   const { attached, redundant } = redundancy(pair, obs, holder);
   const tags = obs.eni?.tags ?? {};
   const at = tags[TAG.movedAt];
+  const moves = automaticMovesOf(tags, now);
+  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const last = moves.at(-1);
+  const cooldownEnds =
+    last === undefined ? 0 : last + (pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS) * 1000;
+  const damping =
+    moves.length >= limit && moves[0] !== undefined
+      ? `flapping until ${iso(moves[0] + 3_600_000)}`
+      : cooldownEnds > now
+        ? `cooldown until ${iso(cooldownEnds)}`
+        : null;
+  const intent = rivalIntent(tags, undefined, now);
+  const window = maintenanceOf(pair, obs, now);
   return {
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
@@ -495,6 +659,9 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    automaticMoves: { lastHour: moves.length, limit },
+    damping,
+    intent: intent ? { id: intent.id, to: intent.target, until: iso(intent.until) } : null,
     maintenance: window ? { until: window.until, why: window.why } : null,
   };
 }

@@ -26,6 +26,15 @@ export interface PairState {
    * reporting suppressed. `until` null: until someone ends it. Absent from older functions' answers.
    */
   readonly maintenance?: { readonly until: string | null; readonly why: string } | null;
+  /** Automatic moves in the last hour, against the pair's flap limit (maxMovesPerHour). */
+  readonly automaticMoves: { readonly lastHour: number; readonly limit: number };
+  /**
+   * What holds back an automatic move away from a holder that still runs now: `cooldown until <ISO>`,
+   * `flapping until <ISO>`, or null. A stopped or terminated holder is left whatever it says.
+   */
+  readonly damping: string | null;
+  /** A live intent: another invocation is moving the ENI to `to` until `until`; null when none. */
+  readonly intent: { readonly id: string; readonly to: string; readonly until: string } | null;
 }
 
 /** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */

@@ -132,6 +132,23 @@ export class FakeEc2 {
   hungDetach = false;
   /** At most this many instances per DescribeApplicationStatus page (EC2 paginates it by NextToken). */
   appStatusPageSize = 1000;
+  /**
+   * Per-call latency, in real milliseconds (each call waits a random time in the range before EC2 acts
+   * on it), so that concurrent invocations interleave as they do against EC2, whose calls take tens to
+   * hundreds of milliseconds (EC2 API Reference, "Eventual consistency": requests are served by many
+   * hosts). Undefined: no wait, as the tests that do not race expect.
+   */
+  latency: { minMs: number; maxMs: number } | undefined;
+  /** The seed of the latency's random draws, so that a failing interleaving can be replayed. */
+  private seed = 1;
+  /**
+   * Instance IDs EC2 refuses in DescribeInstanceStatus: a list call that names one fails whole with
+   * InvalidInstanceID.NotFound (EC2 API Reference, "Error codes": the specified instance does not
+   * exist), as a terminated instance's ID may be. A terminated instance is always refused.
+   */
+  readonly refusedInStatus = new Set<string>();
+  /** Test hooks around a call: `before` runs before EC2 acts on it, `after` once it has; both awaited. */
+  private readonly hooks = new Map<string, { before?: () => Promise<void>; after?: () => Promise<void> }>();
   private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
   private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
@@ -248,6 +265,34 @@ export class FakeEc2 {
     this.stale_ = { after, shows, reads, armed: false };
   }
 
+  /** Make each call take a random time in [minMs, maxMs] (real time), drawn from `seed`. */
+  withLatency(minMs: number, maxMs: number, seed = 1): void {
+    this.latency = { minMs, maxMs };
+    this.seed = seed;
+  }
+
+  /** Run `hook` (once) before or after EC2 acts on the next call of `action`: to act in a given phase of a move. */
+  when(action: string, phase: 'before' | 'after', hook: () => Promise<void>): void {
+    this.hooks.set(action, { ...this.hooks.get(action), [phase]: hook });
+  }
+
+  private async lag(): Promise<void> {
+    const l = this.latency;
+    if (!l) return;
+    // A small linear congruential generator: reproducible interleavings.
+    this.seed = (this.seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    const ms = l.minMs + (this.seed / 2 ** 31) * (l.maxMs - l.minMs);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private async hook(action: string, phase: 'before' | 'after'): Promise<void> {
+    const hooks = this.hooks.get(action);
+    const hook = hooks?.[phase];
+    if (!hooks || !hook) return;
+    delete hooks[phase];
+    await hook();
+  }
+
   /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
   get mutations(): string[] {
     return this.calls.filter((c, i) => !c.startsWith('Describe') && !this.dryRuns.has(i));
@@ -289,6 +334,8 @@ export class FakeEc2 {
 
   /** A mutation: remember what reads may still show, then carry it out (twice, if its answer is lost). */
   private async mutate<T>(action: string, dryRun: boolean | undefined, act: () => T): Promise<T> {
+    await this.lag();
+    if (!dryRun) await this.hook(action, 'before');
     this.enter(action, dryRun);
     if (dryRun) {
       throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
@@ -314,6 +361,7 @@ export class FakeEc2 {
     } finally {
       // Reads go stale after the call was carried out, whatever its answer.
       if (this.stale_?.after === action) this.stale_.armed = true;
+      await this.hook(action, 'after');
     }
   }
 
@@ -428,6 +476,7 @@ export class FakeEc2 {
   private wire(): void {
     const m = this.mock;
     m.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeNetworkInterfaces');
       const filter = input.Filters?.[0];
       const cheap = [
@@ -465,6 +514,7 @@ export class FakeEc2 {
       return { NetworkInterfaces: answer };
     });
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstances');
       const ids: string[] = input.InstanceIds ?? input.Filters?.[0]?.Values ?? [];
       const found = ids.flatMap((id) => {
@@ -492,10 +542,17 @@ export class FakeEc2 {
       };
     });
     m.on(DescribeInstanceStatusCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstanceStatus');
       // EC2 API Reference, DescribeInstanceStatus: at most 100 IDs, and not together with MaxResults.
       if (input.InstanceIds && (input.MaxResults !== undefined || input.InstanceIds.length > 100))
         throw ec2Error('InvalidParameterCombination', 'InstanceIds: at most 100, and not with MaxResults');
+      // EC2 API Reference, "Error codes", InvalidInstanceID.NotFound: one unknown ID fails the whole call.
+      const refused = (input.InstanceIds ?? []).filter(
+        (id: string) => this.refusedInStatus.has(id) || this.instances.get(id)?.state === 'terminated',
+      );
+      if (refused.length > 0)
+        throw ec2Error('InvalidInstanceID.NotFound', `The instance IDs '${refused.join(', ')}' do not exist`);
       return {
         InstanceStatuses: (input.InstanceIds ?? []).flatMap((id: string) => {
           const i = this.instances.get(id);
@@ -516,6 +573,7 @@ export class FakeEc2 {
       };
     });
     m.on(DescribeInstanceTypesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstanceTypes');
       return { InstanceTypes: (input.InstanceTypes ?? []).map((t: string) => this.typeInfo(t)) };
     });
@@ -593,8 +651,22 @@ export class FakeEc2 {
         return {};
       }),
     );
+    // EC2 API Reference, DeleteTags: a key given with a value is deleted only if the value matches;
+    // deleting a key that is not there is not an error.
+    m.on(DeleteTagsCommand).callsFake((input) =>
+      this.mutate('DeleteTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          if (!eni) continue;
+          for (const t of input.Tags ?? []) {
+            const key = t.Key as string;
+            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
+          }
+        }
+        return {};
+      }),
+    );
     this.wireApplicationStatus();
-    this.wireDeleteTags();
   }
 
   /**
@@ -666,26 +738,6 @@ export class FakeEc2 {
     this.mock.on(DisableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
       this.mutate('DisableApplicationStatusCheckSuppression', input.DryRun, () => {
         for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: undefined });
-        return {};
-      }),
-    );
-  }
-
-  /**
-   * DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value
-   * (EC2 API Reference, DeleteTags).
-   */
-  private wireDeleteTags(): void {
-    this.mock.on(DeleteTagsCommand).callsFake((input) =>
-      this.mutate('DeleteTags', input.DryRun, () => {
-        for (const id of input.Resources ?? []) {
-          const eni = this.enis.get(id);
-          if (!eni) continue;
-          for (const t of input.Tags ?? []) {
-            const key = t.Key as string;
-            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
-          }
-        }
         return {};
       }),
     );

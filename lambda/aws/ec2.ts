@@ -105,6 +105,9 @@ function toTypeLimits(t: InstanceTypeInfo): TypeLimits {
   };
 }
 
+/** How EC2 refuses an instance ID it does not know in a status call. */
+const REFUSED_IDS = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+
 // EC2 answers a list call in pages of at most this many; every list call follows NextToken.
 const PAGE = 100;
 
@@ -173,33 +176,17 @@ export class Ec2Adapter implements Ec2Port {
       ),
     ]);
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
+    // A terminated instance has no status to read, and EC2 may refuse its ID in a status call.
+    const live = found.filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId);
     // Members of pairs that name their application check; a terminated one has no application to judge.
     const checkedIds = new Set(
       pairs
         .filter((p) => p.applicationCheckId !== undefined)
         .flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
     );
-    const checked = found
-      .filter((i) => checkedIds.has(i.InstanceId) && i.State?.Name !== 'terminated')
-      .map((i) => i.InstanceId);
     const [statuses, applications] = await Promise.all([
-      Promise.all(
-        // DescribeInstanceStatus takes at most 100 instance IDs a request.
-        chunks(
-          found.map((i) => i.InstanceId),
-          100,
-        ).map((chunk) =>
-          this.all(
-            paginateDescribeInstanceStatus(
-              { client: this.client },
-              { InstanceIds: chunk, IncludeAllInstances: true },
-              this.options,
-            ),
-            (page) => page.InstanceStatuses ?? [],
-          ),
-        ),
-      ).then((lists) => lists.flat()),
-      this.describeApplicationStatus(checked),
+      Promise.all(chunks(live, 100).map((chunk) => this.statuses(chunk))).then((lists) => lists.flat()),
+      this.describeApplicationStatus(live.filter((id) => checkedIds.has(id))),
       this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
     const views = new Map<string, InstanceView>();
@@ -249,17 +236,77 @@ export class Ec2Adapter implements Ec2Port {
    */
   private async describeApplicationStatus(ids: string[]): Promise<Map<string, InstanceApplicationStatus>> {
     const out = new Map<string, InstanceApplicationStatus>();
+    const ask = async (chunk: string[]) => {
+      let token: string | undefined;
+      do {
+        const page = await this.client.send(
+          new DescribeApplicationStatusCommand({ InstanceIds: chunk, NextToken: token }),
+          this.options,
+        );
+        for (const i of page.ApplicationStatuses?.Instances ?? []) if (i.InstanceId) out.set(i.InstanceId, i);
+        token = page.NextToken;
+      } while (token);
+    };
     if (ids.length === 0) return out;
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(
-        new DescribeApplicationStatusCommand({ InstanceIds: ids, NextToken: token }),
-        this.options,
+    try {
+      await ask(ids);
+    } catch (error) {
+      // As for DescribeInstanceStatus (statuses): a member EC2 no longer knows is asked alone, and has none.
+      if (!REFUSED_IDS.has((error as Error).name)) throw error;
+      await Promise.all(
+        ids.map((id) =>
+          ask([id]).catch((e: unknown) => {
+            if (!REFUSED_IDS.has((e as Error).name)) throw e;
+          }),
+        ),
       );
-      for (const i of page.ApplicationStatuses?.Instances ?? []) if (i.InstanceId) out.set(i.InstanceId, i);
-      token = page.NextToken;
-    } while (token);
+    }
     return out;
+  }
+
+  /**
+   * DescribeInstanceStatus for at most 100 IDs (its limit). EC2 refuses the whole call when one ID is
+   * unknown to it (InvalidInstanceID.NotFound, or .Malformed; EC2 API Reference, "Error codes"), as a
+   * member that terminated meanwhile may be: then each ID is asked alone and a refused one has no status.
+   */
+  private async statuses(ids: string[]) {
+    const ask = (chunk: string[]) =>
+      this.all(
+        paginateDescribeInstanceStatus(
+          { client: this.client },
+          { InstanceIds: chunk, IncludeAllInstances: true },
+          this.options,
+        ),
+        (page) => page.InstanceStatuses ?? [],
+      );
+    try {
+      return await ask(ids);
+    } catch (error) {
+      if (!REFUSED_IDS.has((error as Error).name)) throw error;
+      const one = await Promise.all(
+        ids.map((id) =>
+          ask([id]).catch((e: unknown) => {
+            if (REFUSED_IDS.has((e as Error).name)) return [];
+            throw e;
+          }),
+        ),
+      );
+      return one.flat();
+    }
+  }
+
+  /** The instance's state, or undefined when EC2 does not know it. */
+  async instanceState(instanceId: string): Promise<string | undefined> {
+    // A filter rather than InstanceIds, so that a missing instance is an empty answer, not an error.
+    const instances = await this.all(
+      paginateDescribeInstances(
+        { client: this.client, pageSize: PAGE },
+        { Filters: [{ Name: 'instance-id', Values: [instanceId] }] },
+        this.options,
+      ),
+      (page) => (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+    );
+    return instances[0]?.State?.Name;
   }
 
   private async all<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[]): Promise<T[]> {
@@ -386,6 +433,19 @@ export class Ec2Adapter implements Ec2Port {
           this.options,
         ),
     ]);
+    // A move deletes its intent when it ends.
+    calls.push([
+      'DeleteTags',
+      () =>
+        this.client.send(
+          new DeleteTagsCommand({
+            Resources: [pair.networkInterfaceId],
+            Tags: [{ Key: `${TAG.intent}dry-run` }],
+            DryRun: true,
+          }),
+          this.options,
+        ),
+    ]);
     const problems: string[] = [];
     for (const [action, call] of calls) {
       try {
@@ -415,19 +475,19 @@ export class Ec2Adapter implements Ec2Port {
     );
   }
 
-  async untag(networkInterfaceId: string, keys: readonly string[]): Promise<void> {
-    await this.client.send(
-      new DeleteTagsCommand({ Resources: [networkInterfaceId], Tags: keys.map((Key) => ({ Key })) }),
-      this.options,
-    );
-  }
-
   async tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void> {
     await this.client.send(
       new CreateTagsCommand({
         Resources: [networkInterfaceId],
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       }),
+      this.options,
+    );
+  }
+
+  async untag(networkInterfaceId: string, keys: string[]): Promise<void> {
+    await this.client.send(
+      new DeleteTagsCommand({ Resources: [networkInterfaceId], Tags: keys.map((Key) => ({ Key })) }),
       this.options,
     );
   }

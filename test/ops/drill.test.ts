@@ -254,6 +254,9 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   serving: true,
   redundant: true,
   lastMove: null,
+  automaticMoves: { lastHour: 0, limit: 3 },
+  damping: null,
+  intent: null,
   ...fields,
 });
 /** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
@@ -282,14 +285,38 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     expect(invoked.map((i) => i.FunctionName).sort()).toEqual(['fn-one', 'fn-two']);
     for (const i of invoked) expect(decode(i.Payload)).toEqual({ action: 'status' });
     const text = aws.out.join('\n');
-    expect(text).toMatch(/^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+MAINTENANCE\s+LAST MOVE$/m);
+    expect(text).toMatch(
+      /^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+AUTO MOVES\/H\s+DAMPING\s+MAINTENANCE\s+LAST MOVE$/m,
+    );
     expect(rowOf(text, 'db')).toMatch(
-      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+-\s+never$/,
+      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+0\/3\s+-\s+-\s+never$/,
     );
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+standby\s+running.*\s+yes\s+-\s+\S+Z \(5 min ago\) primary -> standby$/,
+      /^web\s+standby\s+running.*\s+yes\s+0\/3\s+-\s+-\s+\S+Z \(5 min ago\) primary -> standby$/,
     );
     expect(text).toContain('2 pairs: 2 protected');
+  });
+
+  it('shows the automatic moves of the last hour against the flap limit, what damps a move, and a move under way', async () => {
+    const aws = stubbedAws(
+      fleetOf(
+        state({
+          automaticMoves: { lastHour: 3, limit: 3 },
+          damping: 'flapping until 2026-11-22T11:02:00.000Z',
+        }),
+        state({
+          automaticMoves: { lastHour: 1, limit: 3 },
+          damping: 'cooldown until 2026-11-22T10:20:00.000Z',
+          intent: { id: 'a1b2c3d4', to: STANDBY, until: '2026-11-22T10:20:55.000Z' },
+        }),
+      ),
+    );
+    await aws.run(['status']);
+    const text = aws.out.join('\n');
+    expect(rowOf(text, 'db')).toMatch(/\syes\s+3\/3\s+flapping until 2026-11-22T11:02:00Z\s+-\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(
+      /\syes\s+1\/3\s+MOVING to standby \(until 2026-11-22T10:20:55Z\)\s+-\s+never$/,
+    );
   });
 
   it('a pair in maintenance shows its window, and exits 1: its automatic moves are paused', async () => {
@@ -297,8 +324,8 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     const aws = stubbedAws(fleetOf(state(), state({ maintenance: { until, why: 'kernel patch, by ana' } })));
     expect(await aws.run(['status'])).toBe(1);
     const text = aws.out.join('\n');
-    expect(rowOf(text, 'web')).toMatch(/\syes\s+until \S+Z \(21 min left\)\s+never$/);
-    expect(rowOf(text, 'db')).toMatch(/\syes\s+-\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(/\syes\s+0\/3\s+-\s+until \S+Z \(21 min left\)\s+never$/);
+    expect(rowOf(text, 'db')).toMatch(/\syes\s+0\/3\s+-\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; in maintenance (automatic moves paused): web');
   });
 
@@ -314,7 +341,7 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     );
     expect(await aws.run(['status'])).toBe(1);
     const text = aws.out.join('\n');
-    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+-\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+0\/3\s+-\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: web');
   });
 
@@ -471,15 +498,15 @@ describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', 
     expect(await drill('status'), out.join('\n')).toBe(1);
     let text = out.join('\n');
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+-\s+never$/,
+      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+0\/3\s+-\s+-\s+never$/,
     );
-    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+-\s+never$/);
+    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+0\/3\s+-\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: api');
 
     expect(await drill('move', '--pair', 'web', '--to', 'standby')).toBe(0);
     expect(await drill('status')).toBe(1);
     expect(rowOf(out.join('\n'), 'web')).toMatch(
-      /^web\s+standby\s+.*\s+yes\s+-\s+\S+Z \(\d+ s ago\) primary -> standby$/,
+      /^web\s+standby\s+.*\s+yes\s+0\/3\s+-\s+-\s+\S+Z \(\d+ s ago\) primary -> standby$/,
     );
 
     // The web standby (now the holder) stops: its address is down until the function moves it.
