@@ -287,7 +287,7 @@ async function lookAndAct(
   const steps: Step[] = [];
   const observation = await timed(clock, steps, 'observe', () => observe(engine, pair, ec2, time, observed));
   if (trigger.kind === 'maintenance')
-    return { result: await maintain(engine, pair, trigger, observation, ec2, steps) };
+    return { result: await maintain(engine, pair, trigger, observation, ec2, time, steps) };
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
   const holder = observation.eni ? holderOf(observation.eni) : null;
@@ -336,6 +336,7 @@ async function maintain(
   trigger: Extract<Trigger, { kind: 'maintenance' }>,
   observation: Observation,
   ec2: FailoverEc2,
+  time: Budget,
   steps: Step[],
 ): Promise<Result> {
   const { clock } = engine;
@@ -343,10 +344,19 @@ async function maintain(
   if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
   const now = clock.now();
   const opened = trigger.minutes > 0 ? maintenanceTags(trigger.minutes, trigger.reason, now) : undefined;
+  // CreateTags and DeleteTags set the same tags however often they are made: transient errors are
+  // retried until the deadline.
   await timed(clock, steps, opened ? 'maintenance-start' : 'maintenance-end', () =>
-    opened
-      ? ec2.tag(pair.networkInterfaceId, opened)
-      : ec2.untag(pair.networkInterfaceId, [...MAINTENANCE_TAG_KEYS]),
+    readThrough(
+      clock,
+      time.deadline,
+      (e) => ec2.isTransient(e),
+      `${eni.id} (writing its maintenance tags)`,
+      () =>
+        opened
+          ? ec2.tag(pair.networkInterfaceId, opened)
+          : ec2.untag(pair.networkInterfaceId, [...MAINTENANCE_TAG_KEYS]),
+    ),
   );
   const tags = Object.fromEntries(
     Object.entries(eni.tags).filter(([key]) => !(MAINTENANCE_TAG_KEYS as readonly string[]).includes(key)),

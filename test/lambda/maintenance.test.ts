@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
 import { harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
@@ -127,6 +128,15 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
     h.ec2.set(PRIMARY, { state: 'stopped' });
     h.clock.tick(30 * 60_000);
     expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
+  });
+
+  it('a throttled tag write is retried: the window is set, once asked', async () => {
+    const h = harness();
+    h.ec2.fail('CreateTags', throttled(), 2);
+    const r = await outcome(h.invoke(sample('manual-maintenance')));
+    expect(r).toMatchObject({ outcome: 'status' });
+    expect(h.ec2.tags['eni-failover:maintenance-until']).toBe(UNTIL);
+    expect(h.ec2.mutations).toEqual(['CreateTags', 'CreateTags', 'CreateTags']);
   });
 
   it('an unknown pair is ignored and nothing is written; a missing ENI is refused by name', async () => {
