@@ -31,9 +31,10 @@ describe.runIf(runMotoTests)('npm run demo', () => {
     expect(act).toMatch(/^ {4}detach /m);
     expect(act).not.toContain('force-detach');
     expect(text).toMatch(/\[web\] REFUSED[\s\S]*x target-application: primary /);
-    // The closing table: web on its standby with the primary's application impaired, api down.
+    // The closing table: web on its standby with the primary's application impaired (no damping, no
+    // maintenance), api down.
     expect(text).toMatch(
-      /^web\s+standby\s+running, .*application impaired.*\s+NO\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
+      /^web\s+standby\s+running, .*application impaired.*\s+NO\s+\d+\/3\s+-\s+-\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
     );
     expect(text).toMatch(/^api\s+primary \(FAILED\)\s+stopped, /m);
   });
