@@ -363,7 +363,10 @@ function failOver(s: Situation): Plan {
     eni,
     to,
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    { automatic: true, blockers: [...damping.reasons, ...applicationReady(pair, obs, from, to), ...probeTargetProblems(s)] },
+    {
+      automatic: true,
+      blockers: [...damping.reasons, ...applicationReady(pair, obs, from, to), ...probeTargetProblems(s)],
+    },
   );
   return decision.kind === 'refused' && damping.flapping
     ? { ...decision, flapping: damping.flapping }

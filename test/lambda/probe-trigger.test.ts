@@ -133,3 +133,17 @@ describe('status gives the prober its addresses', () => {
     expect(r?.state?.addresses).toEqual({ primary: '10.0.1.10', standby: null });
   });
 });
+
+describe('maintenance (issue 14b) pauses probe moves as every automatic move', () => {
+  it('probe evidence during a maintenance window: unchanged, the ENI stays', async () => {
+    const h = harness({ pairs: [PROBED] });
+    await h.invoke({ action: 'maintenance', pair: 'web', minutes: 30 });
+
+    const r = (await h.invoke(evidence(h.clock.now()))) as Result;
+
+    expect(r.outcome).toBe('unchanged');
+    expect(r.reasons[0]).toMatch(/maintenance/);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+    expect(h.ec2.mock.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
+  });
+});
