@@ -66,7 +66,8 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     case 'ignored':
       return [{ ignored: trigger.reason }];
     case 'alarm':
-    case 'state-change': {
+    case 'state-change':
+    case 'planned': {
       if (region && trigger.region !== region) {
         return [{ ignored: `event is from region ${trigger.region}; this function manages ${region}` }];
       }
@@ -94,7 +95,7 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
 
 /** Alarms, state changes and reconcile rounds: Lambda retries them, and their refusals mean nobody moved the address. */
 const isAutomatic = (t: PairTrigger) =>
-  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile';
+  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile' || t.kind === 'planned';
 
 /**
  * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is

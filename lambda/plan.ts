@@ -59,6 +59,18 @@ export interface InstanceView {
     readonly deviceIndex: number;
     readonly networkCardIndex: number;
   }[];
+  /** The scheduled events EC2 announces for it (DescribeInstanceStatus Events), completed and canceled ones left out. */
+  readonly scheduledEvents: readonly ScheduledEvent[];
+}
+
+/** A scheduled event (EC2 User Guide, "Scheduled events for your instances"). */
+export interface ScheduledEvent {
+  /** instance-stop | instance-retirement | instance-reboot | system-reboot | system-maintenance */
+  readonly code: string;
+  /** The window (epoch ms); EC2 always gives NotBefore, NotAfter not for every event. */
+  readonly notBefore: number | undefined;
+  readonly notAfter: number | undefined;
+  readonly description: string;
 }
 
 export interface Observation {
@@ -566,6 +578,9 @@ export function plan(
     return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
   if (!eni || problems.length > 0)
     return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
+  // The planned-move rules (issue 16) arrive with the planner's rule table; until then a warning is noted only.
+  if (trigger.kind === 'planned')
+    return { kind: 'unchanged', holder: holderOf(eni), reasons: [`${describeTrigger(trigger)}: noted`] };
   const decision = decide(pair, trigger, obs, eni, now);
   const a = eni.attachment;
   // The goal includes an address that outlives its holder: finish what a half-done move left.

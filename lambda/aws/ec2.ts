@@ -6,6 +6,7 @@ import {
   DetachNetworkInterfaceCommand,
   type EC2Client,
   type Instance,
+  type InstanceStatusEvent,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
@@ -18,7 +19,14 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import { type EniView, type InstanceView, type MovePlan, type Observation, TAG } from '../plan';
+import {
+  type EniView,
+  type InstanceView,
+  type MovePlan,
+  type Observation,
+  type ScheduledEvent,
+  TAG,
+} from '../plan';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -47,6 +55,22 @@ function toEniView(ni: NetworkInterface): EniView {
       : undefined,
     tags: Object.fromEntries((ni.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
   };
+}
+
+/**
+ * An instance's scheduled events, without those EC2 marks done or called off: "[Completed]" or
+ * "[Canceled]" at the start of the description (EC2 User Guide, "Scheduled events for your instances";
+ * EC2 keeps them listed for a while after).
+ */
+export function toScheduledEvents(events: readonly InstanceStatusEvent[] | undefined): ScheduledEvent[] {
+  return (events ?? [])
+    .filter((e) => !/^\[(Completed|Canceled|Cancelled)\]/i.test(e.Description ?? ''))
+    .map((e) => ({
+      code: e.Code ?? 'unknown',
+      notBefore: e.NotBefore?.getTime(),
+      notAfter: e.NotAfter?.getTime(),
+      description: e.Description ?? '',
+    }));
 }
 
 /** What an instance type allows, from DescribeInstanceTypes: it never changes, so it is asked once per container. */
@@ -182,6 +206,7 @@ export class Ec2Adapter implements Ec2Port {
           deviceIndex: ni.Attachment?.DeviceIndex ?? -1,
           networkCardIndex: ni.Attachment?.NetworkCardIndex ?? 0,
         })),
+        scheduledEvents: toScheduledEvents(status?.Events),
       });
     }
     const observations = new Map<string, Observation>();
