@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
-import { type EniView, type MovePlan, TAG } from './plan';
+import type { MovePlan } from './plan';
 import type { Step } from './result';
+import { type EniView, TAG } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port {
@@ -214,6 +215,22 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
   return { read, settle, mutate, attach };
 }
 
+/** One move in progress: what every step of execute() uses. */
+interface Run {
+  readonly plan: MovePlan;
+  readonly pair: Pair;
+  readonly ec2: Ec2Port;
+  readonly options: ExecuteOptions;
+  readonly clock: Clock;
+  readonly eniId: string;
+  readonly steps: Step[];
+  /** What the result should say besides the plan's reasons (fencing, the OS check, a replayed call). */
+  readonly notes: string[];
+  readonly ec2Patience: ReturnType<typeof patience>;
+  /** Runs one named, timed step; a failure becomes a StepError. */
+  readonly step: <T>(name: string, action: () => Promise<T>) => Promise<T>;
+}
+
 /**
  * Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag.
  * EC2 is the lock: the detach names the attachment that was observed, and the attach is made only to
@@ -227,121 +244,172 @@ export async function execute(
 ): Promise<{ steps: Step[]; notes: string[] }> {
   const clock = options.clock ?? systemClock;
   const steps: Step[] = options.steps ?? [];
-  /** What the result should say besides the plan's reasons (fencing, the OS check, a replayed call). */
   const notes: string[] = [];
   const eniId = pair.networkInterfaceId;
-  const detachedId = plan.detach?.attachmentId;
-  const { settle, mutate, attach } = patience(ec2, eniId, clock, options.deadline, notes);
-
-  const step = <T>(name: string, action: () => Promise<T>): Promise<T> => timed(clock, steps, name, action);
-  /** A step that never undoes the move: its outcome, good or bad, becomes a note in the result. */
-  const reported = async (name: string, action: () => Promise<string>, failure: (error: Error) => string) => {
-    const start = clock.now();
-    try {
-      notes.push(await action());
-    } catch (error) {
-      notes.push(failure(error as Error));
-    } finally {
-      steps.push({ name, ms: clock.now() - start });
-    }
+  const run: Run = {
+    plan,
+    pair,
+    ec2,
+    options,
+    clock,
+    eniId,
+    steps,
+    notes,
+    ec2Patience: patience(ec2, eniId, clock, options.deadline, notes),
+    step: (name, action) => timed(clock, steps, name, action),
   };
-  /** Someone else has attached the ENI elsewhere: a concurrent move, or a person. */
-  const elsewhere = (eni: EniView, ours?: string) => {
-    const a = eni.attachment;
-    if (!a || a.id === ours || a.id === detachedId || a.instanceId === plan.to) return undefined;
-    return a.status === 'attached' || a.status === 'attaching'
-      ? `${eniId} is now attached to ${a.instanceId}, not ${plan.to}`
-      : undefined;
-  };
-
-  if (plan.detach) {
-    const { attachmentId, force } = plan.detach;
-    const name = force ? 'force-detach' : 'detach';
-    await step(name, () =>
-      mutate(
-        name,
-        () => ec2.detach(attachmentId, force),
-        (eni) => {
-          const a = eni.attachment;
-          if (a?.id !== attachmentId || a.status === 'detaching' || a.status === 'detached')
-            return { done: undefined };
-          return 'again';
-        },
-      ),
-    );
-  }
-  const forcedFrom = plan.detach?.record ? plan.detach.instanceId : null;
+  await detachStep(run);
   // Recorded at once, in parallel with the wait: AWS documents that the instance may refuse another
   // interface at that device index until it is stopped and started (target-forced-detach).
-  const recorded = forcedFrom
-    ? reported(
-        'record-forced-detach',
-        async () => {
-          await ec2.tag(eniId, {
-            [TAG.forcedFrom]: forcedFrom,
-            [TAG.forcedAt]: new Date(clock.now()).toISOString(),
-          });
-          return `recorded the forced detach from ${forcedFrom}: it is not a target until it is stopped and started`;
-        },
-        (e) => `could not record the forced detach from ${forcedFrom} (${describe(e)})`,
-      )
-    : Promise.resolve();
-  const fenced = plan.fence;
-  if (fenced) {
-    // Fencing is a precaution: if the stop fails, moving the address still matters more. Say so instead.
-    await reported(
-      'fence',
-      async () => {
-        await ec2.stop(fenced);
-        return `fence: stopped ${fenced}, so that it cannot answer on a stale address`;
-      },
-      (e) => `fence: could not stop ${fenced} (${describe(e)}); it may still be running`,
-    );
-  }
-  // Available, or already attached to the target by a concurrent move of the same pair.
-  let attachmentId: string | undefined;
-  if (plan.awaitAvailable) {
-    const seen = await step('wait-detached', () =>
-      settle<{ attached?: string }>(
-        'available',
-        (eni) => {
-          const theirs = attachedTo(eni, plan.to);
-          if (theirs && theirs !== detachedId) return { attached: theirs };
-          return eni.status === 'available' ? {} : undefined;
-        },
-        (eni) => elsewhere(eni),
-      ),
-    );
-    if (seen.attached) {
-      attachmentId = seen.attached;
-      notes.push(`${eniId} was attached to ${plan.to} by another invocation while this one waited`);
-    }
-  }
+  const recorded = recordForcedDetach(run);
+  await fence(run);
+  const already = await awaitAvailable(run);
   await recorded;
+  const attachmentId = already ?? (await attachOrPutBack(run));
+  await awaitAttached(run, attachmentId);
+  await keepAndTag(run, attachmentId);
+  await verifyOs(run);
+  return { steps, notes };
+}
+
+/** Detach the observed attachment (with Force if the plan says so), unless EC2 shows it done. */
+async function detachStep({ plan, ec2, step, ec2Patience }: Run): Promise<void> {
+  if (!plan.detach) return;
+  const { attachmentId, force } = plan.detach;
+  const name = force ? 'force-detach' : 'detach';
+  await step(name, () =>
+    ec2Patience.mutate(
+      name,
+      () => ec2.detach(attachmentId, force),
+      (eni) => {
+        const a = eni.attachment;
+        if (a?.id !== attachmentId || a.status === 'detaching' || a.status === 'detached')
+          return { done: undefined };
+        return 'again';
+      },
+    ),
+  );
+}
+
+/** A step that never undoes the move: its outcome, good or bad, becomes a note in the result. */
+async function reported(
+  run: Run,
+  name: string,
+  action: () => Promise<string>,
+  failure: (error: Error) => string,
+): Promise<void> {
+  const start = run.clock.now();
   try {
-    attachmentId ??= await step('attach', () => attach('attach', plan.to, pair.deviceIndex));
+    run.notes.push(await action());
   } catch (error) {
-    if (plan.putBack) await putBack(plan.putBack, error);
+    run.notes.push(failure(error as Error));
+  } finally {
+    run.steps.push({ name, ms: run.clock.now() - start });
+  }
+}
+
+/** Write the forced detach on the ENI, for a holder that still runs (target-forced-detach). */
+function recordForcedDetach(run: Run): Promise<void> {
+  const { plan, ec2, eniId, clock } = run;
+  const forcedFrom = plan.detach?.record ? plan.detach.instanceId : null;
+  if (!forcedFrom) return Promise.resolve();
+  return reported(
+    run,
+    'record-forced-detach',
+    async () => {
+      await ec2.tag(eniId, {
+        [TAG.forcedFrom]: forcedFrom,
+        [TAG.forcedAt]: new Date(clock.now()).toISOString(),
+      });
+      return `recorded the forced detach from ${forcedFrom}: it is not a target until it is stopped and started`;
+    },
+    (e) => `could not record the forced detach from ${forcedFrom} (${describe(e)})`,
+  );
+}
+
+/** Stop the failed holder, when the pair fences. */
+async function fence(run: Run): Promise<void> {
+  const fenced = run.plan.fence;
+  if (!fenced) return;
+  // Fencing is a precaution: if the stop fails, moving the address still matters more. Say so instead.
+  await reported(
+    run,
+    'fence',
+    async () => {
+      await run.ec2.stop(fenced);
+      return `fence: stopped ${fenced}, so that it cannot answer on a stale address`;
+    },
+    (e) => `fence: could not stop ${fenced} (${describe(e)}); it may still be running`,
+  );
+}
+
+/** Someone else has attached the ENI elsewhere: a concurrent move, or a person. */
+function elsewhere({ plan, eniId }: Run, eni: EniView, ours?: string): string | undefined {
+  const a = eni.attachment;
+  if (!a || a.id === ours || a.id === plan.detach?.attachmentId || a.instanceId === plan.to) return undefined;
+  return a.status === 'attached' || a.status === 'attaching'
+    ? `${eniId} is now attached to ${a.instanceId}, not ${plan.to}`
+    : undefined;
+}
+
+/**
+ * Wait for the ENI to be available. Answers the attachment ID if a concurrent move of the same pair
+ * has attached it to the target meanwhile.
+ */
+async function awaitAvailable(run: Run): Promise<string | undefined> {
+  const { plan, step, ec2Patience, notes, eniId } = run;
+  if (!plan.awaitAvailable) return undefined;
+  const detachedId = plan.detach?.attachmentId;
+  const seen = await step('wait-detached', () =>
+    ec2Patience.settle<{ attached?: string }>(
+      'available',
+      (eni) => {
+        const theirs = attachedTo(eni, plan.to);
+        if (theirs && theirs !== detachedId) return { attached: theirs };
+        return eni.status === 'available' ? {} : undefined;
+      },
+      (eni) => elsewhere(run, eni),
+    ),
+  );
+  if (seen.attached)
+    notes.push(`${eniId} was attached to ${plan.to} by another invocation while this one waited`);
+  return seen.attached;
+}
+
+/** Attach to the target; if that fails and the old holder is healthy, put the ENI back on it. */
+async function attachOrPutBack(run: Run): Promise<string> {
+  const { plan, pair, step, ec2Patience } = run;
+  try {
+    return await step('attach', () => ec2Patience.attach('attach', plan.to, pair.deviceIndex));
+  } catch (error) {
+    if (plan.putBack) await putBack(run, plan.putBack, error);
     throw error;
   }
-  const ours = attachmentId;
-  // Follow the attachment the attach returned: a read just after it may still show the old one.
+}
+
+/** Follow the attachment the attach returned: a read just after it may still show the old one. */
+async function awaitAttached(run: Run, ours: string): Promise<void> {
+  const { plan, step, ec2Patience, eniId } = run;
   await step('wait-attached', () =>
-    settle(
+    ec2Patience.settle(
       `attached to ${plan.to}`,
       (eni) => (eni.attachment?.id === ours && eni.attachment.status === 'attached' ? true : undefined),
       (eni) => {
         const a = eni.attachment;
         if (a?.id === ours && (a.status === 'detaching' || a.status === 'detached'))
           return `${eniId} is being detached from ${plan.to} again`;
-        return elsewhere(eni, ours);
+        return elsewhere(run, eni, ours);
       },
     ),
   );
+}
+
+/** The address outlives its new holder, and the ENI says where it moved, when and why. */
+async function keepAndTag({ plan, ec2, eniId, clock, options, step, ec2Patience }: Run, ours: string) {
   // A service address must survive its holder's termination: set it explicitly rather than trust the
   // attachment's default (AWS_FACTS.md). Both calls are idempotent, so a transient error is retried.
   await step('keep-on-termination', () =>
-    mutate(
+    ec2Patience.mutate(
       'keep-on-termination',
       () => ec2.keepOnTermination(eniId, ours),
       (eni) =>
@@ -355,54 +423,62 @@ export async function execute(
     [TAG.reason]: options.reason.slice(0, 256),
   };
   await step('tag', () =>
-    mutate(
+    ec2Patience.mutate(
       'tag',
       () => ec2.tag(eniId, tags),
       (eni) => (eni.tags[TAG.movedAt] === tags[TAG.movedAt] ? { done: undefined } : 'again'),
     ),
   );
+}
+
+/** Ask the new holder's OS whether it brought the address up (a pair with verifyOs). */
+async function verifyOs(run: Run): Promise<void> {
+  const { plan, options } = run;
   const address = plan.verifyAddress;
   const os = options.os;
-  if (address) {
-    // Reported, never undone: the ENI is where it must be; an OS that did not configure it needs a person.
-    await reported(
-      'os-check',
-      async () => {
-        if (!os) throw new Error('no SSM client was configured');
-        const { up, detail } = await os.addressIsUp(plan.to, address, options.deadline);
-        return up
-          ? `os-check: ${plan.to} brought ${address} up ${detail}`
-          : `os-check: FAILED: ${plan.to} has not brought ${address} up (${detail}); on Ubuntu, enable cloud-init hotplug`;
-      },
-      (e) => `os-check: FAILED: could not ask ${plan.to} (${e.name}: ${e.message})`,
-    );
-  }
-  return { steps, notes };
+  if (!address) return;
+  // Reported, never undone: the ENI is where it must be; an OS that did not configure it needs a person.
+  await reported(
+    run,
+    'os-check',
+    async () => {
+      if (!os) throw new Error('no SSM client was configured');
+      const { up, detail } = await os.addressIsUp(plan.to, address, options.deadline);
+      return up
+        ? `os-check: ${plan.to} brought ${address} up ${detail}`
+        : `os-check: FAILED: ${plan.to} has not brought ${address} up (${detail}); on Ubuntu, enable cloud-init hotplug`;
+    },
+    (e) => `os-check: FAILED: could not ask ${plan.to} (${e.name}: ${e.message})`,
+  );
+}
 
-  /**
-   * The attach to the target failed and the old holder is healthy (a drill, a fail-back): attach the
-   * ENI to it again, so the address serves from where it was. Throws a StepError that says so.
-   */
-  async function putBack(to: string, cause: unknown): Promise<never> {
-    const failed = describe(cause instanceof StepError ? cause.cause : cause);
-    try {
-      const back = await step('put-back', () => attach('put-back', to, pair.deviceIndex));
-      await step('wait-put-back', () =>
-        settle(`attached to ${to} again`, (eni) =>
-          eni.attachment?.id === back && eni.attachment.status === 'attached' ? true : undefined,
-        ),
-      );
-      await step('keep-on-termination', () => ec2.keepOnTermination(eniId, back));
-    } catch (error) {
-      const again = error instanceof StepError ? error.message : describe(error);
-      throw new StepError('attach', steps, {
-        cause: new PutBackError(`${failed}; putting it back on ${to} failed too: ${again}`),
-      });
-    }
+/**
+ * The attach to the target failed and the old holder is healthy (a drill, a fail-back): attach the
+ * ENI to it again, so the address serves from where it was. Throws a StepError that says so.
+ */
+async function putBack(
+  { pair, ec2, eniId, steps, step, ec2Patience }: Run,
+  to: string,
+  cause: unknown,
+): Promise<never> {
+  const failed = describe(cause instanceof StepError ? cause.cause : cause);
+  try {
+    const back = await step('put-back', () => ec2Patience.attach('put-back', to, pair.deviceIndex));
+    await step('wait-put-back', () =>
+      ec2Patience.settle(`attached to ${to} again`, (eni) =>
+        eni.attachment?.id === back && eni.attachment.status === 'attached' ? true : undefined,
+      ),
+    );
+    await step('keep-on-termination', () => ec2.keepOnTermination(eniId, back));
+  } catch (error) {
+    const again = error instanceof StepError ? error.message : describe(error);
     throw new StepError('attach', steps, {
-      cause: new PutBackError(`${failed}; the ENI was put back on ${to}, which serves the address again`),
+      cause: new PutBackError(`${failed}; putting it back on ${to} failed too: ${again}`),
     });
   }
+  throw new StepError('attach', steps, {
+    cause: new PutBackError(`${failed}; the ENI was put back on ${to}, which serves the address again`),
+  });
 }
 
 /** The move could not finish; says whether the ENI went back to its healthy holder. */

@@ -1,84 +1,27 @@
 // PURE: observed state + trigger -> Plan. No SDK import, no I/O, no clock.
+//
+// The decision table. Each row is one named function; "why did it refuse?" leads to one of them.
+//
+//   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
+//   Automatic triggers (alarm, state change, reconcile); the first rule that answers decides:
+//     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
+//     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
+//     holderHealthy        a holder that reads healthy keeps the ENI
+//     failOver             a failed holder (holderFailure) is left for the other member, damped (dampingFor)
+//   Manual move:
+//     manualMove           to the named member (or the other one); never damped
+//   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
+//     detachFor            the detach first, with Force by need (forceFor), the forced detach recorded
+//     putBackFor           where the ENI goes back if the attach fails
+//     fenceFor             the failed holder to stop after a forced detach
+//   After the decision:
+//     keepAddress          an attachment that would die with its instance is set to outlive it
+
+import { eniProblems, failed, targetProblems } from './checks';
 import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
-import { describeTrigger, type Trigger } from './events';
+import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import type { PairState } from './result';
-
-export interface EniView {
-  readonly id: string;
-  /** EC2's ENI status: available | in-use | attaching | detaching | associated … */
-  readonly status: string;
-  readonly availabilityZone: string;
-  readonly vpcId: string;
-  /** The service address. */
-  readonly privateIp: string | undefined;
-  readonly interfaceType: string;
-  readonly requesterManaged: boolean;
-  /**
-   * Addresses the ENI carries, as an instance type's per-interface limits count them: each IPv4 or
-   * IPv6 prefix counts as one address (EC2 User Guide, "Prefix delegation", considerations).
-   */
-  readonly addresses: { readonly ipv4: number; readonly ipv6: number };
-  readonly attachment?: {
-    readonly id: string;
-    readonly instanceId: string | undefined;
-    readonly deviceIndex: number;
-    /** attaching | attached | detaching | detached */
-    readonly status: string;
-    readonly deleteOnTermination: boolean;
-  };
-  readonly tags: Readonly<Record<string, string>>;
-}
-
-export interface InstanceView {
-  readonly id: string;
-  /** pending | running | stopping | stopped | shutting-down | terminated */
-  readonly state: string;
-  readonly availabilityZone: string;
-  readonly vpcId: string | undefined;
-  readonly instanceType: string;
-  /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
-  readonly instanceStatus: string;
-  readonly systemStatus: string;
-  /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
-  readonly ebsStatus: string;
-  /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
-  readonly applicationStatus: string;
-  /** When it was last started (epoch ms): a stop and start renews it. */
-  readonly launchTime: number | undefined;
-  /**
-   * Interfaces network card 0 allows (DescribeInstanceTypes NetworkCards[0]); undefined when EC2 did
-   * not say. Device indexes and interface limits count per card, and the function attaches to card 0.
-   */
-  readonly maxInterfaces: number | undefined;
-  /** Addresses one interface of its type may carry (DescribeInstanceTypes NetworkInfo); undefined when EC2 did not say. */
-  readonly perInterface:
-    | { readonly ipv4: number; readonly ipv6: number; readonly ipv6Supported: boolean }
-    | undefined;
-  readonly interfaces: readonly {
-    readonly id: string;
-    readonly deviceIndex: number;
-    readonly networkCardIndex: number;
-  }[];
-  /** The scheduled events EC2 announces for it (DescribeInstanceStatus Events), completed and canceled ones left out. */
-  readonly scheduledEvents: readonly ScheduledEvent[];
-}
-
-/** A scheduled event (EC2 User Guide, "Scheduled events for your instances"). */
-export interface ScheduledEvent {
-  /** instance-stop | instance-retirement | instance-reboot | system-reboot | system-maintenance */
-  readonly code: string;
-  /** The window (epoch ms); EC2 always gives NotBefore, NotAfter not for every event. */
-  readonly notBefore: number | undefined;
-  readonly notAfter: number | undefined;
-  readonly description: string;
-}
-
-export interface Observation {
-  /** undefined: EC2 knows no such ENI. */
-  readonly eni: EniView | undefined;
-  /** The pair's instances that EC2 knows, by ID. */
-  readonly instances: Readonly<Record<string, InstanceView>>;
-}
+import { type EniView, health, holderOf, type InstanceView, type Observation, TAG, who } from './view';
 
 export type Plan =
   | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
@@ -130,28 +73,120 @@ export interface MovePlan {
   readonly reasons: string[];
 }
 
-/** Tags written on the ENI after every move; the cool-down reads MOVED_AT back. */
-export const TAG = {
-  movedAt: 'eni-failover:moved-at',
-  from: 'eni-failover:moved-from',
-  to: 'eni-failover:moved-to',
-  reason: 'eni-failover:move-reason',
-  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
-  forcedFrom: 'eni-failover:forced-detach-from',
-  forcedAt: 'eni-failover:forced-detach-at',
-} as const;
+/** What the automatic rules look at. */
+interface Situation {
+  readonly pair: Pair;
+  readonly trigger: AutomaticTrigger;
+  readonly obs: Observation;
+  readonly eni: EniView;
+  /** The instance that holds the ENI, or null. */
+  readonly holder: string | null;
+  /** The trigger as a person reads it. */
+  readonly cause: string;
+  readonly now: number;
+}
 
-/** A check that failed, named so that operators and tests can match on it: "target-az: …". */
-const failed = (check: string, detail: string) => `${check}: ${detail}`;
+/** An automatic rule: a plan when it decides, undefined to let the next rule decide. */
+type Rule = (s: Situation) => Plan | undefined;
 
-/** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */
-export const who = (pair: Pair, instanceId: string) => {
-  const role = roleOf(pair, instanceId);
-  return role ? `${role} ${instanceId}` : instanceId;
-};
+/** The automatic rules, in order. */
+const AUTOMATIC: readonly Rule[] = [adoptStranded, notAboutHolder, holderHealthy, failOver];
+
+/**
+ * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
+ * healthy member of the pair"; the trigger is only a reason to look again.
+ */
+export function plan(
+  pair: Pair,
+  trigger: Exclude<Trigger, { kind: 'ignored' }>,
+  obs: Observation,
+  now: number,
+): Plan {
+  const eni = obs.eni;
+  const problems = eniProblems(pair, eni);
+  if (trigger.kind === 'status')
+    return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
+  if (!eni || problems.length > 0)
+    return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
+  return keepAddress(eni, decide(pair, trigger, obs, eni, now));
+}
+
+function decide(
+  pair: Pair,
+  trigger: Exclude<Trigger, { kind: 'ignored' | 'status' }>,
+  obs: Observation,
+  eni: EniView,
+  now: number,
+): Plan {
+  if (trigger.kind === 'move') return manualMove(pair, trigger, obs, eni);
+  // The planned-move rules (issue 16) come next; until then a warning is noted only.
+  if (trigger.kind === 'planned')
+    return { kind: 'unchanged', holder: holderOf(eni), reasons: [`${describeTrigger(trigger)}: noted`] };
+  const situation: Situation = {
+    pair,
+    trigger,
+    obs,
+    eni,
+    holder: holderOf(eni),
+    cause: describeTrigger(trigger),
+    now,
+  };
+  for (const rule of AUTOMATIC) {
+    const decision = rule(situation);
+    if (decision) return decision;
+  }
+  throw new Error('no automatic rule decided: failOver decides whatever is left');
+}
+
+// ── Automatic rules ──────────────────────────────────────────────────────────────────────────────
+
+/** An ENI that no one holds is attached to a healthy member, whatever the trigger was about. */
+function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (holder !== null) return undefined;
+  return adopt(pair, obs, eni, `triggered by ${cause}`, false);
+}
+
+/** An alarm or state change about the member that does not hold the ENI moves nothing. */
+function notAboutHolder({ pair, trigger, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind === 'reconcile' || holder === null || holder === trigger.instanceId) return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}, but the ENI is held by ${who(pair, holder)}, not by ${who(pair, trigger.instanceId)}: nothing to move`,
+    ],
+  };
+}
+
+/** A holder that reads healthy at the moment of decision keeps the ENI: the trigger is stale. */
+function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan | undefined {
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [trigger.kind === 'reconcile' ? `${cause}: ${healthy}` : `${cause}, but ${healthy}: not moving`],
+  };
+}
+
+/** A holder that has failed is left for the other member, unless damping holds the move back. */
+function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
+  const from = holder as string;
+  const why = holderFailure(pair, obs.instances[from]);
+  const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
+    false,
+    dampingFor(pair, eni, now),
+  );
+}
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
-export function failure(pair: Pair, instance: InstanceView | undefined): string | undefined {
+export function holderFailure(pair: Pair, instance: InstanceView | undefined): string | undefined {
   if (!instance) return 'EC2 does not know it (terminated and gone?)';
   // pending: it is starting (an operator started it while it held the ENI), not failing.
   if (instance.state !== 'running' && instance.state !== 'pending') return `state is ${instance.state}`;
@@ -163,172 +198,53 @@ export function failure(pair: Pair, instance: InstanceView | undefined): string 
   return undefined;
 }
 
-/** An instance's health as a person reads it. */
-export function health(pair: Pair, instance: InstanceView | undefined): string {
-  if (!instance) return 'not found';
-  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
-  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
+/** Flap damping: an automatic move this soon after the ENI's last move is refused. */
+function dampingFor(pair: Pair, eni: EniView, now: number): string[] {
+  const movedAt = Date.parse(eni.tags[TAG.movedAt] ?? '');
+  const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
+  if (Number.isNaN(movedAt) || now - movedAt >= seconds * 1000) return [];
+  const ago = Math.max(0, Math.round((now - movedAt) / 1000));
+  const last = `${eni.tags[TAG.from] ?? '?'} -> ${eni.tags[TAG.to] ?? '?'}`;
+  return [
+    failed(
+      'cooldown',
+      `the ENI last moved ${ago} s ago (${last}); automatic moves wait ${seconds} s between moves to damp flapping (a manual move is not damped)`,
+    ),
+  ];
 }
 
-/** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
-export function holderOf(eni: EniView): string | null {
-  const a = eni.attachment;
-  if (!a?.instanceId) return null;
-  return a.status === 'attached' || a.status === 'attaching' ? a.instanceId : null;
-}
+// ── Manual rules ─────────────────────────────────────────────────────────────────────────────────
 
-/** Checks on the ENI itself; empty when it may be moved. */
-export function eniProblems(pair: Pair, eni: EniView | undefined): string[] {
-  if (!eni) return [failed('eni-exists', `${pair.networkInterfaceId} does not exist`)];
-  const problems: string[] = [];
-  if (eni.requesterManaged) {
-    problems.push(
-      failed('eni-requester-managed', `${eni.id} is managed by an AWS service and must not be moved`),
-    );
-  }
-  if (eni.interfaceType !== 'interface') {
-    problems.push(
-      failed('eni-type', `${eni.id} is of type ${eni.interfaceType}, only a plain interface can move`),
-    );
-  }
-  const holder = holderOf(eni);
-  if (holder !== null && eni.attachment?.deviceIndex === 0) {
-    problems.push(failed('eni-primary', `${eni.id} is the primary interface (device index 0) of ${holder}`));
-  }
-  if (holder !== null && !roleOf(pair, holder)) {
-    problems.push(
-      failed('eni-holder', `${eni.id} is attached to ${holder}, which is not a member of pair ${pair.name}`),
-    );
-  }
-  return problems;
-}
-
-/** Checks on the instance that would receive the ENI; empty when the attach is safe. */
-export function targetProblems(
+/** A drill or fail-back: to the named member, or the one that does not hold the ENI. */
+function manualMove(
   pair: Pair,
+  trigger: Extract<Trigger, { kind: 'move' }>,
+  obs: Observation,
   eni: EniView,
-  instanceId: string,
-  target: InstanceView | undefined,
-): string[] {
-  const name = who(pair, instanceId);
-  if (!target) return [failed('target-exists', `${name} does not exist`)];
-  const problems: string[] = [];
-  if (target.state !== 'running')
-    problems.push(failed('target-running', `${name} is ${target.state}, not running`));
-  if ([target.instanceStatus, target.systemStatus, target.ebsStatus].includes('impaired')) {
-    problems.push(
-      failed(
-        'target-healthy',
-        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus}, attached EBS ${target.ebsStatus})`,
-      ),
-    );
-  }
-  if (pair.applicationCheck && target.applicationStatus === 'impaired') {
-    problems.push(failed('target-application', `${name} reports its application status check impaired`));
-  }
-  if (target.availabilityZone !== eni.availabilityZone) {
-    problems.push(
-      failed(
-        'target-az',
-        `${name} is in ${target.availabilityZone}, but the ENI is in ${eni.availabilityZone}`,
-      ),
-    );
-  }
-  if (target.vpcId !== eni.vpcId) {
-    problems.push(
-      failed('target-vpc', `${name} is in ${target.vpcId ?? 'no VPC'}, but the ENI is in ${eni.vpcId}`),
-    );
-  }
-  // Device indexes count per network card (an EFA layout puts an interface at index 1 on every card):
-  // only card 0, where the ENI goes, matters.
-  const onCard0 = target.interfaces.filter((i) => i.networkCardIndex === 0 && i.id !== eni.id);
-  const occupant = onCard0.find((i) => i.deviceIndex === pair.deviceIndex);
-  if (occupant) {
-    problems.push(
-      failed(
-        'target-device-index',
-        `${name} already has ${occupant.id} at device index ${pair.deviceIndex} of network card 0`,
-      ),
-    );
-  }
-  if (target.maxInterfaces === undefined) {
-    problems.push(
-      failed(
-        'target-interface-limit',
-        `EC2 did not say how many interfaces ${target.instanceType} allows on network card 0`,
-      ),
-    );
-  } else if (onCard0.length >= target.maxInterfaces) {
-    problems.push(
-      failed(
-        'target-interface-limit',
-        `${name} has ${onCard0.length} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows on network card 0`,
-      ),
-    );
-  }
-  problems.push(...addressProblems(name, eni, target));
-  const forced = forcedDetachProblem(name, eni, instanceId, target);
-  if (forced) problems.push(forced);
-  return problems;
-}
-
-/** An ENI carrying more addresses than the target's type allows per interface fails the attach, after the detach. */
-function addressProblems(name: string, eni: EniView, target: InstanceView): string[] {
-  const limit = target.perInterface;
-  const { ipv4, ipv6 } = eni.addresses;
-  if (!limit) {
-    return [
-      failed(
-        'target-address-limit',
-        `EC2 did not say how many addresses ${target.instanceType} allows per interface`,
-      ),
-    ];
-  }
-  const problems: string[] = [];
-  if (ipv4 > limit.ipv4) {
-    problems.push(
-      failed(
-        'target-address-limit',
-        `the ENI carries ${ipv4} IPv4 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv4} per interface`,
-      ),
-    );
-  }
-  if (ipv6 > 0 && !limit.ipv6Supported) {
-    problems.push(
-      failed(
-        'target-address-limit',
-        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) does not support IPv6`,
-      ),
-    );
-  } else if (ipv6 > limit.ipv6) {
-    problems.push(
-      failed(
-        'target-address-limit',
-        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv6} per interface`,
-      ),
-    );
-  }
-  return problems;
-}
-
-/**
- * AWS documents that after a forced detach the instance may not accept another interface at the same
- * device index until it is stopped and started: refuse it until its LaunchTime is later than the record.
- */
-function forcedDetachProblem(
-  name: string,
-  eni: EniView,
-  instanceId: string,
-  target: InstanceView,
-): string | undefined {
-  if (eni.tags[TAG.forcedFrom] !== instanceId) return undefined;
-  const at = Date.parse(eni.tags[TAG.forcedAt] ?? '');
-  if (Number.isNaN(at) || (target.launchTime !== undefined && target.launchTime > at)) return undefined;
-  return failed(
-    'target-forced-detach',
-    `the ENI was force-detached from ${name} at ${eni.tags[TAG.forcedAt]}, and it has not been stopped and started since; AWS documents that it may refuse an interface at that device index until then`,
+): Plan {
+  const holder = holderOf(eni);
+  if (holder === null && trigger.to === undefined)
+    return adopt(pair, obs, eni, 'manual move', trigger.dryRun);
+  const holderRole = holder === null ? undefined : roleOf(pair, holder);
+  const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
+  const to = instanceOf(pair, toRole);
+  if (holder === to)
+    return { kind: 'unchanged', holder, reasons: [`the ENI is already attached to ${toRole} ${to}`] };
+  const why =
+    holder === null
+      ? `${eni.id} is attached to no one`
+      : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why],
+    trigger.dryRun,
   );
 }
+
+// ── Every move ───────────────────────────────────────────────────────────────────────────────────
 
 const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
 
@@ -340,7 +256,7 @@ function moveTo(
   to: string,
   why: string[],
   dryRun: boolean,
-  /** Reasons to refuse besides the target's checks (the cool-down). */
+  /** Reasons to refuse besides the target's checks (damping). */
   blockers: string[] = [],
 ): Plan {
   const from = holderOf(eni);
@@ -354,26 +270,24 @@ function moveTo(
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
     dryRun,
-    // Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again.
-    putBack: from !== null && detach && failure(pair, obs.instances[from]) === undefined ? from : undefined,
-    fence: fenceable(pair, from, detach?.force === true, obs),
+    putBack: putBackFor(pair, obs, from, detach),
+    fence: fenceFor(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     reasons: why,
   };
 }
 
 /**
- * The detach a move needs first, if any. Force is AWS's last resort for a failed instance
- * (DetachNetworkInterface, `Force`): a holder whose only failure is its application lets go the
- * ordinary way. A detach that hangs in `detaching` from an instance that has failed since (its OS
- * stopped answering) is forced. The forced detach is recorded only off an instance that still runs:
- * a stopped or terminated one must be started again anyway, which is the documented cure.
+ * The detach a move needs first, if any. A detach that hangs in `detaching` from an instance that has
+ * failed since (its OS stopped answering) is forced. The forced detach is recorded only off an
+ * instance that still runs: a stopped or terminated one must be started again anyway, which is the
+ * documented cure.
  */
 function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
   const a = eni.attachment;
   if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
   const instance = obs.instances[a.instanceId];
-  const force = failure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+  const force = forceFor(pair, instance);
   if (a.status === 'detaching' && !force) return undefined;
   return {
     attachmentId: a.id,
@@ -383,8 +297,26 @@ function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach
   };
 }
 
+/**
+ * Force is AWS's last resort for a failed instance (DetachNetworkInterface, `Force`): a holder whose
+ * only failure is its application lets go the ordinary way.
+ */
+function forceFor(pair: Pair, instance: InstanceView | undefined): boolean {
+  return holderFailure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+}
+
+/** Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again. */
+function putBackFor(
+  pair: Pair,
+  obs: Observation,
+  from: string | null,
+  detach: MovePlan['detach'],
+): string | undefined {
+  return from !== null && detach && holderFailure(pair, obs.instances[from]) === undefined ? from : undefined;
+}
+
 /** The holder to stop after a forced detach, when the pair fences and the holder is not already going down. */
-function fenceable(pair: Pair, from: string | null, forced: boolean, obs: Observation): string | undefined {
+function fenceFor(pair: Pair, from: string | null, forced: boolean, obs: Observation): string | undefined {
   if (!pair.fence || !forced || from === null) return undefined;
   const state = obs.instances[from]?.state;
   return state === 'running' || state === 'pending' ? from : undefined;
@@ -416,91 +348,21 @@ function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: 
   };
 }
 
-/** Flap damping: an automatic move this soon after the ENI's last move is refused. */
-function cooldown(pair: Pair, eni: EniView, now: number): string[] {
-  const movedAt = Date.parse(eni.tags[TAG.movedAt] ?? '');
-  const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
-  if (Number.isNaN(movedAt) || now - movedAt >= seconds * 1000) return [];
-  const ago = Math.max(0, Math.round((now - movedAt) / 1000));
-  const last = `${eni.tags[TAG.from] ?? '?'} -> ${eni.tags[TAG.to] ?? '?'}`;
-  return [
-    failed(
-      'cooldown',
-      `the ENI last moved ${ago} s ago (${last}); automatic moves wait ${seconds} s between moves to damp flapping (a manual move is not damped)`,
-    ),
-  ];
+/** The goal includes an address that outlives its holder: finish what a half-done move left. */
+function keepAddress(eni: EniView, decision: Plan): Plan {
+  const a = eni.attachment;
+  if (decision.kind !== 'unchanged' || a?.status !== 'attached' || !a.deleteOnTermination) return decision;
+  return {
+    ...decision,
+    keep: a.id,
+    reasons: [
+      ...decision.reasons,
+      'the attachment would be deleted with its instance (DeleteOnTermination): setting it to false',
+    ],
+  };
 }
 
-function planAutomatic(
-  pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>,
-  obs: Observation,
-  eni: EniView,
-  now: number,
-): Plan {
-  const holder = holderOf(eni);
-  const cause = describeTrigger(trigger);
-  if (holder === null) return adopt(pair, obs, eni, `triggered by ${cause}`, false);
-  if (trigger.kind !== 'reconcile' && holder !== trigger.instanceId) {
-    return {
-      kind: 'unchanged',
-      holder,
-      reasons: [
-        `${cause}, but the ENI is held by ${who(pair, holder)}, not by ${who(pair, trigger.instanceId)}: nothing to move`,
-      ],
-    };
-  }
-  const why = failure(pair, obs.instances[holder]);
-  if (why === undefined) {
-    const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
-    return {
-      kind: 'unchanged',
-      holder,
-      reasons: [
-        trigger.kind === 'reconcile' ? `${cause}: ${healthy}` : `${cause}, but ${healthy}: not moving`,
-      ],
-    };
-  }
-  const role = roleOf(pair, holder) as Role;
-  const to = instanceOf(pair, otherRole(role));
-  return moveTo(
-    pair,
-    obs,
-    eni,
-    to,
-    [`${who(pair, holder)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    false,
-    cooldown(pair, eni, now),
-  );
-}
-
-function planManualMove(
-  pair: Pair,
-  trigger: Extract<Trigger, { kind: 'move' }>,
-  obs: Observation,
-  eni: EniView,
-): Plan {
-  const holder = holderOf(eni);
-  if (holder === null && trigger.to === undefined)
-    return adopt(pair, obs, eni, 'manual move', trigger.dryRun);
-  const holderRole = holder === null ? undefined : roleOf(pair, holder);
-  const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
-  const to = instanceOf(pair, toRole);
-  if (holder === to)
-    return { kind: 'unchanged', holder, reasons: [`the ENI is already attached to ${toRole} ${to}`] };
-  const why =
-    holder === null
-      ? `${eni.id} is attached to no one`
-      : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
-  return moveTo(
-    pair,
-    obs,
-    eni,
-    to,
-    [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why],
-    trigger.dryRun,
-  );
-}
+// ── Status ───────────────────────────────────────────────────────────────────────────────────────
 
 function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
   const holder = holderOf(eni);
@@ -556,60 +418,8 @@ export function pairState(pair: Pair, obs: Observation): PairState {
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
     standby: health(pair, obs.instances[pair.standbyInstanceId]),
     attached,
-    serving: attached && holder !== null && failure(pair, obs.instances[holder]) === undefined,
+    serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
   };
-}
-
-/**
- * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
- * healthy member of the pair"; the trigger is only a reason to look again.
- */
-export function plan(
-  pair: Pair,
-  trigger: Exclude<Trigger, { kind: 'ignored' }>,
-  obs: Observation,
-  now: number,
-): Plan {
-  const eni = obs.eni;
-  const problems = eniProblems(pair, eni);
-  if (trigger.kind === 'status')
-    return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
-  if (!eni || problems.length > 0)
-    return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
-  // The planned-move rules (issue 16) arrive with the planner's rule table; until then a warning is noted only.
-  if (trigger.kind === 'planned')
-    return { kind: 'unchanged', holder: holderOf(eni), reasons: [`${describeTrigger(trigger)}: noted`] };
-  const decision = decide(pair, trigger, obs, eni, now);
-  const a = eni.attachment;
-  // The goal includes an address that outlives its holder: finish what a half-done move left.
-  if (decision.kind === 'unchanged' && a?.status === 'attached' && a.deleteOnTermination) {
-    return {
-      ...decision,
-      keep: a.id,
-      reasons: [
-        ...decision.reasons,
-        'the attachment would be deleted with its instance (DeleteOnTermination): setting it to false',
-      ],
-    };
-  }
-  return decision;
-}
-
-function decide(
-  pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'move' }>,
-  obs: Observation,
-  eni: EniView,
-  now: number,
-): Plan {
-  switch (trigger.kind) {
-    case 'move':
-      return planManualMove(pair, trigger, obs, eni);
-    case 'alarm':
-    case 'state-change':
-    case 'reconcile':
-      return planAutomatic(pair, trigger, obs, eni, now);
-  }
 }

@@ -36,8 +36,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Ec2Adapter } from '../lambda/aws/ec2';
 import { ENV, parsePairs } from '../lambda/config';
-import { holderOf } from '../lambda/plan';
 import type { Result } from '../lambda/result';
+import { holderOf } from '../lambda/view';
 import type {
   AwsPort,
   CdkPort,

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { Ec2Adapter } from '../lambda/aws/ec2';
 import type { Pair } from '../lambda/config';
-import { holderOf } from '../lambda/plan';
+import { holderOf } from '../lambda/view';
 
 // Any AMI that moto ships; the instances never boot.
 const AMI = 'ami-03cf127a';

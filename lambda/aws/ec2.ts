@@ -19,14 +19,8 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import {
-  type EniView,
-  type InstanceView,
-  type MovePlan,
-  type Observation,
-  type ScheduledEvent,
-  TAG,
-} from '../plan';
+import type { MovePlan } from '../plan';
+import { type EniView, type InstanceView, type Observation, type ScheduledEvent, TAG } from '../view';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;

@@ -1,5 +1,5 @@
 import type { Pair } from '../../lambda/config';
-import type { EniView, InstanceView, Observation } from '../../lambda/plan';
+import type { EniView, InstanceView, Observation } from '../../lambda/view';
 
 /** A pair and a healthy world around it, for the planner and executor tests to vary one fact at a time. */
 export const PAIR: Pair = {

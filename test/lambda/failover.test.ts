@@ -7,7 +7,7 @@ import {
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
-import { TAG } from '../../lambda/plan';
+import { TAG } from '../../lambda/view';
 import { ec2Error } from '../../ops/fake-ec2';
 import { alarmMessage, sample, snsAlarm } from '../helpers/events';
 import { harness, TOPIC } from '../helpers/harness';

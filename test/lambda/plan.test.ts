@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Trigger } from '../../lambda/events';
-import { type Observation, type Plan, plan, redundancy, TAG } from '../../lambda/plan';
+import { type Plan, plan, redundancy } from '../../lambda/plan';
+import { type Observation, TAG } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
 type Planned = Exclude<Trigger, { kind: 'ignored' }>;

@@ -3,8 +3,8 @@
 import { DescribeNetworkInterfacesCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
-import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import { ec2Error, throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
 import { harness } from '../helpers/harness';

@@ -18,8 +18,8 @@ import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/cli
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import type { AwsPort, CdkPort, Deployed, SmokeDeps, SmokeOptions, SmokeReport } from '../../ops/smoke';
 import { runSmoke } from '../../ops/smoke';
 import { awsPort, CDK, smokeClients } from '../../ops/smoke-aws';

@@ -1,0 +1,111 @@
+// What the function sees of a pair: the ENI and its members as EC2 shows them, and the tags the
+// function writes on the ENI. Data and how a person reads it; no decisions (lambda/plan.ts).
+import { type Pair, roleOf } from './config';
+
+export interface EniView {
+  readonly id: string;
+  /** EC2's ENI status: available | in-use | attaching | detaching | associated … */
+  readonly status: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string;
+  /** The service address. */
+  readonly privateIp: string | undefined;
+  readonly interfaceType: string;
+  readonly requesterManaged: boolean;
+  /**
+   * Addresses the ENI carries, as an instance type's per-interface limits count them: each IPv4 or
+   * IPv6 prefix counts as one address (EC2 User Guide, "Prefix delegation", considerations).
+   */
+  readonly addresses: { readonly ipv4: number; readonly ipv6: number };
+  readonly attachment?: {
+    readonly id: string;
+    readonly instanceId: string | undefined;
+    readonly deviceIndex: number;
+    /** attaching | attached | detaching | detached */
+    readonly status: string;
+    readonly deleteOnTermination: boolean;
+  };
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface InstanceView {
+  readonly id: string;
+  /** pending | running | stopping | stopped | shutting-down | terminated */
+  readonly state: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string | undefined;
+  readonly instanceType: string;
+  /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
+  readonly instanceStatus: string;
+  readonly systemStatus: string;
+  /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
+  readonly ebsStatus: string;
+  /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
+  readonly applicationStatus: string;
+  /** When it was last started (epoch ms): a stop and start renews it. */
+  readonly launchTime: number | undefined;
+  /**
+   * Interfaces network card 0 allows (DescribeInstanceTypes NetworkCards[0]); undefined when EC2 did
+   * not say. Device indexes and interface limits count per card, and the function attaches to card 0.
+   */
+  readonly maxInterfaces: number | undefined;
+  /** Addresses one interface of its type may carry (DescribeInstanceTypes NetworkInfo); undefined when EC2 did not say. */
+  readonly perInterface:
+    | { readonly ipv4: number; readonly ipv6: number; readonly ipv6Supported: boolean }
+    | undefined;
+  readonly interfaces: readonly {
+    readonly id: string;
+    readonly deviceIndex: number;
+    readonly networkCardIndex: number;
+  }[];
+  /** The scheduled events EC2 announces for it (DescribeInstanceStatus Events), completed and canceled ones left out. */
+  readonly scheduledEvents: readonly ScheduledEvent[];
+}
+
+/** A scheduled event (EC2 User Guide, "Scheduled events for your instances"). */
+export interface ScheduledEvent {
+  /** instance-stop | instance-retirement | instance-reboot | system-reboot | system-maintenance */
+  readonly code: string;
+  /** The window (epoch ms); EC2 always gives NotBefore, NotAfter not for every event. */
+  readonly notBefore: number | undefined;
+  readonly notAfter: number | undefined;
+  readonly description: string;
+}
+
+export interface Observation {
+  /** undefined: EC2 knows no such ENI. */
+  readonly eni: EniView | undefined;
+  /** The pair's instances that EC2 knows, by ID. */
+  readonly instances: Readonly<Record<string, InstanceView>>;
+}
+
+/** Tags the function writes on the ENI: the last move (the cool-down reads movedAt back), a forced detach. */
+export const TAG = {
+  movedAt: 'eni-failover:moved-at',
+  from: 'eni-failover:moved-from',
+  to: 'eni-failover:moved-to',
+  reason: 'eni-failover:move-reason',
+  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
+  forcedFrom: 'eni-failover:forced-detach-from',
+  forcedAt: 'eni-failover:forced-detach-at',
+} as const;
+
+/** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */
+export const who = (pair: Pair, instanceId: string) => {
+  const role = roleOf(pair, instanceId);
+  return role ? `${role} ${instanceId}` : instanceId;
+};
+
+/** An instance's health as a person reads it. */
+export function health(pair: Pair, instance: InstanceView | undefined): string {
+  if (!instance) return 'not found';
+  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
+  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
+}
+
+/** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
+export function holderOf(eni: EniView): string | null {
+  const a = eni.attachment;
+  if (!a?.instanceId) return null;
+  return a.status === 'attached' || a.status === 'attaching' ? a.instanceId : null;
+}
