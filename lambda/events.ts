@@ -8,12 +8,14 @@ export type Trigger =
   | { kind: 'state-change'; instanceId: string; state: FailedState; region: string }
   /**
    * EC2 announces that an instance is going away (CONTRACT.md event 7): a Spot interruption warning, or a
-   * rebalance recommendation. `endsAt` (ISO): when it goes, where EC2 says (two minutes after a Spot warning).
+   * rebalance recommendation. `sentAt` (ISO): the event's time; `endsAt` (ISO): when the instance goes, where
+   * EC2 says (two minutes after a Spot warning).
    */
   | {
       kind: 'planned';
       warning: PlannedWarning;
       instanceId: string;
+      sentAt: string;
       /** terminate | stop | hibernate for a Spot warning; undefined for a rebalance recommendation. */
       action: string | undefined;
       endsAt: string | undefined;
@@ -26,7 +28,7 @@ export type Trigger =
   | { kind: 'reconcile'; pair: string | undefined }
   | { kind: 'ignored'; reason: string };
 
-export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>;
+export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'planned' }>;
 
 /** The EventBridge detail-types that announce a planned failure, by the warning each becomes. */
 export const PLANNED_DETAIL_TYPES = {
@@ -239,6 +241,7 @@ function parsePlanned(warning: PlannedWarning, rawDetail: unknown, time: unknown
     kind: 'planned',
     warning,
     instanceId: detail.data['instance-id'],
+    sentAt: new Date(at).toISOString(),
     action: warning === 'spot-interruption' ? action : undefined,
     // A rebalance recommendation says only that the risk is higher, not when.
     endsAt: warning === 'spot-interruption' ? new Date(at + SPOT_NOTICE_MS).toISOString() : undefined,

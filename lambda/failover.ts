@@ -201,12 +201,13 @@ async function handleTrigger(
     work.map(async (w) => {
       const observed =
         batch && 'pair' in w ? batch.then((all) => all.get(w.pair.name) as Observation) : undefined;
-      const r = await handlePair(engine, w, ec2, time, observed);
+      const { result: r, page } = await handlePair(engine, w, ec2, time, observed);
       // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
       // what moved or failed; alarms, state changes and manual requests publish every outcome.
+      // The decision may say otherwise: a member going away pages once.
       const quiet =
         (trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome);
-      if (!quiet) await publish(engine, r, time.end);
+      if (page ?? !quiet) await publish(engine, r, time.end);
       return r;
     }),
   );
@@ -219,24 +220,33 @@ async function handlePair(
   ec2: FailoverEc2,
   time: Budget,
   observed?: Promise<Observation>,
-): Promise<Result> {
+): Promise<Answer> {
   const { logger } = engine.deps;
   if ('ignored' in resolved) {
     logger.warn('ignored', { reason: resolved.ignored });
-    return result('ignored', undefined, { reasons: [resolved.ignored] });
+    return { result: result('ignored', undefined, { reasons: [resolved.ignored] }) };
   }
   const { pair, trigger } = resolved;
   logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
   try {
-    const r = await engine.inTurn(pair.name, () => lookAndAct(engine, pair, trigger, ec2, time, observed));
-    countOutcome(engine, pair, trigger, r);
-    logger.info(r.outcome, { result: r });
-    return r;
+    const answer = await engine.inTurn(pair.name, () =>
+      lookAndAct(engine, pair, trigger, ec2, time, observed),
+    );
+    countOutcome(engine, pair, trigger, answer.result);
+    logger.info(answer.result.outcome, { result: answer.result });
+    return answer;
   } catch (error) {
-    return reportFailure(engine, pair, trigger, ec2, time, error);
+    return { result: await reportFailure(engine, pair, trigger, ec2, time, error) };
   } finally {
     logger.removeKeys(['pair', 'networkInterfaceId']);
   }
+}
+
+/** One pair's result, and whether to page it when the default (by trigger and outcome) is wrong. */
+interface Answer {
+  readonly result: Result;
+  /** true: page it; false: page nobody; undefined: the default. */
+  readonly page?: boolean;
 }
 
 /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
@@ -247,7 +257,7 @@ async function lookAndAct(
   ec2: FailoverEc2,
   time: Budget,
   observed: Promise<Observation> | undefined,
-): Promise<Result> {
+): Promise<Answer> {
   const { clock } = engine;
   const steps: Step[] = [];
   const observation = await timed(clock, steps, 'observe', () => observed ?? ec2.observe(pair));
@@ -257,13 +267,15 @@ async function lookAndAct(
   switch (decision.kind) {
     case 'status':
       engine.telemetry.gauge(pair, observation, holder);
-      return result('status', pair, {
-        from: decision.holder,
-        reasons: decision.reasons,
-        steps,
-        state: pairState(pair, observation),
-      });
-    case 'unchanged':
+      return {
+        result: result('status', pair, {
+          from: decision.holder,
+          reasons: decision.reasons,
+          steps,
+          state: pairState(pair, observation),
+        }),
+      };
+    case 'unchanged': {
       engine.telemetry.gauge(pair, observation, holder);
       if (decision.keep) {
         const keep = decision.keep;
@@ -271,27 +283,54 @@ async function lookAndAct(
           ec2.keepOnTermination(pair.networkInterfaceId, keep),
         );
       }
-      return result('unchanged', pair, {
+      const r = result('unchanged', pair, {
         from: decision.holder,
         to: decision.holder,
         reasons: decision.reasons,
         steps,
       });
+      if (decision.notice) return noticeOnce(engine, pair, decision.notice, ec2, r, steps);
+      return { result: r, page: decision.quiet ? false : undefined };
+    }
     case 'refused':
       engine.telemetry.gauge(pair, observation, holder);
-      return result('refused', pair, {
-        from: decision.from,
-        to: decision.to,
-        reasons: decision.reasons,
-        steps,
-      });
+      return {
+        result: result('refused', pair, {
+          from: decision.from,
+          to: decision.to,
+          reasons: decision.reasons,
+          steps,
+        }),
+      };
     case 'move':
       if (decision.dryRun) {
         engine.telemetry.gauge(pair, observation, holder);
-        return rehearse(pair, decision, ec2, engine.clock, steps);
+        return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
       }
-      return move(engine, pair, decision, observation, ec2, time, steps);
+      return { result: await move(engine, pair, decision, observation, ec2, time, steps) };
   }
+}
+
+/**
+ * A notice ("redundancy ends at"), paged once: recorded on the ENI first (best effort), so that the next
+ * round, a retry or another container sees it paged; a record that failed pages again next time.
+ */
+async function noticeOnce(
+  engine: Engine,
+  pair: Pair,
+  notice: { tag: string; mark: string },
+  ec2: FailoverEc2,
+  r: Result,
+  steps: Step[],
+): Promise<Answer> {
+  try {
+    await timed(engine.clock, steps, 'record-notice', () =>
+      ec2.tag(pair.networkInterfaceId, { [notice.tag]: notice.mark }),
+    );
+  } catch (error) {
+    engine.deps.logger.warn('could not record the notice; the next look pages it again', { error });
+  }
+  return { result: r, page: true };
 }
 
 /** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */

@@ -3,9 +3,14 @@
 // The decision table. Each row is one named function; "why did it refuse?" leads to one of them.
 //
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
-//   Automatic triggers (alarm, state change, reconcile); the first rule that answers decides:
+//   Automatic triggers (alarm, state change, planned-failure warning, reconcile); the first rule that answers decides:
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
+//     rebalanceNotWanted   a rebalance recommendation moves nothing for a pair without moveOnRebalance
+//     warnedAboutOther     a warning about the member that does not hold the ENI: "redundancy ends at", paged once
+//     warnedAboutHolder    a warning about a healthy holder: a planned move now (no Force, not damped)
+//     scheduledForHolder   a healthy holder's scheduled stop/retirement/reboot within the lead time: a planned move
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
+//     otherScheduled       the other member's scheduled stop/retirement/reboot: "redundancy ends at", paged once
 //     holderHealthy        a holder that reads healthy keeps the ENI
 //     failOver             a failed holder (holderFailure) is left for the other member, damped (dampingFor)
 //   Manual move:
@@ -18,10 +23,28 @@
 //     keepAddress          an attachment that would die with its instance is set to outlive it
 
 import { eniProblems, failed, targetProblems } from './checks';
-import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
+import {
+  DEFAULT_COOLDOWN_SECONDS,
+  DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES,
+  instanceOf,
+  type Pair,
+  type Role,
+  roleOf,
+} from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import type { PairState } from './result';
-import { type EniView, health, holderOf, type InstanceView, type Observation, TAG, who } from './view';
+import {
+  describeEvent,
+  type EniView,
+  goingAway,
+  health,
+  holderOf,
+  type InstanceView,
+  noticeTag,
+  type Observation,
+  TAG,
+  who,
+} from './view';
 
 export type Plan =
   | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
@@ -31,6 +54,13 @@ export type Plan =
       readonly reasons: string[];
       /** An attachment to set DeleteOnTermination=false on: a move whose last steps failed left it true. */
       readonly keep?: string;
+      /**
+       * Page this result, once: write `mark` in the ENI's tag `tag` (the planner saw it not there yet), so that
+       * no invocation pages the same notice again (a member going away: "redundancy ends at").
+       */
+      readonly notice?: { readonly tag: string; readonly mark: string };
+      /** Page nobody, whatever the trigger: a notice paged already, a recommendation the pair ignores. */
+      readonly quiet?: boolean;
     }
   | {
       readonly kind: 'refused';
@@ -90,7 +120,17 @@ interface Situation {
 type Rule = (s: Situation) => Plan | undefined;
 
 /** The automatic rules, in order. */
-const AUTOMATIC: readonly Rule[] = [adoptStranded, notAboutHolder, holderHealthy, failOver];
+const AUTOMATIC: readonly Rule[] = [
+  adoptStranded,
+  rebalanceNotWanted,
+  warnedAboutOther,
+  warnedAboutHolder,
+  scheduledForHolder,
+  notAboutHolder,
+  otherScheduled,
+  holderHealthy,
+  failOver,
+];
 
 /**
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
@@ -119,9 +159,6 @@ function decide(
   now: number,
 ): Plan {
   if (trigger.kind === 'move') return manualMove(pair, trigger, obs, eni);
-  // The planned-move rules (issue 16) come next; until then a warning is noted only.
-  if (trigger.kind === 'planned')
-    return { kind: 'unchanged', holder: holderOf(eni), reasons: [`${describeTrigger(trigger)}: noted`] };
   const situation: Situation = {
     pair,
     trigger,
@@ -144,6 +181,126 @@ function decide(
 function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
   if (holder !== null) return undefined;
   return adopt(pair, obs, eni, `triggered by ${cause}`, false);
+}
+
+/** Rebalance recommendations come early and often: only a pair that asks for it (moveOnRebalance) acts on one. */
+function rebalanceNotWanted({ pair, trigger, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind !== 'planned' || trigger.warning !== 'rebalance-recommendation' || pair.moveOnRebalance)
+    return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}: pair ${pair.name} does not move on rebalance recommendations (moveOnRebalance is off)`,
+    ],
+    quiet: true,
+  };
+}
+
+/** A warning about the member that does not hold the ENI moves nothing; the pair's redundancy ends, paged once. */
+function warnedAboutOther({ pair, trigger, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind !== 'planned' || holder === null || holder === trigger.instanceId) return undefined;
+  // A holder that has failed is no reason to wait: left to the rules for failures (and the next round).
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const role = roleOf(pair, trigger.instanceId) as Role;
+  const ends = trigger.endsAt ?? 'a time EC2 has not given (a rebalance recommendation)';
+  return noticeOnce(
+    holder,
+    eni,
+    role,
+    // The same warning delivered again (a retry, a duplicate) has the same time: paged once.
+    `${trigger.warning} ${trigger.sentAt}`,
+    `redundancy ends at ${ends}: ${cause}; ${who(pair, holder)} keeps the ENI, with no member to take over`,
+  );
+}
+
+/**
+ * A warning about a holder that is still healthy: move now, while the move is cleanest (no Force, the target
+ * checked), exempt from damping (the holder is going away whatever moved last). A holder that has failed
+ * already is left to failOver, as for any failure.
+ */
+function warnedAboutHolder(s: Situation): Plan | undefined {
+  const { trigger, holder, obs, pair, cause } = s;
+  if (trigger.kind !== 'planned' || holder !== trigger.instanceId) return undefined;
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  return plannedMove(s, `${who(pair, holder)} holds the ENI and is going away: ${cause}`);
+}
+
+/**
+ * A healthy holder with a scheduled event that takes it away (a stop, retirement or reboot) moves when the
+ * event's NotBefore is within the pair's lead time (scheduledEventLeadMinutes), not earlier: EC2 announces
+ * them days ahead, and the standby should not carry the address for days before it must.
+ */
+function scheduledForHolder(s: Situation): Plan | undefined {
+  const { pair, obs, holder, now } = s;
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const event = goingAway(obs.instances[holder]);
+  const at = plannedMoveAt(pair, obs.instances[holder]);
+  if (event === undefined || at === undefined || now < at) return undefined;
+  return plannedMove(
+    s,
+    `${who(pair, holder)} holds the ENI and has a scheduled ${describeEvent(event)}, within the pair's ${leadMinutes(pair)} min lead`,
+  );
+}
+
+/** The other member has a scheduled event that takes it away: the pair's redundancy ends then, paged once. */
+function otherScheduled({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
+  const event = goingAway(obs.instances[other]);
+  if (event?.notBefore === undefined) return undefined;
+  const role = roleOf(pair, other) as Role;
+  const mark = `${event.code} ${new Date(event.notBefore).toISOString()}`;
+  if (eni.tags[noticeTag(role)] === mark) return undefined;
+  return noticeOnce(
+    holder,
+    eni,
+    role,
+    mark,
+    `redundancy ends at ${new Date(event.notBefore).toISOString()}: ${who(pair, other)} has a scheduled ${describeEvent(event)} (seen by ${cause}); ${who(pair, holder)} keeps the ENI`,
+  );
+}
+
+/** An unchanged result that pages `text` once: not when the ENI's notice tag for `role` already holds `mark`. */
+function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text: string): Plan {
+  const tag = noticeTag(role);
+  if (eni.tags[tag] === mark)
+    return { kind: 'unchanged', holder, reasons: [text, 'paged already'], quiet: true };
+  return { kind: 'unchanged', holder, reasons: [text], notice: { tag, mark } };
+}
+
+/**
+ * A planned move off a healthy holder to the other member: the target's checks, and no damping. The other
+ * member going away as soon is no place for the address (target-going-away).
+ */
+function plannedMove({ pair, obs, eni, holder, cause, now }: Situation, why: string): Plan {
+  const to = instanceOf(pair, otherRole(roleOf(pair, holder as string) as Role));
+  const at = plannedMoveAt(pair, obs.instances[to]);
+  const event = goingAway(obs.instances[to]);
+  const blockers =
+    at !== undefined && event !== undefined && now >= at
+      ? [failed('target-going-away', `${who(pair, to)} has a scheduled ${describeEvent(event)} too`)]
+      : [];
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [why, `a planned move, made while the holder is healthy: no Force, no cool-down (triggered by ${cause})`],
+    false,
+    blockers,
+  );
+}
+
+const leadMinutes = (pair: Pair) => pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;
+
+/**
+ * When a member holding the ENI would be moved off for its scheduled event: the lead time before the
+ * event's NotBefore (epoch ms); undefined when it has no event that takes it away.
+ */
+export function plannedMoveAt(pair: Pair, instance: InstanceView | undefined): number | undefined {
+  const notBefore = goingAway(instance)?.notBefore;
+  return notBefore === undefined ? undefined : notBefore - leadMinutes(pair) * 60_000;
 }
 
 /** An alarm or state change about the member that does not hold the ENI moves nothing. */
@@ -413,6 +570,7 @@ export function pairState(pair: Pair, obs: Observation): PairState {
   const { attached, redundant } = redundancy(pair, obs, holder);
   const tags = obs.eni?.tags ?? {};
   const at = tags[TAG.movedAt];
+  const planned = holder === null ? undefined : plannedMoveAt(pair, obs.instances[holder]);
   return {
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
@@ -421,5 +579,10 @@ export function pairState(pair: Pair, obs: Observation): PairState {
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    events: {
+      primary: (obs.instances[pair.primaryInstanceId]?.scheduledEvents ?? []).map(describeEvent),
+      standby: (obs.instances[pair.standbyInstanceId]?.scheduledEvents ?? []).map(describeEvent),
+    },
+    plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
   };
 }

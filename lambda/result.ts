@@ -21,6 +21,13 @@ export interface PairState {
   readonly redundant: boolean;
   /** From the ENI's move tags. */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
+  /** Each member's scheduled events (DescribeInstanceStatus Events), as a person reads them; empty when none. */
+  readonly events: { readonly primary: readonly string[]; readonly standby: readonly string[] };
+  /**
+   * When the holder will be moved off for a scheduled stop, retirement or reboot (ISO: the event's NotBefore
+   * less the pair's lead time), or null when none is scheduled.
+   */
+  readonly plannedMove: string | null;
 }
 
 /** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */
@@ -75,8 +82,13 @@ export function subjectOf(r: Result): string {
         return `REFUSED: ${checks.length > 0 ? checks.join(', ') : (r.reasons[0] ?? 'see message')}`;
       case 'dry-run':
         return `dry run OK: would move to ${r.to}`;
-      case 'unchanged':
-        return `unchanged, held by ${r.from ?? 'no one'}`;
+      case 'unchanged': {
+        // A member going away (plan.ts warnedAboutOther, otherScheduled): the page is the time.
+        const ends = /^redundancy ends at (.+?): /.exec(r.reasons[0] ?? '')?.[1];
+        return ends
+          ? `REDUNDANCY ENDS at ${ends}, held by ${r.from ?? 'no one'}`
+          : `unchanged, held by ${r.from ?? 'no one'}`;
+      }
       case 'status':
         return `status: held by ${r.from ?? 'no one'}`;
       case 'ignored':

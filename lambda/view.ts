@@ -1,6 +1,6 @@
 // What the function sees of a pair: the ENI and its members as EC2 shows them, and the tags the
 // function writes on the ENI. Data and how a person reads it; no decisions (lambda/plan.ts).
-import { type Pair, roleOf } from './config';
+import { type Pair, type Role, roleOf } from './config';
 
 export interface EniView {
   readonly id: string;
@@ -88,7 +88,38 @@ export const TAG = {
   /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
   forcedFrom: 'eni-failover:forced-detach-from',
   forcedAt: 'eni-failover:forced-detach-at',
+  /**
+   * The last "redundancy ends" notice paged about each member (a Spot warning, a scheduled event): the
+   * same notice is paged once, whichever invocation, container or round sees it again.
+   */
+  noticePrimary: 'eni-failover:notice-primary',
+  noticeStandby: 'eni-failover:notice-standby',
 } as const;
+
+export const noticeTag = (role: Role) => (role === 'primary' ? TAG.noticePrimary : TAG.noticeStandby);
+
+/**
+ * Scheduled events that take the instance away: a stop, a retirement (a stop or termination), a reboot
+ * of the instance or its host (EC2 User Guide, "Scheduled events for your instances"). A system-maintenance
+ * event is network or power work during which the instance keeps running: it moves nothing.
+ */
+const GOING_AWAY = ['instance-stop', 'instance-retirement', 'instance-reboot', 'system-reboot'];
+
+/** The earliest scheduled event that takes the instance away, or undefined. */
+export function goingAway(instance: InstanceView | undefined): ScheduledEvent | undefined {
+  return (instance?.scheduledEvents ?? [])
+    .filter((e) => GOING_AWAY.includes(e.code) && e.notBefore !== undefined)
+    .sort((a, b) => (a.notBefore as number) - (b.notBefore as number))[0];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+
+/** A scheduled event as a person reads it: "instance-retirement 2026-11-25T03:00:00Z to 05:00:00Z (…)". */
+export function describeEvent(e: ScheduledEvent): string {
+  const from = e.notBefore === undefined ? 'at a time EC2 did not give' : iso(e.notBefore);
+  const to = e.notAfter === undefined ? '' : ` to ${iso(e.notAfter)}`;
+  return `${e.code} ${from}${to}${e.description ? ` (${e.description})` : ''}`;
+}
 
 /** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */
 export const who = (pair: Pair, instanceId: string) => {

@@ -176,6 +176,8 @@ describe('status of the whole fleet', () => {
       serving: true,
       redundant: false,
       lastMove: { at: '2026-11-20T08:00:00.000Z', from: STANDBY, to: PRIMARY },
+      events: { primary: [], standby: [] },
+      plannedMove: null,
     });
     expect(r[1]?.state).toMatchObject({ holder: 'primary', redundant: true, lastMove: null });
     expect(h.ec2.mutations).toEqual([]);

@@ -196,6 +196,8 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   serving: true,
   redundant: true,
   lastMove: null,
+  events: { primary: [], standby: [] },
+  plannedMove: null,
   ...fields,
 });
 /** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
