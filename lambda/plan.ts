@@ -32,7 +32,7 @@ import {
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
-import type { PairState } from './result';
+import type { PairState, PlannedEvent } from './result';
 import {
   describeEvent,
   type EniView,
@@ -43,6 +43,7 @@ import {
   noticeTag,
   type Observation,
   TAG,
+  takesItAway,
   who,
 } from './view';
 
@@ -529,6 +530,7 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
       : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
     `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
     `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
+    ...scheduledReasons(pair, obs, holder),
   ];
   const problems = eniProblems(pair, eni);
   if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
@@ -543,6 +545,26 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
     ...blockers,
   );
   return { kind: 'status', holder, reasons };
+}
+
+/** Each member's scheduled events, and when the planned move off the holder will happen. */
+function scheduledReasons(pair: Pair, obs: Observation, holder: string | null): string[] {
+  return [pair.primaryInstanceId, pair.standbyInstanceId].flatMap((id) => {
+    const instance = obs.instances[id];
+    const first = goingAway(instance);
+    const at = id === holder ? plannedMoveAt(pair, instance) : undefined;
+    return (instance?.scheduledEvents ?? []).map(
+      (e) =>
+        `${who(pair, id)} has a scheduled ${describeEvent(e)}` +
+        (!takesItAway(e)
+          ? ': it keeps running'
+          : e === first && at !== undefined
+            ? `: the ENI moves off it at ${new Date(at).toISOString()} (${leadMinutes(pair)} min before)`
+            : id !== holder && holder !== null
+              ? ': redundancy ends then'
+              : ''),
+    );
+  });
 }
 
 /**
@@ -564,6 +586,19 @@ export function redundancy(
   };
 }
 
+const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** A member's scheduled events, for status results. */
+function plannedEvents(instance: InstanceView | undefined): PlannedEvent[] {
+  return (instance?.scheduledEvents ?? []).map((e) => ({
+    code: e.code,
+    notBefore: isoOrNull(e.notBefore),
+    notAfter: isoOrNull(e.notAfter),
+    description: e.description,
+    takesItAway: takesItAway(e),
+  }));
+}
+
 /** The pair at a glance, for status results (lambda/result.ts PairState). */
 export function pairState(pair: Pair, obs: Observation): PairState {
   const holder = obs.eni ? holderOf(obs.eni) : null;
@@ -580,8 +615,8 @@ export function pairState(pair: Pair, obs: Observation): PairState {
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
     events: {
-      primary: (obs.instances[pair.primaryInstanceId]?.scheduledEvents ?? []).map(describeEvent),
-      standby: (obs.instances[pair.standbyInstanceId]?.scheduledEvents ?? []).map(describeEvent),
+      primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
+      standby: plannedEvents(obs.instances[pair.standbyInstanceId]),
     },
     plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
   };

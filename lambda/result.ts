@@ -7,6 +7,17 @@ export interface Step {
   readonly ms: number;
 }
 
+/** A scheduled event, as status reports it (times ISO; null where EC2 gave none). */
+export interface PlannedEvent {
+  /** instance-stop | instance-retirement | instance-reboot | system-reboot | system-maintenance */
+  readonly code: string;
+  readonly notBefore: string | null;
+  readonly notAfter: string | null;
+  readonly description: string;
+  /** It stops, retires or reboots the member (system-maintenance does not): a holder is moved off before it. */
+  readonly takesItAway: boolean;
+}
+
 /** A pair at a glance, for `status` results: what the drill CLI's fleet table shows. */
 export interface PairState {
   /** The member that holds the ENI, or null. */
@@ -21,8 +32,8 @@ export interface PairState {
   readonly redundant: boolean;
   /** From the ENI's move tags. */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
-  /** Each member's scheduled events (DescribeInstanceStatus Events), as a person reads them; empty when none. */
-  readonly events: { readonly primary: readonly string[]; readonly standby: readonly string[] };
+  /** Each member's scheduled events (DescribeInstanceStatus Events), completed and canceled ones left out. */
+  readonly events: { readonly primary: readonly PlannedEvent[]; readonly standby: readonly PlannedEvent[] };
   /**
    * When the holder will be moved off for a scheduled stop, retirement or reboot (ISO: the event's NotBefore
    * less the pair's lead time), or null when none is scheduled.

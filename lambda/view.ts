@@ -105,10 +105,12 @@ export const noticeTag = (role: Role) => (role === 'primary' ? TAG.noticePrimary
  */
 const GOING_AWAY = ['instance-stop', 'instance-retirement', 'instance-reboot', 'system-reboot'];
 
+export const takesItAway = (e: ScheduledEvent) => GOING_AWAY.includes(e.code);
+
 /** The earliest scheduled event that takes the instance away, or undefined. */
 export function goingAway(instance: InstanceView | undefined): ScheduledEvent | undefined {
   return (instance?.scheduledEvents ?? [])
-    .filter((e) => GOING_AWAY.includes(e.code) && e.notBefore !== undefined)
+    .filter((e) => takesItAway(e) && e.notBefore !== undefined)
     .sort((a, b) => (a.notBefore as number) - (b.notBefore as number))[0];
 }
 

@@ -129,12 +129,21 @@ describe('scheduled events, seen by the reconcile round (DescribeInstanceStatus 
     expect(status.state).toMatchObject({
       events: {
         primary: [
-          'instance-retirement 2026-11-22T10:35:00Z to 2026-11-22T12:35:00Z (The instance is running on degraded hardware)',
+          {
+            code: 'instance-retirement',
+            notBefore: '2026-11-22T10:35:00.000Z',
+            notAfter: '2026-11-22T12:35:00.000Z',
+            description: 'The instance is running on degraded hardware',
+            takesItAway: true,
+          },
         ],
         standby: [],
       },
       plannedMove: '2026-11-22T10:20:00.000Z',
     });
+    expect(status.reasons).toContain(
+      'primary i-0123456789abcdef0 has a scheduled instance-retirement 2026-11-22T10:35:00Z to 2026-11-22T12:35:00Z (The instance is running on degraded hardware): the ENI moves off it at 2026-11-22T10:20:00.000Z (15 min before)',
+    );
     const early = (await h.invoke({ action: 'reconcile' })) as Result[];
     expect(early.map((x) => x.outcome)).toEqual(['unchanged']);
     expect(h.ec2.mutations).toEqual([]);
