@@ -15,6 +15,11 @@ export interface Pair {
   readonly deviceIndex: number;
   /** An automatic move within this many seconds of the ENI's previous move is refused (flap damping). Default 300. */
   readonly cooldownSeconds?: number;
+  /**
+   * At most this many automatic moves of the pair in an hour away from a holder that still runs; then
+   * the pair is flapping and such moves are refused (check `flapping`). 1 to 10. Default 3.
+   */
+  readonly maxMovesPerHour?: number;
   /** After force-detaching from a failed holder that still runs, stop it, so it cannot answer on a stale address. */
   readonly fence?: boolean;
   /** After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up. */
@@ -57,6 +62,7 @@ export interface ApplicationCheck {
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
 export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
+export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
 
 export interface Config {
   readonly pairs: readonly Pair[];
@@ -112,6 +118,8 @@ const PairSchema = z.strictObject({
       .int({ error: (i) => `must be a whole number of seconds, got ${show(i.input)}` })
       .check(z.minimum(0, { error: (i) => `must be 0 or more seconds, got ${show(i.input)}` })),
   ),
+  // At most 10: the ENI keeps the last hour's automatic moves in one tag value (lambda/view.ts).
+  maxMovesPerHour: z.optional(wholeIn(1, 10, 'moves an hour')),
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   moveOnRebalance: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
-import type { MovePlan } from './plan';
+import { type MovePlan, rivalIntent } from './plan';
 import type { Step } from './result';
-import { type EniView, TAG } from './view';
+import { type EniView, intentsOf, intentTag, precedes, TAG, withAutomaticMove } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port {
@@ -19,6 +19,10 @@ export interface Ec2Port {
    */
   rehearse(plan: MovePlan, pair: Pair): Promise<string[]>;
   tag(networkInterfaceId: string, tags: Record<string, string>): Promise<void>;
+  /** Deletes these tag keys from the ENI (DeleteTags). */
+  untag(networkInterfaceId: string, keys: string[]): Promise<void>;
+  /** The instance's state (running, stopping, …), or undefined when EC2 does not know it. */
+  instanceState(instanceId: string): Promise<string | undefined>;
   /** Throttling, a 5xx, a timeout, a dropped connection: worth asking again until the deadline. */
   isTransient(error: unknown): boolean;
 }
@@ -54,6 +58,11 @@ const REPLAY_ANSWERS = new Set([
   'InvalidNetworkInterface.InUse',
 ]);
 const STALE_READ_MS = 10_000;
+/**
+ * Time a move that may put the ENI back keeps for it: its attach stops retrying this long before the
+ * deadline, so that the put-back (an attach and its settling, a few seconds on AWS) still fits.
+ */
+export const PUT_BACK_RESERVE_MS = 10_000;
 
 export class StepError extends Error {
   override readonly name = 'StepError';
@@ -101,7 +110,18 @@ export interface ExecuteOptions {
   readonly os?: OsPort;
   /** Steps already taken (the observation), which this execution's steps follow. */
   readonly steps?: Step[];
+  /**
+   * This invocation's ID: the move records its intent on the ENI before its first mutation, stands
+   * aside for a rival that goes first, and deletes its intent when it ends. Without it, EC2 alone is
+   * the lock (as for a test that drives execute() directly).
+   */
+  readonly invocation?: string;
 }
+
+/** What a move ended in: `made`, or the ENI was (or is being) moved by another invocation. */
+export type Executed =
+  | { readonly made: true; readonly steps: Step[]; readonly notes: string[] }
+  | { readonly made: false; readonly steps: Step[]; readonly notes: string[]; readonly reason: string };
 
 const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
@@ -113,6 +133,40 @@ function attachedTo(eni: EniView, instanceId: string): string | undefined {
     : undefined;
 }
 
+/** The delays between looks: 200 ms, then a tenth of the time waited so far, at most 1 s, until `until`. */
+async function pause(clock: Clock, start: number, until: number, what: () => string): Promise<void> {
+  const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
+  if (clock.now() + delay > until) throw new SettleTimeoutError(what());
+  await clock.sleep(delay);
+}
+
+/**
+ * A read, read through: throttling, a 5xx, a timeout (`isTransient`) is asked again until `until`;
+ * any other error stands. Every read of the function goes through it, the first observation included.
+ */
+export async function readThrough<T>(
+  clock: Clock,
+  until: number,
+  isTransient: (error: unknown) => boolean,
+  what: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  const start = clock.now();
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      await pause(
+        clock,
+        start,
+        until,
+        () => `could not read ${what} before the deadline: ${describe(error)}`,
+      );
+    }
+  }
+}
+
 /**
  * Reading and changing one ENI during a move as real EC2 must be treated: transient errors (throttling,
  * 5xx, timeouts) are read through until the deadline, and a mutation is judged by EC2 rather than by
@@ -120,38 +174,36 @@ function attachedTo(eni: EniView, instanceId: string): string | undefined {
  * lost (EC2 API Reference, "Ensuring idempotency": only calls with a ClientToken are idempotent).
  */
 function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, notes: string[]) {
-  /** The delays between looks: 200 ms, then a tenth of the time waited so far, at most 1 s, until the deadline. */
-  const pause = async (start: number, what: () => string) => {
-    const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
-    if (clock.now() + delay > deadline) throw new SettleTimeoutError(what());
-    await clock.sleep(delay);
-  };
+  /** The ENI as last read: its tags name the expired intents to clear. */
+  let last: EniView | undefined;
 
   /** One read of the ENI. */
   const read = async (): Promise<EniView> => {
-    const start = clock.now();
-    for (;;) {
-      try {
-        const eni = await ec2.describeEni(eniId);
-        if (!eni) throw new Error(`${eniId} no longer exists`);
-        return eni;
-      } catch (error) {
-        if (!ec2.isTransient(error)) throw error;
-        await pause(start, () => `could not read ${eniId} before the deadline: ${describe(error)}`);
-      }
-    }
+    const eni = await readThrough(
+      clock,
+      deadline,
+      (e) => ec2.isTransient(e),
+      eniId,
+      () => ec2.describeEni(eniId),
+    );
+    if (!eni) throw new Error(`${eniId} no longer exists`);
+    last = eni;
+    return eni;
   };
 
-  /** Polls until `done` answers a value; `wrong` ends the wait early with a reason. */
+  /** Polls until `done` answers a value; `wrong` ends the wait early with a reason; gives up at `until`. */
   const settle = async <T>(
     want: string,
     done: (eni: EniView) => T | undefined,
     wrong?: (eni: EniView) => string | undefined,
+    until = deadline,
   ): Promise<T> => {
     const start = clock.now();
     for (;;) {
       await pause(
+        clock,
         start,
+        Math.min(until, deadline),
         () => `${eniId} was not ${want} after ${((clock.now() - start) / 1000).toFixed(1)} s`,
       );
       const eni = await read();
@@ -173,6 +225,7 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
     name: string,
     call: () => Promise<T>,
     judge: (eni: EniView) => { done: T } | 'again' | 'no',
+    until = deadline,
   ): Promise<T> => {
     const start = clock.now();
     for (;;) {
@@ -193,15 +246,25 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
             if (verdict === 'no' || !ec2.isTransient(error)) throw error;
             break;
           }
-          await pause(judged, () => `${name}: EC2 answered ${describe(error)} until the deadline`);
+          await pause(
+            clock,
+            judged,
+            deadline,
+            () => `${name}: EC2 answered ${describe(error)} until the deadline`,
+          );
         }
-        await pause(start, () => `${name} kept failing until the deadline: ${describe(error)}`);
+        await pause(
+          clock,
+          start,
+          Math.min(until, deadline),
+          () => `${name} kept failing until the deadline: ${describe(error)}`,
+        );
       }
     }
   };
 
   /** Attach to `to`, unless EC2 shows it done; again while the ENI is available and the error transient. */
-  const attach = (name: string, to: string, deviceIndex: number) =>
+  const attach = (name: string, to: string, deviceIndex: number, until = deadline) =>
     mutate(
       name,
       () => ec2.attach(eniId, to, deviceIndex),
@@ -210,9 +273,18 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
         if (ours) return { done: ours };
         return eni.status === 'available' ? 'again' : 'no';
       },
+      until,
     );
 
-  return { read, settle, mutate, attach };
+  /** Write tags, unless EC2 shows them written; again on a transient error, until the deadline. */
+  const tag = (name: string, tags: Record<string, string>) =>
+    mutate(
+      name,
+      () => ec2.tag(eniId, tags),
+      (eni) => (Object.entries(tags).every(([k, v]) => eni.tags[k] === v) ? { done: undefined } : 'again'),
+    );
+
+  return { read, settle, mutate, attach, tag, last: () => last };
 }
 
 /** One move in progress: what every step of execute() uses. */
@@ -232,16 +304,17 @@ interface Run {
 }
 
 /**
- * Performs a move plan: detach (Force only for a failed holder), wait, attach, wait, keep, tag.
- * EC2 is the lock: the detach names the attachment that was observed, and the attach is made only to
- * an ENI seen `available` (see patience()).
+ * Performs a move plan: record the intent, detach (Force by need) while confirming the intent, wait
+ * (forcing a detach that hangs, for an automatic move), attach (or put back), wait, keep, tag, re-read
+ * the target, delete the intent. EC2 is the lock underneath: the detach names the attachment that was
+ * observed, and the attach is made only to an ENI seen `available` (see patience()).
  */
 export async function execute(
   plan: MovePlan,
   pair: Pair,
   ec2: Ec2Port,
   options: ExecuteOptions,
-): Promise<{ steps: Step[]; notes: string[] }> {
+): Promise<Executed> {
   const clock = options.clock ?? systemClock;
   const steps: Step[] = options.steps ?? [];
   const notes: string[] = [];
@@ -258,33 +331,143 @@ export async function execute(
     ec2Patience: patience(ec2, eniId, clock, options.deadline, notes),
     step: (name, action) => timed(clock, steps, name, action),
   };
-  await detachStep(run);
-  // Recorded at once, in parallel with the wait: AWS documents that the instance may refuse another
-  // interface at that device index until it is stopped and started (target-forced-detach).
-  const recorded = recordForcedDetach(run);
-  await fence(run);
-  const already = await awaitAvailable(run);
-  await recorded;
-  const attachmentId = already ?? (await attachOrPutBack(run));
-  await awaitAttached(run, attachmentId);
-  await keepAndTag(run, attachmentId);
-  await verifyOs(run);
-  return { steps, notes };
+  const self = options.invocation;
+  if (self) await recordIntent(run, self);
+  // Recorded at once, in parallel with the wait, and awaited before the end: AWS documents that the
+  // instance may refuse another interface at that device index until it is stopped and started.
+  const records: Promise<void>[] = [];
+  try {
+    const rival = await detachAndConfirm(run, self);
+    if (rival) return { made: false, steps, notes, reason: rival };
+    if (plan.detach?.record) records.push(recordForcedDetach(run, plan.detach.instanceId));
+    await fence(run);
+    const already = await awaitAvailable(run, records);
+    const attachmentId = already ?? (await attachOrPutBack(run));
+    const settled = await awaitAttached(run, attachmentId);
+    const owner = self ? ownerOf(settled, self, plan.to, clock.now()) : undefined;
+    if (owner) return { made: false, steps, notes, reason: owner };
+    if (already)
+      notes.push(`${eniId} was attached to ${plan.to} by another invocation while this one waited`);
+    await keepAndTag(run, attachmentId);
+    await verifyTarget(run);
+    await verifyOs(run);
+    return { made: true, steps, notes };
+  } finally {
+    await Promise.all(records);
+    if (self) await releaseIntent(run, self);
+  }
+}
+
+/**
+ * Before the first mutation, the move writes on the ENI which invocation moves it where, until when
+ * (its deadline, after which it calls EC2 no more). One key per invocation, so that no write hides
+ * another's: tags are last-writer-wins per key.
+ */
+async function recordIntent({ plan, clock, options, step, ec2Patience }: Run, self: string): Promise<void> {
+  const now = clock.now();
+  const tags = intentTag({ id: self, target: plan.to, until: options.deadline, writtenAt: now });
+  await step('intent', () => ec2Patience.tag('intent', tags));
+}
+
+/**
+ * The detach, and beside it the re-read that confirms the intent: a rival that goes first (earliest
+ * written, then smallest ID) makes this invocation stand aside. Doing both at once keeps the intent to
+ * one call on the critical path; the detach is safe to make before the answer, since every move from
+ * the observed holder detaches that same attachment, and EC2 refuses it twice. Answers the rival's
+ * move when this invocation stands aside.
+ */
+async function detachAndConfirm(run: Run, self: string | undefined): Promise<string | undefined> {
+  const confirming = self ? run.step('confirm-intent', () => confirmIntent(run, self)) : undefined;
+  const [detached, confirmed] = await Promise.allSettled([detachStep(run), confirming]);
+  if (confirmed.status === 'fulfilled' && confirmed.value) return confirmed.value;
+  if (detached.status === 'rejected') throw detached.reason;
+  if (confirmed.status === 'rejected') throw confirmed.reason;
+  return undefined;
+}
+
+/** Re-reads the ENI until it shows this invocation's intent (reads may lag), then looks for a rival. */
+async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, self: string) {
+  const start = clock.now();
+  for (;;) {
+    const eni = await ec2Patience.read();
+    const now = clock.now();
+    if (intentsOf(eni.tags).some((i) => i.id === self)) {
+      const rival = rivalIntent(eni.tags, self, now);
+      return rival
+        ? `a move by another invocation is under way (${rival.id}: to ${rival.target}); this one stood aside`
+        : undefined;
+    }
+    if (now - start >= STALE_READ_MS) {
+      notes.push(
+        `${eniId}: its intent did not show in a read within ${STALE_READ_MS / 1000} s; EC2 is the lock`,
+      );
+      return undefined;
+    }
+    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${pair.name}: intent`);
+  }
+}
+
+/**
+ * Reports come from ownership: of the live intents to move the ENI to `to`, the first owns the move.
+ * Two invocations that both went on (a rival's intent landed after this one's re-read) both find the
+ * ENI on the target; one reports `moved`, the other `unchanged`.
+ */
+function ownerOf(eni: EniView, self: string, to: string, now: number): string | undefined {
+  const live = intentsOf(eni.tags).filter((i) => i.until > now && i.target === to);
+  const own = live.find((i) => i.id === self);
+  const first = live.find((i) => i.id !== self && (!own || precedes(i, own)));
+  return first ? `${eniId(eni)} was moved to ${to} by another invocation (${first.id})` : undefined;
+}
+
+const eniId = (eni: EniView) => eni.id;
+
+/** Deletes this invocation's intent, and any expired one a crashed invocation left; a failure only notes it. */
+async function releaseIntent({ ec2, eniId, clock, options, notes, ec2Patience }: Run, self: string) {
+  const now = clock.now();
+  const expired = intentsOf(ec2Patience.last()?.tags ?? {})
+    .filter((i) => i.until <= now && i.id !== self)
+    .map((i) => i.key);
+  const keys = [`${TAG.intent}${self}`, ...expired];
+  try {
+    await readThrough(
+      clock,
+      options.deadline,
+      (e) => ec2.isTransient(e),
+      `${eniId} (delete intent)`,
+      () => ec2.untag(eniId, keys),
+    );
+  } catch (error) {
+    notes.push(`could not delete its intent from ${eniId} (${describe(error)}); it expires at the deadline`);
+  }
 }
 
 /** Detach the observed attachment (with Force if the plan says so), unless EC2 shows it done. */
-async function detachStep({ plan, ec2, step, ec2Patience }: Run): Promise<void> {
-  if (!plan.detach) return;
-  const { attachmentId, force } = plan.detach;
-  const name = force ? 'force-detach' : 'detach';
+async function detachStep(run: Run): Promise<void> {
+  const detach = run.plan.detach;
+  if (!detach) return;
+  await forceOrNot(run, detach.attachmentId, detach.force, false);
+}
+
+/**
+ * One detach call, judged by EC2: done once the attachment is gone or detaching; when it escalates a
+ * detach that was already hanging in `detaching`, only once it is gone.
+ */
+async function forceOrNot(
+  { ec2, step, ec2Patience }: Run,
+  attachmentId: string,
+  force: boolean,
+  escalating: boolean,
+) {
+  const name = escalating ? 'escalate-force-detach' : force ? 'force-detach' : 'detach';
   await step(name, () =>
     ec2Patience.mutate(
       name,
       () => ec2.detach(attachmentId, force),
       (eni) => {
         const a = eni.attachment;
-        if (a?.id !== attachmentId || a.status === 'detaching' || a.status === 'detached')
-          return { done: undefined };
+        if (a?.id !== attachmentId || a.status === 'detached') return { done: undefined };
+        // A hanging detach shows `detaching` before the forced one as after it: send it again.
+        if (a.status === 'detaching' && !escalating) return { done: undefined };
         return 'again';
       },
     ),
@@ -308,16 +491,17 @@ async function reported(
   }
 }
 
-/** Write the forced detach on the ENI, for a holder that still runs (target-forced-detach). */
-function recordForcedDetach(run: Run): Promise<void> {
-  const { plan, ec2, eniId, clock } = run;
-  const forcedFrom = plan.detach?.record ? plan.detach.instanceId : null;
-  if (!forcedFrom) return Promise.resolve();
+/**
+ * Write the forced detach on the ENI, for a holder that still runs (target-forced-detach), retried
+ * until the deadline: it decides later refusals, so a throttled call must not lose it.
+ */
+function recordForcedDetach(run: Run, forcedFrom: string): Promise<void> {
+  const { clock, ec2Patience } = run;
   return reported(
     run,
     'record-forced-detach',
     async () => {
-      await ec2.tag(eniId, {
+      await ec2Patience.tag('record-forced-detach', {
         [TAG.forcedFrom]: forcedFrom,
         [TAG.forcedAt]: new Date(clock.now()).toISOString(),
       });
@@ -346,7 +530,9 @@ async function fence(run: Run): Promise<void> {
 /** Someone else has attached the ENI elsewhere: a concurrent move, or a person. */
 function elsewhere({ plan, eniId }: Run, eni: EniView, ours?: string): string | undefined {
   const a = eni.attachment;
-  if (!a || a.id === ours || a.id === plan.detach?.attachmentId || a.instanceId === plan.to) return undefined;
+  if (!a || a.id === ours || a.id === plan.detach?.attachmentId || a.id === plan.escalate?.attachmentId)
+    return undefined;
+  if (a.instanceId === plan.to) return undefined;
   return a.status === 'attached' || a.status === 'attaching'
     ? `${eniId} is now attached to ${a.instanceId}, not ${plan.to}`
     : undefined;
@@ -354,33 +540,52 @@ function elsewhere({ plan, eniId }: Run, eni: EniView, ours?: string): string | 
 
 /**
  * Wait for the ENI to be available. Answers the attachment ID if a concurrent move of the same pair
- * has attached it to the target meanwhile.
+ * has attached it to the target meanwhile. An automatic move whose detach without Force has not
+ * finished within the plan's bound forces it (and records it, for a holder that still runs).
  */
-async function awaitAvailable(run: Run): Promise<string | undefined> {
-  const { plan, step, ec2Patience, notes, eniId } = run;
+async function awaitAvailable(run: Run, records: Promise<void>[]): Promise<string | undefined> {
+  const { plan, step, ec2Patience, clock, notes } = run;
   if (!plan.awaitAvailable) return undefined;
   const detachedId = plan.detach?.attachmentId;
-  const seen = await step('wait-detached', () =>
-    ec2Patience.settle<{ attached?: string }>(
-      'available',
-      (eni) => {
-        const theirs = attachedTo(eni, plan.to);
-        if (theirs && theirs !== detachedId) return { attached: theirs };
-        return eni.status === 'available' ? {} : undefined;
-      },
-      (eni) => elsewhere(run, eni),
-    ),
+  const wait = (until?: number) =>
+    step('wait-detached', () =>
+      ec2Patience.settle<string | undefined>(
+        'available',
+        (eni) => {
+          const theirs = attachedTo(eni, plan.to);
+          if (theirs && theirs !== detachedId) return theirs;
+          return eni.status === 'available' ? '' : undefined;
+        },
+        (eni) => elsewhere(run, eni),
+        until,
+      ),
+    ).then((seen) => seen || undefined);
+  const escalate = plan.escalate;
+  if (!escalate) return wait();
+  try {
+    return await wait(clock.now() + escalate.afterMs);
+  } catch (error) {
+    const timedOut = error instanceof StepError && error.cause instanceof SettleTimeoutError;
+    if (!timedOut || clock.now() >= run.options.deadline) throw error;
+  }
+  notes.push(
+    `the detach without Force had not finished after ${escalate.afterMs / 1000} s: forced (the holder's OS is not letting go)`,
   );
-  if (seen.attached)
-    notes.push(`${eniId} was attached to ${plan.to} by another invocation while this one waited`);
-  return seen.attached;
+  await forceOrNot(run, escalate.attachmentId, true, true);
+  if (escalate.record) records.push(recordForcedDetach(run, escalate.instanceId));
+  return wait();
 }
 
-/** Attach to the target; if that fails and the old holder is healthy, put the ENI back on it. */
+/**
+ * Attach to the target; if that fails and the old holder is healthy, put the ENI back on it. A move
+ * that may put back stops retrying its attach PUT_BACK_RESERVE_MS before the deadline, so that the
+ * put-back has time of its own.
+ */
 async function attachOrPutBack(run: Run): Promise<string> {
-  const { plan, pair, step, ec2Patience } = run;
+  const { plan, pair, step, ec2Patience, options } = run;
+  const until = plan.putBack ? options.deadline - PUT_BACK_RESERVE_MS : options.deadline;
   try {
-    return await step('attach', () => ec2Patience.attach('attach', plan.to, pair.deviceIndex));
+    return await step('attach', () => ec2Patience.attach('attach', plan.to, pair.deviceIndex, until));
   } catch (error) {
     if (plan.putBack) await putBack(run, plan.putBack, error);
     throw error;
@@ -388,12 +593,12 @@ async function attachOrPutBack(run: Run): Promise<string> {
 }
 
 /** Follow the attachment the attach returned: a read just after it may still show the old one. */
-async function awaitAttached(run: Run, ours: string): Promise<void> {
+async function awaitAttached(run: Run, ours: string): Promise<EniView> {
   const { plan, step, ec2Patience, eniId } = run;
-  await step('wait-attached', () =>
+  return step('wait-attached', () =>
     ec2Patience.settle(
       `attached to ${plan.to}`,
-      (eni) => (eni.attachment?.id === ours && eni.attachment.status === 'attached' ? true : undefined),
+      (eni) => (eni.attachment?.id === ours && eni.attachment.status === 'attached' ? eni : undefined),
       (eni) => {
         const a = eni.attachment;
         if (a?.id === ours && (a.status === 'detaching' || a.status === 'detached'))
@@ -416,19 +621,37 @@ async function keepAndTag({ plan, ec2, eniId, clock, options, step, ec2Patience 
         eni.attachment?.id === ours && !eni.attachment.deleteOnTermination ? { done: undefined } : 'again',
     ),
   );
-  const tags = {
-    [TAG.movedAt]: new Date(clock.now()).toISOString(),
+  const now = clock.now();
+  const tags: Record<string, string> = {
+    [TAG.movedAt]: new Date(now).toISOString(),
     [TAG.from]: plan.from ?? 'none',
     [TAG.to]: plan.to,
     [TAG.reason]: options.reason.slice(0, 256),
   };
-  await step('tag', () =>
-    ec2Patience.mutate(
-      'tag',
-      () => ec2.tag(eniId, tags),
-      (eni) => (eni.tags[TAG.movedAt] === tags[TAG.movedAt] ? { done: undefined } : 'again'),
-    ),
-  );
+  // Only automatic moves away from a failed holder count towards the cool-down and the flap limit.
+  if (plan.automatic) tags[TAG.automaticMoves] = withAutomaticMove(ec2Patience.last()?.tags ?? {}, now);
+  await step('tag', () => ec2Patience.tag('tag', tags));
+}
+
+/**
+ * Re-read the target before reporting: a standby that stopped during the move does not serve, and the
+ * move must not be reported `moved`. Failing here reports where the ENI is, and Lambda's retry (or the
+ * next round) moves it on.
+ */
+async function verifyTarget({ plan, ec2, clock, options, step }: Run): Promise<void> {
+  await step('verify-target', async () => {
+    const state = await readThrough(
+      clock,
+      options.deadline,
+      (e) => ec2.isTransient(e),
+      plan.to,
+      () => ec2.instanceState(plan.to),
+    );
+    if (state !== 'running')
+      throw new Error(
+        `${plan.to} is ${state ?? 'gone'} now, not running: the ENI is on an instance that does not serve`,
+      );
+  });
 }
 
 /** Ask the new holder's OS whether it brought the address up (a pair with verifyOs). */

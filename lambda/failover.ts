@@ -1,14 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
-import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
-import { type MovePlan, pairState, plan } from './plan';
+import { type Clock, execute, type OsPort, readThrough, StepError, systemClock, timed } from './execute';
+import { type MovePlan, type Plan, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { telemetry } from './telemetry';
-import { holderOf, type Observation, who } from './view';
+import { holderOf, type Observation, TAG, who } from './view';
 
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
@@ -204,7 +205,8 @@ async function handleTrigger(
       const { result: r, page } = await handlePair(engine, w, ec2, time, observed);
       // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
       // what moved or failed; alarms, state changes and manual requests publish every outcome.
-      // The decision may say otherwise: a member going away pages once.
+      // The decision may say otherwise: another invocation's move pages nothing, flapping pages once,
+      // a member going away ("redundancy ends at") pages once.
       const quiet =
         (trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome);
       if (page ?? !quiet) await publish(engine, r, time.end);
@@ -249,6 +251,28 @@ interface Answer {
   readonly page?: boolean;
 }
 
+/**
+ * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
+ * fleet round's batched read that failed falls back to this pair's own read.
+ */
+function observe(
+  engine: Engine,
+  pair: Pair,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Observation> {
+  const own = () =>
+    readThrough(
+      engine.clock,
+      time.deadline,
+      (e) => ec2.isTransient(e),
+      `pair ${pair.name}`,
+      () => ec2.observe(pair),
+    );
+  return observed ? observed.catch(own) : own();
+}
+
 /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
 async function lookAndAct(
   engine: Engine,
@@ -260,23 +284,22 @@ async function lookAndAct(
 ): Promise<Answer> {
   const { clock } = engine;
   const steps: Step[] = [];
-  const observation = await timed(clock, steps, 'observe', () => observed ?? ec2.observe(pair));
+  const observation = await timed(clock, steps, 'observe', () => observe(engine, pair, ec2, time, observed));
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
   const holder = observation.eni ? holderOf(observation.eni) : null;
+  if (decision.kind !== 'move' || decision.dryRun) engine.telemetry.gauge(pair, observation, holder);
   switch (decision.kind) {
     case 'status':
-      engine.telemetry.gauge(pair, observation, holder);
       return {
         result: result('status', pair, {
           from: decision.holder,
           reasons: decision.reasons,
           steps,
-          state: pairState(pair, observation),
+          state: pairState(pair, observation, clock.now()),
         }),
       };
     case 'unchanged': {
-      engine.telemetry.gauge(pair, observation, holder);
       if (decision.keep) {
         const keep = decision.keep;
         await timed(clock, steps, 'keep-on-termination', () =>
@@ -293,21 +316,10 @@ async function lookAndAct(
       return { result: r, page: decision.quiet ? false : undefined };
     }
     case 'refused':
-      engine.telemetry.gauge(pair, observation, holder);
-      return {
-        result: result('refused', pair, {
-          from: decision.from,
-          to: decision.to,
-          reasons: decision.reasons,
-          steps,
-        }),
-      };
+      return refuse(engine, pair, decision, ec2, steps);
     case 'move':
-      if (decision.dryRun) {
-        engine.telemetry.gauge(pair, observation, holder);
-        return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
-      }
-      return { result: await move(engine, pair, decision, observation, ec2, time, steps) };
+      if (decision.dryRun) return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
+      return move(engine, pair, decision, observation, ec2, time, steps);
   }
 }
 
@@ -333,6 +345,36 @@ async function noticeOnce(
   return { result: r, page: true };
 }
 
+/**
+ * A refusal. Flapping pages once an episode: the first refusal records the page on the ENI
+ * (TAG.flappingPaged, best effort), and later ones, from any trigger, page nobody.
+ */
+async function refuse(
+  engine: Engine,
+  pair: Pair,
+  decision: Extract<Plan, { kind: 'refused' }>,
+  ec2: FailoverEc2,
+  steps: Step[],
+): Promise<Answer> {
+  const r = result('refused', pair, {
+    from: decision.from,
+    to: decision.to,
+    reasons: decision.reasons,
+    steps,
+  });
+  const flapping = decision.flapping;
+  if (!flapping) return { result: r };
+  if (flapping.paged) return { result: r, page: false };
+  try {
+    await timed(engine.clock, steps, 'record-flapping-page', () =>
+      ec2.tag(pair.networkInterfaceId, { [TAG.flappingPaged]: flapping.mark }),
+    );
+  } catch (error) {
+    engine.deps.logger.warn('could not record the flapping page; the next refusal pages again', { error });
+  }
+  return { result: r, page: true };
+}
+
 /** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */
 async function rehearse(
   pair: Pair,
@@ -351,7 +393,10 @@ async function rehearse(
   });
 }
 
-/** The move itself (execute.ts); the gauge then counts the address as on its new holder. */
+/**
+ * The move itself (execute.ts), under this invocation's intent. Reports come from ownership: a move
+ * that another invocation made (or is making) is `unchanged` here and pages nobody.
+ */
 async function move(
   engine: Engine,
   pair: Pair,
@@ -360,23 +405,33 @@ async function move(
   ec2: FailoverEc2,
   time: Budget,
   steps: Step[],
-): Promise<Result> {
+): Promise<Answer> {
   const { clock, deps } = engine;
-  const reason = decision.reasons.join('; ');
   const done = await execute(decision, pair, ec2, {
     clock,
     deadline: time.deadline,
-    reason,
+    reason: decision.reasons.join('; '),
     os: deps.os,
     steps,
+    invocation: randomUUID().slice(0, 8),
   });
+  if (!done.made) {
+    engine.telemetry.gauge(pair, observation, observation.eni ? holderOf(observation.eni) : null);
+    const fields = { from: decision.from, to: decision.to, steps: done.steps };
+    return {
+      result: result('unchanged', pair, { ...fields, reasons: [done.reason, ...done.notes] }),
+      page: false,
+    };
+  }
   engine.telemetry.gauge(pair, observation, decision.to);
-  return result('moved', pair, {
-    from: decision.from,
-    to: decision.to,
-    reasons: [...decision.reasons, ...done.notes],
-    steps: done.steps,
-  });
+  return {
+    result: result('moved', pair, {
+      from: decision.from,
+      to: decision.to,
+      reasons: [...decision.reasons, ...done.notes],
+      steps: done.steps,
+    }),
+  };
 }
 
 /** Metrics for one result. */

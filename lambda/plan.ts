@@ -4,6 +4,7 @@
 //
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
 //   Automatic triggers (alarm, state change, planned-failure warning, reconcile); the first rule that answers decides:
+//     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
 //     rebalanceNotWanted   a rebalance recommendation moves nothing for a pair without moveOnRebalance
 //     warnedAboutOther     a warning about the member that does not hold the ENI: "redundancy ends at", paged once
@@ -12,11 +13,13 @@
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
 //     otherScheduled       the other member's scheduled stop/retirement/reboot: "redundancy ends at", paged once
 //     holderHealthy        a holder that reads healthy keeps the ENI
-//     failOver             a failed holder (holderFailure) is left for the other member, damped (dampingFor)
-//   Manual move:
+//     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
+//                          only while it still runs, so a stopped or terminated holder is left at once
+//   Manual move: intentBlocks, then
 //     manualMove           to the named member (or the other one); never damped
 //   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
 //     detachFor            the detach first, with Force by need (forceFor), the forced detach recorded
+//     escalateFor          an automatic move's detach without Force that hangs is forced after 20 s
 //     putBackFor           where the ENI goes back if the attach fails
 //     fenceFor             the failed holder to stop after a forced detach
 //   After the decision:
@@ -25,6 +28,7 @@
 import { eniProblems, failed, targetProblems } from './checks';
 import {
   DEFAULT_COOLDOWN_SECONDS,
+  DEFAULT_MAX_MOVES_PER_HOUR,
   DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES,
   instanceOf,
   type Pair,
@@ -34,18 +38,25 @@ import {
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import type { PairState, PlannedEvent } from './result';
 import {
+  automaticMovesOf,
   describeEvent,
   type EniView,
   goingAway,
   health,
   holderOf,
   type InstanceView,
+  type Intent,
+  intentsOf,
   noticeTag,
   type Observation,
+  precedes,
   TAG,
   takesItAway,
   who,
 } from './view';
+
+/** How long an automatic move waits for a detach without Force before it forces it (CONTRACT.md). */
+export const FORCE_AFTER_MS = 20_000;
 
 export type Plan =
   | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
@@ -60,7 +71,10 @@ export type Plan =
        * no invocation pages the same notice again (a member going away: "redundancy ends at").
        */
       readonly notice?: { readonly tag: string; readonly mark: string };
-      /** Page nobody, whatever the trigger: a notice paged already, a recommendation the pair ignores. */
+      /**
+       * Page nobody, whatever the trigger: another invocation's move is under way (it reports), a notice paged
+       * already, a rebalance recommendation the pair ignores.
+       */
       readonly quiet?: boolean;
     }
   | {
@@ -68,6 +82,11 @@ export type Plan =
       readonly from: string | null;
       readonly to: string | null;
       readonly reasons: string[];
+      /**
+       * Refused as flapping: paged once an episode. `paged`: this episode was paged already; `mark`:
+       * the value of TAG.flappingPaged that records the page.
+       */
+      readonly flapping?: { readonly paged: boolean; readonly mark: string };
     }
   | MovePlan;
 
@@ -100,6 +119,20 @@ export interface MovePlan {
   readonly fence: string | undefined;
   /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
   readonly verifyAddress: string | undefined;
+  /** An automatic move away from a failed holder: recorded in TAG.automaticMoves, which damping counts. */
+  readonly automatic: boolean;
+  /**
+   * A detach without Force that has not finished after `afterMs` is forced (an automatic move): the
+   * holder's OS is not letting go. `record`: write the forced detach, for a holder that still runs.
+   */
+  readonly escalate:
+    | {
+        readonly attachmentId: string;
+        readonly instanceId: string;
+        readonly afterMs: number;
+        readonly record: boolean;
+      }
+    | undefined;
   /** Why the move is right, for the result and the ENI's tag. */
   readonly reasons: string[];
 }
@@ -115,6 +148,8 @@ interface Situation {
   /** The trigger as a person reads it. */
   readonly cause: string;
   readonly now: number;
+  /** This invocation's ID, for its own intent on the ENI; undefined before it has written one. */
+  readonly self: string | undefined;
 }
 
 /** An automatic rule: a plan when it decides, undefined to let the next rule decide. */
@@ -122,6 +157,7 @@ type Rule = (s: Situation) => Plan | undefined;
 
 /** The automatic rules, in order. */
 const AUTOMATIC: readonly Rule[] = [
+  intentBlocks,
   adoptStranded,
   rebalanceNotWanted,
   warnedAboutOther,
@@ -142,6 +178,8 @@ export function plan(
   trigger: Exclude<Trigger, { kind: 'ignored' }>,
   obs: Observation,
   now: number,
+  /** This invocation's ID, once it has recorded its intent on the ENI. */
+  self?: string,
 ): Plan {
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
@@ -149,7 +187,7 @@ export function plan(
     return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
   if (!eni || problems.length > 0)
     return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
-  return keepAddress(eni, decide(pair, trigger, obs, eni, now));
+  return keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
 }
 
 function decide(
@@ -158,8 +196,10 @@ function decide(
   obs: Observation,
   eni: EniView,
   now: number,
+  self: string | undefined,
 ): Plan {
-  if (trigger.kind === 'move') return manualMove(pair, trigger, obs, eni);
+  if (trigger.kind === 'move')
+    return intentBlocks({ pair, eni, now, self }) ?? manualMove(pair, trigger, obs, eni);
   const situation: Situation = {
     pair,
     trigger,
@@ -168,6 +208,7 @@ function decide(
     holder: holderOf(eni),
     cause: describeTrigger(trigger),
     now,
+    self,
   };
   for (const rule of AUTOMATIC) {
     const decision = rule(situation);
@@ -178,10 +219,46 @@ function decide(
 
 // ── Automatic rules ──────────────────────────────────────────────────────────────────────────────
 
+/**
+ * One address, many actors: another invocation's live intent means it is moving the ENI, and it will
+ * report the move; this one changes nothing and pages nobody. With an intent of its own (`self`, the
+ * re-read after writing it), only a rival that precedes it (lambda/view.ts precedes) blocks.
+ */
+function intentBlocks({
+  pair,
+  eni,
+  now,
+  self,
+}: Pick<Situation, 'pair' | 'eni' | 'now' | 'self'>): Plan | undefined {
+  const rival = rivalIntent(eni.tags, self, now);
+  if (!rival) return undefined;
+  return {
+    kind: 'unchanged',
+    holder: holderOf(eni),
+    quiet: true,
+    reasons: [
+      `a move by another invocation is under way (${rival.id}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()})`,
+    ],
+  };
+}
+
+/** The live intent of another invocation that goes before this one's, if any; expired intents are ignored. */
+export function rivalIntent(
+  tags: Readonly<Record<string, string>>,
+  self: string | undefined,
+  now: number,
+): Intent | undefined {
+  const live = intentsOf(tags).filter((i) => i.until > now);
+  const own = live.find((i) => i.id === self);
+  return live
+    .filter((i) => i.id !== self && (!own || precedes(i, own)))
+    .sort((a, b) => (precedes(a, b) ? -1 : 1))[0];
+}
+
 /** An ENI that no one holds is attached to a healthy member, whatever the trigger was about. */
 function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
   if (holder !== null) return undefined;
-  return adopt(pair, obs, eni, `triggered by ${cause}`, false);
+  return adopt(pair, obs, eni, `triggered by ${cause}`, { unattended: true });
 }
 
 /** Rebalance recommendations come early and often: only a pair that asks for it (moveOnRebalance) acts on one. */
@@ -288,8 +365,9 @@ function plannedMove({ pair, obs, eni, holder, cause, now }: Situation, why: str
     eni,
     to,
     [why, `a planned move, made while the holder is healthy: no Force, no cool-down (triggered by ${cause})`],
-    false,
-    blockers,
+    // Not `automatic`: no failure, so nothing for damping to count. Unattended: a detach the going-away
+    // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
+    { unattended: true, blockers },
   );
 }
 
@@ -330,17 +408,21 @@ function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan |
 /** A holder that has failed is left for the other member, unless damping holds the move back. */
 function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
   const from = holder as string;
-  const why = holderFailure(pair, obs.instances[from]);
+  const instance = obs.instances[from];
+  const why = holderFailure(pair, instance);
   const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
-  return moveTo(
+  const damping = dampingFor(pair, eni, instance, now);
+  const decision = moveTo(
     pair,
     obs,
     eni,
     to,
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    false,
-    dampingFor(pair, eni, now),
+    { automatic: true, blockers: damping.reasons },
   );
+  return decision.kind === 'refused' && damping.flapping
+    ? { ...decision, flapping: damping.flapping }
+    : decision;
 }
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
@@ -356,20 +438,47 @@ export function holderFailure(pair: Pair, instance: InstanceView | undefined): s
   return undefined;
 }
 
-/** Flap damping: an automatic move this soon after the ENI's last move is refused. */
-function dampingFor(pair: Pair, eni: EniView, now: number): string[] {
-  const movedAt = Date.parse(eni.tags[TAG.movedAt] ?? '');
+/**
+ * Damping by cause: the cool-down and the flap limit hold back only a move away from a holder that
+ * still runs (a failed check), and count only automatic moves (TAG.automaticMoves). A holder that is
+ * stopping, stopped, shutting down, terminated or gone is left at once: damping never keeps the
+ * address on a dead holder.
+ */
+function dampingFor(
+  pair: Pair,
+  eni: EniView,
+  holder: InstanceView | undefined,
+  now: number,
+): { reasons: string[]; flapping?: { paged: boolean; mark: string } } {
+  if (!stillRuns(holder)) return { reasons: [] };
+  const moves = automaticMovesOf(eni.tags, now);
+  const reasons: string[] = [];
+  const last = moves.at(-1);
   const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
-  if (Number.isNaN(movedAt) || now - movedAt >= seconds * 1000) return [];
-  const ago = Math.max(0, Math.round((now - movedAt) / 1000));
-  const last = `${eni.tags[TAG.from] ?? '?'} -> ${eni.tags[TAG.to] ?? '?'}`;
-  return [
+  if (last !== undefined && now - last < seconds * 1000) {
+    const ago = Math.max(0, Math.round((now - last) / 1000));
+    reasons.push(
+      failed(
+        'cooldown',
+        `the last automatic move was ${ago} s ago; a move away from a holder that still runs waits ${seconds} s after it, to damp flapping (a manual move, or a holder that is stopped or gone, is not damped)`,
+      ),
+    );
+  }
+  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
+  if (last === undefined || moves.length < limit) return { reasons };
+  reasons.push(
     failed(
-      'cooldown',
-      `the ENI last moved ${ago} s ago (${last}); automatic moves wait ${seconds} s between moves to damp flapping (a manual move is not damped)`,
+      'flapping',
+      `${moves.length} automatic moves in the last hour (the limit is ${limit}); moves away from a holder that still runs wait until the oldest is an hour old, at ${new Date((moves[0] ?? now) + 3_600_000).toISOString()}; a person should look (a manual move still works)`,
     ),
-  ];
+  );
+  const mark = new Date(last).toISOString();
+  return { reasons, flapping: { paged: eni.tags[TAG.flappingPaged] === mark, mark } };
 }
+
+/** Running (or starting): its failure is a check, not its state, so damping and a detach without Force apply. */
+const stillRuns = (instance: InstanceView | undefined) =>
+  instance?.state === 'running' || instance?.state === 'pending';
 
 // ── Manual rules ─────────────────────────────────────────────────────────────────────────────────
 
@@ -382,7 +491,7 @@ function manualMove(
 ): Plan {
   const holder = holderOf(eni);
   if (holder === null && trigger.to === undefined)
-    return adopt(pair, obs, eni, 'manual move', trigger.dryRun);
+    return adopt(pair, obs, eni, 'manual move', { dryRun: trigger.dryRun });
   const holderRole = holder === null ? undefined : roleOf(pair, holder);
   const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
   const to = instanceOf(pair, toRole);
@@ -392,14 +501,9 @@ function manualMove(
     holder === null
       ? `${eni.id} is attached to no one`
       : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
-  return moveTo(
-    pair,
-    obs,
-    eni,
-    to,
-    [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why],
-    trigger.dryRun,
-  );
+  return moveTo(pair, obs, eni, to, [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why], {
+    dryRun: trigger.dryRun,
+  });
 }
 
 // ── Every move ───────────────────────────────────────────────────────────────────────────────────
@@ -413,24 +517,32 @@ function moveTo(
   eni: EniView,
   to: string,
   why: string[],
-  dryRun: boolean,
-  /** Reasons to refuse besides the target's checks (damping). */
-  blockers: string[] = [],
+  how: {
+    dryRun?: boolean;
+    /** An automatic move away from a failed holder (counted by damping). */
+    automatic?: boolean;
+    /** Moves without a person: a hung detach is forced (adopting a stranded ENI, a failed holder). */
+    unattended?: boolean;
+    /** Reasons to refuse besides the target's checks (damping). */
+    blockers?: string[];
+  } = {},
 ): Plan {
   const from = holderOf(eni);
-  const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
+  const problems = [...(how.blockers ?? []), ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
-  const detach = detachFor(pair, obs, eni);
+  const detach = detachFor(obs, eni);
   return {
     kind: 'move',
     from,
     to,
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
-    dryRun,
+    dryRun: how.dryRun ?? false,
     putBack: putBackFor(pair, obs, from, detach),
     fence: fenceFor(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
+    automatic: how.automatic ?? false,
+    escalate: how.automatic || how.unattended ? escalateFor(obs, eni, detach) : undefined,
     reasons: why,
   };
 }
@@ -441,11 +553,11 @@ function moveTo(
  * instance that still runs: a stopped or terminated one must be started again anyway, which is the
  * documented cure.
  */
-function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
+function detachFor(obs: Observation, eni: EniView): MovePlan['detach'] {
   const a = eni.attachment;
   if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
   const instance = obs.instances[a.instanceId];
-  const force = forceFor(pair, instance);
+  const force = forceFor(instance);
   if (a.status === 'detaching' && !force) return undefined;
   return {
     attachmentId: a.id,
@@ -456,11 +568,29 @@ function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach
 }
 
 /**
- * Force is AWS's last resort for a failed instance (DetachNetworkInterface, `Force`): a holder whose
- * only failure is its application lets go the ordinary way.
+ * Force by need. Force is AWS's last resort for a failed instance (DetachNetworkInterface, `Force`),
+ * and after it the instance may refuse an interface at that index until it is stopped and started:
+ * only a holder that is not running, or fails its instance or system reachability check, gets it. A
+ * holder that answers (only its attached-EBS or application check failed) lets go the ordinary way;
+ * if it does not within FORCE_AFTER_MS, an automatic move escalates (escalateFor).
  */
-function forceFor(pair: Pair, instance: InstanceView | undefined): boolean {
-  return holderFailure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+function forceFor(instance: InstanceView | undefined): boolean {
+  if (!stillRuns(instance)) return true;
+  return instance?.instanceStatus === 'impaired' || instance?.systemStatus === 'impaired';
+}
+
+/** The detach an automatic move forces if it has not finished within FORCE_AFTER_MS. */
+function escalateFor(obs: Observation, eni: EniView, detach: MovePlan['detach']): MovePlan['escalate'] {
+  const a = eni.attachment;
+  if (detach?.force || !a?.instanceId) return undefined;
+  if (!detach && a.status !== 'detaching') return undefined;
+  const instance = obs.instances[a.instanceId];
+  return {
+    attachmentId: a.id,
+    instanceId: a.instanceId,
+    afterMs: FORCE_AFTER_MS,
+    record: instance?.state === 'running',
+  };
 }
 
 /** Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again. */
@@ -481,7 +611,13 @@ function fenceFor(pair: Pair, from: string | null, forced: boolean, obs: Observa
 }
 
 /** Attach an ENI that no one holds to a healthy member, the standby first. */
-function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: boolean): Plan {
+function adopt(
+  pair: Pair,
+  obs: Observation,
+  eni: EniView,
+  why: string,
+  how: { dryRun?: boolean; unattended?: boolean },
+): Plan {
   const refusals: string[] = [];
   for (const role of ['standby', 'primary'] as const) {
     const id = instanceOf(pair, role);
@@ -493,7 +629,7 @@ function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: 
         eni,
         id,
         [`${eni.id} is attached to no one`, why, `attaching it to ${role} ${id}`],
-        dryRun,
+        how,
       );
     }
     refusals.push(...problems);
@@ -600,12 +736,25 @@ function plannedEvents(instance: InstanceView | undefined): PlannedEvent[] {
 }
 
 /** The pair at a glance, for status results (lambda/result.ts PairState). */
-export function pairState(pair: Pair, obs: Observation): PairState {
+export function pairState(pair: Pair, obs: Observation, now: number): PairState {
   const holder = obs.eni ? holderOf(obs.eni) : null;
   const { attached, redundant } = redundancy(pair, obs, holder);
   const tags = obs.eni?.tags ?? {};
   const at = tags[TAG.movedAt];
   const planned = holder === null ? undefined : plannedMoveAt(pair, obs.instances[holder]);
+  const moves = automaticMovesOf(tags, now);
+  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const last = moves.at(-1);
+  const cooldownEnds =
+    last === undefined ? 0 : last + (pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS) * 1000;
+  const damping =
+    moves.length >= limit && moves[0] !== undefined
+      ? `flapping until ${iso(moves[0] + 3_600_000)}`
+      : cooldownEnds > now
+        ? `cooldown until ${iso(cooldownEnds)}`
+        : null;
+  const intent = rivalIntent(tags, undefined, now);
   return {
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
@@ -619,5 +768,8 @@ export function pairState(pair: Pair, obs: Observation): PairState {
       standby: plannedEvents(obs.instances[pair.standbyInstanceId]),
     },
     plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
+    automaticMoves: { lastHour: moves.length, limit },
+    damping,
+    intent: intent ? { id: intent.id, to: intent.target, until: iso(intent.until) } : null,
   };
 }

@@ -39,6 +39,15 @@ export interface PairState {
    * less the pair's lead time), or null when none is scheduled.
    */
   readonly plannedMove: string | null;
+  /** Automatic moves in the last hour, against the pair's flap limit (maxMovesPerHour). */
+  readonly automaticMoves: { readonly lastHour: number; readonly limit: number };
+  /**
+   * What holds back an automatic move away from a holder that still runs now: `cooldown until <ISO>`,
+   * `flapping until <ISO>`, or null. A stopped or terminated holder is left whatever it says.
+   */
+  readonly damping: string | null;
+  /** A live intent: another invocation is moving the ENI to `to` until `until`; null when none. */
+  readonly intent: { readonly id: string; readonly to: string; readonly until: string } | null;
 }
 
 /** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */

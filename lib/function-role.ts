@@ -4,7 +4,7 @@ import type { Pair } from '../lambda/config.ts';
 import { ec2Arn, membersOf } from './arns.ts';
 
 /**
- * What the failover function's role may do to EC2 (and SSM): move, keep and tag only its pairs' ENIs
+ * What the failover function's role may do to EC2 (and SSM): move, keep and tag (and untag) only its pairs' ENIs
  * between their instances, stop only the instances of pairs that fence, ask the OS only of pairs that
  * verify it. Logging, the notification topic and its key are granted by their owners.
  */
@@ -24,7 +24,8 @@ export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'KeepAndTagTheConfiguredEnis',
-      actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'],
+      // DeleteTags: a move deletes its intent tag when it ends (lambda/execute.ts releaseIntent).
+      actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'],
       resources: eniArns,
     }),
   );

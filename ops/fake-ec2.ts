@@ -1,6 +1,7 @@
 import {
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
@@ -125,6 +126,23 @@ export class FakeEc2 {
   pageSize = 1000;
   /** The holder's OS does not answer: a detach without Force stays `detaching` until a forced one. */
   hungDetach = false;
+  /**
+   * Per-call latency, in real milliseconds (each call waits a random time in the range before EC2 acts
+   * on it), so that concurrent invocations interleave as they do against EC2, whose calls take tens to
+   * hundreds of milliseconds (EC2 API Reference, "Eventual consistency": requests are served by many
+   * hosts). Undefined: no wait, as the tests that do not race expect.
+   */
+  latency: { minMs: number; maxMs: number } | undefined;
+  /** The seed of the latency's random draws, so that a failing interleaving can be replayed. */
+  private seed = 1;
+  /**
+   * Instance IDs EC2 refuses in DescribeInstanceStatus: a list call that names one fails whole with
+   * InvalidInstanceID.NotFound (EC2 API Reference, "Error codes": the specified instance does not
+   * exist), as a terminated instance's ID may be. A terminated instance is always refused.
+   */
+  readonly refusedInStatus = new Set<string>();
+  /** Test hooks around a call: `before` runs before EC2 acts on it, `after` once it has; both awaited. */
+  private readonly hooks = new Map<string, { before?: () => Promise<void>; after?: () => Promise<void> }>();
   private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
   private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
@@ -239,6 +257,34 @@ export class FakeEc2 {
     this.stale_ = { after, shows, reads, armed: false };
   }
 
+  /** Make each call take a random time in [minMs, maxMs] (real time), drawn from `seed`. */
+  withLatency(minMs: number, maxMs: number, seed = 1): void {
+    this.latency = { minMs, maxMs };
+    this.seed = seed;
+  }
+
+  /** Run `hook` (once) before or after EC2 acts on the next call of `action`: to act in a given phase of a move. */
+  when(action: string, phase: 'before' | 'after', hook: () => Promise<void>): void {
+    this.hooks.set(action, { ...this.hooks.get(action), [phase]: hook });
+  }
+
+  private async lag(): Promise<void> {
+    const l = this.latency;
+    if (!l) return;
+    // A small linear congruential generator: reproducible interleavings.
+    this.seed = (this.seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    const ms = l.minMs + (this.seed / 2 ** 31) * (l.maxMs - l.minMs);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private async hook(action: string, phase: 'before' | 'after'): Promise<void> {
+    const hooks = this.hooks.get(action);
+    const hook = hooks?.[phase];
+    if (!hooks || !hook) return;
+    delete hooks[phase];
+    await hook();
+  }
+
   /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
   get mutations(): string[] {
     return this.calls.filter((c, i) => !c.startsWith('Describe') && !this.dryRuns.has(i));
@@ -280,6 +326,8 @@ export class FakeEc2 {
 
   /** A mutation: remember what reads may still show, then carry it out (twice, if its answer is lost). */
   private async mutate<T>(action: string, dryRun: boolean | undefined, act: () => T): Promise<T> {
+    await this.lag();
+    if (!dryRun) await this.hook(action, 'before');
     this.enter(action, dryRun);
     if (dryRun) {
       throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
@@ -305,6 +353,7 @@ export class FakeEc2 {
     } finally {
       // Reads go stale after the call was carried out, whatever its answer.
       if (this.stale_?.after === action) this.stale_.armed = true;
+      await this.hook(action, 'after');
     }
   }
 
@@ -419,6 +468,7 @@ export class FakeEc2 {
   private wire(): void {
     const m = this.mock;
     m.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeNetworkInterfaces');
       const filter = input.Filters?.[0];
       const cheap = [
@@ -456,6 +506,7 @@ export class FakeEc2 {
       return { NetworkInterfaces: answer };
     });
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstances');
       const ids: string[] = input.InstanceIds ?? input.Filters?.[0]?.Values ?? [];
       const found = ids.flatMap((id) => {
@@ -483,10 +534,17 @@ export class FakeEc2 {
       };
     });
     m.on(DescribeInstanceStatusCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstanceStatus');
       // EC2 API Reference, DescribeInstanceStatus: at most 100 IDs, and not together with MaxResults.
       if (input.InstanceIds && (input.MaxResults !== undefined || input.InstanceIds.length > 100))
         throw ec2Error('InvalidParameterCombination', 'InstanceIds: at most 100, and not with MaxResults');
+      // EC2 API Reference, "Error codes", InvalidInstanceID.NotFound: one unknown ID fails the whole call.
+      const refused = (input.InstanceIds ?? []).filter(
+        (id: string) => this.refusedInStatus.has(id) || this.instances.get(id)?.state === 'terminated',
+      );
+      if (refused.length > 0)
+        throw ec2Error('InvalidInstanceID.NotFound', `The instance IDs '${refused.join(', ')}' do not exist`);
       return {
         InstanceStatuses: (input.InstanceIds ?? []).flatMap((id: string) => {
           const i = this.instances.get(id);
@@ -513,6 +571,7 @@ export class FakeEc2 {
       };
     });
     m.on(DescribeInstanceTypesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstanceTypes');
       return { InstanceTypes: (input.InstanceTypes ?? []).map((t: string) => this.typeInfo(t)) };
     });
@@ -586,6 +645,21 @@ export class FakeEc2 {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
           if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+        }
+        return {};
+      }),
+    );
+    // EC2 API Reference, DeleteTags: a key given with a value is deleted only if the value matches;
+    // deleting a key that is not there is not an error.
+    m.on(DeleteTagsCommand).callsFake((input) =>
+      this.mutate('DeleteTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          if (!eni) continue;
+          for (const t of input.Tags ?? []) {
+            const key = t.Key as string;
+            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
+          }
         }
         return {};
       }),

@@ -116,11 +116,15 @@ function plannedLines(results: readonly Result[], now: number): string[] {
 
 /**
  * Status results of a whole fleet as one table: who holds each pair's ENI, each member's health,
- * whether the other member could take the ENI now, and the last move. `pairs` (the functions'
+ * whether the other member could take the ENI now, the automatic moves of the last hour against the
+ * flap limit, what damps a move now (cool-down, flapping) or a move under way (a live intent), and the
+ * last move. `pairs` (the functions'
  * configuration) names the members of a last move by role; an instance it does not know shows as its ID.
  */
 export function formatFleet(results: readonly Result[], pairs: readonly Pair[], now = Date.now()): string {
-  const rows = [['PAIR', 'HOLDER', 'PRIMARY', 'STANDBY', 'REDUNDANT', 'LAST MOVE']];
+  const rows = [
+    ['PAIR', 'HOLDER', 'PRIMARY', 'STANDBY', 'REDUNDANT', 'AUTO MOVES/H', 'DAMPING', 'LAST MOVE'],
+  ];
   for (const r of results) {
     const s = r.state;
     if (!s) continue;
@@ -135,6 +139,11 @@ export function formatFleet(results: readonly Result[], pairs: readonly Pair[], 
       s.primary,
       s.standby,
       s.redundant ? 'yes' : 'NO',
+      // A function deployed before the flap limit does not report these.
+      s.automaticMoves ? `${s.automaticMoves.lastHour}/${s.automaticMoves.limit}` : '?',
+      s.intent
+        ? `MOVING to ${role(s.intent.to)} (until ${s.intent.until.replace(/\.\d+Z$/, 'Z')})`
+        : (s.damping?.replace(/\.\d+Z$/, 'Z') ?? '-'),
       last,
     ]);
   }

@@ -2,6 +2,7 @@ import {
   type _InstanceType,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   type EC2Client,
@@ -91,6 +92,9 @@ function toTypeLimits(t: InstanceTypeInfo): TypeLimits {
   };
 }
 
+/** How EC2 refuses an instance ID it does not know in a status call. */
+const REFUSED_IDS = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+
 // EC2 answers a list call in pages of at most this many; every list call follows NextToken.
 const PAGE = 100;
 
@@ -159,23 +163,10 @@ export class Ec2Adapter implements Ec2Port {
       ),
     ]);
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
+    // A terminated instance has no status to read, and EC2 may refuse its ID in a status call.
+    const live = found.filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId);
     const [statuses] = await Promise.all([
-      Promise.all(
-        // DescribeInstanceStatus takes at most 100 instance IDs a request.
-        chunks(
-          found.map((i) => i.InstanceId),
-          100,
-        ).map((chunk) =>
-          this.all(
-            paginateDescribeInstanceStatus(
-              { client: this.client },
-              { InstanceIds: chunk, IncludeAllInstances: true },
-              this.options,
-            ),
-            (page) => page.InstanceStatuses ?? [],
-          ),
-        ),
-      ).then((lists) => lists.flat()),
+      Promise.all(chunks(live, 100).map((chunk) => this.statuses(chunk))).then((lists) => lists.flat()),
       this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
     const views = new Map<string, InstanceView>();
@@ -214,6 +205,51 @@ export class Ec2Adapter implements Ec2Port {
       observations.set(pair.name, { eni: ni ? toEniView(ni) : undefined, instances: members });
     }
     return observations;
+  }
+
+  /**
+   * DescribeInstanceStatus for at most 100 IDs (its limit). EC2 refuses the whole call when one ID is
+   * unknown to it (InvalidInstanceID.NotFound, or .Malformed; EC2 API Reference, "Error codes"), as a
+   * member that terminated meanwhile may be: then each ID is asked alone and a refused one has no status.
+   */
+  private async statuses(ids: string[]) {
+    const ask = (chunk: string[]) =>
+      this.all(
+        paginateDescribeInstanceStatus(
+          { client: this.client },
+          { InstanceIds: chunk, IncludeAllInstances: true },
+          this.options,
+        ),
+        (page) => page.InstanceStatuses ?? [],
+      );
+    try {
+      return await ask(ids);
+    } catch (error) {
+      if (!REFUSED_IDS.has((error as Error).name)) throw error;
+      const one = await Promise.all(
+        ids.map((id) =>
+          ask([id]).catch((e: unknown) => {
+            if (REFUSED_IDS.has((e as Error).name)) return [];
+            throw e;
+          }),
+        ),
+      );
+      return one.flat();
+    }
+  }
+
+  /** The instance's state, or undefined when EC2 does not know it. */
+  async instanceState(instanceId: string): Promise<string | undefined> {
+    // A filter rather than InstanceIds, so that a missing instance is an empty answer, not an error.
+    const instances = await this.all(
+      paginateDescribeInstances(
+        { client: this.client, pageSize: PAGE },
+        { Filters: [{ Name: 'instance-id', Values: [instanceId] }] },
+        this.options,
+      ),
+      (page) => (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+    );
+    return instances[0]?.State?.Name;
   }
 
   private async all<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[]): Promise<T[]> {
@@ -340,6 +376,19 @@ export class Ec2Adapter implements Ec2Port {
           this.options,
         ),
     ]);
+    // A move deletes its intent when it ends.
+    calls.push([
+      'DeleteTags',
+      () =>
+        this.client.send(
+          new DeleteTagsCommand({
+            Resources: [pair.networkInterfaceId],
+            Tags: [{ Key: `${TAG.intent}dry-run` }],
+            DryRun: true,
+          }),
+          this.options,
+        ),
+    ]);
     const problems: string[] = [];
     for (const [action, call] of calls) {
       try {
@@ -375,6 +424,13 @@ export class Ec2Adapter implements Ec2Port {
         Resources: [networkInterfaceId],
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       }),
+      this.options,
+    );
+  }
+
+  async untag(networkInterfaceId: string, keys: string[]): Promise<void> {
+    await this.client.send(
+      new DeleteTagsCommand({ Resources: [networkInterfaceId], Tags: keys.map((Key) => ({ Key })) }),
       this.options,
     );
   }

@@ -403,7 +403,7 @@ export function hopsOf(template: CfnTemplate): Hop[] {
         );
         for (const i of members) as(`${action} on its instance ${i}`, 'Allowed', action, ec2('instance', i));
       }
-      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'])
+      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'])
         as(
           `${action} on its ENI ${p.networkInterfaceId}`,
           'Allowed',
@@ -424,6 +424,7 @@ export function hopsOf(template: CfnTemplate): Hop[] {
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
+        'ec2:DeleteTags',
       ])
         as(
           `${action} on another ENI ${p.networkInterfaceId}`,

@@ -200,6 +200,8 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         putBack: undefined,
         fence: w.primary,
         verifyAddress: undefined,
+        automatic: false,
+        escalate: undefined,
         reasons: [],
       },
       w.pair,

@@ -71,10 +71,10 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
       { kind: 'move', to: STANDBY, force: true },
     ],
     [
-      'alarm: attached EBS status impaired -> move',
+      'alarm: attached EBS status impaired -> move, without Force (it still answers)',
       alarm(PRIMARY),
       world({ primary: { ebsStatus: 'impaired' } }),
-      { kind: 'move', to: STANDBY, force: true },
+      { kind: 'move', to: STANDBY, force: false },
     ],
     [
       // An EFA layout: an interface at index 1 on card 1 does not occupy card 0's index 1, and
@@ -498,58 +498,164 @@ describe('plan: status', () => {
   });
 });
 
-describe("plan: flap damping (cool-down read from the ENI's last-move tag)", () => {
-  const movedAgo = (seconds: number) => ({
-    [TAG.movedAt]: new Date(NOW - seconds * 1000).toISOString(),
-    [TAG.from]: STANDBY,
-    [TAG.to]: PRIMARY,
-  });
-  const failedHolder = (seconds: number, cooldownSeconds?: number) =>
+describe('plan: damping by cause (cool-down and flap limit, from the automatic moves on the ENI)', () => {
+  const ago = (...seconds: number[]) => seconds.map((x) => new Date(NOW - x * 1000).toISOString()).join(' ');
+  const IMPAIRED_PRIMARY = { primary: { systemStatus: 'impaired' } };
+  /** An alarm about a primary that still runs but fails its system check, with these automatic moves behind it. */
+  const impairedHolder = (moves: string, pair: typeof PAIR = PAIR, tags: Record<string, string> = {}) =>
     plan(
-      { ...PAIR, cooldownSeconds },
-      stopped(PRIMARY),
-      world({ eni: eni({ tags: movedAgo(seconds) }), ...FAILED_PRIMARY }),
+      pair,
+      alarm(PRIMARY),
+      world({ eni: eni({ tags: { [TAG.automaticMoves]: moves, ...tags } }), ...IMPAIRED_PRIMARY }),
       NOW,
     );
 
-  it('refuses an automatic move within the default 300 s of the last move, naming the cool-down', () => {
-    const p = failedHolder(60);
+  it('refuses a move away from a holder that still runs within 300 s of the last automatic move, naming the cool-down', () => {
+    const p = impairedHolder(ago(60));
     expect(p.kind).toBe('refused');
     expect(checksOf(p)).toEqual(['cooldown']);
-    expect(p.reasons[0]).toMatch(
-      /last moved 60 s ago \(i-0fedcba9876543210 -> i-0123456789abcdef0\); automatic moves wait 300 s/,
-    );
+    expect(p.reasons[0]).toMatch(/the last automatic move was 60 s ago; .* waits 300 s/);
+  });
+  it('leaves a holder that is stopped, stopping, shutting down, terminated or gone at once, whatever moved last', () => {
+    for (const primary of [
+      { state: 'stopped' },
+      { state: 'stopping' },
+      { state: 'shutting-down' },
+      { state: 'terminated' },
+      null,
+    ]) {
+      const p = plan(
+        PAIR,
+        alarm(PRIMARY),
+        world({ eni: eni({ tags: { [TAG.automaticMoves]: ago(3000, 2000, 60) } }), primary }),
+        NOW,
+      );
+      expect(p).toMatchObject({ kind: 'move', to: STANDBY });
+    }
   });
   it('moves once the cool-down has passed, or when it is 0', () => {
-    expect(failedHolder(301).kind).toBe('move');
-    expect(failedHolder(5, 0).kind).toBe('move');
-    expect(failedHolder(100, 60).kind).toBe('move');
+    expect(impairedHolder(ago(301)).kind).toBe('move');
+    expect(impairedHolder(ago(5), { ...PAIR, cooldownSeconds: 0 }).kind).toBe('move');
+    expect(impairedHolder(ago(100), { ...PAIR, cooldownSeconds: 60 }).kind).toBe('move');
   });
   it('names the cool-down together with any other failed check', () => {
     const p = plan(
       PAIR,
-      stopped(PRIMARY),
-      world({ eni: eni({ tags: movedAgo(10) }), ...FAILED_PRIMARY, standby: { state: 'stopped' } }),
+      alarm(PRIMARY),
+      world({
+        eni: eni({ tags: { [TAG.automaticMoves]: ago(10) } }),
+        ...IMPAIRED_PRIMARY,
+        standby: { state: 'stopped' },
+      }),
       NOW,
     );
     expect(checksOf(p)).toEqual(['cooldown', 'target-running']);
   });
-  it('does not damp manual moves, nor re-attaching an ENI attached to no one', () => {
-    expect(plan(PAIR, move('standby'), world({ eni: eni({ tags: movedAgo(10) }) }), NOW).kind).toBe('move');
+  it('counts only automatic moves: a manual move or an adoption (moved-at, no automatic move) arms nothing', () => {
+    const manual = {
+      [TAG.movedAt]: new Date(NOW - 10_000).toISOString(),
+      [TAG.from]: STANDBY,
+      [TAG.to]: PRIMARY,
+    };
     expect(
-      plan(PAIR, stopped(PRIMARY), world({ eni: eni({ tags: movedAgo(10) }, null), ...FAILED_PRIMARY }), NOW)
-        .kind,
+      plan(PAIR, alarm(PRIMARY), world({ eni: eni({ tags: manual }), ...IMPAIRED_PRIMARY }), NOW).kind,
+    ).toBe('move');
+    expect(
+      plan(PAIR, move('standby'), world({ eni: eni({ tags: { [TAG.automaticMoves]: ago(10) } }) }), NOW).kind,
     ).toBe('move');
   });
+  it('marks which moves count: away from a failed holder yes; adopting a stranded ENI and manual moves no', () => {
+    expect(plan(PAIR, alarm(PRIMARY), world(IMPAIRED_PRIMARY), NOW)).toMatchObject({ automatic: true });
+    expect(plan(PAIR, stopped(PRIMARY), world({ eni: eni({}, null) }), NOW)).toMatchObject({
+      automatic: false,
+    });
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({ automatic: false });
+  });
+  it('over the flap limit (3 automatic moves in the last hour): refused as flapping, to be paged once', () => {
+    const p = impairedHolder(ago(3000, 2000, 1000));
+    expect(checksOf(p)).toEqual(['flapping']);
+    expect(p.reasons[0]).toMatch(/3 automatic moves in the last hour \(the limit is 3\)/);
+    const mark = new Date(NOW - 1_000_000).toISOString();
+    expect(p).toMatchObject({ kind: 'refused', flapping: { paged: false, mark } });
+    expect(impairedHolder(ago(3000, 2000, 1000), PAIR, { [TAG.flappingPaged]: mark })).toMatchObject({
+      flapping: { paged: true },
+    });
+  });
+  it('the flap limit is the pair option maxMovesPerHour; moves older than an hour do not count', () => {
+    expect(impairedHolder(ago(3000, 2000, 1000), { ...PAIR, maxMovesPerHour: 4 }).kind).toBe('move');
+    expect(impairedHolder(ago(4000, 2000, 1000)).kind).toBe('move');
+  });
   it('ignores a missing or unreadable tag', () => {
-    expect(
+    expect(impairedHolder('yesterday').kind).toBe('move');
+  });
+});
+
+describe('plan: one address, many actors (intents on the ENI)', () => {
+  const until = (ms: number) => new Date(NOW + ms).toISOString();
+  const written = new Date(NOW - 1_000).toISOString();
+  const intent = (id: string, untilMs: number, writtenAt = written) => ({
+    [`${TAG.intent}${id}`]: `${STANDBY} ${until(untilMs)} ${writtenAt}`,
+  });
+
+  it("another invocation's live intent: unchanged, quiet, whatever the trigger (a failed holder, a stranded ENI, a drill)", () => {
+    for (const [trigger, obs] of [
+      [stopped(PRIMARY), world({ eni: eni({ tags: intent('b1', 30_000) }), ...FAILED_PRIMARY })],
+      [stopped(PRIMARY), world({ eni: eni({ tags: intent('b1', 30_000) }, null) })],
+      [move('standby'), world({ eni: eni({ tags: intent('b1', 30_000) }) })],
+    ] as const) {
+      const p = plan(PAIR, trigger, obs, NOW);
+      expect(p).toMatchObject({ kind: 'unchanged', quiet: true });
+      expect(p.reasons[0]).toMatch(/^a move by another invocation is under way \(b1: to standby/);
+    }
+  });
+  it('an expired intent is ignored', () => {
+    const obs = world({ eni: eni({ tags: intent('b1', -1) }), ...FAILED_PRIMARY });
+    expect(plan(PAIR, stopped(PRIMARY), obs, NOW)).toMatchObject({ kind: 'move', to: STANDBY });
+  });
+  it('with an intent of its own, only a rival written first (or at once, with a smaller ID) blocks', () => {
+    const mine = intent('m5', 30_000);
+    const earlier = intent('z9', 30_000, new Date(NOW - 2_000).toISOString());
+    const later = intent('a1', 30_000, new Date(NOW - 500).toISOString());
+    const tie = intent('a1', 30_000);
+    const at = (tags: Record<string, string>) =>
       plan(
         PAIR,
         stopped(PRIMARY),
-        world({ eni: eni({ tags: { [TAG.movedAt]: 'yesterday' } }), ...FAILED_PRIMARY }),
+        world({ eni: eni({ tags: { ...mine, ...tags } }), ...FAILED_PRIMARY }),
         NOW,
-      ).kind,
-    ).toBe('move');
+        'm5',
+      ).kind;
+    expect(at({})).toBe('move');
+    expect(at(earlier)).toBe('unchanged');
+    expect(at(later)).toBe('move');
+    expect(at(tie)).toBe('unchanged');
+  });
+});
+
+describe('plan: Force by need', () => {
+  it('without Force for a holder that answers (only its attached-EBS check failed), escalated after 20 s', () => {
+    const p = plan(PAIR, alarm(PRIMARY), world({ primary: { ebsStatus: 'impaired' } }), NOW);
+    expect(p).toMatchObject({
+      kind: 'move',
+      detach: { force: false, record: false },
+      escalate: { attachmentId: 'eni-attach-1', instanceId: PRIMARY, afterMs: 20_000, record: true },
+    });
+  });
+  it('with Force, and no escalation, for a holder that is not running or fails a reachability check', () => {
+    for (const primary of [
+      { state: 'stopped' },
+      { instanceStatus: 'impaired' },
+      { systemStatus: 'impaired' },
+    ]) {
+      const p = plan(PAIR, alarm(PRIMARY), world({ primary }), NOW);
+      expect(p).toMatchObject({ kind: 'move', detach: { force: true }, escalate: undefined });
+    }
+  });
+  it('a drill is never escalated: a person is watching', () => {
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({
+      detach: { force: false },
+      escalate: undefined,
+    });
   });
 });
 
@@ -602,10 +708,11 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       },
     ],
   });
+  // Three automatic moves in the last hour, the last 10 s ago: both the cool-down and the flap limit would refuse.
   const recentlyMoved = {
-    [TAG.movedAt]: new Date(NOW - 10_000).toISOString(),
-    [TAG.from]: STANDBY,
-    [TAG.to]: PRIMARY,
+    [TAG.automaticMoves]: [1_800_000, 600_000, 10_000]
+      .map((ago) => new Date(NOW - ago).toISOString())
+      .join(' '),
   };
   type Expect = Partial<Record<'kind' | 'from' | 'to', unknown>> & {
     force?: boolean;
@@ -628,10 +735,16 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       },
     ],
     [
-      'Spot warning about the holder 10 s after a move: not damped (the holder is going away)',
+      'Spot warning about the holder 10 s after its third automatic move this hour: not damped (it is going away)',
       spot(PRIMARY),
       world({ eni: eni({ tags: recentlyMoved }) }),
       { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'control: the same history damps a failover off a holder that still runs (impaired)',
+      alarm(PRIMARY),
+      world({ eni: eni({ tags: recentlyMoved }), primary: { systemStatus: 'impaired' } }),
+      { kind: 'refused', checks: ['cooldown', 'flapping'] },
     ],
     [
       'Spot warning about a holder that has stopped already: an ordinary failover, with Force',

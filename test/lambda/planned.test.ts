@@ -49,23 +49,27 @@ describe('the adapter reads scheduled events from DescribeInstanceStatus', () =>
 
 const spotWarning = (instanceId: string) =>
   sample('eventbridge-spot-interruption', { [SAMPLE_INSTANCE]: instanceId });
-/** A move off a healthy holder: no forced-detach record, no Force. */
+/**
+ * A move off a healthy holder, as for any move: the intent recorded first, then no forced-detach record,
+ * no Force; the move's tags, and the intent deleted.
+ */
 const GRACEFUL = [
+  'CreateTags',
   'DetachNetworkInterface',
   'AttachNetworkInterface',
   'ModifyNetworkInterfaceAttribute',
   'CreateTags',
+  'DeleteTags',
 ];
 
 describe('a Spot interruption warning, through the handler', () => {
-  it('about the healthy primary: the address moves now, without Force, though it moved 10 s ago; one MOVED page', async () => {
+  it('about the healthy primary: the address moves now, without Force, though damping would hold back a failover; one MOVED page', async () => {
     const h = harness();
-    // A move 10 s ago would hold back any automatic move (cool-down 300 s): the holder is going away.
-    Object.assign(h.ec2.tags, {
-      [TAG.movedAt]: new Date(h.clock.now() - 10_000).toISOString(),
-      [TAG.from]: STANDBY,
-      [TAG.to]: PRIMARY,
-    });
+    // Three automatic moves this hour, the last 10 s ago, would hold back a move off a holder that still
+    // runs (cool-down 300 s, flap limit 3): this holder is going away.
+    h.ec2.tags[TAG.automaticMoves] = [1_800_000, 600_000, 10_000]
+      .map((ago) => new Date(h.clock.now() - ago).toISOString())
+      .join(' ');
     const r = (await h.invoke(spotWarning(PRIMARY))) as Result;
     expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
     expect(h.ec2.holder()).toBe(STANDBY);

@@ -53,7 +53,8 @@ describe('1. transient errors during a move never abort it', () => {
     const r = await outcome(h.invoke(stoppedEvent, 30_000));
     expect(r.outcome).toBe('failed');
     expect(r.reasons[0]).toMatch(
-      /wait-detached failed: SettleTimeoutError: could not read .* RequestLimitExceeded/,
+      // The first read after the detach is the intent's confirmation, which runs beside it.
+      /confirm-intent failed: SettleTimeoutError: could not read .* RequestLimitExceeded/,
     );
     expect(h.clock.now() - started).toBeLessThanOrEqual(30_000 - 5_000);
     expect(h.published().at(-1)?.body.outcome).toBe('failed');
@@ -65,7 +66,7 @@ describe('1. transient errors during a move never abort it', () => {
     h.ec2.fail('DescribeNetworkInterfaces', ec2Error('UnauthorizedOperation', 'not allowed'), 1, 1);
     const r = await outcome(h.invoke(stoppedEvent));
     expect(r.outcome).toBe('failed');
-    expect(r.reasons[0]).toMatch(/wait-detached failed: UnauthorizedOperation: not allowed/);
+    expect(r.reasons[0]).toMatch(/confirm-intent failed: UnauthorizedOperation: not allowed/);
   });
 });
 
@@ -154,7 +155,8 @@ describe('4. large accounts', () => {
     h.ec2.pageSize = 1;
     h.ec2.set(PRIMARY, { state: 'stopped' });
     expect(await outcome(h.invoke(stoppedEvent))).toMatchObject({ outcome: 'moved', to: STANDBY });
-    expect(h.ec2.calls.filter((c) => c === 'DescribeInstances')).toHaveLength(2);
+    // Two pages for the observation, one for the target's re-read before reporting.
+    expect(h.ec2.calls.filter((c) => c === 'DescribeInstances')).toHaveLength(3);
   });
 });
 
@@ -263,13 +265,15 @@ describe('8. after Force', () => {
 });
 
 describe('10. attached-EBS status', () => {
-  it('a holder whose attached EBS status is impaired has failed: moved with Force', async () => {
+  it('a holder whose attached EBS status is impaired has failed: moved, without Force (it still answers), nothing recorded', async () => {
     const h = harness();
     h.ec2.set(PRIMARY, { ebsStatus: 'impaired' });
     const r = await outcome(h.invoke(sample('sns-alarm')));
     expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
     expect(r.reasons[0]).toMatch(/attached EBS status check is impaired/);
-    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
+    expect(h.ec2.mock).not.toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+    expect(h.ec2.tags[TAG.forcedFrom]).toBeUndefined();
   });
 });
 

@@ -198,6 +198,9 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   lastMove: null,
   events: { primary: [], standby: [] },
   plannedMove: null,
+  automaticMoves: { lastHour: 0, limit: 3 },
+  damping: null,
+  intent: null,
   ...fields,
 });
 /** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
@@ -226,12 +229,14 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     expect(invoked.map((i) => i.FunctionName).sort()).toEqual(['fn-one', 'fn-two']);
     for (const i of invoked) expect(decode(i.Payload)).toEqual({ action: 'status' });
     const text = aws.out.join('\n');
-    expect(text).toMatch(/^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+LAST MOVE$/m);
+    expect(text).toMatch(
+      /^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+AUTO MOVES\/H\s+DAMPING\s+LAST MOVE$/m,
+    );
     expect(rowOf(text, 'db')).toMatch(
-      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+never$/,
+      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+0\/3\s+-\s+never$/,
     );
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+standby\s+running.*\s+yes\s+\S+Z \(5 min ago\) primary -> standby$/,
+      /^web\s+standby\s+running.*\s+yes\s+0\/3\s+-\s+\S+Z \(5 min ago\) primary -> standby$/,
     );
     expect(text).toContain('2 pairs: 2 protected');
   });
@@ -282,7 +287,29 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     ]);
     // A pair without events has no line; the table above is unchanged.
     expect(planned.some((l) => l.startsWith('db '))).toBe(false);
-    expect(rowOf(text, 'web')).toMatch(/\s+yes\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(/\s+yes\s+0\/3\s+-\s+never$/);
+  });
+
+  it('shows the automatic moves of the last hour against the flap limit, what damps a move, and a move under way', async () => {
+    const aws = stubbedAws(
+      fleetOf(
+        state({
+          automaticMoves: { lastHour: 3, limit: 3 },
+          damping: 'flapping until 2026-11-22T11:02:00.000Z',
+        }),
+        state({
+          automaticMoves: { lastHour: 1, limit: 3 },
+          damping: 'cooldown until 2026-11-22T10:20:00.000Z',
+          intent: { id: 'a1b2c3d4', to: STANDBY, until: '2026-11-22T10:20:55.000Z' },
+        }),
+      ),
+    );
+    await aws.run(['status']);
+    const text = aws.out.join('\n');
+    expect(rowOf(text, 'db')).toMatch(/\syes\s+3\/3\s+flapping until 2026-11-22T11:02:00Z\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(
+      /\syes\s+1\/3\s+MOVING to standby \(until 2026-11-22T10:20:55Z\)\s+never$/,
+    );
   });
 
   it('a pair without a working standby exits 1, and the summary names it', async () => {
@@ -297,7 +324,7 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     );
     expect(await aws.run(['status'])).toBe(1);
     const text = aws.out.join('\n');
-    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+0\/3\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: web');
   });
 
@@ -454,15 +481,15 @@ describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', 
     expect(await drill('status'), out.join('\n')).toBe(1);
     let text = out.join('\n');
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+never$/,
+      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+0\/3\s+-\s+never$/,
     );
-    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+never$/);
+    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+0\/3\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: api');
 
     expect(await drill('move', '--pair', 'web', '--to', 'standby')).toBe(0);
     expect(await drill('status')).toBe(1);
     expect(rowOf(out.join('\n'), 'web')).toMatch(
-      /^web\s+standby\s+.*\s+yes\s+\S+Z \(\d+ s ago\) primary -> standby$/,
+      /^web\s+standby\s+.*\s+yes\s+0\/3\s+-\s+\S+Z \(\d+ s ago\) primary -> standby$/,
     );
 
     // The web standby (now the holder) stops: its address is down until the function moves it.
