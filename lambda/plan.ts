@@ -351,7 +351,7 @@ function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text
  * A planned move off a healthy holder to the other member: the target's checks, and no damping. The other
  * member going away as soon is no place for the address (target-going-away).
  */
-function plannedMove({ pair, obs, eni, holder, cause, now }: Situation, why: string): Plan {
+function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation, why: string): Plan {
   const to = instanceOf(pair, otherRole(roleOf(pair, holder as string) as Role));
   const at = plannedMoveAt(pair, obs.instances[to]);
   const event = goingAway(obs.instances[to]);
@@ -364,7 +364,10 @@ function plannedMove({ pair, obs, eni, holder, cause, now }: Situation, why: str
     obs,
     eni,
     to,
-    [why, `a planned move, made while the holder is healthy: no Force, no cool-down (triggered by ${cause})`],
+    [
+      why,
+      `a planned move, made while the holder is healthy: no Force, no cool-down${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
+    ],
     // Not `automatic`: no failure, so nothing for damping to count. Unattended: a detach the going-away
     // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
     { unattended: true, blockers },
