@@ -43,6 +43,17 @@ export interface Pair {
    * sends the function its evidence when the holder fails while the other member passes (event 8).
    */
   readonly probe?: ProbeOption;
+  /**
+   * Move the ENI off a holder that gets an EC2 rebalance recommendation (a Spot Instance at elevated risk of
+   * interruption), as for a Spot interruption warning. Default false: the recommendation comes early and
+   * often, and the warning two minutes ahead is enough for a graceful move.
+   */
+  readonly moveOnRebalance?: boolean;
+  /**
+   * A holder with a scheduled event that stops, retires or reboots it is moved off once the event's
+   * NotBefore is this many minutes away or less. Default 15.
+   */
+  readonly scheduledEventLeadMinutes?: number;
 }
 
 /** How the prober checks a member (lambda/probe/); lambda/evidence.ts probeSettings fills the defaults. */
@@ -78,7 +89,18 @@ export interface ApplicationCheck {
   readonly successThreshold?: number;
 }
 
+/**
+ * The EventBridge detail-types that announce a planned failure (CONTRACT.md event 7), by the warning each
+ * becomes: here, because the stack routes them (lib/detection.ts) and the function parses them (events.ts).
+ */
+export const PLANNED_DETAIL_TYPES = {
+  'spot-interruption': 'EC2 Spot Instance Interruption Warning',
+  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
+} as const;
+export type PlannedWarning = keyof typeof PLANNED_DETAIL_TYPES;
+
 export const DEFAULT_COOLDOWN_SECONDS = 300;
+export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
 export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
 /** The prober's defaults (CONTRACT.md event 8). */
 export const DEFAULT_PROBE = {
@@ -152,6 +174,10 @@ const PairSchema = z.strictObject({
   maxMovesPerHour: z.optional(wholeIn(1, 10, 'moves an hour')),
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  moveOnRebalance: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  // EC2 schedules events at least days ahead (EC2 User Guide, "Scheduled events for your instances");
+  // more than a week's lead would move long before anyone looked.
+  scheduledEventLeadMinutes: z.optional(wholeIn(1, 7 * 24 * 60, 'minutes')),
   group: z.optional(
     z
       .string()

@@ -52,8 +52,9 @@ const ACTS: { title: string; shows: (RegExp | string)[]; hides?: string[] }[] = 
     ],
   },
   {
-    title: "8. The web primary's application is repaired; fail back",
+    title: "8. The primary's application answers again",
     shows: [/\[web\] MOVED .*\(web standby\) -> .*\(web primary\)/],
+    hides: ['force-detach'],
   },
   {
     title: "9. The web primary's service dies on a running instance",
@@ -66,6 +67,28 @@ const ACTS: { title: string; shows: (RegExp | string)[]; hides?: string[] }[] = 
       'phone: "eni-failover web: MOVED to i-',
     ],
     hides: ['force-detach'],
+  },
+  {
+    title: "10. The web primary's service answers again",
+    shows: [/\[web\] MOVED .*\(web standby\) -> .*\(web primary\)/],
+    hides: ['force-detach'],
+  },
+  {
+    title: '11. The web primary is a Spot Instance',
+    shows: [
+      'REAL SHAPE: the event is EventBridge\'s "EC2 Spot Instance Interruption Warning"',
+      /\[web\] MOVED .*\(web primary\) -> .*\(web standby\)/,
+      /is going away: Spot interruption warning for i-\w+ \(terminate at \S+Z\)/,
+      'a planned move, made while the holder is healthy: no Force',
+      /^ {4}detach /m,
+      'phone: "eni-failover web: MOVED to i-',
+    ],
+    hides: ['force-detach', 'x cooldown'],
+  },
+  {
+    title: '12. Two minutes later EC2 interrupts the Spot primary',
+    shows: [/\[web\] UNCHANGED .*\(web standby\)/, /is stopped, but the ENI is held by standby/],
+    hides: ['    detach', '    attach'],
   },
 ];
 
@@ -93,11 +116,8 @@ export function expectEveryAct(text: string): void {
     expect(part).toMatch(/^ {2}OK: /m);
     expect(part).not.toContain('NOT AS EXPECTED');
   }
-  // The closing table: web on its standby after the probe move (EC2 shows both members fine; the
-  // three automatic moves of the show reach the flap limit), api down.
-  expect(text).toMatch(
-    /^web\s+standby\s+running, .*application ok.*\s+yes\s+3\/3\s+flapping until \S+Z\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
-  );
+  // The closing table: web on its standby, the Spot primary stopped (interrupted), api down.
+  expect(text).toMatch(/^web\s+standby\s+stopped, .*\s+NO\s+.*\S+Z \(\d+ s ago\) primary -> standby$/m);
   expect(text).toMatch(/^api\s+primary \(FAILED\)\s+stopped, /m);
   expect(text).toContain(`Every act ended as expected (${ACTS.length} of ${ACTS.length}).`);
 }
