@@ -153,6 +153,8 @@ describe('status of the whole fleet', () => {
       holder: 'primary',
       primary: 'running, status ok/ok/EBS ok, eu-west-1a',
       standby: 'stopped, status not-applicable/not-applicable/EBS not-applicable, eu-west-1a',
+      // The in-memory EC2 gives no PrivateIpAddress unless a test sets one.
+      addresses: { primary: null, standby: null },
       attached: true,
       serving: true,
       redundant: false,

@@ -345,7 +345,8 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     ]);
     // A pair without events has no line; the table above is unchanged.
     expect(planned.some((l) => l.startsWith('db '))).toBe(false);
-    expect(rowOf(text, 'web')).toMatch(/\s+yes\s+0\/3\s+-\s+never$/);
+    // DAMPING and MAINTENANCE (issue 14b) both '-'.
+    expect(rowOf(text, 'web')).toMatch(/\s+yes\s+0\/3\s+-\s+-\s+never$/);
   });
 
   it('shows the automatic moves of the last hour against the flap limit, what damps a move, and a move under way', async () => {
