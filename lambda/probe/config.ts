@@ -1,6 +1,7 @@
 // The prober's configuration: the one place it is read. The construct writes PROBE_TARGETS: for each
 // failover function, its name and its probed pairs (in full, so that the same parsePairs validates them).
-import { ConfigError, type Pair, parsePairs } from '../config';
+// '.ts': this file ships in the package (lib/prober.ts reads PROBE_ENV), where Node resolves no bare path.
+import { ConfigError, type Pair, parsePairs } from '../config.ts';
 
 export const PROBE_ENV = {
   targets: 'PROBE_TARGETS',

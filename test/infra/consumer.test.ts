@@ -123,7 +123,7 @@ describe('the packed library in a fresh JavaScript CDK app', { timeout: 120_000 
     const paths = tarball.files.map((f) => f.path).sort();
     const unexpected = paths.filter(
       (p) =>
-        !/^dist\/(lib\/[\w-]+|lambda\/config)\.(js|d\.ts)$/.test(p) &&
+        !/^dist\/(lib\/[\w-]+|lambda\/config|lambda\/probe\/config)\.(js|d\.ts)$/.test(p) &&
         !/^dist\/functions\/[\w-]+\/index\.mjs$/.test(p) &&
         !['README.md', 'LICENSE', 'package.json'].includes(p),
     );
