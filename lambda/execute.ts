@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
 import { type MovePlan, rivalIntent } from './plan';
 import type { Step } from './result';
-import { type EniView, intentsOf, intentTag, precedes, TAG, withAutomaticMove } from './view';
+import { type EniView, intentsOf, intentTag, TAG, withAutomaticMove } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port {
@@ -415,9 +415,7 @@ async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, se
  * ENI on the target; one reports `moved`, the other `unchanged`.
  */
 function ownerOf(eni: EniView, self: string, to: string, now: number): string | undefined {
-  const live = intentsOf(eni.tags).filter((i) => i.until > now && i.target === to);
-  const own = live.find((i) => i.id === self);
-  const first = live.find((i) => i.id !== self && (!own || precedes(i, own)));
+  const first = rivalIntent(eni.tags, self, now, to);
   return first ? `${eni.id} was moved to ${to} by another invocation (${first.id})` : undefined;
 }
 

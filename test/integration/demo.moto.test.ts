@@ -33,7 +33,7 @@ describe.runIf(runMotoTests)('npm run demo', () => {
     expect(text).toMatch(/\[web\] REFUSED[\s\S]*x target-application: primary /);
     // The closing table: web on its standby with the primary's application impaired, api down.
     expect(text).toMatch(
-      /^web\s+standby\s+running, .*application impaired.*\s+NO\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
+      /^web\s+standby\s+running, .*application impaired.*\s+NO\s+\d+\/3\s+(-|cooldown until \S+)\s+\S+Z \(\d+ s ago\) primary -> standby$/m,
     );
     expect(text).toMatch(/^api\s+primary \(FAILED\)\s+stopped, /m);
   });
