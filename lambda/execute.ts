@@ -388,7 +388,7 @@ async function detachAndConfirm(run: Run, self: string | undefined): Promise<str
 }
 
 /** Re-reads the ENI until it shows this invocation's intent (reads may lag), then looks for a rival. */
-async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, self: string) {
+async function confirmIntent({ clock, eniId, ec2Patience, notes }: Run, self: string) {
   const start = clock.now();
   for (;;) {
     const eni = await ec2Patience.read();
@@ -405,7 +405,8 @@ async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, se
       );
       return undefined;
     }
-    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${pair.name}: intent`);
+    // Bounded by STALE_READ_MS above (and each read by the deadline), not by the pause.
+    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${eniId}: its intent did not show`);
   }
 }
 
