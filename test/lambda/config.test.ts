@@ -81,6 +81,19 @@ describe('configuration', () => {
     ]);
   });
 
+  it('accepts the flap limit maxMovesPerHour from 1 to 10, and names a bad one with the value received', () => {
+    expect(parsePairs([{ ...PAIR, maxMovesPerHour: 5 }])[0]?.maxMovesPerHour).toBe(5);
+    expect(problemsOf(() => parsePairs([{ ...PAIR, maxMovesPerHour: 0 }]))).toEqual([
+      'FAILOVER_PAIRS[0].maxMovesPerHour must be from 1 to 10, got 0',
+    ]);
+    expect(problemsOf(() => parsePairs([{ ...PAIR, maxMovesPerHour: 11 }]))).toEqual([
+      'FAILOVER_PAIRS[0].maxMovesPerHour must be from 1 to 10, got 11',
+    ]);
+    expect(problemsOf(() => parsePairs([{ ...PAIR, maxMovesPerHour: 2.5 }]))).toEqual([
+      'FAILOVER_PAIRS[0].maxMovesPerHour must be a whole number of moves an hour, got 2.5',
+    ]);
+  });
+
   it('rejects an empty list and a non-list', () => {
     expect(problemsOf(() => parsePairs([]))).toEqual(['FAILOVER_PAIRS must list at least one pair']);
     expect(problemsOf(() => parsePairs({ pairs: [] }))[0]).toMatch(/^FAILOVER_PAIRS /);
