@@ -1,7 +1,7 @@
 // The checks that must all pass before any call that changes anything (CONTRACT.md, "What it decides").
 // Each refusal names its check ("target-az: ..."), so that operators and tests can match on it.
 import { type Pair, roleOf } from './config';
-import { type EniView, holderOf, type InstanceView, TAG, who } from './view';
+import { type EniView, holderOf, type InstanceView, ownApplication, TAG, who } from './view';
 
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
 export const failed = (check: string, detail: string) => `${check}: ${detail}`;
@@ -52,8 +52,12 @@ export function targetProblems(
       ),
     );
   }
-  if (pair.applicationCheck && target.applicationStatus === 'impaired') {
+  // The pair's own check where it names one (its own result, not other teams' checks); else the aggregate.
+  const app = ownApplication(pair, target);
+  if (app?.status === 'impaired') {
     problems.push(failed('target-application', `${name} reports its application status check impaired`));
+  } else if (app?.status === 'failed') {
+    problems.push(failed('target-application', `${name} fails its ${app.detail}`));
   }
   if (target.availabilityZone !== eni.availabilityZone) {
     problems.push(

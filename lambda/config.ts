@@ -31,6 +31,13 @@ export interface Pair {
    * and the function treats a holder whose application status is impaired as failed.
    */
   readonly applicationCheck?: ApplicationCheck;
+  /**
+   * The EC2 application status check that judges this pair's members (asc-…): each member's application
+   * health is that check's own result (DescribeApplicationStatus), never the instance-level aggregate,
+   * which any other check on the instance can turn impaired. The stack fills it in for the check it
+   * creates from `applicationCheck`; a user may name an existing check.
+   */
+  readonly applicationCheckId?: string;
 }
 
 /** EC2 application status check settings; EC2's defaults apply to what is left out (CreateApplicationStatusCheck). */
@@ -67,6 +74,9 @@ export class ConfigError extends Error {
 // EC2 IDs are 8 hex digits (old) or 17 (since 2016).
 const ENI_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+// EC2 application status check IDs are EC2 IDs too: asc-0123456789abcdef0 (EC2 API Reference,
+// DescribeApplicationStatusChecks, example).
+const CHECK_ID = /^asc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const PAIR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 // Letters and digits only: a group names CloudFormation logical IDs, which keep only those.
 const GROUP_NAME = /^[A-Za-z0-9]{1,32}$/;
@@ -75,7 +85,9 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:
 const show = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 const id = (re: RegExp, what: string) =>
-  z.string().check(z.regex(re, { error: (i) => `${what}, got ${show(i.input)}` }));
+  z
+    .string({ error: (i) => `${what}, got ${show(i.input)}` })
+    .check(z.regex(re, { error: (i) => `${what}, got ${show(i.input)}` }));
 const wholeIn = (min: number, max: number, what: string) =>
   z
     .int({ error: (i) => `must be a whole number of ${what}, got ${show(i.input)}` })
@@ -136,6 +148,7 @@ const PairSchema = z.strictObject({
       successThreshold: z.optional(wholeIn(1, 100, 'checks')),
     }),
   ),
+  applicationCheckId: z.optional(id(CHECK_ID, 'must look like asc-0123456789abcdef0')),
 });
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));

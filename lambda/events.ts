@@ -11,6 +11,8 @@ export type Trigger =
   | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
   /** The automatic rules applied to what EC2 shows now (a schedule, or by hand); `pair` undefined: every pair. */
   | { kind: 'reconcile'; pair: string | undefined }
+  /** Pause the pair's automatic moves for `minutes` (0 ends the pause); `reason` says who and why. */
+  | { kind: 'maintenance'; pair: string; minutes: number; reason: string | undefined }
   | { kind: 'ignored'; reason: string };
 
 export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>;
@@ -26,6 +28,8 @@ const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as 
 export type FailedState = (typeof FAILED_STATES)[number];
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+/** The longest maintenance window one request sets: a week. A longer pause is a configuration change. */
+export const MAINTENANCE_MAX_MINUTES = 7 * 24 * 60;
 const ALARM_ARN = /^arn:aws[a-z-]*:cloudwatch:([a-z0-9-]+):\d{12}:alarm:.+$/;
 
 // Only the fields the function reads are checked; the rest of each envelope passes untouched.
@@ -105,6 +109,18 @@ const Manual = z.discriminatedUnion('action', [
     pair: z.string().check(z.minLength(1)),
     to: z.optional(z.enum(['standby', 'primary'])),
     dryRun: z.optional(z.boolean()),
+  }),
+  z.strictObject({
+    action: z.literal('maintenance'),
+    pair: z.string().check(z.minLength(1)),
+    minutes: z.int({ error: 'must be a whole number of minutes (0 ends maintenance)' }).check(
+      z.minimum(0, { error: 'must be 0 (ends maintenance) or more' }),
+      z.maximum(MAINTENANCE_MAX_MINUTES, {
+        error: `must be at most ${MAINTENANCE_MAX_MINUTES} (a week)`,
+      }),
+    ),
+    // Written to the ENI's tag: EC2 allows 256 characters in a tag value.
+    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   }),
 ]);
 
@@ -193,6 +209,8 @@ function parseManual(event: unknown): Trigger {
   const m = parsed.data;
   if (m.action === 'status') return { kind: 'status', pair: m.pair };
   if (m.action === 'reconcile') return { kind: 'reconcile', pair: m.pair };
+  if (m.action === 'maintenance')
+    return { kind: 'maintenance', pair: m.pair, minutes: m.minutes, reason: m.reason };
   return { kind: 'move', pair: m.pair, to: m.to, dryRun: m.dryRun ?? false };
 }
 
@@ -226,7 +244,7 @@ export function parseEvent(event: unknown): ParsedEvent {
   return {
     triggers: [
       ignored(
-        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move"|"reconcile", "pair": …}',
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move"|"reconcile"|"maintenance", "pair": …}',
       ),
     ],
     batch: false,
@@ -246,6 +264,8 @@ export function describeTrigger(trigger: Trigger): string {
       return 'status request';
     case 'reconcile':
       return 'reconcile round';
+    case 'maintenance':
+      return trigger.minutes === 0 ? 'end of maintenance' : `maintenance for ${trigger.minutes} min`;
     case 'ignored':
       return trigger.reason;
   }

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { eniProblems } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
 import { type Clock, execute, type OsPort, readThrough, StepError, systemClock, timed } from './execute';
+import { describeMaintenance, MAINTENANCE_TAG_KEYS, maintenanceOf, maintenanceTags } from './maintenance';
 import { type MovePlan, type Plan, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { telemetry } from './telemetry';
@@ -81,7 +83,8 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     }
     case 'status':
     case 'reconcile':
-    case 'move': {
+    case 'move':
+    case 'maintenance': {
       if (fleetWide(trigger)) return config.pairs.map((pair) => ({ pair, trigger }));
       const pair = config.pairs.find((p) => p.name === trigger.pair);
       const known = config.pairs.map((p) => p.name).join(', ');
@@ -283,6 +286,8 @@ async function lookAndAct(
   const { clock } = engine;
   const steps: Step[] = [];
   const observation = await timed(clock, steps, 'observe', () => observe(engine, pair, ec2, time, observed));
+  if (trigger.kind === 'maintenance')
+    return { result: await maintain(engine, pair, trigger, observation, ec2, time, steps) };
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
   const holder = observation.eni ? holderOf(observation.eni) : null;
@@ -319,6 +324,57 @@ async function lookAndAct(
       if (decision.dryRun) return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
       return move(engine, pair, decision, observation, ec2, time, steps);
   }
+}
+
+/**
+ * A maintenance request: the window written on the ENI (or ended), then the pair's status as it is now,
+ * the change first in its reasons. Published like every manual request, so that the change pages.
+ */
+async function maintain(
+  engine: Engine,
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'maintenance' }>,
+  observation: Observation,
+  ec2: FailoverEc2,
+  time: Budget,
+  steps: Step[],
+): Promise<Result> {
+  const { clock } = engine;
+  const eni = observation.eni;
+  if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
+  const now = clock.now();
+  const opened = trigger.minutes > 0 ? maintenanceTags(trigger.minutes, trigger.reason, now) : undefined;
+  // CreateTags and DeleteTags set the same tags however often they are made: transient errors are
+  // retried until the deadline.
+  await timed(clock, steps, opened ? 'maintenance-start' : 'maintenance-end', () =>
+    readThrough(
+      clock,
+      time.deadline,
+      (e) => ec2.isTransient(e),
+      `${eni.id} (writing its maintenance tags)`,
+      () =>
+        opened
+          ? ec2.tag(pair.networkInterfaceId, opened)
+          : ec2.untag(pair.networkInterfaceId, [...MAINTENANCE_TAG_KEYS]),
+    ),
+  );
+  const tags = Object.fromEntries(
+    Object.entries(eni.tags).filter(([key]) => !(MAINTENANCE_TAG_KEYS as readonly string[]).includes(key)),
+  );
+  const after: Observation = { ...observation, eni: { ...eni, tags: { ...tags, ...opened } } };
+  const status = plan(pair, { kind: 'status', pair: pair.name }, after, now);
+  const still = maintenanceOf(pair, after, now);
+  const change = opened
+    ? `maintenance until ${opened[TAG.maintenanceUntil]}: automatic moves of pair ${pair.name} are paused; manual moves still work (${opened[TAG.maintenanceBy]})`
+    : still
+      ? `maintenance ended on the ENI, but automatic moves of pair ${pair.name} stay paused: ${describeMaintenance(still, now)}`
+      : `maintenance ended: automatic moves of pair ${pair.name} resume`;
+  return result('status', pair, {
+    from: holderOf(eni),
+    reasons: [change, ...status.reasons],
+    steps,
+    state: pairState(pair, after, now),
+  });
 }
 
 /**

@@ -5,11 +5,14 @@
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
 //   Automatic triggers (alarm, state change, reconcile); the first rule that answers decides:
 //     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
+//     inMaintenance        a pair in maintenance (a window on its ENI, or its holder's application
+//                          reporting suppressed) is left alone: automatic moves are paused
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
 //     holderHealthy        a holder that reads healthy keeps the ENI
 //     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
-//                          only while it still runs, so a stopped or terminated holder is left at once
+//                          only while it still runs, so a stopped or terminated holder is left at once;
+//                          a move for the application check alone needs a ready target (applicationReady)
 //   Manual move: intentBlocks, then
 //     manualMove           to the named member (or the other one); never damped
 //   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
@@ -30,6 +33,7 @@ import {
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
+import { describeMaintenance, maintenanceOf } from './maintenance';
 import type { PairState } from './result';
 import {
   automaticMovesOf,
@@ -40,6 +44,7 @@ import {
   type Intent,
   intentsOf,
   type Observation,
+  ownApplication,
   precedes,
   TAG,
   who,
@@ -138,7 +143,17 @@ interface Situation {
 type Rule = (s: Situation) => Plan | undefined;
 
 /** The automatic rules, in order. */
-const AUTOMATIC: readonly Rule[] = [intentBlocks, adoptStranded, notAboutHolder, holderHealthy, failOver];
+const AUTOMATIC: readonly Rule[] = [
+  intentBlocks,
+  inMaintenance,
+  adoptStranded,
+  notAboutHolder,
+  holderHealthy,
+  failOver,
+];
+
+/** What the planner decides about: every trigger but those handled before it (ignored, maintenance). */
+export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
 
 /**
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
@@ -146,7 +161,7 @@ const AUTOMATIC: readonly Rule[] = [intentBlocks, adoptStranded, notAboutHolder,
  */
 export function plan(
   pair: Pair,
-  trigger: Exclude<Trigger, { kind: 'ignored' }>,
+  trigger: PlanTrigger,
   obs: Observation,
   now: number,
   /** This invocation's ID, once it has recorded its intent on the ENI. */
@@ -155,7 +170,7 @@ export function plan(
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
   if (trigger.kind === 'status')
-    return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
+    return eni ? planStatus(pair, obs, eni, now) : { kind: 'status', holder: null, reasons: problems };
   if (!eni || problems.length > 0)
     return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
   return keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
@@ -163,7 +178,7 @@ export function plan(
 
 function decide(
   pair: Pair,
-  trigger: Exclude<Trigger, { kind: 'ignored' | 'status' }>,
+  trigger: Exclude<PlanTrigger, { kind: 'status' }>,
   obs: Observation,
   eni: EniView,
   now: number,
@@ -226,6 +241,31 @@ export function rivalIntent(
     .sort((a, b) => (precedes(a, b) ? -1 : 1))[0];
 }
 
+/**
+ * Maintenance pauses every automatic move of the pair, a stranded or failed holder's included: the
+ * operator (or deploy tooling) said hands off. The answer says what would have been done, so that a
+ * person can move the ENI by hand (manual moves still work) or end the window.
+ */
+function inMaintenance({ pair, obs, eni, holder, cause, now }: Situation): Plan | undefined {
+  const window = maintenanceOf(pair, obs, now);
+  if (!window) return undefined;
+  const failure = holder === null ? undefined : holderFailure(pair, obs.instances[holder]);
+  const down =
+    holder === null
+      ? `${eni.id} is attached to no one`
+      : failure
+        ? `${who(pair, holder)} holds the ENI and has failed: ${failure}`
+        : undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}: ${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`,
+      ...(down ? [`${down}: not acting while in maintenance; move it by hand or end the window`] : []),
+    ],
+  };
+}
+
 /** An ENI that no one holds is attached to a healthy member, whatever the trigger was about. */
 function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
   if (holder !== null) return undefined;
@@ -268,7 +308,7 @@ function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
     eni,
     to,
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    { automatic: true, blockers: damping.reasons },
+    { automatic: true, blockers: [...damping.reasons, ...applicationReady(pair, obs, from, to)] },
   );
   return decision.kind === 'refused' && damping.flapping
     ? { ...decision, flapping: damping.flapping }
@@ -283,9 +323,40 @@ export function holderFailure(pair: Pair, instance: InstanceView | undefined): s
   if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
   if (instance.systemStatus === 'impaired') return 'system status check is impaired';
   if (instance.ebsStatus === 'impaired') return 'attached EBS status check is impaired';
-  if (pair.applicationCheck && instance.applicationStatus === 'impaired')
-    return 'application status check is impaired';
+  // The pair's own check (applicationCheckId), never another team's on the same instance; the
+  // instance-level aggregate only where no check is named.
+  const app = ownApplication(pair, instance);
+  if (app?.status === 'failed') return `its ${app.detail}`;
+  if (app?.status === 'impaired') return 'application status check is impaired';
   return undefined;
+}
+
+/** The holder runs and answers every status check; only its application check failed. */
+function applicationOnly(pair: Pair, instance: InstanceView | undefined): boolean {
+  const withoutApplication = { ...pair, applicationCheck: undefined, applicationCheckId: undefined };
+  return (
+    holderFailure(pair, instance) !== undefined && holderFailure(withoutApplication, instance) === undefined
+  );
+}
+
+/**
+ * A move whose only cause is the holder's application check trades a running holder for the target's
+ * application: the target's own check must read passed (ok for the aggregate). Initializing,
+ * insufficient-data, not-applicable, no result or suppressed refuse it; failed is targetProblems' refusal.
+ */
+function applicationReady(pair: Pair, obs: Observation, from: string, to: string): string[] {
+  const target = obs.instances[to];
+  if (!target || !applicationOnly(pair, obs.instances[from])) return [];
+  const app = ownApplication(pair, target);
+  if (!app || app.status === 'failed' || app.status === 'impaired') return [];
+  const suppressed = target.application?.suppressed;
+  if ((app.status === 'passed' || app.status === 'ok') && !suppressed) return [];
+  return [
+    failed(
+      'target-application',
+      `${who(pair, to)} must pass its own application check to take over from a holder that runs and failed only that check, but its ${app.detail}${suppressed ? ' and its reporting is suppressed' : ''}`,
+    ),
+  ];
 }
 
 /**
@@ -443,14 +514,19 @@ function escalateFor(obs: Observation, eni: EniView, detach: MovePlan['detach'])
   };
 }
 
-/** Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again. */
+/**
+ * Back onto the old holder if it is healthy (a drill, a fail-back), or runs and failed only its
+ * application check: either serves better than an ENI attached to no one.
+ */
 function putBackFor(
   pair: Pair,
   obs: Observation,
   from: string | null,
   detach: MovePlan['detach'],
 ): string | undefined {
-  return from !== null && detach && holderFailure(pair, obs.instances[from]) === undefined ? from : undefined;
+  if (from === null || !detach) return undefined;
+  const holder = obs.instances[from];
+  return holderFailure(pair, holder) === undefined || applicationOnly(pair, holder) ? from : undefined;
 }
 
 /** The holder to stop after a forced detach, when the pair fences and the holder is not already going down. */
@@ -508,14 +584,18 @@ function keepAddress(eni: EniView, decision: Plan): Plan {
 
 // ── Status ───────────────────────────────────────────────────────────────────────────────────────
 
-function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
+function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Plan {
   const holder = holderOf(eni);
+  const window = maintenanceOf(pair, obs, now);
   const reasons = [
     holder === null
       ? `${eni.id} is attached to no one (status ${eni.status})`
       : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
     `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
     `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
+    ...(window
+      ? [`${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`]
+      : []),
   ];
   const problems = eniProblems(pair, eni);
   if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
@@ -570,6 +650,7 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
         ? `cooldown until ${iso(cooldownEnds)}`
         : null;
   const intent = rivalIntent(tags, undefined, now);
+  const window = maintenanceOf(pair, obs, now);
   return {
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
@@ -581,5 +662,6 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     automaticMoves: { lastHour: moves.length, limit },
     damping,
     intent: intent ? { id: intent.id, to: intent.target, until: iso(intent.until) } : null,
+    maintenance: window ? { until: window.until, why: window.why } : null,
   };
 }

@@ -21,6 +21,11 @@ export interface PairState {
   readonly redundant: boolean;
   /** From the ENI's move tags. */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
+  /**
+   * Automatic moves are paused: a maintenance window on the ENI, or the holder's application status
+   * reporting suppressed. `until` null: until someone ends it. Absent from older functions' answers.
+   */
+  readonly maintenance?: { readonly until: string | null; readonly why: string } | null;
   /** Automatic moves in the last hour, against the pair's flap limit (maxMovesPerHour). */
   readonly automaticMoves: { readonly lastHour: number; readonly limit: number };
   /**
@@ -86,8 +91,11 @@ export function subjectOf(r: Result): string {
         return `dry run OK: would move to ${r.to}`;
       case 'unchanged':
         return `unchanged, held by ${r.from ?? 'no one'}`;
-      case 'status':
-        return `status: held by ${r.from ?? 'no one'}`;
+      case 'status': {
+        // The answer to a maintenance request says the change (lambda/maintenance.ts reasons).
+        const change = r.reasons.find((x) => x.startsWith('maintenance'));
+        return change ? change.replace(/: .*$/, '') : `status: held by ${r.from ?? 'no one'}`;
+      }
       case 'ignored':
         return `ignored: ${r.reasons[0] ?? 'unrecognised event'}`;
     }

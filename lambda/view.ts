@@ -42,6 +42,18 @@ export interface InstanceView {
   readonly ebsStatus: string;
   /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
   readonly applicationStatus: string;
+  /**
+   * DescribeApplicationStatus, asked only for members of pairs that name a check (applicationCheckId):
+   * each check's own result by check ID (passed | failed | initializing | insufficient-data |
+   * not-applicable), and whether its reporting is suppressed, until when (ISO; undefined: until resumed).
+   * undefined: not asked.
+   */
+  readonly application?: {
+    readonly checks: Readonly<
+      Record<string, { readonly status: string; readonly reason: string | undefined }>
+    >;
+    readonly suppressed: { readonly resumeAt: string | undefined } | undefined;
+  };
   /** When it was last started (epoch ms): a stop and start renews it. */
   readonly launchTime: number | undefined;
   /**
@@ -76,6 +88,9 @@ export const TAG = {
   /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
   forcedFrom: 'eni-failover:forced-detach-from',
   forcedAt: 'eni-failover:forced-detach-at',
+  /** A maintenance window (lambda/maintenance.ts): until when (ISO), and who set it and why. */
+  maintenanceUntil: 'eni-failover:maintenance-until',
+  maintenanceBy: 'eni-failover:maintenance-by',
   /**
    * The times of the pair's automatic moves in the last hour, oldest first (ISO, space-separated): the
    * cool-down and the flap limit count them. Manual moves and adopting a stranded ENI are not in it.
@@ -152,10 +167,39 @@ export const who = (pair: Pair, instanceId: string) => {
   return role ? `${role} ${instanceId}` : instanceId;
 };
 
+/**
+ * The pair's application status on an instance: with a named check (applicationCheckId), that check's
+ * own result (`not-associated` when EC2 reports none for it); without one, the instance-level aggregate
+ * (ok | impaired | …) for a pair with `applicationCheck`; undefined for a pair without an application check.
+ */
+export function ownApplication(
+  pair: Pair,
+  instance: InstanceView,
+): { readonly status: string; readonly detail: string } | undefined {
+  const id = pair.applicationCheckId;
+  if (id !== undefined) {
+    const check = instance.application?.checks[id];
+    if (!check)
+      return {
+        status: 'not-associated',
+        detail: `application check ${id} has no result for it (not associated?)`,
+      };
+    return {
+      status: check.status,
+      detail: `application check ${id} ${check.status}${check.reason ? ` (${check.reason})` : ''}`,
+    };
+  }
+  return pair.applicationCheck
+    ? { status: instance.applicationStatus, detail: `application ${instance.applicationStatus}` }
+    : undefined;
+}
+
 /** An instance's health as a person reads it. */
 export function health(pair: Pair, instance: InstanceView | undefined): string {
   if (!instance) return 'not found';
-  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
+  const own = ownApplication(pair, instance);
+  const suppressed = instance.application?.suppressed ? ' (suppressed)' : '';
+  const app = own ? `, ${own.detail}${suppressed}` : '';
   return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
 }
 

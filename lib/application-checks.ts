@@ -13,12 +13,19 @@ import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 /** EC2's quota of application status checks per account (EC2 User Guide, "Application status checks", Quotas). */
 export const APPLICATION_CHECK_LIMIT = 50;
 
-/** Too many checks for one account, named; empty when they fit. */
+/** Too many checks for one account, or a pair that both makes a check and names one: named; empty when fine. */
 export function applicationCheckProblems(pairs: readonly Pair[]): string[] {
   const checked = pairs.filter((p) => p.applicationCheck);
+  const both = pairs
+    .filter((p) => p.applicationCheck && p.applicationCheckId !== undefined)
+    .map(
+      (p) =>
+        `pair ${JSON.stringify(p.name)} sets applicationCheck (the stack makes a check) and applicationCheckId (${p.applicationCheckId}, an existing check): give one of them`,
+    );
   return checked.length <= APPLICATION_CHECK_LIMIT
-    ? []
+    ? both
     : [
+        ...both,
         `${checked.length} pairs set applicationCheck, over EC2's quota of ${APPLICATION_CHECK_LIMIT} application status checks per account (one per pair): leave it off the pairs whose service an instance status check covers, or raise the quota (Service Quotas, "Health checks per account") and split the pairs across stacks`,
       ];
 }
@@ -75,21 +82,15 @@ export class AssociationProvider extends Construct {
 }
 
 /**
- * For each pair with `applicationCheck`: an EC2 application status check with the pair's settings, associated
- * with both members, and an alarm on each member's StatusCheckFailed_Application to the alarm topic (the fastest
- * AWS-native signal: EC2 increments the metric when the check fails; EC2 User Guide, "Status checks for Amazon
- * EC2 instances"). Returns the alarms, so that the topic's policy lets them publish.
+ * For each pair with `applicationCheck`: an EC2 application status check with the pair's settings, by pair name.
+ * Made before the function, whose FAILOVER_PAIRS names each check by its ID (see withApplicationCheckIds).
  */
-export function applicationChecks(
+export function applicationStatusChecks(
   scope: Construct,
   pairs: readonly Pair[],
-  alarmTopic: sns.ITopic,
-  provider: AssociationProvider | undefined,
-): cloudwatch.Alarm[] {
-  const checked = pairs.filter((p) => p.applicationCheck);
-  if (checked.length === 0 || provider === undefined) return [];
-  const alarms: cloudwatch.Alarm[] = [];
-  for (const pair of checked) {
+): Map<string, ec2.CfnApplicationStatusCheck> {
+  const checks = new Map<string, ec2.CfnApplicationStatusCheck>();
+  for (const pair of pairs) {
     const settings = pair.applicationCheck;
     if (!settings) continue;
     const check = new ec2.CfnApplicationStatusCheck(scope, `${pair.name}ApplicationCheck`, {
@@ -107,6 +108,46 @@ export function applicationChecks(
     });
     // cfn-lint 1.51 predates this resource type (E3006); CloudFormation knows it.
     check.addMetadata('cfn-lint', { config: { ignore_checks: ['E3006'] } });
+    checks.set(pair.name, check);
+  }
+  return checks;
+}
+
+/**
+ * The pairs as the function is given them: each pair whose check the stack makes names it by its ID (a token
+ * CloudFormation resolves), so that the function judges members by that check's own result, not the
+ * instance-level aggregate that other teams' checks on the same instance share.
+ */
+export function withApplicationCheckIds(
+  pairs: readonly Pair[],
+  checks: ReadonlyMap<string, ec2.CfnApplicationStatusCheck>,
+): Pair[] {
+  return pairs.map((p) => {
+    const check = checks.get(p.name);
+    return check ? { ...p, applicationCheckId: check.attrApplicationStatusCheckId } : p;
+  });
+}
+
+/**
+ * For each check the stack made: its association with both members, and an alarm on each member's
+ * StatusCheckFailed_Application to the alarm topic (the fastest AWS-native signal: EC2 increments the metric
+ * when the check fails; EC2 User Guide, "Status checks for Amazon EC2 instances"). The alarm is a reason to
+ * look; the function then judges the pair's own check. Returns the alarms, so that the topic's policy lets
+ * them publish.
+ */
+export function applicationChecks(
+  scope: Construct,
+  pairs: readonly Pair[],
+  checks: ReadonlyMap<string, ec2.CfnApplicationStatusCheck>,
+  alarmTopic: sns.ITopic,
+  provider: AssociationProvider | undefined,
+): cloudwatch.Alarm[] {
+  if (provider === undefined) return [];
+  const alarms: cloudwatch.Alarm[] = [];
+  for (const pair of pairs) {
+    const settings = pair.applicationCheck;
+    const check = checks.get(pair.name);
+    if (!settings || !check) continue;
     for (const [role, instanceId] of [
       ['Primary', pair.primaryInstanceId],
       ['Standby', pair.standbyInstanceId],

@@ -11,7 +11,12 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, type Pair } from '../lambda/config.ts';
-import { type AssociationProvider, applicationChecks } from './application-checks.ts';
+import {
+  type AssociationProvider,
+  applicationChecks,
+  applicationStatusChecks,
+  withApplicationCheckIds,
+} from './application-checks.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import { reconcileRule, stateChangeRule, statusCheckAlarms } from './detection.ts';
 import { allowFailover } from './function-role.ts';
@@ -69,6 +74,8 @@ export class FailoverFunction extends Construct {
     // A role of our own, so that it holds no managed policy: logs to this group, the EC2 calls below.
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
+    // Before the function: its FAILOVER_PAIRS names each check the stack makes by its ID.
+    const checks = props.associations ? applicationStatusChecks(this, pairs) : new Map();
 
     this.function = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.
@@ -86,7 +93,7 @@ export class FailoverFunction extends Construct {
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(deadLetterQueue),
       environment: {
-        [ENV.pairs]: stack.toJsonString(withoutGroup(pairs)),
+        [ENV.pairs]: stack.toJsonString(withoutGroup(withApplicationCheckIds(pairs, checks))),
         [ENV.topicArn]: props.notificationTopic.topicArn,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -108,7 +115,7 @@ export class FailoverFunction extends Construct {
 
     const alarms = [
       ...statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic),
-      ...applicationChecks(this, pairs, this.alarmTopic, props.associations),
+      ...applicationChecks(this, pairs, checks, this.alarmTopic, props.associations),
     ];
     if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
     this.stateChangeRule = stateChangeRule(this, pairs, this.function, deadLetterQueue);

@@ -24,7 +24,8 @@ export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'KeepAndTagTheConfiguredEnis',
-      // DeleteTags: a move deletes its intent tag when it ends (lambda/execute.ts releaseIntent).
+      // DeleteTags: a move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a
+      // maintenance window is ended early (lambda/maintenance.ts).
       actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'],
       resources: eniArns,
     }),
@@ -71,6 +72,25 @@ export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
       resources: ['*'],
     }),
   );
+  if (pairs.some((p) => p.applicationCheck || p.applicationCheckId !== undefined)) {
+    // Each named check's own result and the members' suppression (lambda/aws/ec2.ts), only for functions
+    // whose pairs have an application check. A Describe (List) action: `*`, like the others. A policy of its
+    // own, so that cfn-lint 1.51, which predates the action (W3037), is told so on it alone and still checks
+    // every other action of the role.
+    const observe = new iam.Policy(role, 'ObserveApplicationStatus', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ObserveApplicationStatus',
+          actions: ['ec2:DescribeApplicationStatus'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    role.attachInlinePolicy(observe);
+    (observe.node.defaultChild as iam.CfnPolicy).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3037'] },
+    });
+  }
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:

@@ -18,6 +18,9 @@ export function checkable(pairs: readonly Pair[]): Pair[] {
     networkInterfaceId: standIn('eni', p.networkInterfaceId),
     primaryInstanceId: standIn('i', p.primaryInstanceId),
     standbyInstanceId: standIn('i', p.standbyInstanceId),
+    ...(p.applicationCheckId === undefined
+      ? {}
+      : { applicationCheckId: standIn('asc', p.applicationCheckId) }),
   }));
 }
 
@@ -30,9 +33,18 @@ export interface PairGroup {
 /** What the function is given: the group is a deployment choice it has no use for. */
 export const withoutGroup = (pairs: readonly Pair[]): Pair[] => pairs.map(({ group: _, ...pair }) => pair);
 
-/** The bytes of FAILOVER_PAIRS for these pairs; token IDs are measured by stand-ins of their deployed length. */
+/**
+ * The bytes of FAILOVER_PAIRS for these pairs; token IDs are measured by stand-ins of their deployed length,
+ * and a pair whose check the stack makes carries its ID (lib/application-checks.ts withApplicationCheckIds).
+ */
 export const pairsEnvBytes = (pairs: readonly Pair[]): number =>
-  Buffer.byteLength(JSON.stringify(withoutGroup(checkable(pairs))));
+  Buffer.byteLength(
+    JSON.stringify(
+      withoutGroup(checkable(pairs)).map((p) =>
+        p.applicationCheck ? { ...p, applicationCheckId: `asc-${'0'.repeat(17)}` } : p,
+      ),
+    ),
+  );
 
 /**
  * Pairs by their `group` (those without one first), each group in configuration order. A pair's group is

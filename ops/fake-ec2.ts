@@ -2,13 +2,16 @@ import {
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
   DeleteTagsCommand,
+  DescribeApplicationStatusCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
+  DisableApplicationStatusCheckSuppressionCommand,
   EC2Client,
   EC2ServiceException,
+  EnableApplicationStatusCheckSuppressionCommand,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   StopInstancesCommand,
@@ -29,6 +32,13 @@ export interface FakeInstance {
   /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
   appStatus: string;
   launchTime: Date;
+  /**
+   * Its application status checks, each with its own result, by check ID (DescribeApplicationStatus
+   * Details): passed | failed | initializing | insufficient-data | not-applicable.
+   */
+  appChecks: Record<string, { status: string; reason?: string }>;
+  /** Its application status reporting is suppressed, until `resumeAt` (undefined: until resumed). */
+  suppressed: { resumeAt: Date | undefined } | undefined;
 }
 
 interface FakeAttachment {
@@ -120,6 +130,8 @@ export class FakeEc2 {
   pageSize = 1000;
   /** The holder's OS does not answer: a detach without Force stays `detaching` until a forced one. */
   hungDetach = false;
+  /** At most this many instances per DescribeApplicationStatus page (EC2 paginates it by NextToken). */
+  appStatusPageSize = 1000;
   /**
    * Per-call latency, in real milliseconds (each call waits a random time in the range before EC2 acts
    * on it), so that concurrent invocations interleave as they do against EC2, whose calls take tens to
@@ -185,6 +197,8 @@ export class FakeEc2 {
       ebsStatus: 'ok',
       appStatus: 'not-applicable',
       launchTime: new Date(Date.UTC(2026, 10, 1)),
+      appChecks: {},
+      suppressed: undefined,
       ...instance,
     });
   }
@@ -649,6 +663,81 @@ export class FakeEc2 {
             if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
           }
         }
+        return {};
+      }),
+    );
+    this.wireApplicationStatus();
+  }
+
+  /**
+   * EC2 application status checks, per instance (issue 14). DescribeApplicationStatus answers each check's own
+   * result in Details, unaffected by suppression, and an instance-level status that reads `suppressed` (with
+   * ResumeAt) while reporting is suppressed (EC2 API Reference, DescribeApplicationStatus, ApplicationStatus,
+   * ApplicationStatusDetail); Enable/DisableApplicationStatusCheckSuppression start and end suppression, with
+   * an optional DurationSeconds (EC2 API Reference, EnableApplicationStatusCheckSuppression).
+   */
+  private wireApplicationStatus(): void {
+    const suppression = (i: FakeInstance) => {
+      const s = i.suppressed;
+      if (s?.resumeAt && s.resumeAt.getTime() <= this.clock.now()) i.suppressed = undefined;
+      return i.suppressed;
+    };
+    /** The instance-level status: impaired if any check failed, ok if all passed, else what the rest say. */
+    const aggregate = (i: FakeInstance) => {
+      const statuses = Object.values(i.appChecks).map((c) => c.status);
+      if (statuses.length === 0) return i.appStatus;
+      if (statuses.includes('failed')) return 'impaired';
+      return statuses.find((x) => x !== 'passed') ?? 'ok';
+    };
+    this.mock.on(DescribeApplicationStatusCommand).callsFake(async (input) => {
+      this.enter('DescribeApplicationStatus');
+      const found: FakeInstance[] = (input.InstanceIds ?? []).flatMap((id: string) => {
+        const i = this.instances.get(id);
+        return i ? [i] : [];
+      });
+      const from = Number(input.NextToken ?? 0);
+      const size = Math.min(this.appStatusPageSize, input.MaxResults ?? 1000);
+      return {
+        ApplicationStatuses: {
+          Instances: found.slice(from, from + size).map((i) => {
+            const suppressed = suppression(i);
+            return {
+              InstanceId: i.id,
+              AvailabilityZone: i.az,
+              ApplicationStatus: {
+                Status: (suppressed ? 'suppressed' : aggregate(i)) as 'ok',
+                ResumeAt: suppressed?.resumeAt,
+                Details: Object.entries(i.appChecks).map(([id, c]) => ({
+                  ApplicationStatusCheckId: id,
+                  Aggregation: 'included' as const,
+                  Status: c.status as 'passed',
+                  Reason: c.reason ? { Code: c.reason } : undefined,
+                })),
+              },
+            };
+          }),
+        },
+        NextToken: from + size < found.length ? String(from + size) : undefined,
+      };
+    });
+    this.mock.on(EnableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
+      this.mutate('EnableApplicationStatusCheckSuppression', input.DryRun, () => {
+        const resumeAt =
+          input.DurationSeconds === undefined
+            ? undefined
+            : new Date(this.clock.now() + input.DurationSeconds * 1000);
+        for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: { resumeAt } });
+        return {
+          SuccessfulResults: (input.InstanceIds ?? []).map((id: string) => ({
+            InstanceId: id,
+            ResumeAt: resumeAt,
+          })),
+        };
+      }),
+    );
+    this.mock.on(DisableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
+      this.mutate('DisableApplicationStatusCheckSuppression', input.DryRun, () => {
+        for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: undefined });
         return {};
       }),
     );

@@ -3,10 +3,12 @@ import {
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
   DeleteTagsCommand,
+  DescribeApplicationStatusCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   type EC2Client,
   type Instance,
+  type InstanceApplicationStatus,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
@@ -48,6 +50,34 @@ function toEniView(ni: NetworkInterface): EniView {
         }
       : undefined,
     tags: Object.fromEntries((ni.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
+}
+
+/**
+ * An instance's application status as the planner reads it: each check's own result by its ID, and whether
+ * its reporting is suppressed. An instance EC2 did not answer for has no checks (no check is associated).
+ */
+function toApplicationView(s: InstanceApplicationStatus | undefined): InstanceView['application'] {
+  const status = s?.ApplicationStatus;
+  return {
+    checks: Object.fromEntries(
+      (status?.Details ?? []).flatMap((d) =>
+        d.ApplicationStatusCheckId
+          ? [
+              [
+                d.ApplicationStatusCheckId,
+                {
+                  status: d.Status ?? 'unknown',
+                  reason:
+                    [d.Reason?.Code, d.Reason?.StatusCode].filter((x) => x !== undefined).join(' ') ||
+                    undefined,
+                },
+              ],
+            ]
+          : [],
+      ),
+    ),
+    suppressed: status?.Status === 'suppressed' ? { resumeAt: status.ResumeAt?.toISOString() } : undefined,
   };
 }
 
@@ -148,8 +178,15 @@ export class Ec2Adapter implements Ec2Port {
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
     // A terminated instance has no status to read, and EC2 may refuse its ID in a status call.
     const live = found.filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId);
-    const [statuses] = await Promise.all([
+    // Members of pairs that name their application check; a terminated one has no application to judge.
+    const checkedIds = new Set(
+      pairs
+        .filter((p) => p.applicationCheckId !== undefined)
+        .flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
+    );
+    const [statuses, applications] = await Promise.all([
       Promise.all(chunks(live, 100).map((chunk) => this.statuses(chunk))).then((lists) => lists.flat()),
+      this.describeApplicationStatus(live.filter((id) => checkedIds.has(id))),
       this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
     const views = new Map<string, InstanceView>();
@@ -166,6 +203,9 @@ export class Ec2Adapter implements Ec2Port {
         systemStatus: status?.SystemStatus?.Status ?? 'unknown',
         ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
         applicationStatus: status?.ApplicationStatus?.Status ?? 'unknown',
+        application: checkedIds.has(i.InstanceId)
+          ? toApplicationView(applications.get(i.InstanceId))
+          : undefined,
         launchTime: i.LaunchTime?.getTime(),
         maxInterfaces: limits?.card0Interfaces,
         perInterface: limits?.perInterface,
@@ -187,6 +227,41 @@ export class Ec2Adapter implements Ec2Port {
       observations.set(pair.name, { eni: ni ? toEniView(ni) : undefined, instances: members });
     }
     return observations;
+  }
+
+  /**
+   * Each instance's application status in one request for the whole round (paginated by NextToken): the
+   * instance-level status, with `suppressed` and its ResumeAt, and each check's own detail (EC2 API Reference,
+   * DescribeApplicationStatus). DescribeInstanceStatus has only the aggregate, without suppression.
+   */
+  private async describeApplicationStatus(ids: string[]): Promise<Map<string, InstanceApplicationStatus>> {
+    const out = new Map<string, InstanceApplicationStatus>();
+    const ask = async (chunk: string[]) => {
+      let token: string | undefined;
+      do {
+        const page = await this.client.send(
+          new DescribeApplicationStatusCommand({ InstanceIds: chunk, NextToken: token }),
+          this.options,
+        );
+        for (const i of page.ApplicationStatuses?.Instances ?? []) if (i.InstanceId) out.set(i.InstanceId, i);
+        token = page.NextToken;
+      } while (token);
+    };
+    if (ids.length === 0) return out;
+    try {
+      await ask(ids);
+    } catch (error) {
+      // As for DescribeInstanceStatus (statuses): a member EC2 no longer knows is asked alone, and has none.
+      if (!REFUSED_IDS.has((error as Error).name)) throw error;
+      await Promise.all(
+        ids.map((id) =>
+          ask([id]).catch((e: unknown) => {
+            if (!REFUSED_IDS.has((e as Error).name)) throw e;
+          }),
+        ),
+      );
+    }
+    return out;
   }
 
   /**

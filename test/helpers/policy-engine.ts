@@ -336,6 +336,7 @@ export function hopsOf(template: CfnTemplate): Hop[] {
       primaryInstanceId: string;
       standbyInstanceId: string;
       fence?: boolean;
+      applicationCheckId?: string;
     }[];
   const ec2 = (type: 'instance' | 'network-interface', id: string) =>
     `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
@@ -392,6 +393,14 @@ export function hopsOf(template: CfnTemplate): Hop[] {
     }
     const own = pairsOf(fn);
     const others = functions.filter(([id]) => id !== fnId).flatMap(([, f]) => pairsOf(f));
+    // A pair that names its application check is judged by DescribeApplicationStatus (a Describe: `*`).
+    if (own.some((p) => p.applicationCheckId !== undefined))
+      as(
+        'ec2:DescribeApplicationStatus (pairs with an application check)',
+        'Allowed',
+        'ec2:DescribeApplicationStatus',
+        '*',
+      );
     for (const p of own) {
       const members = [p.primaryInstanceId, p.standbyInstanceId];
       for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface']) {

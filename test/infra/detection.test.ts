@@ -146,6 +146,47 @@ describe('EC2 application status checks', () => {
     }
   });
 
+  it("the function's FAILOVER_PAIRS names the check it made by its ID, so that the function judges that check alone", () => {
+    const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
+    const fn = ofType(template, 'AWS::Lambda::Function').find(([, f]) =>
+      String(JSON.stringify(f.Properties.Environment)).includes('FAILOVER_PAIRS'),
+    )?.[1];
+    if (!fn) throw new Error('no failover function in the template');
+    // Resolved as CloudFormation would: the check's ID where its GetAtt stands.
+    const env = (fn.Properties.Environment as { Variables: { FAILOVER_PAIRS: unknown } }).Variables;
+    const join = (env.FAILOVER_PAIRS as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    const json = join[1]
+      .map((part) =>
+        typeof part === 'string'
+          ? part
+          : JSON.stringify(part) === JSON.stringify({ 'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'] })
+            ? 'asc-0123456789abcdef0'
+            : `<${JSON.stringify(part)}>`,
+      )
+      .join(join[0]);
+    const deployed = JSON.parse(json) as Pair[];
+    expect(deployed.find((p) => p.name === checked.name)?.applicationCheckId).toBe('asc-0123456789abcdef0');
+    // The pair without a check names none: its members' application status is not read.
+    expect(deployed.find((p) => p.name === plain.name)).not.toHaveProperty('applicationCheckId');
+  });
+
+  it('a pair that names an existing check (applicationCheckId) gets no check and no association of its own', () => {
+    const named = templateOf({ pairs: [{ ...checked, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' }, plain] });
+    expect(ofType(named, 'AWS::EC2::ApplicationStatusCheck')).toEqual([]);
+    expect(ofType(named, 'Custom::ApplicationStatusCheckInstanceAssociation')).toEqual([]);
+    const env = JSON.stringify(
+      ofType(named, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Environment),
+    );
+    expect(env).toContain('asc-0aaaaaaaaaaaaaaa1');
+  });
+
+  it('a pair that both makes a check and names one is refused by name', () => {
+    const both = { ...checked, applicationCheck: settings, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' };
+    expect(() => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: [both] })).toThrow(
+      /sets applicationCheck \(the stack makes a check\) and applicationCheckId \(asc-0aaaaaaaaaaaaaaa1, an existing check\): give one of them/,
+    );
+  });
+
   it('no check, no association function: a configuration without applicationCheck gets none of it', () => {
     const none = templateOf({ pairs: pairs(2) });
     expect(ofType(none, 'AWS::EC2::ApplicationStatusCheck')).toEqual([]);

@@ -135,4 +135,17 @@ describe('configuration', () => {
       'FAILOVER_PAIRS[1].applicationCheck.port is required',
     ]);
   });
+
+  it('a pair may name its EC2 application status check by ID (asc- and 8 or 17 hex digits); anything else is named', () => {
+    expect(
+      parsePairs([{ ...PAIR, applicationCheckId: 'asc-0123456789abcdef0' }])[0]?.applicationCheckId,
+    ).toBe('asc-0123456789abcdef0');
+    expect(parsePairs([{ ...PAIR, applicationCheckId: 'asc-01234567' }])[0]?.applicationCheckId).toBe(
+      'asc-01234567',
+    );
+    for (const bad of ['asc-XYZ', 'i-0123456789abcdef0', 'asc-0123456789ABCDEF0', 42])
+      expect(problemsOf(() => parsePairs([{ ...PAIR, applicationCheckId: bad }]))).toEqual([
+        `FAILOVER_PAIRS[0].applicationCheckId must look like asc-0123456789abcdef0, got ${JSON.stringify(bad)}`,
+      ]);
+  });
 });

@@ -78,6 +78,46 @@ describe('events: the four accepted shapes', () => {
     }
   });
 
+  it('manual maintenance: the sample, its end (0 minutes), and who/why', () => {
+    expect(one(sample('manual-maintenance'))).toEqual({
+      kind: 'maintenance',
+      pair: 'web',
+      minutes: 30,
+      reason: undefined,
+    });
+    expect(one({ action: 'maintenance', pair: 'web', minutes: 0 })).toMatchObject({ minutes: 0 });
+    expect(one({ action: 'maintenance', pair: 'web', minutes: 60, reason: 'kernel patch, by ana' })).toEqual({
+      kind: 'maintenance',
+      pair: 'web',
+      minutes: 60,
+      reason: 'kernel patch, by ana',
+    });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['minutes missing', { action: 'maintenance', pair: 'web' }, /minutes: .*whole number of minutes/],
+    ['minutes as text', { action: 'maintenance', pair: 'web', minutes: '30m' }, /minutes: .*whole number/],
+    ['a fraction', { action: 'maintenance', pair: 'web', minutes: 1.5 }, /minutes: .*whole number/],
+    [
+      'negative',
+      { action: 'maintenance', pair: 'web', minutes: -5 },
+      /minutes: must be 0 \(ends maintenance\) or more/,
+    ],
+    [
+      'over a week',
+      { action: 'maintenance', pair: 'web', minutes: 10081 },
+      /minutes: must be at most 10080 \(a week\)/,
+    ],
+    ['no pair', { action: 'maintenance', minutes: 30 }, /pair: /],
+    ['a typo', { action: 'maintenance', pair: 'web', minute: 30 }, /unknown field\(s\) minute/],
+    ['an empty reason', { action: 'maintenance', pair: 'web', minutes: 30, reason: '' }, /reason: /],
+  ])('manual maintenance, %s: ignored, naming the problem', (_name, event, reason) => {
+    const t = one(event);
+    expect(t).toMatchObject({ kind: 'ignored' });
+    expect(t?.kind === 'ignored' && t.reason).toMatch(/^not a valid manual invocation: /);
+    expect(t?.kind === 'ignored' && t.reason).toMatch(reason);
+  });
+
   it('manual status, move and dry run', () => {
     expect(one(sample('manual-status'))).toEqual({ kind: 'status', pair: 'web' });
     expect(one(sample('manual-drill'))).toEqual({ kind: 'move', pair: 'web', to: 'standby', dryRun: true });

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Trigger } from '../../lambda/events';
-import { type Plan, plan, redundancy } from '../../lambda/plan';
+import { type Plan, type PlanTrigger, pairState, plan, redundancy } from '../../lambda/plan';
 import { type Observation, TAG } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
-type Planned = Exclude<Trigger, { kind: 'ignored' }>;
+type Planned = PlanTrigger;
 const alarm = (instanceId: string): Planned => ({
   kind: 'alarm',
   instanceId,
@@ -673,5 +672,123 @@ describe('plan: fencing', () => {
     expect(plan(PAIR, alarm(PRIMARY), world({ primary: { systemStatus: 'impaired' } }), NOW)).toMatchObject({
       fence: undefined,
     });
+  });
+});
+
+describe('plan: application health per check (applicationCheckId) and maintenance, one row each', () => {
+  const OWN = 'asc-0aaaaaaaaaaaaaaa1';
+  const named = { ...PAIR, applicationCheckId: OWN };
+  const app = (own: string | undefined, more: Record<string, string> = {}, suppressed = false) => ({
+    application: {
+      checks: Object.fromEntries(
+        Object.entries({ ...(own === undefined ? {} : { [OWN]: own }), ...more }).map(([id, status]) => [
+          id,
+          { status, reason: undefined },
+        ]),
+      ),
+      suppressed: suppressed ? { resumeAt: undefined } : undefined,
+    },
+  });
+  const window = (minutesFromNow: number) => ({
+    [TAG.maintenanceUntil]: new Date(NOW + minutesFromNow * 60_000).toISOString(),
+    [TAG.maintenanceBy]: 'kernel patch',
+  });
+  const reconcile: Planned = { kind: 'reconcile', pair: undefined };
+
+  it.each<[string, Planned, Observation, Record<string, unknown>, string[]?]>([
+    [
+      "another team's check failed, the aggregate impaired, the pair's own passed: unchanged",
+      reconcile,
+      world({
+        primary: { ...app('passed', { 'asc-0bbbbbbbbbbbbbbb2': 'failed' }), applicationStatus: 'impaired' },
+      }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      "the pair's own check failed on a running holder: move, no Force, put back on it if the attach fails",
+      reconcile,
+      world({ primary: app('failed'), standby: app('passed') }),
+      { kind: 'move', to: STANDBY, detach: { force: false }, putBack: PRIMARY },
+    ],
+    [
+      'own check failed, target initializing: refused',
+      reconcile,
+      world({ primary: app('failed'), standby: app('initializing') }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'own check failed, target passed but suppressed: refused',
+      reconcile,
+      world({ primary: app('failed'), standby: app('passed', {}, true) }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'own check failed, target has no result for the check: refused',
+      reconcile,
+      world({ primary: app('failed'), standby: app(undefined) }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'holder stopped, target initializing: move with Force (the readiness rule is for application-only moves)',
+      reconcile,
+      world({ primary: { state: 'stopped', ...app('failed') }, standby: app('initializing') }),
+      { kind: 'move', to: STANDBY, detach: { force: true } },
+    ],
+    [
+      'target fails its own check: refused for any move',
+      reconcile,
+      world({ primary: { state: 'stopped' }, standby: app('failed') }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'a window on the ENI: a stopped holder is left alone',
+      reconcile,
+      world({ eni: eni({ tags: window(30) }), ...FAILED_PRIMARY }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      'a window on the ENI: an ENI attached to no one is left alone',
+      reconcile,
+      world({ eni: eni({ tags: window(30) }, null) }),
+      { kind: 'unchanged', holder: null },
+    ],
+    [
+      'a window that has ended: the stopped holder is left for the standby',
+      stopped(PRIMARY),
+      world({ eni: eni({ tags: window(-1) }), ...FAILED_PRIMARY }),
+      { kind: 'move', to: STANDBY },
+    ],
+    [
+      "the holder's application reporting suppressed: its failed check moves nothing",
+      reconcile,
+      world({ primary: app('failed', {}, true), standby: app('passed') }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      'a manual move during a window: moved',
+      move('standby'),
+      world({ eni: eni({ tags: window(30) }) }),
+      { kind: 'move', to: STANDBY },
+    ],
+  ])('%s', (_name, trigger, obs, want, checks) => {
+    const p = plan(named, trigger, obs, NOW);
+    expect(p).toMatchObject(want);
+    if (checks) expect(checksOf(p)).toEqual(checks);
+  });
+
+  it('status and the pair state show the window and who set it', () => {
+    const obs = world({ eni: eni({ tags: window(30) }) });
+    expect(plan(named, status, obs, NOW).reasons).toContainEqual(
+      expect.stringMatching(/^in maintenance until 2026-11-22T10:45:00Z \(30 min left\): kernel patch;/),
+    );
+    expect(pairState(named, obs, NOW).maintenance).toEqual({
+      until: '2026-11-22T10:45:00.000Z',
+      why: 'kernel patch',
+    });
+    expect(pairState(named, world(), NOW).maintenance).toBeNull();
   });
 });

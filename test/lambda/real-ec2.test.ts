@@ -297,6 +297,7 @@ describe('review: what real EC2 does on a bad day, continued', () => {
   it('a detach without Force that hangs (the OS stopped answering) is forced once the instance has failed', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     h.ec2.hungDetach = true;
     const first = await outcome(h.invoke({ action: 'reconcile' }, 20_000));
     expect(first.outcome).toBe('failed');
@@ -319,14 +320,17 @@ describe('review: what real EC2 does on a bad day, continued', () => {
     expect(h.ec2.holder()).toBe(STANDBY);
   });
 
-  it('the ENI is not put back on a holder whose application has failed', async () => {
+  it('an application-only move whose attach fails puts the ENI back on the holder, which runs (CONTRACT.md)', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     h.ec2.fail('AttachNetworkInterface', ec2Error('InvalidParameterValue', 'refused'), 1);
     const r = await outcome(h.invoke(sample('sns-alarm')));
     expect(r.outcome).toBe('failed');
-    expect(r.steps.map((s) => s.name)).not.toContain('put-back');
-    expect(h.ec2.attaches).toEqual([]);
+    expect(r.steps.map((s) => s.name)).toContain('put-back');
+    expect(r.reasons[0]).toMatch(/the ENI was put back on i-\w+, which serves the address again/);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+    expect(h.ec2.attaches).toEqual([{ eni: PAIR.networkInterfaceId, instance: PRIMARY }]);
   });
 
   it('a drill rehearses the last steps too: no permission to tag is refused before anything moves', async () => {

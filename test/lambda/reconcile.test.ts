@@ -109,6 +109,7 @@ describe('application health (EC2 application status checks)', () => {
   it('a holder whose application is impaired while the instance runs: moved, without Force', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     const [r] = await results(h.invoke(appAlarm));
     expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
     expect(r?.reasons[0]).toMatch(/application status check is impaired/);
@@ -118,6 +119,7 @@ describe('application health (EC2 application status checks)', () => {
   it('the reconcile round is a detector too: an impaired application is moved away from', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     expect((await results(h.invoke(reconcileAll)))[0]).toMatchObject({ outcome: 'moved', to: STANDBY });
   });
 
@@ -158,6 +160,7 @@ describe('status of the whole fleet', () => {
       automaticMoves: { lastHour: 0, limit: 3 },
       damping: null,
       intent: null,
+      maintenance: null,
     });
     expect(r[1]?.state).toMatchObject({ holder: 'primary', redundant: true, lastMove: null });
     expect(h.ec2.mutations).toEqual([]);
