@@ -38,6 +38,17 @@ export interface Pair {
    * creates from `applicationCheck`; a user may name an existing check.
    */
   readonly applicationCheckId?: string;
+  /**
+   * Move the ENI off a holder that gets an EC2 rebalance recommendation (a Spot Instance at elevated risk of
+   * interruption), as for a Spot interruption warning. Default false: the recommendation comes early and
+   * often, and the warning two minutes ahead is enough for a graceful move.
+   */
+  readonly moveOnRebalance?: boolean;
+  /**
+   * A holder with a scheduled event that stops, retires or reboots it is moved off once the event's
+   * NotBefore is this many minutes away or less. Default 15.
+   */
+  readonly scheduledEventLeadMinutes?: number;
 }
 
 /** EC2 application status check settings; EC2's defaults apply to what is left out (CreateApplicationStatusCheck). */
@@ -57,6 +68,7 @@ export interface ApplicationCheck {
 }
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
+export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
 export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
 
 export interface Config {
@@ -122,6 +134,10 @@ const PairSchema = z.strictObject({
   maxMovesPerHour: z.optional(wholeIn(1, 10, 'moves an hour')),
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  moveOnRebalance: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  // EC2 schedules events at least days ahead (EC2 User Guide, "Scheduled events for your instances");
+  // more than a week's lead would move long before anyone looked.
+  scheduledEventLeadMinutes: z.optional(wholeIn(1, 7 * 24 * 60, 'minutes')),
   group: z.optional(
     z
       .string()

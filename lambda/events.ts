@@ -6,6 +6,21 @@ import type { Role } from './config';
 export type Trigger =
   | { kind: 'alarm'; instanceId: string; alarmName: string; region: string }
   | { kind: 'state-change'; instanceId: string; state: FailedState; region: string }
+  /**
+   * EC2 announces that an instance is going away (CONTRACT.md event 7): a Spot interruption warning, or a
+   * rebalance recommendation. `sentAt` (ISO): the event's time; `endsAt` (ISO): when the instance goes, where
+   * EC2 says (two minutes after a Spot warning).
+   */
+  | {
+      kind: 'planned';
+      warning: PlannedWarning;
+      instanceId: string;
+      sentAt: string;
+      /** terminate | stop | hibernate for a Spot warning; undefined for a rebalance recommendation. */
+      action: string | undefined;
+      endsAt: string | undefined;
+      region: string;
+    }
   /** `pair` undefined: every pair the function manages. */
   | { kind: 'status'; pair: string | undefined }
   | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
@@ -15,7 +30,20 @@ export type Trigger =
   | { kind: 'maintenance'; pair: string; minutes: number; reason: string | undefined }
   | { kind: 'ignored'; reason: string };
 
-export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>;
+export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'planned' }>;
+
+/** The EventBridge detail-types that announce a planned failure, by the warning each becomes. */
+export const PLANNED_DETAIL_TYPES = {
+  'spot-interruption': 'EC2 Spot Instance Interruption Warning',
+  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
+} as const;
+export type PlannedWarning = keyof typeof PLANNED_DETAIL_TYPES;
+
+/**
+ * A Spot Instance is interrupted two minutes after its warning (EC2 User Guide, "Spot Instance
+ * interruption notices"); the warning is best effort and may come later or not at all.
+ */
+export const SPOT_NOTICE_MS = 2 * 60_000;
 
 export interface ParsedEvent {
   readonly triggers: Trigger[];
@@ -42,6 +70,8 @@ const EventBridgeEvent = z.object({
   source: z.string(),
   'detail-type': z.string(),
   region: z.string(),
+  // Read only by the planned-failure warnings: when the warning was sent.
+  time: z.optional(z.unknown()),
   detail: z.unknown(),
 });
 
@@ -93,6 +123,13 @@ const AlarmAction = z.object({
       ),
     }),
   }),
+});
+
+// The documented shapes (EC2 User Guide, "Spot Instance interruption notices" and "EC2 instance
+// rebalance recommendations"): detail {"instance-id", "instance-action"} and {"instance-id"}.
+const PlannedDetail = z.object({
+  'instance-id': z.string().check(z.regex(INSTANCE_ID, 'must be an instance ID')),
+  'instance-action': z.optional(z.string().check(z.minLength(1))),
 });
 
 const StateChangeDetail = z.object({
@@ -183,14 +220,17 @@ function parseAlarmAction(event: unknown): Trigger {
   return alarmTrigger(alarmData.alarmName, alarmArn, alarmData.state.value, ids);
 }
 
-function parseStateChange(event: unknown): Trigger {
+function parseEventBridge(event: unknown): Trigger {
   const parsed = EventBridgeEvent.safeParse(event);
   if (!parsed.success) return ignored(explain(parsed.error, 'not an EventBridge event'));
   const { source, region } = parsed.data;
   const detailType = parsed.data['detail-type'];
+  const planned = Object.entries(PLANNED_DETAIL_TYPES).find(([, type]) => type === detailType)?.[0];
+  if (source === 'aws.ec2' && planned !== undefined)
+    return parsePlanned(planned as PlannedWarning, parsed.data.detail, parsed.data.time, region);
   if (source !== 'aws.ec2' || detailType !== 'EC2 Instance State-change Notification') {
     return ignored(
-      `EventBridge event ${JSON.stringify(detailType)} from ${source} is not an EC2 state change`,
+      `EventBridge event ${JSON.stringify(detailType)} from ${source} is not an EC2 state change, Spot interruption warning or rebalance recommendation`,
     );
   }
   const detail = StateChangeDetail.safeParse(parsed.data.detail);
@@ -201,6 +241,28 @@ function parseStateChange(event: unknown): Trigger {
     return ignored(`EC2 state change: ${instanceId} is ${state}, which is not a failure`);
   }
   return { kind: 'state-change', instanceId, state: state as FailedState, region };
+}
+
+function parsePlanned(warning: PlannedWarning, rawDetail: unknown, time: unknown, region: string): Trigger {
+  const what = PLANNED_DETAIL_TYPES[warning];
+  const detail = PlannedDetail.safeParse(rawDetail);
+  if (!detail.success) return ignored(explain(detail.error, `${what} has a bad detail`));
+  const at = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  if (Number.isNaN(at))
+    return ignored(`${what} has no valid "time" (got ${JSON.stringify(time)}), so no one knows when it ends`);
+  const action = detail.data['instance-action'];
+  if (warning === 'spot-interruption' && action === undefined)
+    return ignored(`${what}: detail.instance-action is required (terminate, stop or hibernate)`);
+  return {
+    kind: 'planned',
+    warning,
+    instanceId: detail.data['instance-id'],
+    sentAt: new Date(at).toISOString(),
+    action: warning === 'spot-interruption' ? action : undefined,
+    // A rebalance recommendation says only that the risk is higher, not when.
+    endsAt: warning === 'spot-interruption' ? new Date(at + SPOT_NOTICE_MS).toISOString() : undefined,
+    region,
+  };
 }
 
 function parseManual(event: unknown): Trigger {
@@ -239,12 +301,12 @@ export function parseEvent(event: unknown): ParsedEvent {
   }
   if (event.source === 'aws.cloudwatch' && 'alarmData' in event)
     return { triggers: [parseAlarmAction(event)], batch: false };
-  if ('detail-type' in event) return { triggers: [parseStateChange(event)], batch: false };
+  if ('detail-type' in event) return { triggers: [parseEventBridge(event)], batch: false };
   if ('action' in event) return { triggers: [parseManual(event)], batch: false };
   return {
     triggers: [
       ignored(
-        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move"|"reconcile"|"maintenance", "pair": …}',
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event, a Spot interruption warning or rebalance recommendation, or {"action": "status"|"move"|"reconcile"|"maintenance", "pair": …}',
       ),
     ],
     batch: false,
@@ -258,6 +320,10 @@ export function describeTrigger(trigger: Trigger): string {
       return `alarm ${trigger.alarmName} on ${trigger.instanceId}`;
     case 'state-change':
       return `${trigger.instanceId} is ${trigger.state}`;
+    case 'planned':
+      return trigger.warning === 'spot-interruption'
+        ? `Spot interruption warning for ${trigger.instanceId} (${trigger.action} at ${trigger.endsAt})`
+        : `rebalance recommendation for ${trigger.instanceId} (elevated risk of Spot interruption)`;
     case 'move':
       return `manual move${trigger.to ? ` to ${trigger.to}` : ''}${trigger.dryRun ? ' (dry run)' : ''}`;
     case 'status':

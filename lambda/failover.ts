@@ -70,7 +70,8 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     case 'ignored':
       return [{ ignored: trigger.reason }];
     case 'alarm':
-    case 'state-change': {
+    case 'state-change':
+    case 'planned': {
       if (region && trigger.region !== region) {
         return [{ ignored: `event is from region ${trigger.region}; this function manages ${region}` }];
       }
@@ -99,7 +100,7 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
 
 /** Alarms, state changes and reconcile rounds: Lambda retries them, and their refusals mean nobody moved the address. */
 const isAutomatic = (t: PairTrigger) =>
-  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile';
+  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile' || t.kind === 'planned';
 
 /**
  * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
@@ -207,7 +208,8 @@ async function handleTrigger(
       const { result: r, page } = await handlePair(engine, w, ec2, time, observed);
       // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
       // what moved or failed; alarms, state changes and manual requests publish every outcome.
-      // The decision may say otherwise: another invocation's move pages nothing, flapping pages once.
+      // The decision may say otherwise: another invocation's move pages nothing, flapping pages once,
+      // a member going away ("redundancy ends at") pages once.
       const quiet =
         (trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome);
       if (page ?? !quiet) await publish(engine, r, time.end);
@@ -302,22 +304,22 @@ async function lookAndAct(
           state: pairState(pair, observation, clock.now()),
         }),
       };
-    case 'unchanged':
+    case 'unchanged': {
       if (decision.keep) {
         const keep = decision.keep;
         await timed(clock, steps, 'keep-on-termination', () =>
           ec2.keepOnTermination(pair.networkInterfaceId, keep),
         );
       }
-      return {
-        result: result('unchanged', pair, {
-          from: decision.holder,
-          to: decision.holder,
-          reasons: decision.reasons,
-          steps,
-        }),
-        page: decision.quiet ? false : undefined,
-      };
+      const r = result('unchanged', pair, {
+        from: decision.holder,
+        to: decision.holder,
+        reasons: decision.reasons,
+        steps,
+      });
+      if (decision.notice) return noticeOnce(engine, pair, decision.notice, ec2, r, steps);
+      return { result: r, page: decision.quiet ? false : undefined };
+    }
     case 'refused':
       return refuse(engine, pair, decision, ec2, steps);
     case 'move':
@@ -375,6 +377,28 @@ async function maintain(
     steps,
     state: pairState(pair, after, now),
   });
+}
+
+/**
+ * A notice ("redundancy ends at"), paged once: recorded on the ENI first (best effort), so that the next
+ * round, a retry or another container sees it paged; a record that failed pages again next time.
+ */
+async function noticeOnce(
+  engine: Engine,
+  pair: Pair,
+  notice: { tag: string; mark: string },
+  ec2: FailoverEc2,
+  r: Result,
+  steps: Step[],
+): Promise<Answer> {
+  try {
+    await timed(engine.clock, steps, 'record-notice', () =>
+      ec2.tag(pair.networkInterfaceId, { [notice.tag]: notice.mark }),
+    );
+  } catch (error) {
+    engine.deps.logger.warn('could not record the notice; the next look pages it again', { error });
+  }
+  return { result: r, page: true };
 }
 
 /**

@@ -3,12 +3,17 @@
 // The decision table. Each row is one named function; "why did it refuse?" leads to one of them.
 //
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
-//   Automatic triggers (alarm, state change, reconcile); the first rule that answers decides:
+//   Automatic triggers (alarm, state change, planned-failure warning, reconcile); the first rule that answers decides:
 //     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
 //     inMaintenance        a pair in maintenance (a window on its ENI, or its holder's application
 //                          reporting suppressed) is left alone: automatic moves are paused
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
+//     rebalanceNotWanted   a rebalance recommendation moves nothing for a pair without moveOnRebalance
+//     warnedAboutOther     a warning about the member that does not hold the ENI: "redundancy ends at", paged once
+//     warnedAboutHolder    a warning about a healthy holder: a planned move now (no Force, not damped)
+//     scheduledForHolder   a healthy holder's scheduled stop/retirement/reboot within the lead time: a planned move
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
+//     otherScheduled       the other member's scheduled stop/retirement/reboot: "redundancy ends at", paged once
 //     holderHealthy        a holder that reads healthy keeps the ENI
 //     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
 //                          only while it still runs, so a stopped or terminated holder is left at once;
@@ -27,6 +32,7 @@ import { eniProblems, failed, targetProblems } from './checks';
 import {
   DEFAULT_COOLDOWN_SECONDS,
   DEFAULT_MAX_MOVES_PER_HOUR,
+  DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES,
   instanceOf,
   type Pair,
   type Role,
@@ -34,19 +40,23 @@ import {
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import { describeMaintenance, maintenanceOf } from './maintenance';
-import type { PairState } from './result';
+import type { PairState, PlannedEvent } from './result';
 import {
   automaticMovesOf,
+  describeEvent,
   type EniView,
+  goingAway,
   health,
   holderOf,
   type InstanceView,
   type Intent,
   intentsOf,
+  noticeTag,
   type Observation,
   ownApplication,
   precedes,
   TAG,
+  takesItAway,
   who,
 } from './view';
 
@@ -61,7 +71,15 @@ export type Plan =
       readonly reasons: string[];
       /** An attachment to set DeleteOnTermination=false on: a move whose last steps failed left it true. */
       readonly keep?: string;
-      /** Page nobody: another invocation's move is under way, and it reports. */
+      /**
+       * Page this result, once: write `mark` in the ENI's tag `tag` (the planner saw it not there yet), so that
+       * no invocation pages the same notice again (a member going away: "redundancy ends at").
+       */
+      readonly notice?: { readonly tag: string; readonly mark: string };
+      /**
+       * Page nobody, whatever the trigger: another invocation's move is under way (it reports), a notice paged
+       * already, a rebalance recommendation the pair ignores.
+       */
       readonly quiet?: boolean;
     }
   | {
@@ -147,7 +165,12 @@ const AUTOMATIC: readonly Rule[] = [
   intentBlocks,
   inMaintenance,
   adoptStranded,
+  rebalanceNotWanted,
+  warnedAboutOther,
+  warnedAboutHolder,
+  scheduledForHolder,
   notAboutHolder,
+  otherScheduled,
   holderHealthy,
   failOver,
 ];
@@ -270,6 +293,130 @@ function inMaintenance({ pair, obs, eni, holder, cause, now }: Situation): Plan 
 function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
   if (holder !== null) return undefined;
   return adopt(pair, obs, eni, `triggered by ${cause}`, { unattended: true });
+}
+
+/** Rebalance recommendations come early and often: only a pair that asks for it (moveOnRebalance) acts on one. */
+function rebalanceNotWanted({ pair, trigger, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind !== 'planned' || trigger.warning !== 'rebalance-recommendation' || pair.moveOnRebalance)
+    return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}: pair ${pair.name} does not move on rebalance recommendations (moveOnRebalance is off)`,
+    ],
+    quiet: true,
+  };
+}
+
+/** A warning about the member that does not hold the ENI moves nothing; the pair's redundancy ends, paged once. */
+function warnedAboutOther({ pair, trigger, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind !== 'planned' || holder === null || holder === trigger.instanceId) return undefined;
+  // A holder that has failed is no reason to wait: left to the rules for failures (and the next round).
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const role = roleOf(pair, trigger.instanceId) as Role;
+  const ends = trigger.endsAt ?? 'a time EC2 has not given (a rebalance recommendation)';
+  return noticeOnce(
+    holder,
+    eni,
+    role,
+    // The same warning delivered again (a retry, a duplicate) has the same time: paged once.
+    `${trigger.warning} ${trigger.sentAt}`,
+    `redundancy ends at ${ends}: ${cause}; ${who(pair, holder)} keeps the ENI, with no member to take over`,
+  );
+}
+
+/**
+ * A warning about a holder that is still healthy: move now, while the move is cleanest (no Force, the target
+ * checked), exempt from damping (the holder is going away whatever moved last). A holder that has failed
+ * already is left to failOver, as for any failure.
+ */
+function warnedAboutHolder(s: Situation): Plan | undefined {
+  const { trigger, holder, obs, pair, cause } = s;
+  if (trigger.kind !== 'planned' || holder !== trigger.instanceId) return undefined;
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  return plannedMove(s, `${who(pair, holder)} holds the ENI and is going away: ${cause}`);
+}
+
+/**
+ * A healthy holder with a scheduled event that takes it away (a stop, retirement or reboot) moves when the
+ * event's NotBefore is within the pair's lead time (scheduledEventLeadMinutes), not earlier: EC2 announces
+ * them days ahead, and the standby should not carry the address for days before it must.
+ */
+function scheduledForHolder(s: Situation): Plan | undefined {
+  const { pair, obs, holder, now } = s;
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const event = goingAway(obs.instances[holder]);
+  const at = plannedMoveAt(pair, obs.instances[holder]);
+  if (event === undefined || at === undefined || now < at) return undefined;
+  return plannedMove(
+    s,
+    `${who(pair, holder)} holds the ENI and has a scheduled ${describeEvent(event)}, within the pair's ${leadMinutes(pair)} min lead`,
+  );
+}
+
+/** The other member has a scheduled event that takes it away: the pair's redundancy ends then, paged once. */
+function otherScheduled({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
+  const event = goingAway(obs.instances[other]);
+  if (event?.notBefore === undefined) return undefined;
+  const role = roleOf(pair, other) as Role;
+  const mark = `${event.code} ${new Date(event.notBefore).toISOString()}`;
+  if (eni.tags[noticeTag(role)] === mark) return undefined;
+  return noticeOnce(
+    holder,
+    eni,
+    role,
+    mark,
+    `redundancy ends at ${new Date(event.notBefore).toISOString()}: ${who(pair, other)} has a scheduled ${describeEvent(event)} (seen by ${cause}); ${who(pair, holder)} keeps the ENI`,
+  );
+}
+
+/** An unchanged result that pages `text` once: not when the ENI's notice tag for `role` already holds `mark`. */
+function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text: string): Plan {
+  const tag = noticeTag(role);
+  if (eni.tags[tag] === mark)
+    return { kind: 'unchanged', holder, reasons: [text, 'paged already'], quiet: true };
+  return { kind: 'unchanged', holder, reasons: [text], notice: { tag, mark } };
+}
+
+/**
+ * A planned move off a healthy holder to the other member: the target's checks, and no damping. The other
+ * member going away as soon is no place for the address (target-going-away).
+ */
+function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation, why: string): Plan {
+  const to = instanceOf(pair, otherRole(roleOf(pair, holder as string) as Role));
+  const at = plannedMoveAt(pair, obs.instances[to]);
+  const event = goingAway(obs.instances[to]);
+  const blockers =
+    at !== undefined && event !== undefined && now >= at
+      ? [failed('target-going-away', `${who(pair, to)} has a scheduled ${describeEvent(event)} too`)]
+      : [];
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [
+      why,
+      `a planned move, made while the holder is healthy: no Force, no cool-down${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
+    ],
+    // Not `automatic`: no failure, so nothing for damping to count. Unattended: a detach the going-away
+    // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
+    { unattended: true, blockers },
+  );
+}
+
+const leadMinutes = (pair: Pair) => pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;
+
+/**
+ * When a member holding the ENI would be moved off for its scheduled event: the lead time before the
+ * event's NotBefore (epoch ms); undefined when it has no event that takes it away.
+ */
+export function plannedMoveAt(pair: Pair, instance: InstanceView | undefined): number | undefined {
+  const notBefore = goingAway(instance)?.notBefore;
+  return notBefore === undefined ? undefined : notBefore - leadMinutes(pair) * 60_000;
 }
 
 /** An alarm or state change about the member that does not hold the ENI moves nothing. */
@@ -596,6 +743,7 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Pl
     ...(window
       ? [`${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`]
       : []),
+    ...scheduledReasons(pair, obs, holder),
   ];
   const problems = eniProblems(pair, eni);
   if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
@@ -610,6 +758,26 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Pl
     ...blockers,
   );
   return { kind: 'status', holder, reasons };
+}
+
+/** Each member's scheduled events, and when the planned move off the holder will happen. */
+function scheduledReasons(pair: Pair, obs: Observation, holder: string | null): string[] {
+  return [pair.primaryInstanceId, pair.standbyInstanceId].flatMap((id) => {
+    const instance = obs.instances[id];
+    const first = goingAway(instance);
+    const at = id === holder ? plannedMoveAt(pair, instance) : undefined;
+    return (instance?.scheduledEvents ?? []).map(
+      (e) =>
+        `${who(pair, id)} has a scheduled ${describeEvent(e)}` +
+        (!takesItAway(e)
+          ? ': it keeps running'
+          : e === first && at !== undefined
+            ? `: the ENI moves off it at ${new Date(at).toISOString()} (${leadMinutes(pair)} min before)`
+            : id !== holder && holder !== null
+              ? ': redundancy ends then'
+              : ''),
+    );
+  });
 }
 
 /**
@@ -631,12 +799,26 @@ export function redundancy(
   };
 }
 
+const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** A member's scheduled events, for status results. */
+function plannedEvents(instance: InstanceView | undefined): PlannedEvent[] {
+  return (instance?.scheduledEvents ?? []).map((e) => ({
+    code: e.code,
+    notBefore: isoOrNull(e.notBefore),
+    notAfter: isoOrNull(e.notAfter),
+    description: e.description,
+    takesItAway: takesItAway(e),
+  }));
+}
+
 /** The pair at a glance, for status results (lambda/result.ts PairState). */
 export function pairState(pair: Pair, obs: Observation, now: number): PairState {
   const holder = obs.eni ? holderOf(obs.eni) : null;
   const { attached, redundant } = redundancy(pair, obs, holder);
   const tags = obs.eni?.tags ?? {};
   const at = tags[TAG.movedAt];
+  const planned = holder === null ? undefined : plannedMoveAt(pair, obs.instances[holder]);
   const moves = automaticMovesOf(tags, now);
   const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -659,6 +841,11 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    events: {
+      primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
+      standby: plannedEvents(obs.instances[pair.standbyInstanceId]),
+    },
+    plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
     automaticMoves: { lastHour: moves.length, limit },
     damping,
     intent: intent ? { id: intent.id, to: intent.target, until: iso(intent.until) } : null,

@@ -1,6 +1,6 @@
 // What the function sees of a pair: the ENI and its members as EC2 shows them, and the tags the
 // function writes on the ENI. Data and how a person reads it; no decisions (lambda/plan.ts).
-import { type Pair, roleOf } from './config';
+import { type Pair, type Role, roleOf } from './config';
 
 export interface EniView {
   readonly id: string;
@@ -70,6 +70,18 @@ export interface InstanceView {
     readonly deviceIndex: number;
     readonly networkCardIndex: number;
   }[];
+  /** The scheduled events EC2 announces for it (DescribeInstanceStatus Events), completed and canceled ones left out. */
+  readonly scheduledEvents: readonly ScheduledEvent[];
+}
+
+/** A scheduled event (EC2 User Guide, "Scheduled events for your instances"). */
+export interface ScheduledEvent {
+  /** instance-stop | instance-retirement | instance-reboot | system-reboot | system-maintenance */
+  readonly code: string;
+  /** The window (epoch ms); EC2 always gives NotBefore, NotAfter not for every event. */
+  readonly notBefore: number | undefined;
+  readonly notAfter: number | undefined;
+  readonly description: string;
 }
 
 export interface Observation {
@@ -100,7 +112,40 @@ export const TAG = {
   flappingPaged: 'eni-failover:flapping-paged',
   /** One invocation's intent to move the ENI: `eni-failover:intent:<id>` = `<target> <until ISO> <written-at ISO>`. */
   intent: 'eni-failover:intent:',
+  /**
+   * The last "redundancy ends" notice paged about each member (a Spot warning, a scheduled event): the
+   * same notice is paged once, whichever invocation, container or round sees it again.
+   */
+  noticePrimary: 'eni-failover:notice-primary',
+  noticeStandby: 'eni-failover:notice-standby',
 } as const;
+
+export const noticeTag = (role: Role) => (role === 'primary' ? TAG.noticePrimary : TAG.noticeStandby);
+
+/**
+ * Scheduled events that take the instance away: a stop, a retirement (a stop or termination), a reboot
+ * of the instance or its host (EC2 User Guide, "Scheduled events for your instances"). A system-maintenance
+ * event is network or power work during which the instance keeps running: it moves nothing.
+ */
+const GOING_AWAY = ['instance-stop', 'instance-retirement', 'instance-reboot', 'system-reboot'];
+
+export const takesItAway = (e: ScheduledEvent) => GOING_AWAY.includes(e.code);
+
+/** The earliest scheduled event that takes the instance away, or undefined. */
+export function goingAway(instance: InstanceView | undefined): ScheduledEvent | undefined {
+  return (instance?.scheduledEvents ?? [])
+    .filter((e) => takesItAway(e) && e.notBefore !== undefined)
+    .sort((a, b) => (a.notBefore as number) - (b.notBefore as number))[0];
+}
+
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+
+/** A scheduled event as a person reads it: "instance-retirement 2026-11-25T03:00:00Z to 05:00:00Z (…)". */
+export function describeEvent(e: ScheduledEvent): string {
+  const from = e.notBefore === undefined ? 'at a time EC2 did not give' : isoSeconds(e.notBefore);
+  const to = e.notAfter === undefined ? '' : ` to ${isoSeconds(e.notAfter)}`;
+  return `${e.code} ${from}${to}${e.description ? ` (${e.description})` : ''}`;
+}
 
 /** An intent to move the ENI, recorded on it by the invocation that moves it (TAG.intent). */
 export interface Intent {

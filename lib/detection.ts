@@ -8,6 +8,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
+import { PLANNED_DETAIL_TYPES } from '../lambda/events.ts';
 import { membersOf } from './arns.ts';
 
 /** The EC2 states that mean an instance has failed (the contract's event 3). */
@@ -77,7 +78,10 @@ export function reconcileRule(
 }
 
 /**
- * Detection 2: stops and terminations, within seconds, straight to the function.
+ * Detection 2: stops and terminations within seconds, and Spot interruption warnings two minutes ahead
+ * (CONTRACT.md events 3 and 7), straight to the function. One rule for both, so that the warnings cost no
+ * resource of their own (a stack holds at most 500): an EC2 state change carries `state`, a Spot warning
+ * `instance-action` (EC2 User Guide, "Spot Instance interruption notices"), and `$or` keeps each to its own.
  * A group's instance IDs keep the pattern far below EventBridge's 4096-character limit.
  */
 export function stateChangeRule(
@@ -87,11 +91,15 @@ export function stateChangeRule(
   deadLetterQueue: sqs.IQueue,
 ): events.Rule {
   return new events.Rule(scope, 'StateChangeRule', {
-    description: 'eni-failover: a protected instance is stopping or terminating',
+    description:
+      'eni-failover: a protected instance is stopping or terminating, or a Spot interruption is announced',
     eventPattern: {
       source: ['aws.ec2'],
-      detailType: ['EC2 Instance State-change Notification'],
-      detail: { state: FAILED_STATES, 'instance-id': membersOf(pairs) },
+      detailType: ['EC2 Instance State-change Notification', PLANNED_DETAIL_TYPES['spot-interruption']],
+      detail: {
+        'instance-id': membersOf(pairs),
+        $or: [{ state: FAILED_STATES }, { 'instance-action': [{ exists: true }] }],
+      },
     },
     targets: [
       new targets.LambdaFunction(fn, {
@@ -99,6 +107,31 @@ export function stateChangeRule(
         maxEventAge: Duration.hours(1),
         deadLetterQueue,
       }),
+    ],
+  });
+}
+
+/**
+ * Rebalance recommendations (CONTRACT.md event 7), only for the members of pairs with `moveOnRebalance`, so that
+ * the others' never invoke the function; no rule at all when no pair asks for them.
+ */
+export function rebalanceRule(
+  scope: Construct,
+  pairs: readonly Pair[],
+  fn: lambda.IFunction,
+  deadLetterQueue: sqs.IQueue,
+): events.Rule | undefined {
+  const rebalancing = pairs.filter((p) => p.moveOnRebalance);
+  if (rebalancing.length === 0) return undefined;
+  return new events.Rule(scope, 'RebalanceRule', {
+    description: 'eni-failover: a protected Spot Instance is at elevated risk of interruption',
+    eventPattern: {
+      source: ['aws.ec2'],
+      detailType: [PLANNED_DETAIL_TYPES['rebalance-recommendation']],
+      detail: { 'instance-id': membersOf(rebalancing) },
+    },
+    targets: [
+      new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(1), deadLetterQueue }),
     ],
   });
 }

@@ -49,7 +49,7 @@ function defaultServiceName(scope: Construct): string {
  *
  * The parts, one file each: props.ts (props and their validation), grouping.ts (pairs per function),
  * failover-function.ts (a function and its topic), function-role.ts (its permissions), detection.ts
- * (status-check alarms, state-change rule, reconcile schedule), application-checks.ts (EC2 application status
+ * (status-check alarms, state-change and Spot rule, rebalance rule, reconcile schedule), application-checks.ts (EC2 application status
  * checks, their associations and alarms), dashboard.ts, topics.ts (key, dead-letter queue, who may publish),
  * experiments.ts (FIS), self-monitoring.ts (alarms on the service itself).
  */
@@ -133,7 +133,11 @@ export class EniFailover extends Construct {
       this.deadLetterQueue,
       this.shards.map((s) => ({
         alarmTopic: s.alarmTopic,
-        rules: [s.stateChangeRule, ...(s.reconcileSchedule ? [s.reconcileSchedule] : [])],
+        rules: [
+          s.stateChangeRule,
+          ...(s.rebalanceRule ? [s.rebalanceRule] : []),
+          ...(s.reconcileSchedule ? [s.reconcileSchedule] : []),
+        ],
       })),
     );
     this.alarmTopics = props.alarmTopic ? [props.alarmTopic] : this.shards.map((s) => s.alarmTopic);

@@ -18,7 +18,7 @@ import {
   withApplicationCheckIds,
 } from './application-checks.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
-import { reconcileRule, stateChangeRule, statusCheckAlarms } from './detection.ts';
+import { rebalanceRule, reconcileRule, stateChangeRule, statusCheckAlarms } from './detection.ts';
 import { allowFailover } from './function-role.ts';
 import { withoutGroup } from './grouping.ts';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
@@ -59,8 +59,10 @@ export class FailoverFunction extends Construct {
   readonly errorsAlarm: cloudwatch.Alarm;
   /** The rule that runs a reconcile round on a schedule; undefined when the schedule is off. */
   readonly reconcileSchedule: events.Rule | undefined;
-  /** The rule that delivers EC2 state changes to the function. */
+  /** The rule that delivers EC2 state changes and Spot interruption warnings to the function. */
   readonly stateChangeRule: events.Rule;
+  /** The rule that delivers rebalance recommendations, for pairs with moveOnRebalance; undefined when none has it. */
+  readonly rebalanceRule: events.Rule | undefined;
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -119,6 +121,7 @@ export class FailoverFunction extends Construct {
     ];
     if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
     this.stateChangeRule = stateChangeRule(this, pairs, this.function, deadLetterQueue);
+    this.rebalanceRule = rebalanceRule(this, pairs, this.function, deadLetterQueue);
     this.reconcileSchedule =
       props.reconcileSchedule === false
         ? undefined

@@ -176,6 +176,24 @@ function statusCheckAlarm(instanceId: string, alarmName: string, metric = 'Statu
   };
 }
 
+/**
+ * An EC2 event as EventBridge delivers it (EC2 User Guide, "Spot Instance interruption notices" and "State
+ * change events for Amazon EC2 instances"): the documented envelope, sent now.
+ */
+function ec2Event(detailType: string, instanceId: string, detail: Record<string, string>) {
+  return {
+    version: '0',
+    id: `demo-${Date.now()}`,
+    'detail-type': detailType,
+    source: 'aws.ec2',
+    account: '123456789012',
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    region: 'eu-west-1',
+    resources: [`arn:aws:ec2:eu-west-1:123456789012:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, ...detail },
+  };
+}
+
 export const ACTS: readonly Act[] = [
   {
     title: 'The web primary fails: it stops, and its status-check alarm fires',
@@ -240,6 +258,43 @@ export const ACTS: readonly Act[] = [
       holder: (w) => w.standby,
       proof: (r) => r.reasons.some((x) => x.startsWith('target-application: ')),
       says: 'refused by target-application; the ENI stays where the service answers',
+    },
+  },
+  {
+    title: "The primary's application answers again; fail back",
+    prepare: async (w) => w.stage.setApplicationStatus(w.primary, 'ok'),
+    event: () => ({ action: 'move', pair: 'web', to: 'primary' }),
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.primary,
+      proof: withoutForce,
+      says: 'the ENI is home on the primary',
+    },
+  },
+  {
+    title: 'The web primary is a Spot Instance: EC2 warns that it will be interrupted in two minutes',
+    note: () =>
+      'REAL SHAPE: the event is EventBridge\'s "EC2 Spot Instance Interruption Warning" as the EC2 User Guide documents it\n' +
+      '(detail instance-id, instance-action "terminate"); the demo sends it, since an emulator has no Spot market. The\n' +
+      'primary is healthy: the function moves the address now, while the move is cleanest.',
+    event: (w) =>
+      ec2Event('EC2 Spot Instance Interruption Warning', w.primary, { 'instance-action': 'terminate' }),
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.standby,
+      proof: (r) =>
+        withoutForce(r) && r.reasons.some((x) => x.includes('is going away: Spot interruption warning')),
+      says: 'the ENI moved to the standby before the primary stops, detached without Force',
+    },
+  },
+  {
+    title: 'Two minutes later EC2 interrupts the Spot primary: it stops',
+    prepare: (w) => w.stop(w.primary),
+    event: (w) => ec2Event('EC2 Instance State-change Notification', w.primary, { state: 'stopped' }),
+    expect: {
+      outcome: 'unchanged',
+      holder: (w) => w.standby,
+      says: 'nothing left to move: the address had already left',
     },
   },
 ];

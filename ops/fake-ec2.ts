@@ -39,6 +39,12 @@ export interface FakeInstance {
   appChecks: Record<string, { status: string; reason?: string }>;
   /** Its application status reporting is suppressed, until `resumeAt` (undefined: until resumed). */
   suppressed: { resumeAt: Date | undefined } | undefined;
+  /**
+   * Scheduled events, as DescribeInstanceStatus lists them (InstanceStatuses[].Events: Code, NotBefore,
+   * NotAfter, Description; a done or called-off one keeps its place, its Description prefixed "[Completed]"
+   * or "[Canceled]"): EC2 User Guide, "Scheduled events for your instances". moto returns none.
+   */
+  events?: { code: string; notBefore: Date; notAfter?: Date; description: string }[];
 }
 
 interface FakeAttachment {
@@ -567,6 +573,12 @@ export class FakeEc2 {
               SystemStatus: status(i.systemStatus),
               AttachedEbsStatus: status(i.ebsStatus),
               ApplicationStatus: status(i.appStatus),
+              Events: (i.events ?? []).map((e) => ({
+                Code: e.code as 'instance-stop',
+                NotBefore: e.notBefore,
+                NotAfter: e.notAfter,
+                Description: e.description,
+              })),
             },
           ];
         }),

@@ -84,6 +84,51 @@ function window(m: NonNullable<PairState['maintenance']> | undefined | null, now
   return `until ${m.until.replace(/\.\d+Z$/, 'Z')} (${left} min left)`;
 }
 
+/** When, from now, as a person says it: "in 3 d", "in 14 min", "now". */
+function until(at: string, now: number): string {
+  const seconds = Math.round((Date.parse(at) - now) / 1000);
+  if (Number.isNaN(seconds)) return '';
+  if (seconds <= 0) return 'now';
+  if (seconds < 90) return `in ${seconds} s`;
+  if (seconds < 90 * 60) return `in ${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `in ${Math.round(seconds / 3600)} h`;
+  return `in ${Math.round(seconds / 86_400)} d`;
+}
+
+const short = (iso: string | null) => (iso === null ? '?' : iso.replace(/\.\d+Z$/, 'Z'));
+
+/**
+ * Under the table, one line per scheduled event of a member (DescribeInstanceStatus Events), and when the
+ * planned move off the holder will happen: "web  primary  instance-retirement 2026-11-25T03:00:00Z to …".
+ */
+function plannedLines(results: readonly Result[], now: number): string[] {
+  const rows: string[][] = [];
+  for (const r of results) {
+    const s = r.state;
+    if (!s) continue;
+    for (const role of ['primary', 'standby'] as const) {
+      const holds = s.holder === role;
+      // The planned move is for the holder's earliest event that takes it away.
+      const first = s.events[role]
+        .filter((e) => e.takesItAway && e.notBefore)
+        .sort((a, b) => Date.parse(a.notBefore ?? '') - Date.parse(b.notBefore ?? ''))[0];
+      for (const e of s.events[role]) {
+        const window = `${short(e.notBefore)}${e.notAfter ? ` to ${short(e.notAfter)}` : ''}`;
+        const when = e.notBefore ? ` (${until(e.notBefore, now)})` : '';
+        const move = !e.takesItAway
+          ? '; it keeps running'
+          : holds && e === first && s.plannedMove
+            ? `; the ENI moves off it at ${short(s.plannedMove)} (${until(s.plannedMove, now)})`
+            : !holds && s.holder !== null
+              ? '; redundancy ends then'
+              : '';
+        rows.push([r.pair ?? '?', role, `${e.code} ${window}${when}${move}`]);
+      }
+    }
+  }
+  return rows.length === 0 ? [] : ['', 'PLANNED EVENTS', table(rows)];
+}
+
 /**
  * Status results of a whole fleet as one table: who holds each pair's ENI, each member's health,
  * whether the other member could take the ENI now, the automatic moves of the last hour against the
@@ -128,7 +173,7 @@ export function formatFleet(results: readonly Result[], pairs: readonly Pair[], 
       last,
     ]);
   }
-  const lines = [table(rows)];
+  const lines = [table(rows), ...plannedLines(results, now)];
   const { down, notRedundant, paused } = unprotected(results);
   const count = rows.length - 1;
   lines.push(

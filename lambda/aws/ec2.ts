@@ -9,6 +9,7 @@ import {
   type EC2Client,
   type Instance,
   type InstanceApplicationStatus,
+  type InstanceStatusEvent,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
@@ -22,7 +23,7 @@ import { isServerError, isThrottlingError, isTransientError } from '@smithy/core
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
 import type { MovePlan } from '../plan';
-import { type EniView, type InstanceView, type Observation, TAG } from '../view';
+import { type EniView, type InstanceView, type Observation, type ScheduledEvent, TAG } from '../view';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -79,6 +80,22 @@ function toApplicationView(s: InstanceApplicationStatus | undefined): InstanceVi
     ),
     suppressed: status?.Status === 'suppressed' ? { resumeAt: status.ResumeAt?.toISOString() } : undefined,
   };
+}
+
+/**
+ * An instance's scheduled events, without those EC2 marks done or called off: "[Completed]" or
+ * "[Canceled]" at the start of the description (EC2 User Guide, "Scheduled events for your instances";
+ * EC2 keeps them listed for a while after).
+ */
+export function toScheduledEvents(events: readonly InstanceStatusEvent[] | undefined): ScheduledEvent[] {
+  return (events ?? [])
+    .filter((e) => !/^\[(Completed|Canceled|Cancelled)\]/i.test(e.Description ?? ''))
+    .map((e) => ({
+      code: e.Code ?? 'unknown',
+      notBefore: e.NotBefore?.getTime(),
+      notAfter: e.NotAfter?.getTime(),
+      description: e.Description ?? '',
+    }));
 }
 
 /** What an instance type allows, from DescribeInstanceTypes: it never changes, so it is asked once per container. */
@@ -214,6 +231,7 @@ export class Ec2Adapter implements Ec2Port {
           deviceIndex: ni.Attachment?.DeviceIndex ?? -1,
           networkCardIndex: ni.Attachment?.NetworkCardIndex ?? 0,
         })),
+        scheduledEvents: toScheduledEvents(status?.Events),
       });
     }
     const observations = new Map<string, Observation>();

@@ -52,6 +52,7 @@ export function instance(id: string, overrides: Partial<InstanceView> = {}): Ins
     maxInterfaces: 2,
     perInterface: { ipv4: 6, ipv6: 6, ipv6Supported: true },
     interfaces: [{ id: `eni-primary-of-${id}`, deviceIndex: 0, networkCardIndex: 0 }],
+    scheduledEvents: [],
     ...overrides,
   };
 }

@@ -29,9 +29,17 @@ describe('the dead-letter queue policy stays within SQS policy quotas however ma
       const sources = (service: string) =>
         statements.find((s) => s.Principal?.Service === service)?.Condition?.ArnEquals?.['aws:SourceArn'];
       const groups = Math.max(1, Math.ceil(n / 20));
-      // One alarm topic per group; the state-change rule and the reconcile schedule of each group.
+      // One alarm topic per group; the state-change (and Spot warning) rule and the reconcile schedule of
+      // each group.
       expect([sources('sns.amazonaws.com')].flat()).toHaveLength(groups);
       expect([sources('events.amazonaws.com')].flat()).toHaveLength(2 * groups);
+      // 8,192 bytes at most: each reference resolves to an ARN of at most ~140 characters
+      // (a rule's name is up to 64 characters; a topic's up to 256, but CloudFormation's are ~80).
+      const resolved = JSON.stringify(statements).replace(
+        /\{"Fn::GetAtt":\[[^\]]*\]\}|\{"Ref":"[^"]*"\}/g,
+        'x'.repeat(140),
+      );
+      expect(resolved.length).toBeLessThanOrEqual(8_192);
     },
   );
 });

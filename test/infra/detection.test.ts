@@ -5,6 +5,8 @@ import type { ApplicationCheck, Pair } from '../../lambda/config';
 import type { StackConfig } from '../../lib/config-file';
 import { EniFailover } from '../../lib/eni-failover';
 import { EniFailoverStack } from '../../lib/stack';
+import { matches } from '../helpers/event-pattern';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { newApp, pairs } from '../helpers/synth';
 
 /** The configured stack's template, without bundling the functions (these tests read the template only). */
@@ -68,6 +70,92 @@ describe('the reconcile schedule', () => {
           reconcileSchedule: Duration.seconds(90),
         }),
     ).toThrow(/reconcileSchedule must be whole minutes, 1 minute or more .*got 1 minute 30 seconds/);
+  });
+});
+
+describe('planned failures: Spot interruption warnings and rebalance recommendations reach the function', () => {
+  const [rebalancing, plain] = pairs(2) as [Pair, Pair];
+  const template = templateOf({ pairs: [{ ...rebalancing, moveOnRebalance: true }, plain] });
+  const [fn] = failoverFunctions(template);
+  const rules = ofType(template, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
+  /** The rules whose pattern matches the event, as EventBridge matches it. */
+  const routed = (event: Record<string, unknown>) =>
+    rules.filter(([, r]) => matches(r.Properties.EventPattern as Record<string, unknown>, event));
+  const about = (name: string, instanceId: string, detail: Record<string, unknown> = {}) => {
+    const event = sample(name, { [SAMPLE_INSTANCE]: instanceId });
+    return { ...event, detail: { ...(event.detail as object), ...detail } };
+  };
+  const outsider = 'i-0999999999999999a';
+
+  it('exactly the Spot warnings, rebalance recommendations (of pairs with moveOnRebalance) and failed states of members', () => {
+    const cases: [string, Record<string, unknown>, number][] = [
+      ['Spot warning, primary', about('eventbridge-spot-interruption', rebalancing.primaryInstanceId), 1],
+      [
+        'Spot warning, standby of a plain pair',
+        about('eventbridge-spot-interruption', plain.standbyInstanceId),
+        1,
+      ],
+      [
+        'Spot warning (stop), plain pair',
+        about('eventbridge-spot-interruption', plain.primaryInstanceId, { 'instance-action': 'stop' }),
+        1,
+      ],
+      ['Spot warning, not a member', about('eventbridge-spot-interruption', outsider), 0],
+      [
+        'rebalance, pair with moveOnRebalance',
+        about('eventbridge-rebalance-recommendation', rebalancing.standbyInstanceId),
+        1,
+      ],
+      [
+        'rebalance, pair without it',
+        about('eventbridge-rebalance-recommendation', plain.primaryInstanceId),
+        0,
+      ],
+      ['rebalance, not a member', about('eventbridge-rebalance-recommendation', outsider), 0],
+      [
+        'state change to stopping',
+        about('eventbridge-state-change', plain.primaryInstanceId, { state: 'stopping' }),
+        1,
+      ],
+      [
+        'state change to running',
+        about('eventbridge-state-change', plain.primaryInstanceId, { state: 'running' }),
+        0,
+      ],
+      [
+        'a Spot warning from another source',
+        { ...about('eventbridge-spot-interruption', plain.primaryInstanceId), source: 'my.app' },
+        0,
+      ],
+    ];
+    expect(cases.map(([name, event]) => [name, routed(event).length])).toEqual(
+      cases.map(([name, , n]) => [name, n]),
+    );
+  });
+
+  it('each to the function, with retries and the dead-letter queue; EventBridge may invoke it from each rule', () => {
+    const spot = routed(about('eventbridge-spot-interruption', plain.primaryInstanceId));
+    const rebalance = routed(about('eventbridge-rebalance-recommendation', rebalancing.primaryInstanceId));
+    for (const [ruleId, rule] of [...spot, ...rebalance]) {
+      const [target] = rule.Properties.Targets as [Record<string, unknown>];
+      expect(target.Arn).toEqual({ 'Fn::GetAtt': [fn, 'Arn'] });
+      expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 });
+      expect(target.DeadLetterConfig).toEqual({
+        Arn: { 'Fn::GetAtt': [expect.stringMatching(/^EniFailoverDeadLetterQueue/), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      });
+    }
+    // The Spot warnings share the state-change rule: no resource of their own (a stack holds at most 500).
+    expect(spot[0]?.[0]).toMatch(/StateChangeRule/);
+    expect(rebalance[0]?.[0]).toMatch(/RebalanceRule/);
+  });
+
+  it('no rebalance rule when no pair asks for it (the default)', () => {
+    const none = templateOf({ pairs: [plain] });
+    expect(ofType(none, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern)).toHaveLength(1);
   });
 });
 

@@ -26,7 +26,7 @@ const small = () =>
       env,
       config: {
         pairs: [
-          { ...a, fence: true },
+          { ...a, fence: true, moveOnRebalance: true },
           { ...b, verifyOs: true, applicationCheck: { protocol: 'http', port: 8080, path: '/health' } },
         ],
         experiments: [a.name],
@@ -81,8 +81,14 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     ).length;
     expect(functions).toBeGreaterThan(0);
     expect(count(results, /^topic .* -> function /)).toBe(functions);
-    // Two rules per function: the state-change rule and the reconcile schedule.
+    // The rules of every function: the state-change (and Spot warning) rule and the reconcile schedule; and the
+    // rebalance rule where a pair asks for it (the small config's fenced pair does).
     expect(count(results, /^rule .*StateChangeRule.* -> function /)).toBe(functions);
+    const rebalanceRules = ofType('AWS::Events::Rule').filter((r) =>
+      JSON.stringify(r).includes('EC2 Instance Rebalance Recommendation'),
+    ).length;
+    expect(count(results, /^rule .*RebalanceRule.* -> function /)).toBe(rebalanceRules);
+    expect(count(results, /^rule .*RebalanceRule.* -> dead-letter queue/)).toBe(rebalanceRules);
     expect(count(results, /^rule .*ReconcileSchedule.* -> function /)).toBe(functions);
     expect(count(results, /^subscription .* -> dead-letter queue/)).toBe(functions);
     expect(count(results, /^rule .*StateChangeRule.* -> dead-letter queue/)).toBe(functions);

@@ -158,7 +158,7 @@ describe('EniFailover stack (configured, two pairs)', () => {
     });
   });
 
-  it('one state-change rule for every configured instance, with retries and a dead-letter queue', () => {
+  it('one state-change (and Spot warning) rule for every configured instance, with retries and a dead-letter queue', () => {
     expect(
       Object.keys(
         template.findResources('AWS::Events::Rule', { Properties: { EventPattern: Match.anyValue() } }),
@@ -167,10 +167,13 @@ describe('EniFailover stack (configured, two pairs)', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.ec2'],
-        'detail-type': ['EC2 Instance State-change Notification'],
+        'detail-type': ['EC2 Instance State-change Notification', 'EC2 Spot Instance Interruption Warning'],
         detail: {
-          state: ['stopping', 'stopped', 'shutting-down', 'terminated'],
           'instance-id': config.pairs.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
+          $or: [
+            { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
+            { 'instance-action': [{ exists: true }] },
+          ],
         },
       },
       Targets: [
@@ -475,7 +478,7 @@ describe('pairs beyond one function are grouped by their `group`, and 100 fit on
     expect(resources).toBeLessThanOrEqual(500);
     expect(JSON.stringify(template.toJSON()).length).toBeLessThanOrEqual(1_000_000);
     // Each function watches only its own pairs' instances, and its role can move only its own ENIs.
-    // Two rules per function: the state-change rule and the reconcile schedule.
+    // Two rules per function: the state-change (and Spot warning) rule and the reconcile schedule.
     template.resourceCountIs('AWS::Events::Rule', 2 * functions.length);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 5);
     expect(stack.node.tryFindChild('EniFailover')).toBeDefined();

@@ -32,6 +32,17 @@ describe('configuration', () => {
     expect(parsePairs([legacy])).toEqual([legacy]);
   });
 
+  it('accepts the planned-move options, and names a bad one with the value received', () => {
+    const planned = { ...PAIR, moveOnRebalance: true, scheduledEventLeadMinutes: 60 };
+    expect(parsePairs([planned])).toEqual([planned]);
+    expect(
+      problemsOf(() => parsePairs([{ ...PAIR, moveOnRebalance: 'yes', scheduledEventLeadMinutes: 0 }])),
+    ).toEqual([
+      'FAILOVER_PAIRS[0].moveOnRebalance must be true or false, got "yes"',
+      'FAILOVER_PAIRS[0].scheduledEventLeadMinutes must be from 1 to 10080, got 0',
+    ]);
+  });
+
   it('reports a missing variable and bad JSON', () => {
     expect(problemsOf(() => loadConfig({}))).toEqual([
       'FAILOVER_PAIRS is not set: it must be a JSON array of pairs',

@@ -118,6 +118,37 @@ describe('events: the four accepted shapes', () => {
     expect(t?.kind === 'ignored' && t.reason).toMatch(reason);
   });
 
+  it('Spot interruption warning (the documented shape): the instance, its action, and when it goes (two minutes on)', () => {
+    expect(one(sample('eventbridge-spot-interruption'))).toEqual({
+      kind: 'planned',
+      warning: 'spot-interruption',
+      instanceId: SAMPLE_INSTANCE,
+      sentAt: '2026-11-22T10:15:00.000Z',
+      action: 'terminate',
+      endsAt: '2026-11-22T10:17:00.000Z',
+      region: 'eu-west-1',
+    });
+    for (const action of ['stop', 'hibernate']) {
+      const event = {
+        ...sample('eventbridge-spot-interruption'),
+        detail: { 'instance-id': SAMPLE_INSTANCE, 'instance-action': action },
+      };
+      expect(one(event)).toMatchObject({ kind: 'planned', action });
+    }
+  });
+
+  it('rebalance recommendation (the documented shape): the instance, and no time, since EC2 gives none', () => {
+    expect(one(sample('eventbridge-rebalance-recommendation'))).toEqual({
+      kind: 'planned',
+      warning: 'rebalance-recommendation',
+      instanceId: SAMPLE_INSTANCE,
+      sentAt: '2026-11-22T10:10:00.000Z',
+      action: undefined,
+      endsAt: undefined,
+      region: 'eu-west-1',
+    });
+  });
+
   it('manual status, move and dry run', () => {
     expect(one(sample('manual-status'))).toEqual({ kind: 'status', pair: 'web' });
     expect(one(sample('manual-drill'))).toEqual({ kind: 'move', pair: 'web', to: 'standby', dryRun: true });
@@ -159,6 +190,26 @@ describe('events: what cannot move anything is ignored with a reason', () => {
       'EventBridge event of another kind',
       { ...sample('eventbridge-state-change'), 'detail-type': 'AWS API Call via CloudTrail' },
       /is not an EC2 state change/,
+    ],
+    [
+      'Spot warning without an instance ID',
+      { ...sample('eventbridge-spot-interruption'), detail: { 'instance-action': 'terminate' } },
+      /EC2 Spot Instance Interruption Warning has a bad detail: instance-id/,
+    ],
+    [
+      'Spot warning without its action',
+      { ...sample('eventbridge-spot-interruption'), detail: { 'instance-id': SAMPLE_INSTANCE } },
+      /instance-action is required/,
+    ],
+    [
+      'Spot warning without a time',
+      { ...sample('eventbridge-spot-interruption'), time: 'soon' },
+      /no valid "time" \(got "soon"\)/,
+    ],
+    [
+      'a Spot warning from another source',
+      { ...sample('eventbridge-spot-interruption'), source: 'my.app' },
+      /from my.app is not an EC2 state change, Spot interruption warning or rebalance recommendation/,
     ],
     [
       'state change without an instance ID',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Pair } from '../../lambda/config';
 import { type Plan, type PlanTrigger, pairState, plan, redundancy } from '../../lambda/plan';
 import { type Observation, TAG } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
@@ -790,5 +791,201 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
       why: 'kernel patch',
     });
     expect(pairState(named, world(), NOW).maintenance).toBeNull();
+  });
+});
+
+describe('plan: planned moves (Spot warnings, rebalance recommendations, scheduled events)', () => {
+  const spot = (instanceId: string, sentAt = '2026-11-22T10:14:00.000Z'): Planned => ({
+    kind: 'planned',
+    warning: 'spot-interruption',
+    instanceId,
+    sentAt,
+    action: 'terminate',
+    endsAt: new Date(Date.parse(sentAt) + 120_000).toISOString(),
+    region: 'eu-west-1',
+  });
+  const rebalance = (instanceId: string): Planned => ({
+    kind: 'planned',
+    warning: 'rebalance-recommendation',
+    instanceId,
+    sentAt: '2026-11-22T10:00:00.000Z',
+    action: undefined,
+    endsAt: undefined,
+    region: 'eu-west-1',
+  });
+  const reconcile: Planned = { kind: 'reconcile', pair: undefined };
+  const minutes = (n: number) => NOW + n * 60_000;
+  const retirement = (inMinutes: number, code = 'instance-retirement') => ({
+    scheduledEvents: [
+      {
+        code,
+        notBefore: minutes(inMinutes),
+        notAfter: minutes(inMinutes + 120),
+        description: 'The instance is running on degraded hardware',
+      },
+    ],
+  });
+  // Three automatic moves in the last hour, the last 10 s ago: both the cool-down and the flap limit would refuse.
+  const recentlyMoved = {
+    [TAG.automaticMoves]: [1_800_000, 600_000, 10_000]
+      .map((ago) => new Date(NOW - ago).toISOString())
+      .join(' '),
+  };
+  type Expect = Partial<Record<'kind' | 'from' | 'to', unknown>> & {
+    force?: boolean;
+    checks?: string[];
+    reason?: RegExp;
+    notice?: { tag: string; mark: string } | null;
+  };
+
+  it.each<[string, Planned, Observation, Expect, Pair?]>([
+    [
+      'Spot warning about the healthy holder: moves now, without Force',
+      spot(PRIMARY),
+      world(),
+      {
+        kind: 'move',
+        from: PRIMARY,
+        to: STANDBY,
+        force: false,
+        reason: /going away: Spot interruption warning/,
+      },
+    ],
+    [
+      'Spot warning about the holder 10 s after its third automatic move this hour: not damped (it is going away)',
+      spot(PRIMARY),
+      world({ eni: eni({ tags: recentlyMoved }) }),
+      { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'control: the same history damps a failover off a holder that still runs (impaired)',
+      alarm(PRIMARY),
+      world({ eni: eni({ tags: recentlyMoved }), primary: { systemStatus: 'impaired' } }),
+      { kind: 'refused', checks: ['cooldown', 'flapping'] },
+    ],
+    [
+      'Spot warning about a holder that has stopped already: an ordinary failover, with Force',
+      spot(PRIMARY),
+      world({ primary: { state: 'stopping' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'Spot warning about the holder, standby stopped: refused, naming the check',
+      spot(PRIMARY),
+      world({ standby: { state: 'stopped' } }),
+      { kind: 'refused', checks: ['target-running'] },
+    ],
+    [
+      'Spot warning about the holder, standby due for its own retirement: refused (target-going-away)',
+      spot(PRIMARY),
+      world({ standby: retirement(5) }),
+      { kind: 'refused', checks: ['target-going-away'] },
+    ],
+    [
+      'Spot warning about the standby: nothing moves; "redundancy ends at" paged once',
+      spot(STANDBY),
+      world(),
+      {
+        kind: 'unchanged',
+        reason:
+          /^redundancy ends at 2026-11-22T10:16:00.000Z: Spot interruption warning for i-0fedcba9876543210/,
+        notice: { tag: TAG.noticeStandby, mark: 'spot-interruption 2026-11-22T10:14:00.000Z' },
+      },
+    ],
+    [
+      'the same Spot warning about the standby again (a retry, another container): paged already',
+      spot(STANDBY),
+      world({ eni: eni({ tags: { [TAG.noticeStandby]: 'spot-interruption 2026-11-22T10:14:00.000Z' } }) }),
+      { kind: 'unchanged', notice: null, reason: /redundancy ends at/ },
+    ],
+    [
+      'rebalance recommendation, pair without moveOnRebalance: nothing moves',
+      rebalance(PRIMARY),
+      world(),
+      {
+        kind: 'unchanged',
+        reason: /does not move on rebalance recommendations \(moveOnRebalance is off\)/,
+        notice: null,
+      },
+    ],
+    [
+      'rebalance recommendation about the holder, pair with moveOnRebalance: moves now, without Force',
+      rebalance(PRIMARY),
+      world(),
+      { kind: 'move', to: STANDBY, force: false },
+      { ...PAIR, moveOnRebalance: true },
+    ],
+    [
+      'holder retires in 14 min (lead 15): moves now, without Force, not damped',
+      reconcile,
+      world({ eni: eni({ tags: recentlyMoved }), primary: retirement(14) }),
+      {
+        kind: 'move',
+        from: PRIMARY,
+        to: STANDBY,
+        force: false,
+        reason: /scheduled instance-retirement 2026-11-22T10:29:00Z/,
+      },
+    ],
+    [
+      'holder retires in 16 min (lead 15): not yet',
+      reconcile,
+      world({ primary: retirement(16) }),
+      { kind: 'unchanged', notice: null },
+    ],
+    [
+      'holder retires in 50 min, lead 60 for this pair: moves',
+      reconcile,
+      world({ primary: retirement(50) }),
+      { kind: 'move', to: STANDBY, force: false },
+      { ...PAIR, scheduledEventLeadMinutes: 60 },
+    ],
+    [
+      'holder has a scheduled stop or reboot within the lead: moves',
+      reconcile,
+      world({ primary: retirement(10, 'system-reboot') }),
+      { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'holder has system maintenance within the lead (it keeps running): nothing moves',
+      reconcile,
+      world({ primary: retirement(10, 'system-maintenance') }),
+      { kind: 'unchanged', notice: null },
+    ],
+    [
+      'an alarm about the standby still sees the holder due for retirement: moves',
+      alarm(STANDBY),
+      world({ primary: retirement(5) }),
+      { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'standby retires in 3 days: nothing moves; paged once, when first seen, with the window',
+      reconcile,
+      world({ standby: retirement(3 * 24 * 60) }),
+      {
+        kind: 'unchanged',
+        reason:
+          /^redundancy ends at 2026-11-25T10:15:00.000Z: standby i-0fedcba9876543210 has a scheduled instance-retirement 2026-11-25T10:15:00Z to 2026-11-25T12:15:00Z/,
+        notice: { tag: TAG.noticeStandby, mark: 'instance-retirement 2026-11-25T10:15:00.000Z' },
+      },
+    ],
+    [
+      "standby's retirement seen again by the next round: paged already, quiet",
+      reconcile,
+      world({
+        eni: eni({ tags: { [TAG.noticeStandby]: 'instance-retirement 2026-11-25T10:15:00.000Z' } }),
+        standby: retirement(3 * 24 * 60),
+      }),
+      { kind: 'unchanged', notice: null, reason: /reads healthy now/ },
+    ],
+  ])('%s', (_name, trigger, obs, want, pair = PAIR) => {
+    const p = plan(pair, trigger, obs, NOW);
+    const { force, checks, reason, notice, ...fields } = want;
+    expect(p).toMatchObject(fields);
+    if (force !== undefined) expect(p.kind === 'move' && p.detach?.force).toBe(force);
+    if (checks) expect(checksOf(p)).toEqual(checks);
+    if (reason) expect(p.reasons.join('\n')).toMatch(reason);
+    if (notice !== undefined)
+      expect(p.kind === 'unchanged' ? (p.notice ?? null) : 'not unchanged').toEqual(notice);
   });
 });

@@ -254,6 +254,8 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   serving: true,
   redundant: true,
   lastMove: null,
+  events: { primary: [], standby: [] },
+  plannedMove: null,
   automaticMoves: { lastHour: 0, limit: 3 },
   damping: null,
   intent: null,
@@ -295,6 +297,55 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
       /^web\s+standby\s+running.*\s+yes\s+0\/3\s+-\s+-\s+\S+Z \(5 min ago\) primary -> standby$/,
     );
     expect(text).toContain('2 pairs: 2 protected');
+  });
+
+  it('planned events: one line per member event under the table, with when the ENI moves off the holder', async () => {
+    const now = Date.now();
+    const inMinutes = (m: number) => new Date(now + m * 60_000).toISOString();
+    const web = state({
+      events: {
+        primary: [
+          {
+            code: 'instance-retirement',
+            notBefore: inMinutes(3 * 24 * 60),
+            notAfter: inMinutes(3 * 24 * 60 + 120),
+            description: 'degraded hardware',
+            takesItAway: true,
+          },
+        ],
+        standby: [
+          {
+            code: 'system-maintenance',
+            notBefore: inMinutes(60),
+            notAfter: null,
+            description: 'network maintenance',
+            takesItAway: false,
+          },
+          {
+            code: 'instance-stop',
+            notBefore: inMinutes(2 * 24 * 60),
+            notAfter: null,
+            description: 'degraded hardware',
+            takesItAway: true,
+          },
+        ],
+      },
+      plannedMove: inMinutes(3 * 24 * 60 - 15),
+    });
+    const aws = stubbedAws(fleetOf(state(), web));
+    expect(await aws.run(['status'])).toBe(0);
+    const text = aws.out.join('\n');
+    const planned = text.split('PLANNED EVENTS\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+    expect(planned).toEqual([
+      expect.stringMatching(
+        /^web\s+primary\s+instance-retirement \S+Z to \S+Z \(in 3 d\); the ENI moves off it at \S+Z \(in 3 d\)$/,
+      ),
+      expect.stringMatching(/^web\s+standby\s+system-maintenance \S+Z \(in 60 min\); it keeps running$/),
+      expect.stringMatching(/^web\s+standby\s+instance-stop \S+Z \(in 2 d\); redundancy ends then$/),
+    ]);
+    // A pair without events has no line; the table above is unchanged.
+    expect(planned.some((l) => l.startsWith('db '))).toBe(false);
+    expect(rowOf(text, 'web')).toMatch(/\s+yes\s+0\/3\s+-\s+-\s+never$/);
   });
 
   it('shows the automatic moves of the last hour against the flap limit, what damps a move, and a move under way', async () => {
