@@ -222,8 +222,10 @@ export function parsePairs(input: unknown, root: string = ENV.pairs): Pair[] {
   return parsed.data;
 }
 
+// A plain record, not NodeJS.ProcessEnv: this file's declarations ship with the package (Pair, ConfigError),
+// and a consumer's type check must not need @types/node.
 /** Reads the function's configuration from its environment; throws ConfigError naming every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
   let pairs: Pair[] = [];
   const raw = env[ENV.pairs];
