@@ -75,7 +75,7 @@ export class EniFailoverStack extends Stack {
         return count <= STACK_RESOURCE_LIMIT
           ? []
           : [
-              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 5 more with an applicationCheck; each group about 14 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
+              `${pairs.length} pairs in ${this.failover.shards.length} groups make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 4 more with an applicationCheck; each group about 14 resources): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
             ];
       },
     });

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,6 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { acknowledge } from './nag.ts';
 
 /**
  * The key of the topics the construct makes: the one given, or one of its own named by an alias. CloudWatch must
@@ -50,11 +51,11 @@ export function deadLetterQueue(scope: Construct): sqs.Queue {
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason:
-      'This queue is the dead-letter queue (of the SNS subscription, the EventBridge targets and the function)',
-  });
+  acknowledge(
+    queue,
+    'AwsSolutions-SQS3',
+    'This queue is the dead-letter queue (of the SNS subscription, the EventBridge targets and the function)',
+  );
   return queue;
 }
 
