@@ -33,7 +33,8 @@ export function applicationCheckProblems(pairs: readonly Pair[]): string[] {
 export const ASSOCIATION_SERVICE_TIMEOUT = Duration.minutes(10);
 
 /**
- * The custom resource's function: one per construct, whatever the number of checks. Its role may associate and
+ * The custom resources' function: one per construct, whatever the number of checks and experiments (it also
+ * writes the tag the experiments select their target by). Its role may associate and
  * disassociate only the construct's checks, and only with the pairs' members (the Service Authorization
  * Reference gives both calls the resource type application-status-check, required, and instance);
  * DescribeApplicationStatusCheckAssociations takes no resource type, so `*`.
@@ -42,17 +43,21 @@ export class AssociationProvider extends Construct {
   readonly serviceToken: string;
   /** The statement that names each check and its instances, as the checks are made. */
   private readonly scoped: iam.PolicyStatement;
+  /** The statement that names each experiment member, once there is one. */
+  private tagging: iam.PolicyStatement | undefined;
+  private readonly role: iam.Role;
 
   constructor(scope: Construct, id: string, logRetention: logs.RetentionDays, removalPolicy?: RemovalPolicy) {
     super(scope, id);
     const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.role = role;
     logGroup.grantWrite(role);
     this.scoped = new iam.PolicyStatement({
       sid: 'AssociateTheConstructsChecksWithTheirMembers',
       actions: ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck'],
     });
-    role.addToPrincipalPolicy(this.scoped);
+    // this.scoped joins the policy with the first check: a provider made only for experiments associates nothing.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadAssociationsBack',
@@ -87,6 +92,39 @@ export class AssociationProvider extends Construct {
   }
 
   /**
+   * The resource that tags both members of an experiment pair with `key` = `value`, the tag its FIS experiment
+   * selects the ENI's holder by (lib/experiments.ts; lambda/custom/experiment-targets.ts). The role may write and
+   * remove only eni-failover: tags, only on these instances.
+   */
+  tagExperimentTargets(
+    scope: Construct,
+    id: string,
+    key: string,
+    value: string,
+    instanceIds: string[],
+  ): CustomResource {
+    if (this.tagging === undefined) {
+      this.tagging = new iam.PolicyStatement({
+        sid: 'TagExperimentMembers',
+        actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+        conditions: {
+          'ForAllValues:StringLike': { 'aws:TagKeys': ['eni-failover:*'] },
+          // A DeleteTags without tags deletes them all: require the keys.
+          Null: { 'aws:TagKeys': 'false' },
+        },
+      });
+      this.role.addToPrincipalPolicy(this.tagging);
+    }
+    this.tagging.addResources(...instanceIds.map((i) => ec2Arn(scope, 'instance', i)));
+    return new CustomResource(scope, id, {
+      serviceToken: this.serviceToken,
+      serviceTimeout: ASSOCIATION_SERVICE_TIMEOUT,
+      resourceType: 'Custom::ExperimentTargetTags',
+      properties: { TagKey: key, TagValue: value, InstanceIds: [...instanceIds].sort() },
+    });
+  }
+
+  /**
    * The resource that keeps the check associated with exactly these instances. One per check, its physical ID
    * the check's ID (lambda/custom/app-check-association.ts): a change of members updates it in place.
    */
@@ -96,6 +134,7 @@ export class AssociationProvider extends Construct {
     check: ec2.CfnApplicationStatusCheck,
     instanceIds: string[],
   ): CustomResource {
+    if (!this.scoped.hasResource) this.role.addToPrincipalPolicy(this.scoped);
     this.scoped.addResources(
       ec2Arn(scope, 'application-status-check', check.attrApplicationStatusCheckId),
       ...instanceIds.map((i) => ec2Arn(scope, 'instance', i)),

@@ -25,7 +25,7 @@ export function addOutputs(stack: Stack, failover: EniFailover): void {
   new CfnOutput(stack, 'DashboardName', { value: failover.dashboard.dashboardName });
   for (const [name, template] of Object.entries(failover.experiments)) {
     new CfnOutput(stack, `${name}ExperimentCommand`, {
-      description: `Stop ${name}'s primary with AWS FIS, and watch the address move`,
+      description: `Stop the member of ${name} that holds its ENI, with AWS FIS, and watch the address move`,
       value: `aws fis start-experiment --experiment-template-id ${template.ref}`,
     });
   }

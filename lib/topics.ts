@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,13 +14,19 @@ import { acknowledge } from './nag.ts';
  * (SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
  * The statement lands on a key defined in this app; an imported key's owner must have added it (README).
  */
-export function topicKey(scope: Construct, serviceName: string, given: kms.IKey | undefined): kms.IKey {
+export function topicKey(
+  scope: Construct,
+  serviceName: string,
+  given: kms.IKey | undefined,
+  removalPolicy: RemovalPolicy,
+): kms.IKey {
   const stack = Stack.of(scope);
   let key = given;
   if (key === undefined) {
     const own = new kms.Key(scope, 'TopicKey', {
       description: `eni-failover ${serviceName}: encrypts the alarm and notification topics`,
       enableKeyRotation: true,
+      removalPolicy,
     });
     own.addAlias(`alias/eni-failover/${serviceName}`);
     key = own;
@@ -45,11 +51,12 @@ export function topicKey(scope: Construct, serviceName: string, given: kms.IKey 
 }
 
 /** Whatever could not be delivered or processed: SNS deliveries, EventBridge targets, failed invocations. */
-export function deadLetterQueue(scope: Construct): sqs.Queue {
+export function deadLetterQueue(scope: Construct, removalPolicy: RemovalPolicy): sqs.Queue {
   const queue = new sqs.Queue(scope, 'DeadLetterQueue', {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
+    removalPolicy,
   });
   acknowledge(
     queue,

@@ -2,6 +2,7 @@ import {
   AssociateApplicationStatusCheckCommand,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeApplicationStatusCheckAssociationsCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
@@ -134,6 +135,8 @@ export class FakeEc2 {
   private nextAttachment = 1;
   /** EC2 application status checks (made by CloudFormation in the stack), each with its associated instances. */
   readonly applicationChecks = new Map<string, Set<string>>();
+  /** Tags on instances (CreateTags and DeleteTags take any resource ID). */
+  readonly instanceTags = new Map<string, Record<string, string>>();
 
   constructor(
     readonly eniId: string,
@@ -661,6 +664,25 @@ export class FakeEc2 {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
           if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+          else if (this.instances.has(id)) {
+            const tags = this.instanceTags.get(id) ?? {};
+            for (const t of input.Tags ?? []) tags[t.Key as string] = t.Value ?? '';
+            this.instanceTags.set(id, tags);
+          }
+        }
+        return {};
+      }),
+    );
+    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value
+    // (EC2 API Reference, DeleteTags, Tag.N). Instance tags only: the function never deletes ENI tags.
+    m.on(DeleteTagsCommand).callsFake((input) =>
+      this.mutate('DeleteTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          if (!this.instances.has(id))
+            throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+          const tags = this.instanceTags.get(id) ?? {};
+          for (const t of input.Tags ?? [])
+            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
         }
         return {};
       }),

@@ -1,5 +1,6 @@
 /**
- * CloudFormation custom resource: one per EC2 application status check, holding the check's whole set of
+ * CloudFormation custom resource (and the entry point of its function, which also serves the experiments' target
+ * tags: experiment-targets.ts): one per EC2 application status check, holding the check's whole set of
  * instance associations. Its physical ID is the check's ID, so a change of members (a swap of primary and
  * standby, a member replaced) is an Update in place, which CloudFormation never follows with a Delete; only a
  * new check (a renamed pair, a replaced check) gets a new physical ID, and then the clean-up Delete carries the
@@ -20,6 +21,10 @@ import {
   type UnsuccessfulAssociationResponseObject,
 } from '@aws-sdk/client-ec2';
 import { HTTP } from '../aws/clients';
+import { applyTags, type TagProperties } from './experiment-targets';
+
+/** The other resource type this function serves: the tag that FIS experiments select their target by. */
+export const EXPERIMENT_TARGET_TAGS = 'Custom::ExperimentTargetTags';
 
 /** What the resource holds: the check and the instances it must be associated with (and no others). */
 export interface AssociationProperties {
@@ -34,8 +39,9 @@ export interface AssociationEvent {
   readonly RequestId: string;
   readonly LogicalResourceId: string;
   readonly PhysicalResourceId?: string;
-  readonly ResourceProperties: AssociationProperties;
-  readonly OldResourceProperties?: AssociationProperties;
+  readonly ResourceType?: string;
+  readonly ResourceProperties: AssociationProperties & TagProperties;
+  readonly OldResourceProperties?: AssociationProperties & TagProperties;
 }
 
 const ec2 = new EC2Client({ requestHandler: HTTP });
@@ -181,7 +187,7 @@ export async function handler(event: AssociationEvent): Promise<void> {
   let physicalId = event.PhysicalResourceId ?? event.LogicalResourceId;
   let failure: string | undefined;
   try {
-    physicalId = await apply(ec2, event);
+    physicalId = await (event.ResourceType === EXPERIMENT_TARGET_TAGS ? applyTags : apply)(ec2, event);
   } catch (error) {
     failure = (error as Error).message.slice(0, 1000);
   }
