@@ -22,12 +22,16 @@ import {
   apply,
   handler,
 } from '../../lambda/custom/app-check-association';
+import { applyTags } from '../../lambda/custom/experiment-targets';
 import { EniFailoverStack } from '../../lib/stack';
 import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
 import { newApp, pairs } from '../helpers/synth';
 
 const CHECK_TYPE = 'AWS::EC2::ApplicationStatusCheck';
 const ASSOCIATIONS_TYPE = 'Custom::ApplicationStatusCheckAssociations';
+const TAGS_TYPE = 'Custom::ExperimentTargetTags';
+/** The custom resources the function serves: the associations, and the experiments' target tags. */
+const isCustom = (type: string) => type === ASSOCIATIONS_TYPE || type === TAGS_TYPE;
 
 const newEc2 = (instances: readonly string[]) => {
   const fake = new FakeEc2('eni-0aaaaaaaaaaaaaaa0', 'eu-west-1a', 'vpc-1', new FakeClock());
@@ -182,17 +186,13 @@ class Replay {
     template: Record<string, { Type: string; Properties?: Record<string, unknown> }>,
     fail = false,
   ) {
-    const wanted = Object.entries(template).filter(
-      ([, r]) => r.Type === CHECK_TYPE || r.Type === ASSOCIATIONS_TYPE,
-    );
+    const wanted = Object.entries(template).filter(([, r]) => r.Type === CHECK_TYPE || isCustom(r.Type));
     const before = new Map(this.deployed);
     const cleanup: [string, Deployed][] = [];
     const created: string[] = [];
     const updated: [string, Deployed][] = [];
     // Checks first: the associations depend on them (GetAtt).
-    const ordered = [...wanted].sort(
-      ([, x], [, y]) => Number(x.Type === ASSOCIATIONS_TYPE) - Number(y.Type === ASSOCIATIONS_TYPE),
-    );
+    const ordered = [...wanted].sort(([, x], [, y]) => Number(isCustom(x.Type)) - Number(isCustom(y.Type)));
     for (const [logicalId, resource] of ordered) {
       const props = this.resolve(resource.Properties ?? {});
       const old = this.deployed.get(logicalId);
@@ -212,11 +212,11 @@ class Replay {
         this.deployed.set(logicalId, { type: CHECK_TYPE, props, physicalId });
         continue;
       }
-      const physicalId = await this.call(old ? 'Update' : 'Create', logicalId, props, old);
+      const physicalId = await this.call(resource.Type, old ? 'Update' : 'Create', logicalId, props, old);
       if (old && physicalId !== old.physicalId) cleanup.push([logicalId, old]);
       if (old) updated.push([logicalId, old]);
       else created.push(logicalId);
-      this.deployed.set(logicalId, { type: ASSOCIATIONS_TYPE, props, physicalId });
+      this.deployed.set(logicalId, { type: resource.Type, props, physicalId });
     }
     if (fail) return this.rollback(before, created, updated);
     for (const [logicalId, r] of before)
@@ -230,12 +230,12 @@ class Replay {
   }
 
   private async rollback(before: Map<string, Deployed>, created: string[], updated: [string, Deployed][]) {
-    for (const [logicalId, old] of updated.filter(([, r]) => r.type === ASSOCIATIONS_TYPE)) {
+    for (const [logicalId, old] of updated.filter(([, r]) => isCustom(r.type))) {
       const now = this.deployed.get(logicalId) as Deployed;
-      const physicalId = await this.call('Update', logicalId, old.props, now);
+      const physicalId = await this.call(old.type, 'Update', logicalId, old.props, now);
       if (physicalId !== now.physicalId) await this.remove(logicalId, now);
     }
-    for (const logicalId of created.filter((id) => this.deployed.get(id)?.type === ASSOCIATIONS_TYPE))
+    for (const logicalId of created.filter((id) => isCustom(this.deployed.get(id)?.type ?? '')))
       await this.remove(logicalId, this.deployed.get(logicalId) as Deployed);
     for (const [logicalId, old] of updated.filter(([, r]) => r.type === CHECK_TYPE)) {
       const now = this.deployed.get(logicalId) as Deployed;
@@ -246,15 +246,21 @@ class Replay {
     this.deployed = before;
   }
 
+  /** The function's answer, as its entry point dispatches by resource type. */
+  private handle(resourceType: string, e: AssociationEvent): Promise<string> {
+    return resourceType === TAGS_TYPE ? applyTags(this.fake.client, e) : this.apply(this.fake.client, e);
+  }
+
   private async call(
+    resourceType: string,
     type: 'Create' | 'Update',
     logicalId: string,
     props: Record<string, unknown>,
     old?: Deployed,
   ) {
     this.calls.push(`${type} ${logicalId}`);
-    return this.apply(
-      this.fake.client,
+    return this.handle(
+      resourceType,
       event(type, props, {
         LogicalResourceId: logicalId,
         PhysicalResourceId: old?.physicalId,
@@ -269,8 +275,8 @@ class Replay {
       return;
     }
     this.calls.push(`Delete ${logicalId}`);
-    await this.apply(
-      this.fake.client,
+    await this.handle(
+      r.type,
       event('Delete', r.props, { LogicalResourceId: logicalId, PhysicalResourceId: r.physicalId }),
     );
   }
@@ -294,7 +300,34 @@ class Replay {
         out[r.props.ApplicationStatusCheckId as string] = [...(r.props.InstanceIds as string[])].sort();
     return out;
   }
+
+  /** What the stack says of the experiments' tags: each member tagged `key=value`, as its tag resource lists them. */
+  expectedTags(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const r of this.deployed.values())
+      if (r.type === TAGS_TYPE)
+        for (const i of r.props.InstanceIds as string[])
+          out[i] = [...(out[i] ?? []), `${r.props.TagKey}=${r.props.TagValue}`].sort();
+    return out;
+  }
 }
+
+/** The eni-failover: tags on the fake's instances, by instance. */
+const experimentTags = (fake: FakeEc2) =>
+  Object.fromEntries(
+    [...fake.instanceTags]
+      .map(
+        ([id, tags]) =>
+          [
+            id,
+            Object.entries(tags)
+              .filter(([k]) => k.startsWith('eni-failover:'))
+              .map(([k, v]) => `${k}=${v}`)
+              .sort(),
+          ] as const,
+      )
+      .filter(([, t]) => t.length > 0),
+  );
 
 const checked = (p: Pair): Pair => ({
   ...p,
@@ -305,12 +338,16 @@ const synth = (config: readonly Pair[]) =>
     Template.fromStack(
       new EniFailoverStack(newApp({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Replay', {
         env: { account: '123456789012', region: 'eu-west-1' },
-        config: { pairs: [...config] },
+        // Every pair with an experiment too: its target tag lives the same life.
+        config: { pairs: [...config], experiments: config.map((p) => p.name) },
       }),
     ).toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }
   ).Resources;
 
-describe("the stack's life, replayed through CloudFormation's update sequence: EC2 ends as the stack says", () => {
+// Each test synthesizes real templates: minutes on a loaded machine.
+describe("the stack's life, replayed through CloudFormation's update sequence: EC2 ends as the stack says", {
+  timeout: 180_000,
+}, () => {
   const [web, api, spare] = pairs(3).map(checked) as [Pair, Pair, Pair];
   const spareInstance = spare.primaryInstanceId;
   const START = [web, api];
@@ -342,12 +379,18 @@ describe("the stack's life, replayed through CloudFormation's update sequence: E
     await replay.deploy(synth(START));
     expect(associations(replay.fake)).toEqual(replay.expected());
     expect(Object.keys(replay.expected())).toHaveLength(2);
+    expect(experimentTags(replay.fake)).toEqual(replay.expectedTags());
+    expect(Object.keys(replay.expectedTags())).toHaveLength(4);
   });
 
   it.each(CHANGES)('%s', async (_name, next) => {
     replay.calls.length = 0;
     await replay.deploy(synth(next));
     expect(associations(replay.fake)).toEqual(replay.expected());
+    expect(experimentTags(replay.fake)).toEqual(replay.expectedTags());
+    expect(Object.keys(replay.expectedTags()).sort()).toEqual(
+      next.flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]).sort(),
+    );
     // Every pair's check holds its two members, and no other check is left.
     expect(Object.values(replay.expected()).sort()).toEqual(
       next.map((p) => [p.primaryInstanceId, p.standbyInstanceId].sort()).sort(),
@@ -363,7 +406,7 @@ describe("the stack's life, replayed through CloudFormation's update sequence: E
   it("a rename creates the new check's resource, then deletes the old one in the clean-up", async () => {
     replay.calls.length = 0;
     await replay.deploy(synth(CHANGES[1]?.[1] as Pair[]));
-    expect(replay.calls).toEqual([
+    expect(replay.calls.filter((c) => c.includes('ApplicationCheckAssociations'))).toEqual([
       expect.stringMatching(/^Create \S*wwwApplicationCheckAssociations/),
       expect.stringMatching(/^Delete \S*svc0ApplicationCheckAssociations/),
     ]);
@@ -371,9 +414,11 @@ describe("the stack's life, replayed through CloudFormation's update sequence: E
 
   it.each(CHANGES)('%s, rolled back: EC2 ends as it was', async (_name, next) => {
     const was = associations(replay.fake);
+    const wasTagged = experimentTags(replay.fake);
     await replay.deploy(synth(next), true);
     expect(associations(replay.fake)).toEqual(was);
     expect(associations(replay.fake)).toEqual(replay.expected());
+    expect(experimentTags(replay.fake)).toEqual(wasTagged);
   });
 
   it('the replay catches a handler whose physical ID changes with its instances: the clean-up delete loses the member both sets share', async () => {

@@ -25,7 +25,7 @@ const ofType = (resources: Resources, type: string) =>
 const heartbeats = (resources: Resources) =>
   ofType(resources, 'AWS::CloudWatch::Alarm').filter(([id]) => /Heartbeat/.test(id));
 
-describe('the heartbeat: an alarm when reconcile rounds stop reporting', () => {
+describe('the heartbeat: an alarm when reconcile rounds stop reporting', { timeout: 120_000 }, () => {
   it("one alarm on the quietest function's round count, missing data breaching, to the notification topic (and back to OK)", () => {
     const [alarm] = heartbeats(resourcesOf({ pairs: pairs(2) }));
     expect(alarm).toBeDefined();
@@ -86,7 +86,7 @@ describe('the heartbeat: an alarm when reconcile rounds stop reporting', () => {
   });
 });
 
-describe('removalPolicy: what `cdk destroy` keeps', () => {
+describe('removalPolicy: what `cdk destroy` keeps', { timeout: 120_000 }, () => {
   const kept = (resources: Resources) =>
     Object.fromEntries(
       [

@@ -129,7 +129,7 @@ it('cdk-nag fails the synth on an unacknowledged finding (the check is live)', (
  * into a temporary directory (not a devDependency), resolving this repository's aws-cdk-lib and constructs, so
  * that its `instanceof CfnResource` sees our resources.
  */
-describe('under cdk-nag 2.x', () => {
+describe('under cdk-nag 2.x', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'cdk-nag-2-'));
   execFileSync(
     'npm',
