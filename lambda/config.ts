@@ -65,6 +65,15 @@ export interface ApplicationCheck {
   readonly failureThreshold?: number;
   /** Passed checks in a row that make it ok again. @default 2 */
   readonly successThreshold?: number;
+  /**
+   * The HTTP status codes that mean healthy: codes and ranges, comma-separated, e.g. `200-299` or `200,204,301-302`
+   * (at most 64 characters). @default '200'
+   */
+  readonly statusCodeMatcher?: string;
+  /** Seconds after an instance's launch before the checks begin, 1 to 600. @default 300 */
+  readonly initializationGracePeriodSeconds?: number;
+  /** Check the member's IPv4 or IPv6 address. @default 'ipv4' */
+  readonly ipVersion?: 'ipv4' | 'ipv6';
 }
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
@@ -110,6 +119,23 @@ const wholeIn = (min: number, max: number, what: string) =>
 const wholeNumber = {
   error: (i: { input: unknown }) => `must be a whole number of 1 or more, got ${show(i.input)}`,
 };
+
+/** What is wrong with an HTTP status-code matcher (`200`, `200-299`, `200,204,301-302`), or undefined. */
+export function statusCodeProblem(matcher: string): string | undefined {
+  const got = `got ${show(matcher)}`;
+  if (matcher.length === 0 || matcher.length > 64)
+    return `must be 1-64 characters of codes and ranges, e.g. "200-299", ${got}`;
+  for (const part of matcher.split(',')) {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+    if (!m)
+      return `must be HTTP status codes or ranges separated by commas, e.g. "200,204" or "200-299", ${got}`;
+    const [low, high] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (low < 100 || high > 599) return `must hold HTTP status codes from 100 to 599, ${got}`;
+    if (m[2] !== undefined && low >= high)
+      return `has the range ${part}, whose first code is not below its second, ${got}`;
+  }
+  return undefined;
+}
 
 const PairSchema = z.strictObject({
   name: z.string().check(
@@ -162,6 +188,20 @@ const PairSchema = z.strictObject({
       timeout: z.optional(wholeIn(1, 30, 'seconds')),
       failureThreshold: z.optional(wholeIn(1, 100, 'checks')),
       successThreshold: z.optional(wholeIn(1, 100, 'checks')),
+      // EC2 API Reference, CreateApplicationStatusCheck: StatusCodeMatcher is codes or ranges, comma-separated,
+      // a range's first code below its second, 64 characters at most; InitializationGracePeriodSeconds 1 to 600;
+      // IpVersion ipv4 | ipv6.
+      statusCodeMatcher: z.optional(
+        z.string().check(
+          z.refine((v) => statusCodeProblem(v) === undefined, {
+            error: (i) => statusCodeProblem(String(i.input)) ?? 'is not a status-code matcher',
+          }),
+        ),
+      ),
+      initializationGracePeriodSeconds: z.optional(wholeIn(1, 600, 'seconds')),
+      ipVersion: z.optional(
+        z.enum(['ipv4', 'ipv6'], { error: (i) => `must be "ipv4" or "ipv6", got ${show(i.input)}` }),
+      ),
     }),
   ),
   applicationCheckId: z.optional(id(CHECK_ID, 'must look like asc-0123456789abcdef0')),

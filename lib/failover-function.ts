@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -39,6 +39,8 @@ export interface FailoverFunctionProps {
   /** POWERTOOLS_SERVICE_NAME: the `service` dimension of every metric, one per construct. */
   readonly serviceName: string;
   readonly logRetention: logs.RetentionDays;
+  /** What becomes of the log group when the stack goes. */
+  readonly removalPolicy: RemovalPolicy;
   /** How often a reconcile round runs; false for none. */
   readonly reconcileSchedule: Duration | false;
   /** Associates application status checks; set when any pair of the construct has one. */
@@ -72,6 +74,7 @@ export class FailoverFunction extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
     });
     // A role of our own, so that it holds no managed policy: logs to this group, the EC2 calls below.
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });

@@ -1,7 +1,8 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Pair } from '../lambda/config.ts';
 import { ec2Arn, membersOf } from './arns.ts';
+import { acknowledge } from './nag.ts';
 
 /**
  * What the failover function's role may do to EC2 (and SSM): move, keep and tag (and untag) only its pairs' ENIs
@@ -91,13 +92,14 @@ export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
       config: { ignore_checks: ['W3037'] },
     });
   }
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason:
-      'EC2 Describe* and SSM GetCommandInvocation support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
-  });
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    reason: 'Granted by topic.grantPublish on the one key that encrypts the notification topic',
-  });
+  acknowledge(
+    role,
+    'AwsSolutions-IAM5[Resource::*]',
+    'EC2 Describe* and SSM GetCommandInvocation support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
+  );
+  acknowledge(
+    role,
+    'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    'Granted by topic.grantPublish on the one key that encrypts the notification topic',
+  );
 }

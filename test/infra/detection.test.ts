@@ -167,6 +167,9 @@ describe('EC2 application status checks', () => {
     timeout: 5,
     failureThreshold: 3,
     successThreshold: 2,
+    statusCodeMatcher: '200-299',
+    initializationGracePeriodSeconds: 120,
+    ipVersion: 'ipv6',
   };
   const [checked, plain] = pairs(2) as [Pair, Pair];
   const template = templateOf({ pairs: [{ ...checked, applicationCheck: settings }, plain] });
@@ -182,26 +185,61 @@ describe('EC2 application status checks', () => {
       Timeout: 5,
       FailureThreshold: 3,
       SuccessThreshold: 2,
+      StatusCodeMatcher: '200-299',
+      InitializationGracePeriodSeconds: 120,
+      IpVersion: 'ipv6',
       DeviceIndex: 0,
+      Aggregation: 'included',
     });
   });
 
-  it('associated with both members by the custom resource, whose role can only (dis)associate', () => {
+  it('a bad setting is refused at synth, naming the pair, the field and the value', () => {
+    const bad = (applicationCheck: Record<string, unknown>) => () =>
+      new EniFailover(new Stack(new App(), 'S'), 'F', {
+        pairs: [
+          {
+            ...checked,
+            applicationCheck: { protocol: 'http', port: 80, ...applicationCheck } as ApplicationCheck,
+          },
+        ],
+      });
+    expect(bad({ statusCodeMatcher: '2xx' })).toThrow(
+      /pairs\[0\]\.applicationCheck\.statusCodeMatcher must be HTTP status codes or ranges separated by commas, e\.g\. "200,204" or "200-299", got "2xx"/,
+    );
+    expect(bad({ statusCodeMatcher: '299-200' })).toThrow(
+      /the range 299-200, whose first code is not below its second/,
+    );
+    expect(bad({ initializationGracePeriodSeconds: 900 })).toThrow(
+      /applicationCheck\.initializationGracePeriodSeconds must be from 1 to 600, got 900/,
+    );
+    expect(bad({ ipVersion: 'ipv5' })).toThrow(
+      /applicationCheck\.ipVersion must be "ipv4" or "ipv6", got "ipv5"/,
+    );
+  });
+
+  it('associated with both members by one resource per check, with a service timeout; its role may (dis)associate only that check and those members', () => {
     const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
-    const associations = ofType(template, 'Custom::ApplicationStatusCheckInstanceAssociation');
-    expect(associations.map(([, a]) => a.Properties.InstanceId).sort()).toEqual([...members].sort());
-    for (const [, a] of associations) {
-      expect(a.Properties.ApplicationStatusCheckId).toEqual({
-        'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'],
-      });
-      expect(a.Properties.ServiceToken).toEqual({
+    const associations = ofType(template, 'Custom::ApplicationStatusCheckAssociations');
+    expect(associations).toHaveLength(1);
+    expect(associations[0]?.[1].Properties).toEqual({
+      ServiceToken: {
         'Fn::GetAtt': [expect.stringMatching(/^EniFailoverApplicationCheckAssociationsFunction/), 'Arn'],
-      });
-    }
+      },
+      // Ten minutes, not CloudFormation's default hour: a stuck handler fails the deploy early.
+      ServiceTimeout: '600',
+      ApplicationStatusCheckId: { 'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'] },
+      // Sorted, so that a swap of primary and standby is no change at all.
+      InstanceIds: [...members].sort(),
+    });
     const statements = ofType(template, 'AWS::IAM::Policy')
       .filter(([id]) => id.startsWith('EniFailoverApplicationCheckAssociationsRole'))
       .flatMap(
-        ([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement,
+        ([, p]) =>
+          (
+            p.Properties.PolicyDocument as {
+              Statement: { Sid?: string; Action: string | string[]; Resource: unknown }[];
+            }
+          ).Statement,
       );
     const ec2Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('ec2:'));
     expect(ec2Actions.sort()).toEqual([
@@ -209,6 +247,14 @@ describe('EC2 application status checks', () => {
       'ec2:DescribeApplicationStatusCheckAssociations',
       'ec2:DisassociateApplicationStatusCheck',
     ]);
+    const scoped = JSON.stringify(
+      statements.find((s) => s.Sid === 'AssociateTheConstructsChecksWithTheirMembers')?.Resource,
+    );
+    expect(scoped).toContain(':application-status-check/');
+    expect(scoped).toContain(`{"Fn::GetAtt":["${checkId}","ApplicationStatusCheckId"]}`);
+    for (const i of members) expect(scoped).toContain(`:instance/${i}`);
+    expect(scoped).not.toContain(plain.primaryInstanceId);
+    expect(scoped).not.toContain('"*"');
   });
 
   it("an alarm on each member's StatusCheckFailed_Application to the alarm topic, whose policy lets it publish", () => {
@@ -278,7 +324,7 @@ describe('EC2 application status checks', () => {
   it('no check, no association function: a configuration without applicationCheck gets none of it', () => {
     const none = templateOf({ pairs: pairs(2) });
     expect(ofType(none, 'AWS::EC2::ApplicationStatusCheck')).toEqual([]);
-    expect(ofType(none, 'Custom::ApplicationStatusCheckInstanceAssociation')).toEqual([]);
+    expect(ofType(none, 'Custom::ApplicationStatusCheckAssociations')).toEqual([]);
     expect(ofType(none, 'AWS::Lambda::Function')).toHaveLength(1);
   });
 
@@ -299,7 +345,7 @@ describe('EC2 application status checks', () => {
     });
     expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBeLessThanOrEqual(500);
     expect(() => templateOf(config(5))).toThrow(
-      /170 pairs in 9 groups make \d+ CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 5 more with an applicationCheck/,
+      /170 pairs in 9 groups make \d+ CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 4 more with an applicationCheck/,
     );
   });
 });

@@ -97,6 +97,14 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
+    // Each association resource and each experiment's tags: their role's calls; each experiment: its role's trust.
+    expect(count(results, /^associations .* on another check \(refused\)$/)).toBe(
+      2 * ofType('Custom::ApplicationStatusCheckAssociations').length,
+    );
+    expect(count(results, /^experiment tags .*naming no tag/)).toBe(
+      2 * ofType('Custom::ExperimentTargetTags').length,
+    );
+    expect(count(results, /^FIS .* -> assume /)).toBe(2 * ofType('AWS::FIS::ExperimentTemplate').length);
   });
 });
 
@@ -214,6 +222,56 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
             if (JSON.stringify(s.Action).includes('ec2:StartInstances')) s.Resource = '*';
       },
       /^experiment .*: ec2:StopInstances on i-.*: expected Denied, got Allowed/,
+    ],
+    [
+      "the FIS role's trust forgets aws:SourceAccount and aws:SourceArn",
+      (t: CfnTemplate) => {
+        for (const r of Object.values(t.Resources)) {
+          const trust = r.Properties?.AssumeRolePolicyDocument as
+            | { Statement: Record<string, unknown>[] }
+            | undefined;
+          if (r.Type === 'AWS::IAM::Role' && JSON.stringify(trust).includes('fis.amazonaws.com'))
+            for (const st of trust?.Statement ?? []) delete st.Condition;
+        }
+      },
+      /^FIS for another account's experiment \(refused\) -> assume .*: expected Denied, got Allowed$/,
+    ],
+    [
+      "the FIS role's kms:CreateGrant loses its conditions",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'StartInstancesWithEncryptedVolumes') delete st.Condition;
+      },
+      /kms:CreateGrant not for an AWS resource \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      "the association role's (dis)associate statement is widened to *",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'AssociateTheConstructsChecksWithTheirMembers') st.Resource = '*';
+      },
+      /^associations .*: ec2:AssociateApplicationStatusCheck on another check \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      'the experiment tagging may write any tag',
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'TagExperimentMembers')
+              delete (st.Condition as Record<string, unknown>)['ForAllValues:StringLike'];
+      },
+      /^experiment tags .*: ec2:CreateTags Name on .* \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      'the experiment tagging may name no tag',
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'TagExperimentMembers') delete (st.Condition as Record<string, unknown>).Null;
+      },
+      /^experiment tags .*: ec2:DeleteTags naming no tag \(refused\): expected Denied, got Allowed$/,
     ],
     [
       'the function role may terminate instances',

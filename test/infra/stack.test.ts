@@ -196,9 +196,16 @@ describe('EniFailover stack (configured, two pairs)', () => {
       Namespace: 'AWS/Lambda',
       ...toNotifications,
     });
+    // New dead letters (messages sent), not the queue's depth: each new one fires the alarm again.
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      MetricName: 'NumberOfMessagesSent',
       Namespace: 'AWS/SQS',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
       ...toNotifications,
     });
     for (const metric of ['AutomaticRefusals', 'NotifyFailed', 'NotRedundant', 'Unattached']) {
@@ -302,47 +309,68 @@ describe('the OS check and fault injection, when asked for', () => {
     expect(none).toEqual([]);
   });
 
-  it("experiments: an FIS template that stops the pair's primary and restarts it after 5 minutes, with a role that can do only that", () => {
+  it('experiments: an FIS template that stops the member holding the ENI when it starts and restarts it after 5 minutes, with a role that can do only that', () => {
     const { template } = synthConfigured({ pairs: [a, b], experiments: [a.name] });
     template.resourceCountIs('AWS::FIS::ExperimentTemplate', 1);
     template.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
-      // A refused automatic failover stops the experiment (FIS then starts the primary again).
+      // A refused automatic failover stops the experiment (FIS then starts the instance again).
       StopConditions: [
         {
           Source: 'aws:cloudwatch:alarm',
           Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EniFailoverAutomaticRefusals'), 'Arn'] },
         },
       ],
+      // Whichever member holds the ENI and runs when the experiment starts: both carry the tag.
       Targets: {
-        primary: {
+        holder: {
           ResourceType: 'aws:ec2:instance',
           SelectionMode: 'ALL',
-          // A partition literal (the recommended flag @aws-cdk/core:enablePartitionLiterals), as the region is known.
-          ResourceArns: [`arn:aws:ec2:eu-west-1:123456789012:instance/${a.primaryInstanceId}`],
+          ResourceTags: { [`eni-failover:${a.name}`]: 'EniFailover-EniFailover' },
+          Filters: [
+            { Path: 'NetworkInterfaces.NetworkInterfaceId', Values: [a.networkInterfaceId] },
+            { Path: 'State.Name', Values: ['running'] },
+          ],
         },
       },
       Actions: {
-        stopPrimary: {
+        stopHolder: {
           ActionId: 'aws:ec2:stop-instances',
           Parameters: { startInstancesAfterDuration: 'PT300S' },
-          Targets: { Instances: 'primary' },
+          Targets: { Instances: 'holder' },
         },
       },
     });
-    const fisText = JSON.stringify(template.findResources('AWS::FIS::ExperimentTemplate'));
-    expect(fisText).toContain(a.primaryInstanceId);
-    expect(fisText).not.toContain(b.primaryInstanceId);
+    // The tag, on both members, by the construct's custom resource.
+    template.hasResourceProperties('Custom::ExperimentTargetTags', {
+      TagKey: `eni-failover:${a.name}`,
+      TagValue: 'EniFailover-EniFailover',
+      InstanceIds: [a.primaryInstanceId, a.standbyInstanceId].sort(),
+      ServiceTimeout: '600',
+    });
     const fisRole = Object.values(template.findResources('AWS::IAM::Role')).find((r) =>
       JSON.stringify(r).includes('fis.amazonaws.com'),
-    );
-    expect(fisRole).toBeDefined();
+    ) as { Properties: { AssumeRolePolicyDocument: { Statement: { Condition?: unknown }[] } } };
+    // Only FIS, only for this account's experiments (the confused deputy).
+    expect(fisRole.Properties.AssumeRolePolicyDocument.Statement[0]?.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': '123456789012' },
+      ArnLike: { 'aws:SourceArn': 'arn:aws:fis:eu-west-1:123456789012:experiment/*' },
+    });
     const fisPolicy = statements(template).find((s) => actionsOf(s).includes('ec2:StartInstances'));
     expect(actionsOf(fisPolicy as Statement).sort()).toEqual(['ec2:StartInstances', 'ec2:StopInstances']);
     expect(JSON.stringify(fisPolicy?.Resource)).toContain(a.primaryInstanceId);
+    expect(JSON.stringify(fisPolicy?.Resource)).toContain(a.standbyInstanceId);
+    expect(JSON.stringify(fisPolicy?.Resource)).not.toContain(b.primaryInstanceId);
+    const grant = statements(template).find((s) => actionsOf(s).includes('kms:CreateGrant'));
+    expect(grant).toMatchObject({
+      Resource: 'arn:aws:kms:eu-west-1:123456789012:key/*',
+      Condition: {
+        Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' },
+      },
+    });
     expect(JSON.stringify(template.findOutputs(`${a.name}ExperimentCommand`))).toContain(
       'aws fis start-experiment --experiment-template-id',
     );
-    template.resourceCountIs('AWS::FIS::ExperimentTemplate', 1);
     synthConfigured({ pairs: [a, b] }).template.resourceCountIs('AWS::FIS::ExperimentTemplate', 0);
   });
 
@@ -480,7 +508,8 @@ describe('pairs beyond one function are grouped by their `group`, and 100 fit on
     // Each function watches only its own pairs' instances, and its role can move only its own ENIs.
     // Two rules per function: the state-change (and Spot warning) rule and the reconcile schedule.
     template.resourceCountIs('AWS::Events::Rule', 2 * functions.length);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 5);
+    // Two a pair, each function's Errors, the construct's 5 on itself and its heartbeat (one per ten functions).
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 200 + functions.length + 5 + 1);
     expect(stack.node.tryFindChild('EniFailover')).toBeDefined();
   });
 });
@@ -558,14 +587,14 @@ describe('one stack holds what CloudFormation allows, and says what to do beyond
     return tried.get(n) as number | Error;
   };
 
-  // 9 groups of 20 (README, "Many pairs"): 2 resources a pair, 14 a group (with its reconcile schedule), 12 the
-  // stack (with the dashboard): 498; the 181st pair opens a tenth group, 16 more.
+  // 9 groups of 20 (README, "Many pairs"): 2 resources a pair, 14 a group (with its reconcile schedule), 13 the
+  // stack (with the dashboard and the heartbeat): 499; the 181st pair opens a tenth group, 16 more.
   it(`the largest configuration that fits ${STACK_RESOURCE_LIMIT} resources (180 pairs in groups of 20) synthesizes; one pair more is refused, naming the limit and the way out`, () => {
     const low = 180;
     const high = low + 1;
     const synthesized = attempt(low) as number;
     expect(synthesized).toBeLessThanOrEqual(STACK_RESOURCE_LIMIT);
-    expect(synthesized).toBe(180 * 2 + 9 * 14 + 12);
+    expect(synthesized).toBe(180 * 2 + 9 * 14 + 13);
     expect(attempt(high)).toBeInstanceOf(Error);
     expect(String(attempt(high))).toMatch(
       new RegExp(
