@@ -158,10 +158,10 @@ async function must(cmd: string, args: string[], cwd: string, env?: NodeJS.Proce
   return result.stdout;
 }
 
-const NPM_FLAGS = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
+const NPM_FLAGS = ['--no-audit', '--no-fund', '--loglevel=error'];
 /** The CDK CLI without its calls home: no version check, no telemetry (cdk.json turns notices off). */
 const CDK_ENV = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: '1' };
-/** For the apps' own commands: node and npx only, so nothing of the repository's (esbuild, tsx) is within reach. */
+/** For the apps' own commands: node's own directory on the PATH (node, npx), not the repository's node_modules/.bin. */
 const APP_ENV = { ...CDK_ENV, PATH: dirname(process.execPath) };
 
 /** `cdk init app --generate-only` with the CLI of the devDependencies, in a directory named my-app (so MyAppStack). */
@@ -206,6 +206,8 @@ let dryRun: Pack;
 let tsApp: string;
 let jsApp: string;
 let esmApp: string;
+/** @arethetypeswrong/cli on the tarball, started while the apps install (it needs only the tarball). */
+let attw: Promise<Run>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'eni-failover-consumer-'));
@@ -220,6 +222,11 @@ beforeAll(async () => {
     Pack,
   ];
   const tgz = join(dir, tarball.filename);
+  attw = run(
+    join(ROOT, 'node_modules', '.bin', 'attw'),
+    [tgz, '--format', 'json', '--no-definitely-typed'],
+    ROOT,
+  );
   tsApp = ts;
   jsApp = js;
   writeFileSync(join(tsApp, 'lib', 'my-app-stack.ts'), readmeExample());
@@ -241,8 +248,12 @@ beforeAll(async () => {
   // The installs wait mostly on the network and the disk: all three at once. Each template's own dependencies
   // (what `npm install` in it would install) and the tarball, in one install.
   await Promise.all([
-    must('npm', ['install', ...NPM_FLAGS, tgz], tsApp),
-    must('npm', ['install', ...NPM_FLAGS, '--save-exact', `aws-cdk-lib@${CDK_LIB_FLOOR}`, tgz], jsApp),
+    must('npm', ['install', ...NPM_FLAGS, '--prefer-offline', tgz], tsApp),
+    must(
+      'npm',
+      ['install', ...NPM_FLAGS, '--prefer-offline', '--save-exact', `aws-cdk-lib@${CDK_LIB_FLOOR}`, tgz],
+      jsApp,
+    ),
     must('npm', ['install', ...NPM_FLAGS, '--offline', tgz], esmApp),
   ]);
 }, 600_000);
@@ -280,18 +291,14 @@ describe('the tarball', () => {
   });
 
   it('has types that resolve for require and import under node10, node16 and bundler (@arethetypeswrong/cli)', async () => {
-    const attw = await run(
-      join(ROOT, 'node_modules', '.bin', 'attw'),
-      [join(dir, tarball.filename), '--format', 'json', '--no-definitely-typed'],
-      ROOT,
-    );
-    const report = JSON.parse(attw.stdout) as {
+    const { stdout, out, status } = await attw;
+    const report = JSON.parse(stdout) as {
       analysis: {
         problems?: unknown[];
         entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }>;
       };
     };
-    expect(report.analysis.problems ?? [], attw.out).toEqual([]);
+    expect(report.analysis.problems ?? [], out).toEqual([]);
     const root = report.analysis.entrypoints['.']?.resolutions ?? {};
     expect(
       Object.fromEntries(Object.entries(root).map(([kind, r]) => [kind, r.resolution?.fileName])),
@@ -301,7 +308,7 @@ describe('the tarball', () => {
       'node16-esm': '/node_modules/eni-failover/dist/types/lib/index.d.ts',
       bundler: '/node_modules/eni-failover/dist/types/lib/index.d.ts',
     });
-    expect(attw.status, attw.out).toBe(0);
+    expect(status, out).toBe(0);
   });
 });
 
