@@ -76,6 +76,16 @@ export interface ApplicationCheck {
   readonly ipVersion?: 'ipv4' | 'ipv6';
 }
 
+/**
+ * The EventBridge detail-types that announce a planned failure (CONTRACT.md event 7), by the warning each
+ * becomes: here, because the stack routes them (lib/detection.ts) and the function parses them (events.ts).
+ */
+export const PLANNED_DETAIL_TYPES = {
+  'spot-interruption': 'EC2 Spot Instance Interruption Warning',
+  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
+} as const;
+export type PlannedWarning = keyof typeof PLANNED_DETAIL_TYPES;
+
 export const DEFAULT_COOLDOWN_SECONDS = 300;
 export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
 export const DEFAULT_MAX_MOVES_PER_HOUR = 3;

@@ -1,6 +1,6 @@
 // zod/mini rather than Powertools' parser schemas, which pull in all of zod: ~45 ms of cold start.
 import * as z from 'zod/mini';
-import type { Role } from './config';
+import { PLANNED_DETAIL_TYPES, type PlannedWarning, type Role } from './config';
 
 /** Why the function was called, in one normalized shape. */
 export type Trigger =
@@ -31,13 +31,6 @@ export type Trigger =
   | { kind: 'ignored'; reason: string };
 
 export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'planned' }>;
-
-/** The EventBridge detail-types that announce a planned failure, by the warning each becomes. */
-export const PLANNED_DETAIL_TYPES = {
-  'spot-interruption': 'EC2 Spot Instance Interruption Warning',
-  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
-} as const;
-export type PlannedWarning = keyof typeof PLANNED_DETAIL_TYPES;
 
 /**
  * A Spot Instance is interrupted two minutes after its warning (EC2 User Guide, "Spot Instance

@@ -7,8 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { Pair } from '../lambda/config.ts';
-import { PLANNED_DETAIL_TYPES } from '../lambda/events.ts';
+import { type Pair, PLANNED_DETAIL_TYPES } from '../lambda/config.ts';
 import { membersOf } from './arns.ts';
 
 /** The EC2 states that mean an instance has failed (the contract's event 3). */

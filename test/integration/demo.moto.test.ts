@@ -14,7 +14,8 @@ describe.runIf(runMotoTests)('npm run demo, on moto', () => {
     // What `npm run demo` chooses by itself: moto, when it is on the PATH (under CI=true it must be).
     failures = await runDemo(chooseEmulator(), (line) => lines.push(line));
     text = lines.join('\n');
-  });
+    // Finding moto, starting it and playing every act: 15 s alone, over a minute on a crowded machine.
+  }, 150_000);
 
   it('says first that moto plays EC2, and why, then tells the whole story: every act ends as expected', () => {
     expect(text.split('\n')[0]).toBe('EC2 here is moto, because moto_server is on the PATH.');
