@@ -757,31 +757,27 @@ export class FakeEc2 {
         return {};
       }),
     );
-    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value
-    // (EC2 API Reference, DeleteTags, Tag.N). Instance tags only: the function never deletes ENI tags.
-    m.on(DeleteTagsCommand).callsFake((input) =>
-      this.mutate('DeleteTags', input.DryRun, () => {
-        for (const id of input.Resources ?? []) {
-          if (!this.instances.has(id))
-            throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-          const tags = this.instanceTags.get(id) ?? {};
-          for (const t of input.Tags ?? [])
-            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
-        }
-        return {};
-      }),
-    );
-    // EC2 API Reference, DeleteTags: a key given with a value is deleted only if the value matches;
-    // deleting a key that is not there is not an error.
+    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value;
+    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the intent
+    // and maintenance tags) and instances (the experiments' target tags); an unknown ID is refused as EC2 does.
     m.on(DeleteTagsCommand).callsFake((input) =>
       this.mutate('DeleteTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          if (!eni) continue;
-          for (const t of input.Tags ?? []) {
-            const key = t.Key as string;
-            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
-          }
+          const tags = eni
+            ? eni.tags
+            : this.instances.has(id)
+              ? (this.instanceTags.get(id) ?? {})
+              : undefined;
+          if (!tags)
+            throw id.startsWith('eni-')
+              ? ec2Error(
+                  'InvalidNetworkInterfaceID.NotFound',
+                  `The networkInterface ID '${id}' does not exist`,
+                )
+              : ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+          for (const t of input.Tags ?? [])
+            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
         }
         return {};
       }),
