@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
 import { type MovePlan, rivalIntent } from './plan';
 import type { Step } from './result';
-import { type EniView, intentsOf, intentTag, precedes, TAG, withAutomaticMove } from './view';
+import { type EniView, intentsOf, intentTag, TAG, withAutomaticMove } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port {
@@ -390,7 +390,7 @@ async function detachAndConfirm(run: Run, self: string | undefined): Promise<str
 }
 
 /** Re-reads the ENI until it shows this invocation's intent (reads may lag), then looks for a rival. */
-async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, self: string) {
+async function confirmIntent({ clock, eniId, ec2Patience, notes }: Run, self: string) {
   const start = clock.now();
   for (;;) {
     const eni = await ec2Patience.read();
@@ -407,7 +407,8 @@ async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, se
       );
       return undefined;
     }
-    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${pair.name}: intent`);
+    // Bounded by STALE_READ_MS above (and each read by the deadline), not by the pause.
+    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${eniId}: its intent did not show`);
   }
 }
 
@@ -417,9 +418,7 @@ async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, se
  * ENI on the target; one reports `moved`, the other `unchanged`.
  */
 function ownerOf(eni: EniView, self: string, to: string, now: number): string | undefined {
-  const live = intentsOf(eni.tags).filter((i) => i.until > now && i.target === to);
-  const own = live.find((i) => i.id === self);
-  const first = live.find((i) => i.id !== self && (!own || precedes(i, own)));
+  const first = rivalIntent(eni.tags, self, now, to);
   return first ? `${eni.id} was moved to ${to} by another invocation (${first.id})` : undefined;
 }
 

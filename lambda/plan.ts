@@ -270,13 +270,17 @@ function intentBlocks({
   };
 }
 
-/** The live intent of another invocation that goes before this one's, if any; expired intents are ignored. */
+/**
+ * The live intent of another invocation that goes before this one's, if any (only those moving the ENI
+ * to `target`, when given); expired intents are ignored.
+ */
 export function rivalIntent(
   tags: Readonly<Record<string, string>>,
   self: string | undefined,
   now: number,
+  target?: string,
 ): Intent | undefined {
-  const live = intentsOf(tags).filter((i) => i.until > now);
+  const live = intentsOf(tags).filter((i) => i.until > now && (target === undefined || i.target === target));
   const own = live.find((i) => i.id === self);
   return live
     .filter((i) => i.id !== self && (!own || precedes(i, own)))

@@ -1,6 +1,7 @@
 import {
   DeleteNetworkInterfaceCommand,
   DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -195,6 +196,12 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect(r).toMatchObject({ outcome: 'moved', from: w.standby, to: w.primary });
     expect(checks(r)).toEqual([]);
     expect((await w.where()).holder).toBe(w.primary);
+    // Each automatic move is recorded on the real ENI, and no intent is left behind.
+    const tags = (await w.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [w.eni] })))
+      .NetworkInterfaces?.[0]?.TagSet;
+    const moves = tags?.find((t) => t.Key === TAG.automaticMoves)?.Value?.split(' ');
+    expect(moves).toHaveLength(2);
+    expect((tags ?? []).filter((t) => t.Key?.startsWith(TAG.intent))).toEqual([]);
   });
 
   it('fencing stops the old holder through the real EC2 API', async () => {
