@@ -431,7 +431,7 @@ function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation,
     [
       why,
       ...(failure ? [`${who(pair, from)} has also failed: ${failure}`] : []),
-      `a planned move: no cool-down, Force only if the holder does not answer${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
+      `${failure ? 'a planned move off a holder that has failed too: no cool-down, Force only if it does not answer' : 'a planned move, made while the holder is healthy: no Force, no cool-down'}${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
     ],
     // Not `automatic`: no failure, so nothing for damping to count. Unattended: a detach the going-away
     // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
