@@ -758,26 +758,19 @@ export class FakeEc2 {
       }),
     );
     // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value;
-    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the intent
-    // and maintenance tags) and instances (the experiments' target tags); an unknown ID is refused as EC2 does.
+    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the
+    // function deletes its intents and maintenance windows; one deleted meanwhile is skipped) and instances.
     m.on(DeleteTagsCommand).callsFake((input) =>
       this.mutate('DeleteTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          const tags = eni
-            ? eni.tags
-            : this.instances.has(id)
-              ? (this.instanceTags.get(id) ?? {})
-              : undefined;
-          if (!tags)
-            throw id.startsWith('eni-')
-              ? ec2Error(
-                  'InvalidNetworkInterfaceID.NotFound',
-                  `The networkInterface ID '${id}' does not exist`,
-                )
-              : ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+          if (!eni && !id.startsWith('i-')) continue;
+          if (!eni && !this.instances.has(id))
+            throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+          const tags = eni ? eni.tags : (this.instanceTags.get(id) ?? {});
           for (const t of input.Tags ?? [])
             if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
+          if (!eni) this.instanceTags.set(id, tags);
         }
         return {};
       }),
