@@ -547,6 +547,7 @@ export function pairState(pair: Pair, obs: Observation): PairState {
     serving: attached && holder !== null && failure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    members: { primary: pair.primaryInstanceId, standby: pair.standbyInstanceId },
   };
 }
 

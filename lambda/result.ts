@@ -21,6 +21,8 @@ export interface PairState {
   readonly redundant: boolean;
   /** From the ENI's move tags. */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
+  /** The pair's instances by role: what the drill CLI names a move's members by (the pairs are not in the environment). */
+  readonly members: { readonly primary: string; readonly standby: string };
 }
 
 /** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */

@@ -9,6 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
 import { membersOf } from './arns.ts';
+import { bySlot, checkable, slotOf } from './grouping.ts';
 
 /** The EC2 states that mean an instance has failed (the contract's event 3). */
 const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'];
@@ -76,29 +77,55 @@ export function reconcileRule(
   });
 }
 
+/** EventBridge's quota for an event pattern, in characters, unless raised (EventBridge User Guide, "Quotas"). */
+export const EVENT_PATTERN_CHARS = 2_048;
+
+/** The state-change pattern for these instances, as EventBridge stores it. */
+const stateChangePattern = (instances: readonly string[]) => ({
+  source: ['aws.ec2'],
+  'detail-type': ['EC2 Instance State-change Notification'],
+  detail: { state: FAILED_STATES, 'instance-id': instances },
+});
+
+/** Every rule slot of a function whose instances would not fit one event pattern, named, with what to do. */
+export function ruleProblems(pairs: readonly Pair[], which: string): string[] {
+  return bySlot(checkable(pairs), slotOf).flatMap(([slot, members]) => {
+    const chars = JSON.stringify(stateChangePattern(membersOf(members))).length;
+    return chars <= EVENT_PATTERN_CHARS
+      ? []
+      : [
+          `${which}: the instances of ${members.length} pairs (${members.map((p) => p.name).join(', ')}), which share state-change rule slot ${slot} by a hash of their names, make a ${chars.toLocaleString('en')}-character event pattern, over EventBridge's ${EVENT_PATTERN_CHARS.toLocaleString('en')}: give some of these pairs a "group" (a function of their own)`,
+        ];
+  });
+}
+
 /**
- * Detection 2: stops and terminations, within seconds, straight to the function.
- * A group's instance IDs keep the pattern far below EventBridge's 4096-character limit.
+ * Detection 2: stops and terminations, within seconds, straight to the function. One rule per rule slot of the
+ * function's pairs (lib/grouping.ts), so that each pattern stays within EventBridge's size and a pair added or
+ * removed changes only its own slot's rule.
  */
-export function stateChangeRule(
+export function stateChangeRules(
   scope: Construct,
   pairs: readonly Pair[],
   fn: lambda.IFunction,
   deadLetterQueue: sqs.IQueue,
-): events.Rule {
-  return new events.Rule(scope, 'StateChangeRule', {
-    description: 'eni-failover: a protected instance is stopping or terminating',
-    eventPattern: {
-      source: ['aws.ec2'],
-      detailType: ['EC2 Instance State-change Notification'],
-      detail: { state: FAILED_STATES, 'instance-id': membersOf(pairs) },
-    },
-    targets: [
-      new targets.LambdaFunction(fn, {
-        retryAttempts: 4,
-        maxEventAge: Duration.hours(1),
-        deadLetterQueue,
+): events.Rule[] {
+  return bySlot(pairs, slotOf).map(
+    ([slot, members]) =>
+      new events.Rule(scope, `StateChangeRule${slot}`, {
+        description: 'eni-failover: a protected instance is stopping or terminating',
+        eventPattern: {
+          source: ['aws.ec2'],
+          detailType: ['EC2 Instance State-change Notification'],
+          detail: stateChangePattern(membersOf(members)).detail,
+        },
+        targets: [
+          new targets.LambdaFunction(fn, {
+            retryAttempts: 4,
+            maxEventAge: Duration.hours(1),
+            deadLetterQueue,
+          }),
+        ],
       }),
-    ],
-  });
+  );
 }

@@ -13,11 +13,14 @@ import { Construct } from 'constructs';
 import { ENV, type Pair } from '../lambda/config.ts';
 import { type AssociationProvider, applicationChecks } from './application-checks.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
-import { reconcileRule, stateChangeRule, statusCheckAlarms } from './detection.ts';
+import { reconcileRule, stateChangeRules, statusCheckAlarms } from './detection.ts';
 import { allowFailover } from './function-role.ts';
-import { withoutGroup } from './grouping.ts';
+import { functionConfig } from './grouping.ts';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
 import { allowAlarmsToPublish } from './topics.ts';
+
+/** The function's pairs file, in its code (FAILOVER_PAIRS_FILE). */
+export const PAIRS_FILE = 'pairs.json';
 
 export interface FailoverFunctionProps {
   readonly pairs: readonly Pair[];
@@ -54,8 +57,8 @@ export class FailoverFunction extends Construct {
   readonly errorsAlarm: cloudwatch.Alarm;
   /** The rule that runs a reconcile round on a schedule; undefined when the schedule is off. */
   readonly reconcileSchedule: events.Rule | undefined;
-  /** The rule that delivers EC2 state changes to the function. */
-  readonly stateChangeRule: events.Rule;
+  /** The rules that deliver EC2 state changes to the function: one per rule slot of its pairs (lib/grouping.ts). */
+  readonly stateChangeRules: events.Rule[];
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -70,9 +73,14 @@ export class FailoverFunction extends Construct {
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
 
+    // The pairs go in a file beside the code: Lambda's 4 KB environment holds about 20. A file cannot hold what
+    // CloudFormation resolves at deploy (a token), so those values go to the environment, named in the file.
+    const config = functionConfig(pairs);
     this.function = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.
-      code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler'),
+      code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler', {
+        [PAIRS_FILE]: config.file,
+      }),
       handler: PREBUILT_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -86,7 +94,8 @@ export class FailoverFunction extends Construct {
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(deadLetterQueue),
       environment: {
-        [ENV.pairs]: stack.toJsonString(withoutGroup(pairs)),
+        [ENV.pairsFile]: PAIRS_FILE,
+        ...(config.values.length > 0 ? { [ENV.values]: stack.toJsonString(config.values) } : {}),
         [ENV.topicArn]: props.notificationTopic.topicArn,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -97,7 +106,7 @@ export class FailoverFunction extends Construct {
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3005'] },
     });
-    allowFailover(role, pairs);
+    allowFailover(this, role, pairs);
 
     const ownTopic = props.alarmTopic
       ? undefined
@@ -111,7 +120,7 @@ export class FailoverFunction extends Construct {
       ...applicationChecks(this, pairs, this.alarmTopic, props.associations),
     ];
     if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
-    this.stateChangeRule = stateChangeRule(this, pairs, this.function, deadLetterQueue);
+    this.stateChangeRules = stateChangeRules(this, pairs, this.function, deadLetterQueue);
     this.reconcileSchedule =
       props.reconcileSchedule === false
         ? undefined

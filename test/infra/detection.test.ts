@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ApplicationCheck, Pair } from '../../lambda/config';
 import type { StackConfig } from '../../lib/config-file';
 import { EniFailover } from '../../lib/eni-failover';
+import { slotOf } from '../../lib/grouping';
 import { EniFailoverStack } from '../../lib/stack';
 import { newApp, pairs } from '../helpers/synth';
 
@@ -28,7 +29,8 @@ const schedules = (template: Template) =>
 
 describe('the reconcile schedule', () => {
   it('every failover function gets {"action":"reconcile"} every minute, retried within the minute, failures to the dead-letter queue', () => {
-    const template = templateOf({ pairs: pairs(40) });
+    // 20 of them in a group of their own: two functions.
+    const template = templateOf({ pairs: pairs(40).map((p, i) => (i < 20 ? p : { ...p, group: 'apart' })) });
     const functions = failoverFunctions(template);
     expect(functions).toHaveLength(2);
     const rules = schedules(template);
@@ -57,7 +59,8 @@ describe('the reconcile schedule', () => {
     expect(JSON.stringify(rule?.[1].Properties.Targets)).toContain('"MaximumEventAgeInSeconds":300');
     const off = templateOf({ pairs: pairs(2), reconcileScheduleMinutes: false });
     expect(schedules(off)).toEqual([]);
-    expect(ofType(off, 'AWS::Events::Rule')).toHaveLength(1);
+    // The state-change rules stay: one per slot the two pairs fill.
+    expect(ofType(off, 'AWS::Events::Rule')).toHaveLength(new Set(pairs(2).map(slotOf)).size);
   });
 
   it('a period that is not whole minutes is refused by name', () => {
@@ -160,17 +163,19 @@ describe('EC2 application status checks', () => {
     );
   });
 
-  it('the stack limit counts them: 5 checks push a 170-pair stack over 500 resources, and it says so', () => {
+  it('the stack limit counts them: 3 checks push a 210-pair stack over 500 resources, and it says so', () => {
     const config = (checks: number) => ({
-      pairs: pairs(170).map((p, i) =>
+      pairs: pairs(210).map((p, i) =>
         i % 10 === 0 && i / 10 < checks
           ? { ...p, applicationCheck: { protocol: 'http' as const, port: 80 } }
           : p,
       ),
     });
-    expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBeLessThanOrEqual(500);
-    expect(() => templateOf(config(5))).toThrow(
-      /170 pairs in 9 groups make \d+ CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 5 more with an applicationCheck/,
+    // 210 x 2 alarms + 64 (lib/stack.ts): 484; each check 5 more, and the association function 4.
+    expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBe(484);
+    expect(Object.keys(resourcesOf(templateOf(config(2)))).length).toBe(484 + 2 * 5 + 4);
+    expect(() => templateOf(config(3))).toThrow(
+      /210 pairs in 1 function make 503 CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 5 more with an applicationCheck/,
     );
   });
 });

@@ -176,6 +176,7 @@ describe('status of the whole fleet', () => {
       serving: true,
       redundant: false,
       lastMove: { at: '2026-11-20T08:00:00.000Z', from: STANDBY, to: PRIMARY },
+      members: { primary: PRIMARY, standby: STANDBY },
     });
     expect(r[1]?.state).toMatchObject({ holder: 'primary', redundant: true, lastMove: null });
     expect(h.ec2.mutations).toEqual([]);

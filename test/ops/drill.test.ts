@@ -196,6 +196,7 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   serving: true,
   redundant: true,
   lastMove: null,
+  members: { primary: PRIMARY, standby: STANDBY },
   ...fields,
 });
 /** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
