@@ -161,11 +161,13 @@ function pairsOfFunction(
 ): readonly Pair[] {
   const env = envOf(fn);
   if (env[ENV.pairs] !== undefined) return loadConfig({ [ENV.pairs]: String(resolve(env[ENV.pairs])) }).pairs;
-  const assetPath = (fn as { Metadata?: Record<string, Json> }).Metadata?.['aws:asset:path'];
+  // The function's code as staged in the assembly: asset.<hash>, the hash its S3 key names (or asset metadata).
+  const key = (fn.Properties?.Code as { S3Key?: Json } | undefined)?.S3Key;
+  const assetPath =
+    (fn as { Metadata?: Record<string, Json> }).Metadata?.['aws:asset:path'] ??
+    (typeof key === 'string' ? `asset.${key.replace(/\.zip$/, '')}` : undefined);
   if (typeof assetPath !== 'string' || assembly === undefined)
-    throw new Error(
-      'a function with a pairs file: pass the cloud assembly directory, synthesized with asset metadata',
-    );
+    throw new Error('a function with a pairs file: pass the cloud assembly directory its code is staged in');
   return loadConfig({
     [ENV.pairsFile]: String(env[ENV.pairsFile]),
     LAMBDA_TASK_ROOT: isAbsolute(assetPath) ? assetPath : join(assembly, assetPath),

@@ -166,7 +166,9 @@ describe('the packed library in a fresh JavaScript CDK app', { timeout: 120_000 
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);
     // The construct made no topic of its own for notifications: only the function's alarm topic.
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::SNS::Topic')).toHaveLength(1);
-    const publish = (await evaluate(hopsOf(template))).filter((r) => /: publish a result$/.test(r.name));
+    const publish = (await evaluate(hopsOf(template, join(dir, 'app', 'cdk.out')))).filter((r) =>
+      /: publish a result$/.test(r.name),
+    );
     expect(publish.map((r) => [r.resource, r.got])).toEqual([[TOPIC_ARN, 'Allowed']]);
   });
 
