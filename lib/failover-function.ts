@@ -15,7 +15,7 @@ import { type AssociationProvider, applicationChecks } from './application-check
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import { reconcileRule, stateChangeRules, statusCheckAlarms } from './detection.ts';
 import { allowFailover } from './function-role.ts';
-import { functionConfig } from './grouping.ts';
+import { functionConfig, valuesProblems } from './grouping.ts';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
 import { allowAlarmsToPublish } from './topics.ts';
 
@@ -76,6 +76,9 @@ export class FailoverFunction extends Construct {
     // The pairs go in a file beside the code: Lambda's 4 KB environment holds about 20. A file cannot hold what
     // CloudFormation resolves at deploy (a token), so those values go to the environment, named in the file.
     const config = functionConfig(pairs);
+    // The construct checks its props' pairs at once (EniFailover); this checks what the function is finally given,
+    // should a part of the stack add a value CloudFormation resolves (an application check's ID, say).
+    this.node.addValidation({ validate: () => valuesProblems(pairs, `function ${this.node.path}`) });
     this.function = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.
       code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler', {

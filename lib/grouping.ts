@@ -97,15 +97,27 @@ export function functionConfig(pairs: readonly Pair[]): FunctionConfig {
 export const valuesEnvBytes = (pairs: readonly Pair[]): number =>
   Buffer.byteLength(JSON.stringify(functionConfig(pairs).values.map(() => 'x'.repeat(TOKEN_VALUE_LENGTH))));
 
+/** The problem when these pairs' FAILOVER_VALUES would not fit the budget, named (`which`), with what to do. */
+export function valuesProblems(
+  pairs: readonly Pair[],
+  which: string,
+  budget: number = VALUES_ENV_BUDGET,
+): string[] {
+  const bytes = valuesEnvBytes(pairs);
+  if (bytes <= budget) return [];
+  const tokens = functionConfig(pairs).values.length;
+  return [
+    `${which}: ${tokens} values CloudFormation resolves at deploy (IDs of resources made in the same app, application check IDs) make up to ${bytes.toLocaleString('en')} bytes of FAILOVER_VALUES, over the ${budget.toLocaleString('en')} a function's 4 KB Lambda environment leaves for them (about ${Math.floor(budget / (TOKEN_VALUE_LENGTH + 3))}): give some of these pairs another "group" (pairs of one group share a function), or give their IDs as literals`,
+  ];
+}
+
 /** Every group whose FAILOVER_VALUES would not fit the budget, named, with what to do. */
 export function groupProblems(pairs: readonly Pair[], budget: number = VALUES_ENV_BUDGET): string[] {
-  return groupPairs(pairs).flatMap(({ group, pairs: members }) => {
-    const bytes = valuesEnvBytes(members);
-    if (bytes <= budget) return [];
-    const which = group === undefined ? 'the pairs without a "group"' : `group ${JSON.stringify(group)}`;
-    const tokens = functionConfig(members).values.length;
-    return [
-      `${which}: ${tokens} values CloudFormation resolves at deploy (IDs of resources made in the same app, application check IDs) make up to ${bytes.toLocaleString('en')} bytes of FAILOVER_VALUES, over the ${budget.toLocaleString('en')} a function's 4 KB Lambda environment leaves for them (about ${Math.floor(budget / (TOKEN_VALUE_LENGTH + 3))}): give some of these pairs another "group" (pairs of one group share a function), or give their IDs as literals`,
-    ];
-  });
+  return groupPairs(pairs).flatMap(({ group, pairs: members }) =>
+    valuesProblems(
+      members,
+      group === undefined ? 'the pairs without a "group"' : `group ${JSON.stringify(group)}`,
+      budget,
+    ),
+  );
 }
