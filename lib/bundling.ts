@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -102,6 +102,7 @@ export function prebuiltCode(name: FunctionName, files: Readonly<Record<string, 
       renameSync(partial, staged);
     } catch {
       // Another synth staged the same content first: theirs is identical.
+      rmSync(partial, { recursive: true, force: true });
     }
   }
   return lambda.Code.fromAsset(staged);
