@@ -71,7 +71,8 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     const made = make();
     template = made.template;
     results = await evaluate(hopsOf(template, made.assembly));
-  });
+    // 65 pairs make some 1,500 evaluations: 20-40 s alone, minutes when the whole suite shares two cores.
+  }, 300_000);
   const ofType = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
 
   it('allows every hop the failover needs and refuses what it must not do', () => {

@@ -359,7 +359,8 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
     );
     expect(text).toMatch(/AWS::Logs::LogGroup \S+: aws logs delete-log-group/);
     expect(err.join('\n')).toBe('');
-  }, 120_000);
+    // cdk synth, bootstrap and deploy against moto: about 110 s alone on this 2-core machine under load, more in the whole suite.
+  }, 300_000);
 
   it('a path that does not behave: exit 1, the later paths are not run, and the stack is still destroyed', async () => {
     // The stack of the test above is still in moto (which cannot delete it): deploying again is a no-op.
