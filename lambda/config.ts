@@ -25,6 +25,11 @@ export interface Pair {
   readonly deviceIndex: number;
   /** An automatic move within this many seconds of the ENI's previous move is refused (flap damping). Default 300. */
   readonly cooldownSeconds?: number;
+  /**
+   * At most this many automatic moves of the pair in an hour away from a holder that still runs; then
+   * the pair is flapping and such moves are refused (check `flapping`). 1 to 10. Default 3.
+   */
+  readonly maxMovesPerHour?: number;
   /** After force-detaching from a failed holder that still runs, stop it, so it cannot answer on a stale address. */
   readonly fence?: boolean;
   /** After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up. */
@@ -36,6 +41,24 @@ export interface Pair {
    * and the function treats a holder whose application status is impaired as failed.
    */
   readonly applicationCheck?: ApplicationCheck;
+  /**
+   * The EC2 application status check that judges this pair's members (asc-…): each member's application
+   * health is that check's own result (DescribeApplicationStatus), never the instance-level aggregate,
+   * which any other check on the instance can turn impaired. The stack fills it in for the check it
+   * creates from `applicationCheck`; a user may name an existing check.
+   */
+  readonly applicationCheckId?: string;
+  /**
+   * Move the ENI off a holder that gets an EC2 rebalance recommendation (a Spot Instance at elevated risk of
+   * interruption), as for a Spot interruption warning. Default false: the recommendation comes early and
+   * often, and the warning two minutes ahead is enough for a graceful move.
+   */
+  readonly moveOnRebalance?: boolean;
+  /**
+   * A holder with a scheduled event that stops, retires or reboots it is moved off once the event's
+   * NotBefore is this many minutes away or less. Default 15.
+   */
+  readonly scheduledEventLeadMinutes?: number;
 }
 
 /** EC2 application status check settings; EC2's defaults apply to what is left out (CreateApplicationStatusCheck). */
@@ -52,9 +75,20 @@ export interface ApplicationCheck {
   readonly failureThreshold?: number;
   /** Passed checks in a row that make it ok again. @default 2 */
   readonly successThreshold?: number;
+  /**
+   * The HTTP status codes that mean healthy: codes and ranges, comma-separated, e.g. `200-299` or `200,204,301-302`
+   * (at most 64 characters). @default '200'
+   */
+  readonly statusCodeMatcher?: string;
+  /** Seconds after an instance's launch before the checks begin, 1 to 600. @default 300 */
+  readonly initializationGracePeriodSeconds?: number;
+  /** Check the member's IPv4 or IPv6 address. @default 'ipv4' */
+  readonly ipVersion?: 'ipv4' | 'ipv6';
 }
 
 export const DEFAULT_COOLDOWN_SECONDS = 300;
+export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
+export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
 
 export interface Config {
   readonly pairs: readonly Pair[];
@@ -71,6 +105,9 @@ export class ConfigError extends Error {
 // EC2 IDs are 8 hex digits (old) or 17 (since 2016).
 const ENI_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+// EC2 application status check IDs are EC2 IDs too: asc-0123456789abcdef0 (EC2 API Reference,
+// DescribeApplicationStatusChecks, example).
+const CHECK_ID = /^asc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const PAIR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 // Letters and digits only: a group names CloudFormation logical IDs, which keep only those.
 const GROUP_NAME = /^[A-Za-z0-9]{1,32}$/;
@@ -79,7 +116,9 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:
 const show = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 const id = (re: RegExp, what: string) =>
-  z.string().check(z.regex(re, { error: (i) => `${what}, got ${show(i.input)}` }));
+  z
+    .string({ error: (i) => `${what}, got ${show(i.input)}` })
+    .check(z.regex(re, { error: (i) => `${what}, got ${show(i.input)}` }));
 const wholeIn = (min: number, max: number, what: string) =>
   z
     .int({ error: (i) => `must be a whole number of ${what}, got ${show(i.input)}` })
@@ -90,6 +129,23 @@ const wholeIn = (min: number, max: number, what: string) =>
 const wholeNumber = {
   error: (i: { input: unknown }) => `must be a whole number of 1 or more, got ${show(i.input)}`,
 };
+
+/** What is wrong with an HTTP status-code matcher (`200`, `200-299`, `200,204,301-302`), or undefined. */
+export function statusCodeProblem(matcher: string): string | undefined {
+  const got = `got ${show(matcher)}`;
+  if (matcher.length === 0 || matcher.length > 64)
+    return `must be 1-64 characters of codes and ranges, e.g. "200-299", ${got}`;
+  for (const part of matcher.split(',')) {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+    if (!m)
+      return `must be HTTP status codes or ranges separated by commas, e.g. "200,204" or "200-299", ${got}`;
+    const [low, high] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (low < 100 || high > 599) return `must hold HTTP status codes from 100 to 599, ${got}`;
+    if (m[2] !== undefined && low >= high)
+      return `has the range ${part}, whose first code is not below its second, ${got}`;
+  }
+  return undefined;
+}
 
 const PairSchema = z.strictObject({
   name: z.string().check(
@@ -110,8 +166,14 @@ const PairSchema = z.strictObject({
       .int({ error: (i) => `must be a whole number of seconds, got ${show(i.input)}` })
       .check(z.minimum(0, { error: (i) => `must be 0 or more seconds, got ${show(i.input)}` })),
   ),
+  // At most 10: the ENI keeps the last hour's automatic moves in one tag value (lambda/view.ts).
+  maxMovesPerHour: z.optional(wholeIn(1, 10, 'moves an hour')),
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  moveOnRebalance: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  // EC2 schedules events at least days ahead (EC2 User Guide, "Scheduled events for your instances");
+  // more than a week's lead would move long before anyone looked.
+  scheduledEventLeadMinutes: z.optional(wholeIn(1, 7 * 24 * 60, 'minutes')),
   group: z.optional(
     z
       .string()
@@ -136,8 +198,23 @@ const PairSchema = z.strictObject({
       timeout: z.optional(wholeIn(1, 30, 'seconds')),
       failureThreshold: z.optional(wholeIn(1, 100, 'checks')),
       successThreshold: z.optional(wholeIn(1, 100, 'checks')),
+      // EC2 API Reference, CreateApplicationStatusCheck: StatusCodeMatcher is codes or ranges, comma-separated,
+      // a range's first code below its second, 64 characters at most; InitializationGracePeriodSeconds 1 to 600;
+      // IpVersion ipv4 | ipv6.
+      statusCodeMatcher: z.optional(
+        z.string().check(
+          z.refine((v) => statusCodeProblem(v) === undefined, {
+            error: (i) => statusCodeProblem(String(i.input)) ?? 'is not a status-code matcher',
+          }),
+        ),
+      ),
+      initializationGracePeriodSeconds: z.optional(wholeIn(1, 600, 'seconds')),
+      ipVersion: z.optional(
+        z.enum(['ipv4', 'ipv6'], { error: (i) => `must be "ipv4" or "ipv6", got ${show(i.input)}` }),
+      ),
     }),
   ),
+  applicationCheckId: z.optional(id(CHECK_ID, 'must look like asc-0123456789abcdef0')),
 });
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));
@@ -213,7 +290,10 @@ function fillValues(input: unknown, values: readonly unknown[], problems: string
  * The pairs as the environment gives them: FAILOVER_PAIRS (JSON), or FAILOVER_PAIRS_FILE (a JSON file, relative
  * to the function's code) whose placeholders FAILOVER_VALUES fills. Returns the raw input and its name.
  */
-function rawPairs(env: NodeJS.ProcessEnv, problems: string[]): { input: unknown; root: string } | undefined {
+function rawPairs(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): { input: unknown; root: string } | undefined {
   const inline = env[ENV.pairs]?.trim() || undefined;
   const file = env[ENV.pairsFile]?.trim() || undefined;
   if (inline !== undefined && file !== undefined) {
@@ -253,8 +333,10 @@ function rawPairs(env: NodeJS.ProcessEnv, problems: string[]): { input: unknown;
   }
 }
 
+// A plain record, not NodeJS.ProcessEnv: this file's declarations ship with the package (Pair, ConfigError),
+// and a consumer's type check must not need @types/node.
 /** Reads the function's configuration from its environment; throws ConfigError naming every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
   let pairs: Pair[] = [];
   const raw = rawPairs(env, problems);

@@ -6,14 +6,44 @@ import type { Role } from './config';
 export type Trigger =
   | { kind: 'alarm'; instanceId: string; alarmName: string; region: string }
   | { kind: 'state-change'; instanceId: string; state: FailedState; region: string }
+  /**
+   * EC2 announces that an instance is going away (CONTRACT.md event 7): a Spot interruption warning, or a
+   * rebalance recommendation. `sentAt` (ISO): the event's time; `endsAt` (ISO): when the instance goes, where
+   * EC2 says (two minutes after a Spot warning).
+   */
+  | {
+      kind: 'planned';
+      warning: PlannedWarning;
+      instanceId: string;
+      sentAt: string;
+      /** terminate | stop | hibernate for a Spot warning; undefined for a rebalance recommendation. */
+      action: string | undefined;
+      endsAt: string | undefined;
+      region: string;
+    }
   /** `pair` undefined: every pair the function manages. */
   | { kind: 'status'; pair: string | undefined }
   | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
   /** The automatic rules applied to what EC2 shows now (a schedule, or by hand); `pair` undefined: every pair. */
   | { kind: 'reconcile'; pair: string | undefined }
+  /** Pause the pair's automatic moves for `minutes` (0 ends the pause); `reason` says who and why. */
+  | { kind: 'maintenance'; pair: string; minutes: number; reason: string | undefined }
   | { kind: 'ignored'; reason: string };
 
-export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>;
+export type AutomaticTrigger = Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'planned' }>;
+
+/** The EventBridge detail-types that announce a planned failure, by the warning each becomes. */
+export const PLANNED_DETAIL_TYPES = {
+  'spot-interruption': 'EC2 Spot Instance Interruption Warning',
+  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
+} as const;
+export type PlannedWarning = keyof typeof PLANNED_DETAIL_TYPES;
+
+/**
+ * A Spot Instance is interrupted two minutes after its warning (EC2 User Guide, "Spot Instance
+ * interruption notices"); the warning is best effort and may come later or not at all.
+ */
+export const SPOT_NOTICE_MS = 2 * 60_000;
 
 export interface ParsedEvent {
   readonly triggers: Trigger[];
@@ -26,6 +56,8 @@ const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as 
 export type FailedState = (typeof FAILED_STATES)[number];
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+/** The longest maintenance window one request sets: a week. A longer pause is a configuration change. */
+export const MAINTENANCE_MAX_MINUTES = 7 * 24 * 60;
 const ALARM_ARN = /^arn:aws[a-z-]*:cloudwatch:([a-z0-9-]+):\d{12}:alarm:.+$/;
 
 // Only the fields the function reads are checked; the rest of each envelope passes untouched.
@@ -38,6 +70,8 @@ const EventBridgeEvent = z.object({
   source: z.string(),
   'detail-type': z.string(),
   region: z.string(),
+  // Read only by the planned-failure warnings: when the warning was sent.
+  time: z.optional(z.unknown()),
   detail: z.unknown(),
 });
 
@@ -91,6 +125,13 @@ const AlarmAction = z.object({
   }),
 });
 
+// The documented shapes (EC2 User Guide, "Spot Instance interruption notices" and "EC2 instance
+// rebalance recommendations"): detail {"instance-id", "instance-action"} and {"instance-id"}.
+const PlannedDetail = z.object({
+  'instance-id': z.string().check(z.regex(INSTANCE_ID, 'must be an instance ID')),
+  'instance-action': z.optional(z.string().check(z.minLength(1))),
+});
+
 const StateChangeDetail = z.object({
   'instance-id': z.string().check(z.regex(INSTANCE_ID, 'must be an instance ID')),
   state: z.string(),
@@ -105,6 +146,18 @@ const Manual = z.discriminatedUnion('action', [
     pair: z.string().check(z.minLength(1)),
     to: z.optional(z.enum(['standby', 'primary'])),
     dryRun: z.optional(z.boolean()),
+  }),
+  z.strictObject({
+    action: z.literal('maintenance'),
+    pair: z.string().check(z.minLength(1)),
+    minutes: z.int({ error: 'must be a whole number of minutes (0 ends maintenance)' }).check(
+      z.minimum(0, { error: 'must be 0 (ends maintenance) or more' }),
+      z.maximum(MAINTENANCE_MAX_MINUTES, {
+        error: `must be at most ${MAINTENANCE_MAX_MINUTES} (a week)`,
+      }),
+    ),
+    // Written to the ENI's tag: EC2 allows 256 characters in a tag value.
+    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   }),
 ]);
 
@@ -167,14 +220,17 @@ function parseAlarmAction(event: unknown): Trigger {
   return alarmTrigger(alarmData.alarmName, alarmArn, alarmData.state.value, ids);
 }
 
-function parseStateChange(event: unknown): Trigger {
+function parseEventBridge(event: unknown): Trigger {
   const parsed = EventBridgeEvent.safeParse(event);
   if (!parsed.success) return ignored(explain(parsed.error, 'not an EventBridge event'));
   const { source, region } = parsed.data;
   const detailType = parsed.data['detail-type'];
+  const planned = Object.entries(PLANNED_DETAIL_TYPES).find(([, type]) => type === detailType)?.[0];
+  if (source === 'aws.ec2' && planned !== undefined)
+    return parsePlanned(planned as PlannedWarning, parsed.data.detail, parsed.data.time, region);
   if (source !== 'aws.ec2' || detailType !== 'EC2 Instance State-change Notification') {
     return ignored(
-      `EventBridge event ${JSON.stringify(detailType)} from ${source} is not an EC2 state change`,
+      `EventBridge event ${JSON.stringify(detailType)} from ${source} is not an EC2 state change, Spot interruption warning or rebalance recommendation`,
     );
   }
   const detail = StateChangeDetail.safeParse(parsed.data.detail);
@@ -187,12 +243,36 @@ function parseStateChange(event: unknown): Trigger {
   return { kind: 'state-change', instanceId, state: state as FailedState, region };
 }
 
+function parsePlanned(warning: PlannedWarning, rawDetail: unknown, time: unknown, region: string): Trigger {
+  const what = PLANNED_DETAIL_TYPES[warning];
+  const detail = PlannedDetail.safeParse(rawDetail);
+  if (!detail.success) return ignored(explain(detail.error, `${what} has a bad detail`));
+  const at = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  if (Number.isNaN(at))
+    return ignored(`${what} has no valid "time" (got ${JSON.stringify(time)}), so no one knows when it ends`);
+  const action = detail.data['instance-action'];
+  if (warning === 'spot-interruption' && action === undefined)
+    return ignored(`${what}: detail.instance-action is required (terminate, stop or hibernate)`);
+  return {
+    kind: 'planned',
+    warning,
+    instanceId: detail.data['instance-id'],
+    sentAt: new Date(at).toISOString(),
+    action: warning === 'spot-interruption' ? action : undefined,
+    // A rebalance recommendation says only that the risk is higher, not when.
+    endsAt: warning === 'spot-interruption' ? new Date(at + SPOT_NOTICE_MS).toISOString() : undefined,
+    region,
+  };
+}
+
 function parseManual(event: unknown): Trigger {
   const parsed = Manual.safeParse(event);
   if (!parsed.success) return ignored(explain(parsed.error, 'not a valid manual invocation'));
   const m = parsed.data;
   if (m.action === 'status') return { kind: 'status', pair: m.pair };
   if (m.action === 'reconcile') return { kind: 'reconcile', pair: m.pair };
+  if (m.action === 'maintenance')
+    return { kind: 'maintenance', pair: m.pair, minutes: m.minutes, reason: m.reason };
   return { kind: 'move', pair: m.pair, to: m.to, dryRun: m.dryRun ?? false };
 }
 
@@ -221,12 +301,12 @@ export function parseEvent(event: unknown): ParsedEvent {
   }
   if (event.source === 'aws.cloudwatch' && 'alarmData' in event)
     return { triggers: [parseAlarmAction(event)], batch: false };
-  if ('detail-type' in event) return { triggers: [parseStateChange(event)], batch: false };
+  if ('detail-type' in event) return { triggers: [parseEventBridge(event)], batch: false };
   if ('action' in event) return { triggers: [parseManual(event)], batch: false };
   return {
     triggers: [
       ignored(
-        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event or {"action": "status"|"move"|"reconcile", "pair": …}',
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event, a Spot interruption warning or rebalance recommendation, or {"action": "status"|"move"|"reconcile"|"maintenance", "pair": …}',
       ),
     ],
     batch: false,
@@ -240,12 +320,18 @@ export function describeTrigger(trigger: Trigger): string {
       return `alarm ${trigger.alarmName} on ${trigger.instanceId}`;
     case 'state-change':
       return `${trigger.instanceId} is ${trigger.state}`;
+    case 'planned':
+      return trigger.warning === 'spot-interruption'
+        ? `Spot interruption warning for ${trigger.instanceId} (${trigger.action} at ${trigger.endsAt})`
+        : `rebalance recommendation for ${trigger.instanceId} (elevated risk of Spot interruption)`;
     case 'move':
       return `manual move${trigger.to ? ` to ${trigger.to}` : ''}${trigger.dryRun ? ' (dry run)' : ''}`;
     case 'status':
       return 'status request';
     case 'reconcile':
       return 'reconcile round';
+    case 'maintenance':
+      return trigger.minutes === 0 ? 'end of maintenance' : `maintenance for ${trigger.minutes} min`;
     case 'ignored':
       return trigger.reason;
   }

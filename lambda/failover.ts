@@ -1,13 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { eniProblems } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import type { Ec2Port } from './execute';
-import { type Clock, execute, type OsPort, StepError, systemClock, timed } from './execute';
-import { holderOf, type Observation, pairState, plan, who } from './plan';
+import { type Clock, execute, type OsPort, readThrough, StepError, systemClock, timed } from './execute';
+import { describeMaintenance, MAINTENANCE_TAG_KEYS, maintenanceOf, maintenanceTags } from './maintenance';
+import { type MovePlan, type Plan, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { telemetry } from './telemetry';
+import { holderOf, type Observation, TAG, who } from './view';
 
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
@@ -66,7 +70,8 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     case 'ignored':
       return [{ ignored: trigger.reason }];
     case 'alarm':
-    case 'state-change': {
+    case 'state-change':
+    case 'planned': {
       if (region && trigger.region !== region) {
         return [{ ignored: `event is from region ${trigger.region}; this function manages ${region}` }];
       }
@@ -79,7 +84,8 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
     }
     case 'status':
     case 'reconcile':
-    case 'move': {
+    case 'move':
+    case 'maintenance': {
       if (fleetWide(trigger)) return config.pairs.map((pair) => ({ pair, trigger }));
       const pair = config.pairs.find((p) => p.name === trigger.pair);
       const known = config.pairs.map((p) => p.name).join(', ');
@@ -94,7 +100,7 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
 
 /** Alarms, state changes and reconcile rounds: Lambda retries them, and their refusals mean nobody moved the address. */
 const isAutomatic = (t: PairTrigger) =>
-  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile';
+  t.kind === 'alarm' || t.kind === 'state-change' || t.kind === 'reconcile' || t.kind === 'planned';
 
 /**
  * Where the ENI is after a failure, so that nobody has to guess. Only an automatic trigger is
@@ -120,192 +126,41 @@ async function whereIs(pair: Pair, ec2: FailoverEc2, retried: boolean): Promise<
   }
 }
 
+/** What every step of an invocation uses: the dependencies, the clock and the metrics. */
+interface Engine {
+  readonly deps: FailoverDeps;
+  readonly clock: Clock;
+  readonly telemetry: ReturnType<typeof telemetry>;
+  /** One look-and-move per pair at a time within this container (see inTurn). */
+  readonly inTurn: <T>(key: string, work: () => Promise<T>) => Promise<T>;
+}
+
+/** One invocation's time: EC2 calls end at `deadline`, the report by `end`. */
+interface Budget {
+  readonly deadline: number;
+  readonly end: number;
+}
+
 /** Builds the Lambda entry point from its dependencies; lambda/handler.ts supplies the real ones. */
 export function createFailover(deps: FailoverDeps) {
-  const { config, logger, metrics } = deps;
-  const clock = deps.clock ?? systemClock;
-
-  const { count, gauge, total } = telemetry(metrics);
-
-  /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
-  const lookAndAct = async (
-    pair: Pair,
-    trigger: PairTrigger,
-    ec2: FailoverEc2,
-    deadline: number,
-    observed: Promise<Observation> | undefined,
-  ): Promise<Result> => {
-    const steps: Step[] = [];
-    const observation = await timed(clock, steps, 'observe', () => observed ?? ec2.observe(pair));
-    const decision = plan(pair, trigger, observation, clock.now());
-    logger.info('decided', { decision });
-    const after =
-      decision.kind === 'move' && !decision.dryRun
-        ? decision.to
-        : observation.eni
-          ? holderOf(observation.eni)
-          : null;
-    if (decision.kind !== 'move' || decision.dryRun) gauge(pair, observation, after);
-    switch (decision.kind) {
-      case 'status':
-        return result('status', pair, {
-          from: decision.holder,
-          reasons: decision.reasons,
-          steps,
-          state: pairState(pair, observation),
-        });
-      case 'unchanged':
-        if (decision.keep) {
-          const keep = decision.keep;
-          await timed(clock, steps, 'keep-on-termination', () =>
-            ec2.keepOnTermination(pair.networkInterfaceId, keep),
-          );
-        }
-        return result('unchanged', pair, {
-          from: decision.holder,
-          to: decision.holder,
-          reasons: decision.reasons,
-          steps,
-        });
-      case 'refused':
-        return result('refused', pair, {
-          from: decision.from,
-          to: decision.to,
-          reasons: decision.reasons,
-          steps,
-        });
-      case 'move': {
-        const fields = { from: decision.from, to: decision.to, reasons: decision.reasons };
-        if (decision.dryRun) {
-          const refusals = await timed(clock, steps, 'ec2-dry-run', () => ec2.rehearse(decision, pair));
-          if (refusals.length > 0) return result('refused', pair, { ...fields, reasons: refusals, steps });
-          return result('dry-run', pair, {
-            ...fields,
-            reasons: [...fields.reasons, 'EC2 DryRun allows the detach and the attach'],
-            steps,
-          });
-        }
-        const reason = decision.reasons.join('; ');
-        const done = await execute(decision, pair, ec2, { clock, deadline, reason, os: deps.os, steps });
-        gauge(pair, observation, after);
-        return result('moved', pair, {
-          ...fields,
-          reasons: [...fields.reasons, ...done.notes],
-          steps: done.steps,
-        });
-      }
-    }
+  const engine: Engine = {
+    deps,
+    clock: deps.clock ?? systemClock,
+    telemetry: telemetry(deps.metrics),
+    inTurn: queue(),
   };
-
-  // One look-and-move per pair at a time within one process (an SNS batch, events fired at once), so
-  // that each look sees the move before it. Across invocations EC2 is the lock (see execute.ts).
-  const queues = new Map<string, Promise<unknown>>();
-  const inTurn = <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    const turn = (queues.get(key) ?? Promise.resolve()).then(work, work);
-    queues.set(
-      key,
-      turn.catch(() => undefined),
-    );
-    return turn;
-  };
-
-  const handleOne = async (
-    resolved: Resolved,
-    ec2: FailoverEc2,
-    deadline: number,
-    end: number,
-    observed?: Promise<Observation>,
-  ): Promise<Result> => {
-    if ('ignored' in resolved) {
-      logger.warn('ignored', { reason: resolved.ignored });
-      return result('ignored', undefined, { reasons: [resolved.ignored] });
-    }
-    const { pair, trigger } = resolved;
-    logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
-    try {
-      const r = await inTurn(pair.name, () => lookAndAct(pair, trigger, ec2, deadline, observed));
-      if (r.outcome === 'moved') {
-        count(pair.name, 'Moved', 1);
-        count(
-          pair.name,
-          'FailoverDuration',
-          r.steps.reduce((sum, s) => sum + s.ms, 0),
-          MetricUnit.Milliseconds,
-        );
-      }
-      if (r.outcome === 'refused') {
-        count(pair.name, 'Refused', 1);
-        // Without the Pair dimension, so that one alarm covers every pair: a refused automatic failover
-        // means a service is down and nobody moved its address.
-        if (isAutomatic(trigger)) total('AutomaticRefusals');
-      }
-      logger.info(r.outcome, { result: r });
-      return r;
-    } catch (error) {
-      const step = error instanceof StepError ? error : new StepError('unknown', [], { cause: error });
-      const looking = ec2.within(Math.min(clock.now() + WHERE_IS_MS, end - PUBLISH_MARGIN_MS), () =>
-        clock.now(),
-      );
-      const where = await whereIs(pair, looking, isAutomatic(trigger));
-      const r = result('failed', pair, { reasons: [step.message, where], steps: step.steps });
-      count(pair.name, 'Failed', 1);
-      logger.error('failed', { result: r, error });
-      return r;
-    } finally {
-      logger.removeKeys(['pair', 'networkInterfaceId']);
-    }
-  };
-
-  const publish = async (r: Result, end: number) => {
-    try {
-      await deps.notify(
-        r,
-        AbortSignal.timeout(Math.max(1, Math.ceil(end - PUBLISH_MARGIN_MS - clock.now()))),
-      );
-    } catch (error) {
-      // The move is what matters; a lost notification is logged and counted, not retried into a second move.
-      logger.error('notification failed', { error, outcome: r.outcome, pair: r.pair });
-      if (r.pair) count(r.pair, 'NotifyFailed', 1);
-      total('NotifyFailed');
-    }
-  };
-
   return async (
     event: unknown,
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<Result | Result[]> => {
     const budget = context ? context.getRemainingTimeInMillis() : DEFAULT_BUDGET_MS;
-    const end = clock.now() + budget;
-    const deadline = end - REPORT_RESERVE_MS;
-    const ec2 = deps.ec2.within(deadline, () => clock.now());
+    const end = engine.clock.now() + budget;
+    const time: Budget = { deadline: end - REPORT_RESERVE_MS, end };
+    const ec2 = deps.ec2.within(time.deadline, () => engine.clock.now());
     const parsed = parseEvent(event);
-    // Pairs in parallel, no pair waiting for another; records of one pair take turns (inTurn), each
-    // looking at EC2 afresh, so that a duplicate sees the move already made. A fleet-wide trigger
-    // observes all its pairs in one round of calls, so that 20 pairs cost what one does.
+    // Pairs in parallel, no pair waiting for another.
     const results = (
-      await Promise.all(
-        parsed.triggers.map(async (trigger) => {
-          const work = resolve(trigger, config, deps.region);
-          const pairs = work.flatMap((w) => ('pair' in w ? [w.pair] : []));
-          const batch = fleetWide(trigger) && pairs.length > 1 ? ec2.observeAll(pairs) : undefined;
-          // Read by every pair's own step; a failure is reported there, not here.
-          batch?.catch(() => undefined);
-          return Promise.all(
-            work.map(async (w) => {
-              const observed =
-                batch && 'pair' in w ? batch.then((all) => all.get(w.pair.name) as Observation) : undefined;
-              const r = await handleOne(w, ec2, deadline, end, observed);
-              // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
-              // what moved or failed; alarms, state changes and manual requests publish every outcome.
-              const quiet =
-                (trigger.kind === 'reconcile' || fleetWide(trigger)) &&
-                !['moved', 'failed'].includes(r.outcome);
-              if (!quiet) await publish(r, end);
-              return r;
-            }),
-          );
-        }),
-      )
+      await Promise.all(parsed.triggers.map((trigger) => handleTrigger(engine, trigger, ec2, time)))
     ).flat();
     const failure = results.find((r) => r.outcome === 'failed');
     // Thrown so that Lambda's retries and the on-failure destination see it; the retry converges.
@@ -313,4 +168,377 @@ export function createFailover(deps: FailoverDeps) {
     const many = parsed.batch || parsed.triggers.some((t) => t.kind === 'reconcile' || fleetWide(t));
     return many ? results : (results[0] as Result);
   };
+}
+
+/**
+ * One look-and-move per pair at a time within one process (an SNS batch, events fired at once), so
+ * that each look sees the move before it. Across invocations EC2 is the lock (see execute.ts).
+ */
+function queue() {
+  const queues = new Map<string, Promise<unknown>>();
+  return <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const turn = (queues.get(key) ?? Promise.resolve()).then(work, work);
+    queues.set(
+      key,
+      turn.catch(() => undefined),
+    );
+    return turn;
+  };
+}
+
+/**
+ * Every pair one trigger is about, each handled and then published. A fleet-wide trigger observes
+ * all its pairs in one round of calls, so that 20 pairs cost what one does.
+ */
+async function handleTrigger(
+  engine: Engine,
+  trigger: Trigger,
+  ec2: FailoverEc2,
+  time: Budget,
+): Promise<Result[]> {
+  const work = resolve(trigger, engine.deps.config, engine.deps.region);
+  const pairs = work.flatMap((w) => ('pair' in w ? [w.pair] : []));
+  const batch = fleetWide(trigger) && pairs.length > 1 ? ec2.observeAll(pairs) : undefined;
+  // Read by every pair's own step; a failure is reported there, not here.
+  batch?.catch(() => undefined);
+  return Promise.all(
+    work.map(async (w) => {
+      const observed =
+        batch && 'pair' in w ? batch.then((all) => all.get(w.pair.name) as Observation) : undefined;
+      const { result: r, page } = await handlePair(engine, w, ec2, time, observed);
+      // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
+      // what moved or failed; alarms, state changes and manual requests publish every outcome.
+      // The decision may say otherwise: another invocation's move pages nothing, flapping pages once,
+      // a member going away ("redundancy ends at") pages once.
+      const quiet =
+        (trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome);
+      if (page ?? !quiet) await publish(engine, r, time.end);
+      return r;
+    }),
+  );
+}
+
+/** One pair's result: records of one pair take turns (inTurn), each looking at EC2 afresh. */
+async function handlePair(
+  engine: Engine,
+  resolved: Resolved,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed?: Promise<Observation>,
+): Promise<Answer> {
+  const { logger } = engine.deps;
+  if ('ignored' in resolved) {
+    logger.warn('ignored', { reason: resolved.ignored });
+    return { result: result('ignored', undefined, { reasons: [resolved.ignored] }) };
+  }
+  const { pair, trigger } = resolved;
+  logger.appendKeys({ pair: pair.name, networkInterfaceId: pair.networkInterfaceId });
+  try {
+    const answer = await engine.inTurn(pair.name, () =>
+      lookAndAct(engine, pair, trigger, ec2, time, observed),
+    );
+    countOutcome(engine, pair, trigger, answer.result);
+    logger.info(answer.result.outcome, { result: answer.result });
+    return answer;
+  } catch (error) {
+    return { result: await reportFailure(engine, pair, trigger, ec2, time, error) };
+  } finally {
+    logger.removeKeys(['pair', 'networkInterfaceId']);
+  }
+}
+
+/** One pair's result, and whether to page it when the default (by trigger and outcome) is wrong. */
+interface Answer {
+  readonly result: Result;
+  /** true: page it; false: page nobody; undefined: the default. */
+  readonly page?: boolean;
+}
+
+/**
+ * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
+ * fleet round's batched read that failed falls back to this pair's own read.
+ */
+function observe(
+  engine: Engine,
+  pair: Pair,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Observation> {
+  const own = () =>
+    readThrough(
+      engine.clock,
+      time.deadline,
+      (e) => ec2.isTransient(e),
+      `pair ${pair.name}`,
+      () => ec2.observe(pair),
+    );
+  return observed ? observed.catch(own) : own();
+}
+
+/** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
+async function lookAndAct(
+  engine: Engine,
+  pair: Pair,
+  trigger: PairTrigger,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Answer> {
+  const { clock } = engine;
+  const steps: Step[] = [];
+  const observation = await timed(clock, steps, 'observe', () => observe(engine, pair, ec2, time, observed));
+  if (trigger.kind === 'maintenance')
+    return { result: await maintain(engine, pair, trigger, observation, ec2, time, steps) };
+  const decision = plan(pair, trigger, observation, clock.now());
+  engine.deps.logger.info('decided', { decision });
+  const holder = observation.eni ? holderOf(observation.eni) : null;
+  if (decision.kind !== 'move' || decision.dryRun) engine.telemetry.gauge(pair, observation, holder);
+  switch (decision.kind) {
+    case 'status':
+      return {
+        result: result('status', pair, {
+          from: decision.holder,
+          reasons: decision.reasons,
+          steps,
+          state: pairState(pair, observation, clock.now()),
+        }),
+      };
+    case 'unchanged': {
+      if (decision.keep) {
+        const keep = decision.keep;
+        await timed(clock, steps, 'keep-on-termination', () =>
+          ec2.keepOnTermination(pair.networkInterfaceId, keep),
+        );
+      }
+      const r = result('unchanged', pair, {
+        from: decision.holder,
+        to: decision.holder,
+        reasons: decision.reasons,
+        steps,
+      });
+      if (decision.notice) return noticeOnce(engine, pair, decision.notice, ec2, r, steps);
+      return { result: r, page: decision.quiet ? false : undefined };
+    }
+    case 'refused':
+      return refuse(engine, pair, decision, ec2, steps);
+    case 'move':
+      if (decision.dryRun) return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
+      return move(engine, pair, decision, observation, ec2, time, steps);
+  }
+}
+
+/**
+ * A maintenance request: the window written on the ENI (or ended), then the pair's status as it is now,
+ * the change first in its reasons. Published like every manual request, so that the change pages.
+ */
+async function maintain(
+  engine: Engine,
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'maintenance' }>,
+  observation: Observation,
+  ec2: FailoverEc2,
+  time: Budget,
+  steps: Step[],
+): Promise<Result> {
+  const { clock } = engine;
+  const eni = observation.eni;
+  if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
+  const now = clock.now();
+  const opened = trigger.minutes > 0 ? maintenanceTags(trigger.minutes, trigger.reason, now) : undefined;
+  // CreateTags and DeleteTags set the same tags however often they are made: transient errors are
+  // retried until the deadline.
+  await timed(clock, steps, opened ? 'maintenance-start' : 'maintenance-end', () =>
+    readThrough(
+      clock,
+      time.deadline,
+      (e) => ec2.isTransient(e),
+      `${eni.id} (writing its maintenance tags)`,
+      () =>
+        opened
+          ? ec2.tag(pair.networkInterfaceId, opened)
+          : ec2.untag(pair.networkInterfaceId, [...MAINTENANCE_TAG_KEYS]),
+    ),
+  );
+  const tags = Object.fromEntries(
+    Object.entries(eni.tags).filter(([key]) => !(MAINTENANCE_TAG_KEYS as readonly string[]).includes(key)),
+  );
+  const after: Observation = { ...observation, eni: { ...eni, tags: { ...tags, ...opened } } };
+  const status = plan(pair, { kind: 'status', pair: pair.name }, after, now);
+  const still = maintenanceOf(pair, after, now);
+  const change = opened
+    ? `maintenance until ${opened[TAG.maintenanceUntil]}: automatic moves of pair ${pair.name} are paused; manual moves still work (${opened[TAG.maintenanceBy]})`
+    : still
+      ? `maintenance ended on the ENI, but automatic moves of pair ${pair.name} stay paused: ${describeMaintenance(still, now)}`
+      : `maintenance ended: automatic moves of pair ${pair.name} resume`;
+  return result('status', pair, {
+    from: holderOf(eni),
+    reasons: [change, ...status.reasons],
+    steps,
+    state: pairState(pair, after, now),
+  });
+}
+
+/**
+ * A notice ("redundancy ends at"), paged once: recorded on the ENI first (best effort), so that the next
+ * round, a retry or another container sees it paged; a record that failed pages again next time.
+ */
+async function noticeOnce(
+  engine: Engine,
+  pair: Pair,
+  notice: { tag: string; mark: string },
+  ec2: FailoverEc2,
+  r: Result,
+  steps: Step[],
+): Promise<Answer> {
+  try {
+    await timed(engine.clock, steps, 'record-notice', () =>
+      ec2.tag(pair.networkInterfaceId, { [notice.tag]: notice.mark }),
+    );
+  } catch (error) {
+    engine.deps.logger.warn('could not record the notice; the next look pages it again', { error });
+  }
+  return { result: r, page: true };
+}
+
+/**
+ * A refusal. Flapping pages once an episode: the first refusal records the page on the ENI
+ * (TAG.flappingPaged, best effort), and later ones, from any trigger, page nobody.
+ */
+async function refuse(
+  engine: Engine,
+  pair: Pair,
+  decision: Extract<Plan, { kind: 'refused' }>,
+  ec2: FailoverEc2,
+  steps: Step[],
+): Promise<Answer> {
+  const r = result('refused', pair, {
+    from: decision.from,
+    to: decision.to,
+    reasons: decision.reasons,
+    steps,
+  });
+  const flapping = decision.flapping;
+  if (!flapping) return { result: r };
+  if (flapping.paged) return { result: r, page: false };
+  try {
+    await timed(engine.clock, steps, 'record-flapping-page', () =>
+      ec2.tag(pair.networkInterfaceId, { [TAG.flappingPaged]: flapping.mark }),
+    );
+  } catch (error) {
+    engine.deps.logger.warn('could not record the flapping page; the next refusal pages again', { error });
+  }
+  return { result: r, page: true };
+}
+
+/** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */
+async function rehearse(
+  pair: Pair,
+  decision: MovePlan,
+  ec2: FailoverEc2,
+  clock: Clock,
+  steps: Step[],
+): Promise<Result> {
+  const fields = { from: decision.from, to: decision.to, reasons: decision.reasons };
+  const refusals = await timed(clock, steps, 'ec2-dry-run', () => ec2.rehearse(decision, pair));
+  if (refusals.length > 0) return result('refused', pair, { ...fields, reasons: refusals, steps });
+  return result('dry-run', pair, {
+    ...fields,
+    reasons: [...fields.reasons, 'EC2 DryRun allows the detach and the attach'],
+    steps,
+  });
+}
+
+/**
+ * The move itself (execute.ts), under this invocation's intent. Reports come from ownership: a move
+ * that another invocation made (or is making) is `unchanged` here and pages nobody.
+ */
+async function move(
+  engine: Engine,
+  pair: Pair,
+  decision: MovePlan,
+  observation: Observation,
+  ec2: FailoverEc2,
+  time: Budget,
+  steps: Step[],
+): Promise<Answer> {
+  const { clock, deps } = engine;
+  const done = await execute(decision, pair, ec2, {
+    clock,
+    deadline: time.deadline,
+    reason: decision.reasons.join('; '),
+    os: deps.os,
+    steps,
+    invocation: randomUUID().slice(0, 8),
+  });
+  if (!done.made) {
+    engine.telemetry.gauge(pair, observation, observation.eni ? holderOf(observation.eni) : null);
+    const fields = { from: decision.from, to: decision.to, steps: done.steps };
+    return {
+      result: result('unchanged', pair, { ...fields, reasons: [done.reason, ...done.notes] }),
+      page: false,
+    };
+  }
+  engine.telemetry.gauge(pair, observation, decision.to);
+  return {
+    result: result('moved', pair, {
+      from: decision.from,
+      to: decision.to,
+      reasons: [...decision.reasons, ...done.notes],
+      steps: done.steps,
+    }),
+  };
+}
+
+/** Metrics for one result. */
+function countOutcome(engine: Engine, pair: Pair, trigger: PairTrigger, r: Result): void {
+  const { count, total } = engine.telemetry;
+  if (r.outcome === 'moved') {
+    count(pair.name, 'Moved', 1);
+    count(
+      pair.name,
+      'FailoverDuration',
+      r.steps.reduce((sum, s) => sum + s.ms, 0),
+      MetricUnit.Milliseconds,
+    );
+  }
+  if (r.outcome === 'refused') {
+    count(pair.name, 'Refused', 1);
+    // Without the Pair dimension, so that one alarm covers every pair: a refused automatic failover
+    // means a service is down and nobody moved its address.
+    if (isAutomatic(trigger)) total('AutomaticRefusals');
+  }
+}
+
+/** A failure part-way: the result says what failed and where the ENI is now. */
+async function reportFailure(
+  engine: Engine,
+  pair: Pair,
+  trigger: PairTrigger,
+  ec2: FailoverEc2,
+  time: Budget,
+  error: unknown,
+): Promise<Result> {
+  const { clock } = engine;
+  const step = error instanceof StepError ? error : new StepError('unknown', [], { cause: error });
+  const looking = ec2.within(Math.min(clock.now() + WHERE_IS_MS, time.end - PUBLISH_MARGIN_MS), () =>
+    clock.now(),
+  );
+  const where = await whereIs(pair, looking, isAutomatic(trigger));
+  const r = result('failed', pair, { reasons: [step.message, where], steps: step.steps });
+  engine.telemetry.count(pair.name, 'Failed', 1);
+  engine.deps.logger.error('failed', { result: r, error });
+  return r;
+}
+
+async function publish(engine: Engine, r: Result, end: number): Promise<void> {
+  const { clock, deps } = engine;
+  try {
+    await deps.notify(r, AbortSignal.timeout(Math.max(1, Math.ceil(end - PUBLISH_MARGIN_MS - clock.now()))));
+  } catch (error) {
+    // The move is what matters; a lost notification is logged and counted, not retried into a second move.
+    deps.logger.error('notification failed', { error, outcome: r.outcome, pair: r.pair });
+    if (r.pair) engine.telemetry.count(r.pair, 'NotifyFailed', 1);
+    engine.telemetry.total('NotifyFailed');
+  }
 }

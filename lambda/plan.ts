@@ -1,72 +1,67 @@
 // PURE: observed state + trigger -> Plan. No SDK import, no I/O, no clock.
-import { DEFAULT_COOLDOWN_SECONDS, instanceOf, type Pair, type Role, roleOf } from './config';
-import { describeTrigger, type Trigger } from './events';
-import type { PairState } from './result';
+//
+// The decision table. Each row is one named function; "why did it refuse?" leads to one of them.
+//
+//   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
+//   Automatic triggers (alarm, state change, planned-failure warning, reconcile); the first rule that answers decides:
+//     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
+//     inMaintenance        a pair in maintenance (a window on its ENI, or its holder's application
+//                          reporting suppressed) is left alone: automatic moves are paused
+//     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
+//     rebalanceNotWanted   a rebalance recommendation moves nothing for a pair without moveOnRebalance
+//     warnedAboutOther     a warning about the member that does not hold the ENI: "redundancy ends at", paged once
+//     warnedAboutHolder    a warning about a healthy holder: a planned move now (no Force, not damped)
+//     scheduledForHolder   a healthy holder's scheduled stop/retirement/reboot within the lead time: a planned move
+//     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
+//     otherScheduled       the other member's scheduled stop/retirement/reboot: "redundancy ends at", paged once
+//     holderHealthy        a holder that reads healthy keeps the ENI
+//     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
+//                          only while it still runs, so a stopped or terminated holder is left at once;
+//                          a move for the application check alone needs a ready target (applicationReady)
+//   Manual move: intentBlocks, then
+//     manualMove           to the named member (or the other one); never damped
+//   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
+//     detachFor            the detach first, with Force by need (forceFor), the forced detach recorded
+//     escalateFor          an automatic move's detach without Force that hangs is forced after 20 s
+//     putBackFor           where the ENI goes back if the attach fails
+//     fenceFor             the failed holder to stop after a forced detach
+//   After the decision:
+//     keepAddress          an attachment that would die with its instance is set to outlive it
 
-export interface EniView {
-  readonly id: string;
-  /** EC2's ENI status: available | in-use | attaching | detaching | associated … */
-  readonly status: string;
-  readonly availabilityZone: string;
-  readonly vpcId: string;
-  /** The service address. */
-  readonly privateIp: string | undefined;
-  readonly interfaceType: string;
-  readonly requesterManaged: boolean;
-  /**
-   * Addresses the ENI carries, as an instance type's per-interface limits count them: each IPv4 or
-   * IPv6 prefix counts as one address (EC2 User Guide, "Prefix delegation", considerations).
-   */
-  readonly addresses: { readonly ipv4: number; readonly ipv6: number };
-  readonly attachment?: {
-    readonly id: string;
-    readonly instanceId: string | undefined;
-    readonly deviceIndex: number;
-    /** attaching | attached | detaching | detached */
-    readonly status: string;
-    readonly deleteOnTermination: boolean;
-  };
-  readonly tags: Readonly<Record<string, string>>;
-}
+import { eniProblems, failed, targetProblems } from './checks';
+import {
+  DEFAULT_COOLDOWN_SECONDS,
+  DEFAULT_MAX_MOVES_PER_HOUR,
+  DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES,
+  instanceOf,
+  type Pair,
+  type Role,
+  roleOf,
+} from './config';
+import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
+import { describeMaintenance, maintenanceOf } from './maintenance';
+import type { PairState, PlannedEvent } from './result';
+import {
+  automaticMovesOf,
+  describeEvent,
+  type EniView,
+  goingAway,
+  health,
+  holderOf,
+  type InstanceView,
+  type Intent,
+  intentsOf,
+  noticeTag,
+  type Observation,
+  ownApplication,
+  precedes,
+  TAG,
+  takesItAway,
+  who,
+} from './view';
 
-export interface InstanceView {
-  readonly id: string;
-  /** pending | running | stopping | stopped | shutting-down | terminated */
-  readonly state: string;
-  readonly availabilityZone: string;
-  readonly vpcId: string | undefined;
-  readonly instanceType: string;
-  /** ok | impaired | initializing | insufficient-data | not-applicable | unknown */
-  readonly instanceStatus: string;
-  readonly systemStatus: string;
-  /** The status of its attached EBS volumes (DescribeInstanceStatus AttachedEbsStatus). */
-  readonly ebsStatus: string;
-  /** Its EC2 application status checks, taken together (DescribeInstanceStatus ApplicationStatus). */
-  readonly applicationStatus: string;
-  /** When it was last started (epoch ms): a stop and start renews it. */
-  readonly launchTime: number | undefined;
-  /**
-   * Interfaces network card 0 allows (DescribeInstanceTypes NetworkCards[0]); undefined when EC2 did
-   * not say. Device indexes and interface limits count per card, and the function attaches to card 0.
-   */
-  readonly maxInterfaces: number | undefined;
-  /** Addresses one interface of its type may carry (DescribeInstanceTypes NetworkInfo); undefined when EC2 did not say. */
-  readonly perInterface:
-    | { readonly ipv4: number; readonly ipv6: number; readonly ipv6Supported: boolean }
-    | undefined;
-  readonly interfaces: readonly {
-    readonly id: string;
-    readonly deviceIndex: number;
-    readonly networkCardIndex: number;
-  }[];
-}
-
-export interface Observation {
-  /** undefined: EC2 knows no such ENI. */
-  readonly eni: EniView | undefined;
-  /** The pair's instances that EC2 knows, by ID. */
-  readonly instances: Readonly<Record<string, InstanceView>>;
-}
+/** How long an automatic move waits for a detach without Force before it forces it (CONTRACT.md). */
+export const FORCE_AFTER_MS = 20_000;
 
 export type Plan =
   | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
@@ -76,12 +71,27 @@ export type Plan =
       readonly reasons: string[];
       /** An attachment to set DeleteOnTermination=false on: a move whose last steps failed left it true. */
       readonly keep?: string;
+      /**
+       * Page this result, once: write `mark` in the ENI's tag `tag` (the planner saw it not there yet), so that
+       * no invocation pages the same notice again (a member going away: "redundancy ends at").
+       */
+      readonly notice?: { readonly tag: string; readonly mark: string };
+      /**
+       * Page nobody, whatever the trigger: another invocation's move is under way (it reports), a notice paged
+       * already, a rebalance recommendation the pair ignores.
+       */
+      readonly quiet?: boolean;
     }
   | {
       readonly kind: 'refused';
       readonly from: string | null;
       readonly to: string | null;
       readonly reasons: string[];
+      /**
+       * Refused as flapping: paged once an episode. `paged`: this episode was paged already; `mark`:
+       * the value of TAG.flappingPaged that records the page.
+       */
+      readonly flapping?: { readonly paged: boolean; readonly mark: string };
     }
   | MovePlan;
 
@@ -114,209 +124,457 @@ export interface MovePlan {
   readonly fence: string | undefined;
   /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
   readonly verifyAddress: string | undefined;
+  /** An automatic move away from a failed holder: recorded in TAG.automaticMoves, which damping counts. */
+  readonly automatic: boolean;
+  /**
+   * A detach without Force that has not finished after `afterMs` is forced (an automatic move): the
+   * holder's OS is not letting go. `record`: write the forced detach, for a holder that still runs.
+   */
+  readonly escalate:
+    | {
+        readonly attachmentId: string;
+        readonly instanceId: string;
+        readonly afterMs: number;
+        readonly record: boolean;
+      }
+    | undefined;
   /** Why the move is right, for the result and the ENI's tag. */
   readonly reasons: string[];
 }
 
-/** Tags written on the ENI after every move; the cool-down reads MOVED_AT back. */
-export const TAG = {
-  movedAt: 'eni-failover:moved-at',
-  from: 'eni-failover:moved-from',
-  to: 'eni-failover:moved-to',
-  reason: 'eni-failover:move-reason',
-  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
-  forcedFrom: 'eni-failover:forced-detach-from',
-  forcedAt: 'eni-failover:forced-detach-at',
-} as const;
+/** What the automatic rules look at. */
+interface Situation {
+  readonly pair: Pair;
+  readonly trigger: AutomaticTrigger;
+  readonly obs: Observation;
+  readonly eni: EniView;
+  /** The instance that holds the ENI, or null. */
+  readonly holder: string | null;
+  /** The trigger as a person reads it. */
+  readonly cause: string;
+  readonly now: number;
+  /** This invocation's ID, for its own intent on the ENI; undefined before it has written one. */
+  readonly self: string | undefined;
+}
 
-/** A check that failed, named so that operators and tests can match on it: "target-az: …". */
-const failed = (check: string, detail: string) => `${check}: ${detail}`;
+/** An automatic rule: a plan when it decides, undefined to let the next rule decide. */
+type Rule = (s: Situation) => Plan | undefined;
 
-/** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */
-export const who = (pair: Pair, instanceId: string) => {
-  const role = roleOf(pair, instanceId);
-  return role ? `${role} ${instanceId}` : instanceId;
-};
+/** The automatic rules, in order. */
+const AUTOMATIC: readonly Rule[] = [
+  intentBlocks,
+  inMaintenance,
+  adoptStranded,
+  rebalanceNotWanted,
+  warnedAboutOther,
+  warnedAboutHolder,
+  scheduledForHolder,
+  notAboutHolder,
+  otherScheduled,
+  holderHealthy,
+  failOver,
+];
+
+/** What the planner decides about: every trigger but those handled before it (ignored, maintenance). */
+export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
+
+/**
+ * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
+ * healthy member of the pair"; the trigger is only a reason to look again.
+ */
+export function plan(
+  pair: Pair,
+  trigger: PlanTrigger,
+  obs: Observation,
+  now: number,
+  /** This invocation's ID, once it has recorded its intent on the ENI. */
+  self?: string,
+): Plan {
+  const eni = obs.eni;
+  const problems = eniProblems(pair, eni);
+  if (trigger.kind === 'status')
+    return eni ? planStatus(pair, obs, eni, now) : { kind: 'status', holder: null, reasons: problems };
+  if (!eni || problems.length > 0)
+    return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
+  return keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
+}
+
+function decide(
+  pair: Pair,
+  trigger: Exclude<PlanTrigger, { kind: 'status' }>,
+  obs: Observation,
+  eni: EniView,
+  now: number,
+  self: string | undefined,
+): Plan {
+  if (trigger.kind === 'move')
+    return intentBlocks({ pair, eni, now, self }) ?? manualMove(pair, trigger, obs, eni);
+  const situation: Situation = {
+    pair,
+    trigger,
+    obs,
+    eni,
+    holder: holderOf(eni),
+    cause: describeTrigger(trigger),
+    now,
+    self,
+  };
+  for (const rule of AUTOMATIC) {
+    const decision = rule(situation);
+    if (decision) return decision;
+  }
+  throw new Error('no automatic rule decided: failOver decides whatever is left');
+}
+
+// ── Automatic rules ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * One address, many actors: another invocation's live intent means it is moving the ENI, and it will
+ * report the move; this one changes nothing and pages nobody. With an intent of its own (`self`, the
+ * re-read after writing it), only a rival that precedes it (lambda/view.ts precedes) blocks.
+ */
+function intentBlocks({
+  pair,
+  eni,
+  now,
+  self,
+}: Pick<Situation, 'pair' | 'eni' | 'now' | 'self'>): Plan | undefined {
+  const rival = rivalIntent(eni.tags, self, now);
+  if (!rival) return undefined;
+  return {
+    kind: 'unchanged',
+    holder: holderOf(eni),
+    quiet: true,
+    reasons: [
+      `a move by another invocation is under way (${rival.id}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()})`,
+    ],
+  };
+}
+
+/** The live intent of another invocation that goes before this one's, if any; expired intents are ignored. */
+export function rivalIntent(
+  tags: Readonly<Record<string, string>>,
+  self: string | undefined,
+  now: number,
+): Intent | undefined {
+  const live = intentsOf(tags).filter((i) => i.until > now);
+  const own = live.find((i) => i.id === self);
+  return live
+    .filter((i) => i.id !== self && (!own || precedes(i, own)))
+    .sort((a, b) => (precedes(a, b) ? -1 : 1))[0];
+}
+
+/**
+ * Maintenance pauses every automatic move of the pair, a stranded or failed holder's included: the
+ * operator (or deploy tooling) said hands off. The answer says what would have been done, so that a
+ * person can move the ENI by hand (manual moves still work) or end the window.
+ */
+function inMaintenance({ pair, obs, eni, holder, cause, now }: Situation): Plan | undefined {
+  const window = maintenanceOf(pair, obs, now);
+  if (!window) return undefined;
+  const failure = holder === null ? undefined : holderFailure(pair, obs.instances[holder]);
+  const down =
+    holder === null
+      ? `${eni.id} is attached to no one`
+      : failure
+        ? `${who(pair, holder)} holds the ENI and has failed: ${failure}`
+        : undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}: ${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`,
+      ...(down ? [`${down}: not acting while in maintenance; move it by hand or end the window`] : []),
+    ],
+  };
+}
+
+/** An ENI that no one holds is attached to a healthy member, whatever the trigger was about. */
+function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (holder !== null) return undefined;
+  return adopt(pair, obs, eni, `triggered by ${cause}`, { unattended: true });
+}
+
+/** Rebalance recommendations come early and often: only a pair that asks for it (moveOnRebalance) acts on one. */
+function rebalanceNotWanted({ pair, trigger, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind !== 'planned' || trigger.warning !== 'rebalance-recommendation' || pair.moveOnRebalance)
+    return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}: pair ${pair.name} does not move on rebalance recommendations (moveOnRebalance is off)`,
+    ],
+    quiet: true,
+  };
+}
+
+/** A warning about the member that does not hold the ENI moves nothing; the pair's redundancy ends, paged once. */
+function warnedAboutOther({ pair, trigger, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind !== 'planned' || holder === null || holder === trigger.instanceId) return undefined;
+  // A holder that has failed is no reason to wait: left to the rules for failures (and the next round).
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const role = roleOf(pair, trigger.instanceId) as Role;
+  const ends = trigger.endsAt ?? 'a time EC2 has not given (a rebalance recommendation)';
+  return noticeOnce(
+    holder,
+    eni,
+    role,
+    // The same warning delivered again (a retry, a duplicate) has the same time: paged once.
+    `${trigger.warning} ${trigger.sentAt}`,
+    `redundancy ends at ${ends}: ${cause}; ${who(pair, holder)} keeps the ENI, with no member to take over`,
+  );
+}
+
+/**
+ * A warning about a holder that is still healthy: move now, while the move is cleanest (no Force, the target
+ * checked), exempt from damping (the holder is going away whatever moved last). A holder that has failed
+ * already is left to failOver, as for any failure.
+ */
+function warnedAboutHolder(s: Situation): Plan | undefined {
+  const { trigger, holder, obs, pair, cause } = s;
+  if (trigger.kind !== 'planned' || holder !== trigger.instanceId) return undefined;
+  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  return plannedMove(s, `${who(pair, holder)} holds the ENI and is going away: ${cause}`);
+}
+
+/**
+ * A healthy holder with a scheduled event that takes it away (a stop, retirement or reboot) moves when the
+ * event's NotBefore is within the pair's lead time (scheduledEventLeadMinutes), not earlier: EC2 announces
+ * them days ahead, and the standby should not carry the address for days before it must.
+ */
+function scheduledForHolder(s: Situation): Plan | undefined {
+  const { pair, obs, holder, now } = s;
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const event = goingAway(obs.instances[holder]);
+  const at = plannedMoveAt(pair, obs.instances[holder]);
+  if (event === undefined || at === undefined || now < at) return undefined;
+  return plannedMove(
+    s,
+    `${who(pair, holder)} holds the ENI and has a scheduled ${describeEvent(event)}, within the pair's ${leadMinutes(pair)} min lead`,
+  );
+}
+
+/** The other member has a scheduled event that takes it away: the pair's redundancy ends then, paged once. */
+function otherScheduled({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
+  const event = goingAway(obs.instances[other]);
+  if (event?.notBefore === undefined) return undefined;
+  const role = roleOf(pair, other) as Role;
+  const mark = `${event.code} ${new Date(event.notBefore).toISOString()}`;
+  if (eni.tags[noticeTag(role)] === mark) return undefined;
+  return noticeOnce(
+    holder,
+    eni,
+    role,
+    mark,
+    `redundancy ends at ${new Date(event.notBefore).toISOString()}: ${who(pair, other)} has a scheduled ${describeEvent(event)} (seen by ${cause}); ${who(pair, holder)} keeps the ENI`,
+  );
+}
+
+/** An unchanged result that pages `text` once: not when the ENI's notice tag for `role` already holds `mark`. */
+function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text: string): Plan {
+  const tag = noticeTag(role);
+  if (eni.tags[tag] === mark)
+    return { kind: 'unchanged', holder, reasons: [text, 'paged already'], quiet: true };
+  return { kind: 'unchanged', holder, reasons: [text], notice: { tag, mark } };
+}
+
+/**
+ * A planned move off a healthy holder to the other member: the target's checks, and no damping. The other
+ * member going away as soon is no place for the address (target-going-away).
+ */
+function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation, why: string): Plan {
+  const to = instanceOf(pair, otherRole(roleOf(pair, holder as string) as Role));
+  const at = plannedMoveAt(pair, obs.instances[to]);
+  const event = goingAway(obs.instances[to]);
+  const blockers =
+    at !== undefined && event !== undefined && now >= at
+      ? [failed('target-going-away', `${who(pair, to)} has a scheduled ${describeEvent(event)} too`)]
+      : [];
+  return moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [
+      why,
+      `a planned move, made while the holder is healthy: no Force, no cool-down${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
+    ],
+    // Not `automatic`: no failure, so nothing for damping to count. Unattended: a detach the going-away
+    // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
+    { unattended: true, blockers },
+  );
+}
+
+const leadMinutes = (pair: Pair) => pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;
+
+/**
+ * When a member holding the ENI would be moved off for its scheduled event: the lead time before the
+ * event's NotBefore (epoch ms); undefined when it has no event that takes it away.
+ */
+export function plannedMoveAt(pair: Pair, instance: InstanceView | undefined): number | undefined {
+  const notBefore = goingAway(instance)?.notBefore;
+  return notBefore === undefined ? undefined : notBefore - leadMinutes(pair) * 60_000;
+}
+
+/** An alarm or state change about the member that does not hold the ENI moves nothing. */
+function notAboutHolder({ pair, trigger, holder, cause }: Situation): Plan | undefined {
+  if (trigger.kind === 'reconcile' || holder === null || holder === trigger.instanceId) return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}, but the ENI is held by ${who(pair, holder)}, not by ${who(pair, trigger.instanceId)}: nothing to move`,
+    ],
+  };
+}
+
+/** A holder that reads healthy at the moment of decision keeps the ENI: the trigger is stale. */
+function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan | undefined {
+  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [trigger.kind === 'reconcile' ? `${cause}: ${healthy}` : `${cause}, but ${healthy}: not moving`],
+  };
+}
+
+/** A holder that has failed is left for the other member, unless damping holds the move back. */
+function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
+  const from = holder as string;
+  const instance = obs.instances[from];
+  const why = holderFailure(pair, instance);
+  const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
+  const damping = dampingFor(pair, eni, instance, now);
+  const decision = moveTo(
+    pair,
+    obs,
+    eni,
+    to,
+    [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
+    { automatic: true, blockers: [...damping.reasons, ...applicationReady(pair, obs, from, to)] },
+  );
+  return decision.kind === 'refused' && damping.flapping
+    ? { ...decision, flapping: damping.flapping }
+    : decision;
+}
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
-export function failure(pair: Pair, instance: InstanceView | undefined): string | undefined {
+export function holderFailure(pair: Pair, instance: InstanceView | undefined): string | undefined {
   if (!instance) return 'EC2 does not know it (terminated and gone?)';
   // pending: it is starting (an operator started it while it held the ENI), not failing.
   if (instance.state !== 'running' && instance.state !== 'pending') return `state is ${instance.state}`;
   if (instance.instanceStatus === 'impaired') return 'instance status check is impaired';
   if (instance.systemStatus === 'impaired') return 'system status check is impaired';
   if (instance.ebsStatus === 'impaired') return 'attached EBS status check is impaired';
-  if (pair.applicationCheck && instance.applicationStatus === 'impaired')
-    return 'application status check is impaired';
+  // The pair's own check (applicationCheckId), never another team's on the same instance; the
+  // instance-level aggregate only where no check is named.
+  const app = ownApplication(pair, instance);
+  if (app?.status === 'failed') return `its ${app.detail}`;
+  if (app?.status === 'impaired') return 'application status check is impaired';
   return undefined;
 }
 
-/** An instance's health as a person reads it. */
-export function health(pair: Pair, instance: InstanceView | undefined): string {
-  if (!instance) return 'not found';
-  const app = pair.applicationCheck ? `, application ${instance.applicationStatus}` : '';
-  return `${instance.state}, status ${instance.instanceStatus}/${instance.systemStatus}/EBS ${instance.ebsStatus}${app}, ${instance.availabilityZone}`;
-}
-
-/** The ENI is attached (or attaching) to this instance; detaching or detached count as no one. */
-export function holderOf(eni: EniView): string | null {
-  const a = eni.attachment;
-  if (!a?.instanceId) return null;
-  return a.status === 'attached' || a.status === 'attaching' ? a.instanceId : null;
-}
-
-/** Checks on the ENI itself; empty when it may be moved. */
-export function eniProblems(pair: Pair, eni: EniView | undefined): string[] {
-  if (!eni) return [failed('eni-exists', `${pair.networkInterfaceId} does not exist`)];
-  const problems: string[] = [];
-  if (eni.requesterManaged) {
-    problems.push(
-      failed('eni-requester-managed', `${eni.id} is managed by an AWS service and must not be moved`),
-    );
-  }
-  if (eni.interfaceType !== 'interface') {
-    problems.push(
-      failed('eni-type', `${eni.id} is of type ${eni.interfaceType}, only a plain interface can move`),
-    );
-  }
-  const holder = holderOf(eni);
-  if (holder !== null && eni.attachment?.deviceIndex === 0) {
-    problems.push(failed('eni-primary', `${eni.id} is the primary interface (device index 0) of ${holder}`));
-  }
-  if (holder !== null && !roleOf(pair, holder)) {
-    problems.push(
-      failed('eni-holder', `${eni.id} is attached to ${holder}, which is not a member of pair ${pair.name}`),
-    );
-  }
-  return problems;
-}
-
-/** Checks on the instance that would receive the ENI; empty when the attach is safe. */
-export function targetProblems(
-  pair: Pair,
-  eni: EniView,
-  instanceId: string,
-  target: InstanceView | undefined,
-): string[] {
-  const name = who(pair, instanceId);
-  if (!target) return [failed('target-exists', `${name} does not exist`)];
-  const problems: string[] = [];
-  if (target.state !== 'running')
-    problems.push(failed('target-running', `${name} is ${target.state}, not running`));
-  if ([target.instanceStatus, target.systemStatus, target.ebsStatus].includes('impaired')) {
-    problems.push(
-      failed(
-        'target-healthy',
-        `${name} status checks are impaired (instance ${target.instanceStatus}, system ${target.systemStatus}, attached EBS ${target.ebsStatus})`,
-      ),
-    );
-  }
-  if (pair.applicationCheck && target.applicationStatus === 'impaired') {
-    problems.push(failed('target-application', `${name} reports its application status check impaired`));
-  }
-  if (target.availabilityZone !== eni.availabilityZone) {
-    problems.push(
-      failed(
-        'target-az',
-        `${name} is in ${target.availabilityZone}, but the ENI is in ${eni.availabilityZone}`,
-      ),
-    );
-  }
-  if (target.vpcId !== eni.vpcId) {
-    problems.push(
-      failed('target-vpc', `${name} is in ${target.vpcId ?? 'no VPC'}, but the ENI is in ${eni.vpcId}`),
-    );
-  }
-  // Device indexes count per network card (an EFA layout puts an interface at index 1 on every card):
-  // only card 0, where the ENI goes, matters.
-  const onCard0 = target.interfaces.filter((i) => i.networkCardIndex === 0 && i.id !== eni.id);
-  const occupant = onCard0.find((i) => i.deviceIndex === pair.deviceIndex);
-  if (occupant) {
-    problems.push(
-      failed(
-        'target-device-index',
-        `${name} already has ${occupant.id} at device index ${pair.deviceIndex} of network card 0`,
-      ),
-    );
-  }
-  if (target.maxInterfaces === undefined) {
-    problems.push(
-      failed(
-        'target-interface-limit',
-        `EC2 did not say how many interfaces ${target.instanceType} allows on network card 0`,
-      ),
-    );
-  } else if (onCard0.length >= target.maxInterfaces) {
-    problems.push(
-      failed(
-        'target-interface-limit',
-        `${name} has ${onCard0.length} of the ${target.maxInterfaces} interfaces ${target.instanceType} allows on network card 0`,
-      ),
-    );
-  }
-  problems.push(...addressProblems(name, eni, target));
-  const forced = forcedDetachProblem(name, eni, instanceId, target);
-  if (forced) problems.push(forced);
-  return problems;
-}
-
-/** An ENI carrying more addresses than the target's type allows per interface fails the attach, after the detach. */
-function addressProblems(name: string, eni: EniView, target: InstanceView): string[] {
-  const limit = target.perInterface;
-  const { ipv4, ipv6 } = eni.addresses;
-  if (!limit) {
-    return [
-      failed(
-        'target-address-limit',
-        `EC2 did not say how many addresses ${target.instanceType} allows per interface`,
-      ),
-    ];
-  }
-  const problems: string[] = [];
-  if (ipv4 > limit.ipv4) {
-    problems.push(
-      failed(
-        'target-address-limit',
-        `the ENI carries ${ipv4} IPv4 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv4} per interface`,
-      ),
-    );
-  }
-  if (ipv6 > 0 && !limit.ipv6Supported) {
-    problems.push(
-      failed(
-        'target-address-limit',
-        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) does not support IPv6`,
-      ),
-    );
-  } else if (ipv6 > limit.ipv6) {
-    problems.push(
-      failed(
-        'target-address-limit',
-        `the ENI carries ${ipv6} IPv6 addresses and prefixes; ${target.instanceType} (${name}) allows ${limit.ipv6} per interface`,
-      ),
-    );
-  }
-  return problems;
+/** The holder runs and answers every status check; only its application check failed. */
+function applicationOnly(pair: Pair, instance: InstanceView | undefined): boolean {
+  const withoutApplication = { ...pair, applicationCheck: undefined, applicationCheckId: undefined };
+  return (
+    holderFailure(pair, instance) !== undefined && holderFailure(withoutApplication, instance) === undefined
+  );
 }
 
 /**
- * AWS documents that after a forced detach the instance may not accept another interface at the same
- * device index until it is stopped and started: refuse it until its LaunchTime is later than the record.
+ * A move whose only cause is the holder's application check trades a running holder for the target's
+ * application: the target's own check must read passed (ok for the aggregate). Initializing,
+ * insufficient-data, not-applicable, no result or suppressed refuse it; failed is targetProblems' refusal.
  */
-function forcedDetachProblem(
-  name: string,
-  eni: EniView,
-  instanceId: string,
-  target: InstanceView,
-): string | undefined {
-  if (eni.tags[TAG.forcedFrom] !== instanceId) return undefined;
-  const at = Date.parse(eni.tags[TAG.forcedAt] ?? '');
-  if (Number.isNaN(at) || (target.launchTime !== undefined && target.launchTime > at)) return undefined;
-  return failed(
-    'target-forced-detach',
-    `the ENI was force-detached from ${name} at ${eni.tags[TAG.forcedAt]}, and it has not been stopped and started since; AWS documents that it may refuse an interface at that device index until then`,
-  );
+function applicationReady(pair: Pair, obs: Observation, from: string, to: string): string[] {
+  const target = obs.instances[to];
+  if (!target || !applicationOnly(pair, obs.instances[from])) return [];
+  const app = ownApplication(pair, target);
+  if (!app || app.status === 'failed' || app.status === 'impaired') return [];
+  const suppressed = target.application?.suppressed;
+  if ((app.status === 'passed' || app.status === 'ok') && !suppressed) return [];
+  return [
+    failed(
+      'target-application',
+      `${who(pair, to)} must pass its own application check to take over from a holder that runs and failed only that check, but its ${app.detail}${suppressed ? ' and its reporting is suppressed' : ''}`,
+    ),
+  ];
 }
+
+/**
+ * Damping by cause: the cool-down and the flap limit hold back only a move away from a holder that
+ * still runs (a failed check), and count only automatic moves (TAG.automaticMoves). A holder that is
+ * stopping, stopped, shutting down, terminated or gone is left at once: damping never keeps the
+ * address on a dead holder.
+ */
+function dampingFor(
+  pair: Pair,
+  eni: EniView,
+  holder: InstanceView | undefined,
+  now: number,
+): { reasons: string[]; flapping?: { paged: boolean; mark: string } } {
+  if (!stillRuns(holder)) return { reasons: [] };
+  const moves = automaticMovesOf(eni.tags, now);
+  const reasons: string[] = [];
+  const last = moves.at(-1);
+  const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
+  if (last !== undefined && now - last < seconds * 1000) {
+    const ago = Math.max(0, Math.round((now - last) / 1000));
+    reasons.push(
+      failed(
+        'cooldown',
+        `the last automatic move was ${ago} s ago; a move away from a holder that still runs waits ${seconds} s after it, to damp flapping (a manual move, or a holder that is stopped or gone, is not damped)`,
+      ),
+    );
+  }
+  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
+  if (last === undefined || moves.length < limit) return { reasons };
+  reasons.push(
+    failed(
+      'flapping',
+      `${moves.length} automatic moves in the last hour (the limit is ${limit}); moves away from a holder that still runs wait until the oldest is an hour old, at ${new Date((moves[0] ?? now) + 3_600_000).toISOString()}; a person should look (a manual move still works)`,
+    ),
+  );
+  const mark = new Date(last).toISOString();
+  return { reasons, flapping: { paged: eni.tags[TAG.flappingPaged] === mark, mark } };
+}
+
+/** Running (or starting): its failure is a check, not its state, so damping and a detach without Force apply. */
+const stillRuns = (instance: InstanceView | undefined) =>
+  instance?.state === 'running' || instance?.state === 'pending';
+
+// ── Manual rules ─────────────────────────────────────────────────────────────────────────────────
+
+/** A drill or fail-back: to the named member, or the one that does not hold the ENI. */
+function manualMove(
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'move' }>,
+  obs: Observation,
+  eni: EniView,
+): Plan {
+  const holder = holderOf(eni);
+  if (holder === null && trigger.to === undefined)
+    return adopt(pair, obs, eni, 'manual move', { dryRun: trigger.dryRun });
+  const holderRole = holder === null ? undefined : roleOf(pair, holder);
+  const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
+  const to = instanceOf(pair, toRole);
+  if (holder === to)
+    return { kind: 'unchanged', holder, reasons: [`the ENI is already attached to ${toRole} ${to}`] };
+  const why =
+    holder === null
+      ? `${eni.id} is attached to no one`
+      : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
+  return moveTo(pair, obs, eni, to, [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why], {
+    dryRun: trigger.dryRun,
+  });
+}
+
+// ── Every move ───────────────────────────────────────────────────────────────────────────────────
 
 const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
 
@@ -327,41 +585,47 @@ function moveTo(
   eni: EniView,
   to: string,
   why: string[],
-  dryRun: boolean,
-  /** Reasons to refuse besides the target's checks (the cool-down). */
-  blockers: string[] = [],
+  how: {
+    dryRun?: boolean;
+    /** An automatic move away from a failed holder (counted by damping). */
+    automatic?: boolean;
+    /** Moves without a person: a hung detach is forced (adopting a stranded ENI, a failed holder). */
+    unattended?: boolean;
+    /** Reasons to refuse besides the target's checks (damping). */
+    blockers?: string[];
+  } = {},
 ): Plan {
   const from = holderOf(eni);
-  const problems = [...blockers, ...targetProblems(pair, eni, to, obs.instances[to])];
+  const problems = [...(how.blockers ?? []), ...targetProblems(pair, eni, to, obs.instances[to])];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
-  const detach = detachFor(pair, obs, eni);
+  const detach = detachFor(obs, eni);
   return {
     kind: 'move',
     from,
     to,
     detach,
     awaitAvailable: detach !== undefined || eni.status !== 'available',
-    dryRun,
-    // Back onto the old holder only if it is healthy (a drill, a fail-back), so that it serves again.
-    putBack: from !== null && detach && failure(pair, obs.instances[from]) === undefined ? from : undefined,
-    fence: fenceable(pair, from, detach?.force === true, obs),
+    dryRun: how.dryRun ?? false,
+    putBack: putBackFor(pair, obs, from, detach),
+    fence: fenceFor(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
+    automatic: how.automatic ?? false,
+    escalate: how.automatic || how.unattended ? escalateFor(obs, eni, detach) : undefined,
     reasons: why,
   };
 }
 
 /**
- * The detach a move needs first, if any. Force is AWS's last resort for a failed instance
- * (DetachNetworkInterface, `Force`): a holder whose only failure is its application lets go the
- * ordinary way. A detach that hangs in `detaching` from an instance that has failed since (its OS
- * stopped answering) is forced. The forced detach is recorded only off an instance that still runs:
- * a stopped or terminated one must be started again anyway, which is the documented cure.
+ * The detach a move needs first, if any. A detach that hangs in `detaching` from an instance that has
+ * failed since (its OS stopped answering) is forced. The forced detach is recorded only off an
+ * instance that still runs: a stopped or terminated one must be started again anyway, which is the
+ * documented cure.
  */
-function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach'] {
+function detachFor(obs: Observation, eni: EniView): MovePlan['detach'] {
   const a = eni.attachment;
   if (!a?.instanceId || !['attached', 'attaching', 'detaching'].includes(a.status)) return undefined;
   const instance = obs.instances[a.instanceId];
-  const force = failure({ ...pair, applicationCheck: undefined }, instance) !== undefined;
+  const force = forceFor(instance);
   if (a.status === 'detaching' && !force) return undefined;
   return {
     attachmentId: a.id,
@@ -371,15 +635,62 @@ function detachFor(pair: Pair, obs: Observation, eni: EniView): MovePlan['detach
   };
 }
 
+/**
+ * Force by need. Force is AWS's last resort for a failed instance (DetachNetworkInterface, `Force`),
+ * and after it the instance may refuse an interface at that index until it is stopped and started:
+ * only a holder that is not running, or fails its instance or system reachability check, gets it. A
+ * holder that answers (only its attached-EBS or application check failed) lets go the ordinary way;
+ * if it does not within FORCE_AFTER_MS, an automatic move escalates (escalateFor).
+ */
+function forceFor(instance: InstanceView | undefined): boolean {
+  if (!stillRuns(instance)) return true;
+  return instance?.instanceStatus === 'impaired' || instance?.systemStatus === 'impaired';
+}
+
+/** The detach an automatic move forces if it has not finished within FORCE_AFTER_MS. */
+function escalateFor(obs: Observation, eni: EniView, detach: MovePlan['detach']): MovePlan['escalate'] {
+  const a = eni.attachment;
+  if (detach?.force || !a?.instanceId) return undefined;
+  if (!detach && a.status !== 'detaching') return undefined;
+  const instance = obs.instances[a.instanceId];
+  return {
+    attachmentId: a.id,
+    instanceId: a.instanceId,
+    afterMs: FORCE_AFTER_MS,
+    record: instance?.state === 'running',
+  };
+}
+
+/**
+ * Back onto the old holder if it is healthy (a drill, a fail-back), or runs and failed only its
+ * application check: either serves better than an ENI attached to no one.
+ */
+function putBackFor(
+  pair: Pair,
+  obs: Observation,
+  from: string | null,
+  detach: MovePlan['detach'],
+): string | undefined {
+  if (from === null || !detach) return undefined;
+  const holder = obs.instances[from];
+  return holderFailure(pair, holder) === undefined || applicationOnly(pair, holder) ? from : undefined;
+}
+
 /** The holder to stop after a forced detach, when the pair fences and the holder is not already going down. */
-function fenceable(pair: Pair, from: string | null, forced: boolean, obs: Observation): string | undefined {
+function fenceFor(pair: Pair, from: string | null, forced: boolean, obs: Observation): string | undefined {
   if (!pair.fence || !forced || from === null) return undefined;
   const state = obs.instances[from]?.state;
   return state === 'running' || state === 'pending' ? from : undefined;
 }
 
 /** Attach an ENI that no one holds to a healthy member, the standby first. */
-function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: boolean): Plan {
+function adopt(
+  pair: Pair,
+  obs: Observation,
+  eni: EniView,
+  why: string,
+  how: { dryRun?: boolean; unattended?: boolean },
+): Plan {
   const refusals: string[] = [];
   for (const role of ['standby', 'primary'] as const) {
     const id = instanceOf(pair, role);
@@ -391,7 +702,7 @@ function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: 
         eni,
         id,
         [`${eni.id} is attached to no one`, why, `attaching it to ${role} ${id}`],
-        dryRun,
+        how,
       );
     }
     refusals.push(...problems);
@@ -404,100 +715,35 @@ function adopt(pair: Pair, obs: Observation, eni: EniView, why: string, dryRun: 
   };
 }
 
-/** Flap damping: an automatic move this soon after the ENI's last move is refused. */
-function cooldown(pair: Pair, eni: EniView, now: number): string[] {
-  const movedAt = Date.parse(eni.tags[TAG.movedAt] ?? '');
-  const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
-  if (Number.isNaN(movedAt) || now - movedAt >= seconds * 1000) return [];
-  const ago = Math.max(0, Math.round((now - movedAt) / 1000));
-  const last = `${eni.tags[TAG.from] ?? '?'} -> ${eni.tags[TAG.to] ?? '?'}`;
-  return [
-    failed(
-      'cooldown',
-      `the ENI last moved ${ago} s ago (${last}); automatic moves wait ${seconds} s between moves to damp flapping (a manual move is not damped)`,
-    ),
-  ];
+/** The goal includes an address that outlives its holder: finish what a half-done move left. */
+function keepAddress(eni: EniView, decision: Plan): Plan {
+  const a = eni.attachment;
+  if (decision.kind !== 'unchanged' || a?.status !== 'attached' || !a.deleteOnTermination) return decision;
+  return {
+    ...decision,
+    keep: a.id,
+    reasons: [
+      ...decision.reasons,
+      'the attachment would be deleted with its instance (DeleteOnTermination): setting it to false',
+    ],
+  };
 }
 
-function planAutomatic(
-  pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' }>,
-  obs: Observation,
-  eni: EniView,
-  now: number,
-): Plan {
-  const holder = holderOf(eni);
-  const cause = describeTrigger(trigger);
-  if (holder === null) return adopt(pair, obs, eni, `triggered by ${cause}`, false);
-  if (trigger.kind !== 'reconcile' && holder !== trigger.instanceId) {
-    return {
-      kind: 'unchanged',
-      holder,
-      reasons: [
-        `${cause}, but the ENI is held by ${who(pair, holder)}, not by ${who(pair, trigger.instanceId)}: nothing to move`,
-      ],
-    };
-  }
-  const why = failure(pair, obs.instances[holder]);
-  if (why === undefined) {
-    const healthy = `${who(pair, holder)} reads healthy now (${health(pair, obs.instances[holder])})`;
-    return {
-      kind: 'unchanged',
-      holder,
-      reasons: [
-        trigger.kind === 'reconcile' ? `${cause}: ${healthy}` : `${cause}, but ${healthy}: not moving`,
-      ],
-    };
-  }
-  const role = roleOf(pair, holder) as Role;
-  const to = instanceOf(pair, otherRole(role));
-  return moveTo(
-    pair,
-    obs,
-    eni,
-    to,
-    [`${who(pair, holder)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    false,
-    cooldown(pair, eni, now),
-  );
-}
+// ── Status ───────────────────────────────────────────────────────────────────────────────────────
 
-function planManualMove(
-  pair: Pair,
-  trigger: Extract<Trigger, { kind: 'move' }>,
-  obs: Observation,
-  eni: EniView,
-): Plan {
+function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Plan {
   const holder = holderOf(eni);
-  if (holder === null && trigger.to === undefined)
-    return adopt(pair, obs, eni, 'manual move', trigger.dryRun);
-  const holderRole = holder === null ? undefined : roleOf(pair, holder);
-  const toRole: Role = trigger.to ?? otherRole(holderRole ?? 'primary');
-  const to = instanceOf(pair, toRole);
-  if (holder === to)
-    return { kind: 'unchanged', holder, reasons: [`the ENI is already attached to ${toRole} ${to}`] };
-  const why =
-    holder === null
-      ? `${eni.id} is attached to no one`
-      : `${who(pair, holder)} holds the ENI (${health(pair, obs.instances[holder])})`;
-  return moveTo(
-    pair,
-    obs,
-    eni,
-    to,
-    [`manual move to ${toRole}${trigger.dryRun ? ' (dry run)' : ''}`, why],
-    trigger.dryRun,
-  );
-}
-
-function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
-  const holder = holderOf(eni);
+  const window = maintenanceOf(pair, obs, now);
   const reasons = [
     holder === null
       ? `${eni.id} is attached to no one (status ${eni.status})`
       : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
     `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
     `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
+    ...(window
+      ? [`${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`]
+      : []),
+    ...scheduledReasons(pair, obs, holder),
   ];
   const problems = eniProblems(pair, eni);
   if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
@@ -512,6 +758,26 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView): Plan {
     ...blockers,
   );
   return { kind: 'status', holder, reasons };
+}
+
+/** Each member's scheduled events, and when the planned move off the holder will happen. */
+function scheduledReasons(pair: Pair, obs: Observation, holder: string | null): string[] {
+  return [pair.primaryInstanceId, pair.standbyInstanceId].flatMap((id) => {
+    const instance = obs.instances[id];
+    const first = goingAway(instance);
+    const at = id === holder ? plannedMoveAt(pair, instance) : undefined;
+    return (instance?.scheduledEvents ?? []).map(
+      (e) =>
+        `${who(pair, id)} has a scheduled ${describeEvent(e)}` +
+        (!takesItAway(e)
+          ? ': it keeps running'
+          : e === first && at !== undefined
+            ? `: the ENI moves off it at ${new Date(at).toISOString()} (${leadMinutes(pair)} min before)`
+            : id !== holder && holder !== null
+              ? ': redundancy ends then'
+              : ''),
+    );
+  });
 }
 
 /**
@@ -533,69 +799,57 @@ export function redundancy(
   };
 }
 
+const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** A member's scheduled events, for status results. */
+function plannedEvents(instance: InstanceView | undefined): PlannedEvent[] {
+  return (instance?.scheduledEvents ?? []).map((e) => ({
+    code: e.code,
+    notBefore: isoOrNull(e.notBefore),
+    notAfter: isoOrNull(e.notAfter),
+    description: e.description,
+    takesItAway: takesItAway(e),
+  }));
+}
+
 /** The pair at a glance, for status results (lambda/result.ts PairState). */
-export function pairState(pair: Pair, obs: Observation): PairState {
+export function pairState(pair: Pair, obs: Observation, now: number): PairState {
   const holder = obs.eni ? holderOf(obs.eni) : null;
   const { attached, redundant } = redundancy(pair, obs, holder);
   const tags = obs.eni?.tags ?? {};
   const at = tags[TAG.movedAt];
+  const planned = holder === null ? undefined : plannedMoveAt(pair, obs.instances[holder]);
+  const moves = automaticMovesOf(tags, now);
+  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const last = moves.at(-1);
+  const cooldownEnds =
+    last === undefined ? 0 : last + (pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS) * 1000;
+  const damping =
+    moves.length >= limit && moves[0] !== undefined
+      ? `flapping until ${iso(moves[0] + 3_600_000)}`
+      : cooldownEnds > now
+        ? `cooldown until ${iso(cooldownEnds)}`
+        : null;
+  const intent = rivalIntent(tags, undefined, now);
+  const window = maintenanceOf(pair, obs, now);
   return {
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
     primary: health(pair, obs.instances[pair.primaryInstanceId]),
     standby: health(pair, obs.instances[pair.standbyInstanceId]),
     attached,
-    serving: attached && holder !== null && failure(pair, obs.instances[holder]) === undefined,
+    serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
     members: { primary: pair.primaryInstanceId, standby: pair.standbyInstanceId },
+    events: {
+      primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
+      standby: plannedEvents(obs.instances[pair.standbyInstanceId]),
+    },
+    plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
+    automaticMoves: { lastHour: moves.length, limit },
+    damping,
+    intent: intent ? { id: intent.id, to: intent.target, until: iso(intent.until) } : null,
+    maintenance: window ? { until: window.until, why: window.why } : null,
   };
-}
-
-/**
- * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
- * healthy member of the pair"; the trigger is only a reason to look again.
- */
-export function plan(
-  pair: Pair,
-  trigger: Exclude<Trigger, { kind: 'ignored' }>,
-  obs: Observation,
-  now: number,
-): Plan {
-  const eni = obs.eni;
-  const problems = eniProblems(pair, eni);
-  if (trigger.kind === 'status')
-    return eni ? planStatus(pair, obs, eni) : { kind: 'status', holder: null, reasons: problems };
-  if (!eni || problems.length > 0)
-    return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
-  const decision = decide(pair, trigger, obs, eni, now);
-  const a = eni.attachment;
-  // The goal includes an address that outlives its holder: finish what a half-done move left.
-  if (decision.kind === 'unchanged' && a?.status === 'attached' && a.deleteOnTermination) {
-    return {
-      ...decision,
-      keep: a.id,
-      reasons: [
-        ...decision.reasons,
-        'the attachment would be deleted with its instance (DeleteOnTermination): setting it to false',
-      ],
-    };
-  }
-  return decision;
-}
-
-function decide(
-  pair: Pair,
-  trigger: Extract<Trigger, { kind: 'alarm' | 'state-change' | 'reconcile' | 'move' }>,
-  obs: Observation,
-  eni: EniView,
-  now: number,
-): Plan {
-  switch (trigger.kind) {
-    case 'move':
-      return planManualMove(pair, trigger, obs, eni);
-    case 'alarm':
-    case 'state-change':
-    case 'reconcile':
-      return planAutomatic(pair, trigger, obs, eni, now);
-  }
 }

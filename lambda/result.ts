@@ -7,6 +7,17 @@ export interface Step {
   readonly ms: number;
 }
 
+/** A scheduled event, as status reports it (times ISO; null where EC2 gave none). */
+export interface PlannedEvent {
+  /** instance-stop | instance-retirement | instance-reboot | system-reboot | system-maintenance */
+  readonly code: string;
+  readonly notBefore: string | null;
+  readonly notAfter: string | null;
+  readonly description: string;
+  /** It stops, retires or reboots the member (system-maintenance does not): a holder is moved off before it. */
+  readonly takesItAway: boolean;
+}
+
 /** A pair at a glance, for `status` results: what the drill CLI's fleet table shows. */
 export interface PairState {
   /** The member that holds the ENI, or null. */
@@ -23,6 +34,27 @@ export interface PairState {
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
   /** The pair's instances by role: what the drill CLI names a move's members by (the pairs are not in the environment). */
   readonly members: { readonly primary: string; readonly standby: string };
+  /**
+   * Automatic moves are paused: a maintenance window on the ENI, or the holder's application status
+   * reporting suppressed. `until` null: until someone ends it. Absent from older functions' answers.
+   */
+  readonly maintenance?: { readonly until: string | null; readonly why: string } | null;
+  /** Each member's scheduled events (DescribeInstanceStatus Events), completed and canceled ones left out. */
+  readonly events: { readonly primary: readonly PlannedEvent[]; readonly standby: readonly PlannedEvent[] };
+  /**
+   * When the holder will be moved off for a scheduled stop, retirement or reboot (ISO: the event's NotBefore
+   * less the pair's lead time), or null when none is scheduled.
+   */
+  readonly plannedMove: string | null;
+  /** Automatic moves in the last hour, against the pair's flap limit (maxMovesPerHour). */
+  readonly automaticMoves: { readonly lastHour: number; readonly limit: number };
+  /**
+   * What holds back an automatic move away from a holder that still runs now: `cooldown until <ISO>`,
+   * `flapping until <ISO>`, or null. A stopped or terminated holder is left whatever it says.
+   */
+  readonly damping: string | null;
+  /** A live intent: another invocation is moving the ENI to `to` until `until`; null when none. */
+  readonly intent: { readonly id: string; readonly to: string; readonly until: string } | null;
 }
 
 /** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */
@@ -77,10 +109,18 @@ export function subjectOf(r: Result): string {
         return `REFUSED: ${checks.length > 0 ? checks.join(', ') : (r.reasons[0] ?? 'see message')}`;
       case 'dry-run':
         return `dry run OK: would move to ${r.to}`;
-      case 'unchanged':
-        return `unchanged, held by ${r.from ?? 'no one'}`;
-      case 'status':
-        return `status: held by ${r.from ?? 'no one'}`;
+      case 'status': {
+        // The answer to a maintenance request says the change (lambda/maintenance.ts reasons).
+        const change = r.reasons.find((x) => x.startsWith('maintenance'));
+        return change ? change.replace(/: .*$/, '') : `status: held by ${r.from ?? 'no one'}`;
+      }
+      case 'unchanged': {
+        // A member going away (plan.ts warnedAboutOther, otherScheduled): the page is the time.
+        const ends = /^redundancy ends at (.+?): /.exec(r.reasons[0] ?? '')?.[1];
+        return ends
+          ? `REDUNDANCY ENDS at ${ends}, held by ${r.from ?? 'no one'}`
+          : `unchanged, held by ${r.from ?? 'no one'}`;
+      }
       case 'ignored':
         return `ignored: ${r.reasons[0] ?? 'unrecognised event'}`;
     }

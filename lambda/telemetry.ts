@@ -1,6 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Pair } from './config';
-import { type Observation, redundancy } from './plan';
+import { redundancy } from './plan';
+import type { Observation } from './view';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 

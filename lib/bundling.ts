@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /**
- * The package's root: the repository (lib/ runs from source) or the installed package (dist/lib/ runs),
- * found as the nearest directory up with a package.json.
+ * The package's root: the repository (lib/ runs from source) or the installed package (dist/index.cjs runs, where
+ * the build makes import.meta.dirname __dirname), found as the nearest directory up with a package.json.
  */
 function packageRoot(from: string): string {
   let dir = from;

@@ -1,4 +1,4 @@
-import { Duration, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as fis from 'aws-cdk-lib/aws-fis';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,7 +18,7 @@ import { FailoverFunction } from './failover-function.ts';
 import { policyProblems } from './function-role.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
-import { METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
+import { heartbeatAlarms, METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
 import {
   allowAlarmsToPublish,
   allowDeadLetters,
@@ -51,7 +51,7 @@ function defaultServiceName(scope: Construct): string {
  *
  * The parts, one file each: props.ts (props and their validation), grouping.ts (pairs per function),
  * failover-function.ts (a function and its topic), function-role.ts (its permissions), detection.ts
- * (status-check alarms, state-change rule, reconcile schedule), application-checks.ts (EC2 application status
+ * (status-check alarms, state-change and Spot rule, rebalance rule, reconcile schedule), application-checks.ts (EC2 application status
  * checks, their associations and alarms), dashboard.ts, topics.ts (key, dead-letter queue, who may publish),
  * experiments.ts (FIS), self-monitoring.ts (alarms on the service itself).
  */
@@ -72,6 +72,11 @@ export class EniFailover extends Construct {
   readonly key: kms.IKey | undefined;
   /** The alarms on the service itself (to the notification topic). */
   readonly alarms: ServiceAlarms;
+  /**
+   * In ALARM when a function's reconcile rounds stop reporting (to the notification topic): one alarm per ten
+   * functions; none when `reconcileSchedule` is off or longer than 12 hours.
+   */
+  readonly heartbeats: cloudwatch.Alarm[];
   /** Every pair's state, moves and durations, and the service's own figures. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The FIS experiment templates, by pair name (see `experiments`). */
@@ -96,12 +101,13 @@ export class EniFailover extends Construct {
     this.serviceName = props.serviceName ?? defaultServiceName(this);
     Tags.of(this).add(TAG, this.serviceName);
 
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     // A key only for topics the construct makes itself.
     this.key =
       props.notificationTopic && props.alarmTopic
         ? undefined
-        : topicKey(this, this.serviceName, props.encryptionKey);
-    this.deadLetterQueue = deadLetterQueue(this);
+        : topicKey(this, this.serviceName, props.encryptionKey, removalPolicy);
+    this.deadLetterQueue = deadLetterQueue(this, removalPolicy);
     const deadLetters = deadLetterSources(this, this.deadLetterQueue);
     let ownTopic: sns.Topic | undefined;
     if (props.notificationTopic === undefined) {
@@ -112,9 +118,10 @@ export class EniFailover extends Construct {
     this.notificationTopic = props.notificationTopic ?? (ownTopic as sns.Topic);
 
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
-    const associations = pairs.some((p) => p.applicationCheck)
-      ? new AssociationProvider(this, 'ApplicationCheckAssociations', logRetention)
-      : undefined;
+    const associations =
+      pairs.some((p) => p.applicationCheck) || (props.experiments ?? []).length > 0
+        ? new AssociationProvider(this, 'ApplicationCheckAssociations', logRetention, removalPolicy)
+        : undefined;
     // The construct ID (and so every logical ID under it) comes from the group's name, never its position.
     this.shards = groupPairs(pairs).map(
       ({ group, pairs: members }) =>
@@ -129,6 +136,7 @@ export class EniFailover extends Construct {
           retryAttempts: props.retryAttempts ?? 2,
           reservedConcurrency: props.reservedConcurrency,
           logRetention,
+          removalPolicy,
           serviceName: this.serviceName,
           reconcileSchedule: props.reconcileSchedule ?? Duration.minutes(1),
           associations,
@@ -139,15 +147,31 @@ export class EniFailover extends Construct {
       this.deadLetterQueue,
       this.shards.map((s) => ({
         alarmTopic: s.alarmTopic,
-        rules: [...s.stateChangeRules, ...(s.reconcileSchedule ? [s.reconcileSchedule] : [])],
+        rules: [
+          ...s.stateChangeRules,
+          ...s.rebalanceRules,
+          ...(s.reconcileSchedule ? [s.reconcileSchedule] : []),
+        ],
       })),
     );
     this.alarmTopics = props.alarmTopic ? [props.alarmTopic] : this.shards.map((s) => s.alarmTopic);
 
     this.alarms = serviceAlarms(this, this.serviceName, this.deadLetterQueue, this.notificationTopic);
+    const schedule = props.reconcileSchedule ?? Duration.minutes(1);
+    this.heartbeats =
+      schedule === false
+        ? []
+        : heartbeatAlarms(
+            this,
+            this.serviceName,
+            this.shards.map((s) => s.pairs),
+            schedule,
+            this.notificationTopic,
+          );
     if (ownTopic) {
       allowAlarmsToPublish(ownTopic, [
         ...this.shards.map((s) => s.errorsAlarm),
+        ...this.heartbeats,
         ...Object.values(this.alarms),
       ]);
     }
@@ -156,6 +180,8 @@ export class EniFailover extends Construct {
       this,
       pairs.filter((p) => props.experiments?.includes(p.name)),
       this.alarms.automaticRefusals,
+      this.serviceName,
+      associations,
       props.experimentRestartAfter,
     );
   }

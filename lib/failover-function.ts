@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,9 +11,14 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, type Pair } from '../lambda/config.ts';
-import { type AssociationProvider, applicationChecks } from './application-checks.ts';
+import {
+  type AssociationProvider,
+  applicationChecks,
+  applicationStatusChecks,
+  withApplicationCheckIds,
+} from './application-checks.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
-import { reconcileRule, stateChangeRules, statusCheckAlarms } from './detection.ts';
+import { rebalanceRules, reconcileRule, stateChangeRules, statusCheckAlarms } from './detection.ts';
 import { allowFailover } from './function-role.ts';
 import { functionConfig, valuesProblems } from './grouping.ts';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
@@ -37,6 +42,8 @@ export interface FailoverFunctionProps {
   /** POWERTOOLS_SERVICE_NAME: the `service` dimension of every metric, one per construct. */
   readonly serviceName: string;
   readonly logRetention: logs.RetentionDays;
+  /** What becomes of the log group when the stack goes. */
+  readonly removalPolicy: RemovalPolicy;
   /** How often a reconcile round runs; false for none. */
   readonly reconcileSchedule: Duration | false;
   /** Associates application status checks; set when any pair of the construct has one. */
@@ -59,6 +66,8 @@ export class FailoverFunction extends Construct {
   readonly reconcileSchedule: events.Rule | undefined;
   /** The rules that deliver EC2 state changes to the function: one per rule slot of its pairs (lib/grouping.ts). */
   readonly stateChangeRules: events.Rule[];
+  /** The rules that deliver rebalance recommendations, for pairs with moveOnRebalance: one per rule slot that holds one. */
+  readonly rebalanceRules: events.Rule[];
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -68,17 +77,22 @@ export class FailoverFunction extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
     });
     // A role of our own, so that it holds no managed policy: logs to this group, the EC2 calls below.
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
+    // Before the function: its pairs file names each check the stack makes by its ID (a token, so the ID itself
+    // travels in FAILOVER_VALUES).
+    const checks = props.associations ? applicationStatusChecks(this, pairs) : new Map();
+    const given = withApplicationCheckIds(pairs, checks);
 
     // The pairs go in a file beside the code: Lambda's 4 KB environment holds about 20. A file cannot hold what
     // CloudFormation resolves at deploy (a token), so those values go to the environment, named in the file.
-    const config = functionConfig(pairs);
+    const config = functionConfig(given);
     // The construct checks its props' pairs at once (EniFailover); this checks what the function is finally given,
-    // should a part of the stack add a value CloudFormation resolves (an application check's ID, say).
-    this.node.addValidation({ validate: () => valuesProblems(pairs, `function ${this.node.path}`) });
+    // with the application check IDs the stack added.
+    this.node.addValidation({ validate: () => valuesProblems(given, `function ${this.node.path}`) });
     this.function = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.
       code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler', {
@@ -120,10 +134,11 @@ export class FailoverFunction extends Construct {
 
     const alarms = [
       ...statusCheckAlarms(this, pairs, props.datapoints, this.alarmTopic),
-      ...applicationChecks(this, pairs, this.alarmTopic, props.associations),
+      ...applicationChecks(this, pairs, checks, this.alarmTopic, props.associations),
     ];
     if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
     this.stateChangeRules = stateChangeRules(this, pairs, this.function, deadLetterQueue);
+    this.rebalanceRules = rebalanceRules(this, pairs, this.function, deadLetterQueue);
     this.reconcileSchedule =
       props.reconcileSchedule === false
         ? undefined

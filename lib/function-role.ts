@@ -1,9 +1,10 @@
-import { Stack, Token, Validations } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
 import { membersOf } from './arns.ts';
 import { bySlot, checkable, policySlotOf } from './grouping.ts';
+import { acknowledge } from './nag.ts';
 
 /** The parts of an ARN that depend on where the stack is deployed. */
 export interface ArnParts {
@@ -25,7 +26,7 @@ export const MANAGED_POLICY_CHARS = 6_144;
 const ec2 = (at: ArnParts, type: string) => `arn:${at.partition}:ec2:${at.region}:${at.account}:${type}`;
 
 /**
- * What a function may do to the ENIs and instances of some pairs: move, keep and tag only their ENIs between
+ * What a function may do to the ENIs and instances of some pairs: move, keep and tag (and untag) only their ENIs between
  * their instances, stop only the instances of pairs that fence, ask the OS only of pairs that verify it.
  *
  * The ENIs and instances are named by ID in a condition (`ec2:NetworkInterfaceID`, `ec2:InstanceID`, which EC2
@@ -44,6 +45,9 @@ export function pairStatements(pairs: readonly Pair[], at: ArnParts): iam.Policy
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
+        // A move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a maintenance
+        // window is ended early (lambda/maintenance.ts).
+        'ec2:DeleteTags',
       ],
       resources: [ec2(at, 'network-interface/*')],
       conditions: { StringEquals: { 'ec2:NetworkInterfaceID': pairs.map((p) => p.networkInterfaceId) } },
@@ -116,10 +120,11 @@ export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly 
     // cdk-nag names a wildcard by its rendered ARN; the IDs are in the statement's condition.
     const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
     for (const type of ['network-interface', 'instance'])
-      Validations.of(policy).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:${shown(stack.partition, 'AWS::Partition')}:ec2:${shown(stack.region, 'AWS::Region')}:${shown(stack.account, 'AWS::AccountId')}:${type}/*]`,
-        reason: `Scoped by ID in the statement's condition (ec2:NetworkInterfaceID, ec2:InstanceID) to the configured pairs: a third of an ARN's length, so that a stack's worth of pairs fits IAM's quotas`,
-      });
+      acknowledge(
+        policy,
+        `AwsSolutions-IAM5[Resource::arn:${shown(stack.partition, 'AWS::Partition')}:ec2:${shown(stack.region, 'AWS::Region')}:${shown(stack.account, 'AWS::AccountId')}:${type}/*]`,
+        `Scoped by ID in the statement's condition (ec2:NetworkInterfaceID, ec2:InstanceID) to the configured pairs: a third of an ARN's length, so that a stack's worth of pairs fits IAM's quotas`,
+      );
   }
   if (pairs.some((p) => p.verifyOs)) {
     role.addToPrincipalPolicy(
@@ -142,13 +147,33 @@ export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly 
       resources: ['*'],
     }),
   );
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason:
-      'EC2 Describe* and SSM GetCommandInvocation support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
-  });
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    reason: 'Granted by topic.grantPublish on the one key that encrypts the notification topic',
-  });
+  if (pairs.some((p) => p.applicationCheck || p.applicationCheckId !== undefined)) {
+    // Each named check's own result and the members' suppression (lambda/aws/ec2.ts), only for functions
+    // whose pairs have an application check. A Describe (List) action: `*`, like the others. A policy of its
+    // own, so that cfn-lint 1.51, which predates the action (W3037), is told so on it alone and still checks
+    // every other action of the role.
+    const observe = new iam.Policy(role, 'ObserveApplicationStatus', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ObserveApplicationStatus',
+          actions: ['ec2:DescribeApplicationStatus'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    role.attachInlinePolicy(observe);
+    (observe.node.defaultChild as iam.CfnPolicy).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3037'] },
+    });
+  }
+  acknowledge(
+    role,
+    'AwsSolutions-IAM5[Resource::*]',
+    'EC2 Describe* and SSM GetCommandInvocation support no resource-level permissions, and X-Ray trace segments (active tracing) have no ARN; every mutating action is scoped to the configured ENIs and instances',
+  );
+  acknowledge(
+    role,
+    'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    'Granted by topic.grantPublish on the one key that encrypts the notification topic',
+  );
 }

@@ -21,6 +21,9 @@ export function checkable(pairs: readonly Pair[]): Pair[] {
     networkInterfaceId: standIn('eni', p.networkInterfaceId),
     primaryInstanceId: standIn('i', p.primaryInstanceId),
     standbyInstanceId: standIn('i', p.standbyInstanceId),
+    ...(p.applicationCheckId === undefined
+      ? {}
+      : { applicationCheckId: standIn('asc', p.applicationCheckId) }),
   }));
 }
 
@@ -93,9 +96,19 @@ export function functionConfig(pairs: readonly Pair[]): FunctionConfig {
   return { file, values };
 }
 
+/**
+ * The values FAILOVER_VALUES will hold: the pairs' tokens, and the ID of each check the stack will make for a pair
+ * with `applicationCheck` that does not name one yet (lib/application-checks.ts withApplicationCheckIds).
+ */
+const valueCount = (pairs: readonly Pair[]): number =>
+  functionConfig(pairs).values.length +
+  pairs.filter((p) => p.applicationCheck !== undefined && p.applicationCheckId === undefined).length;
+
 /** The bytes FAILOVER_VALUES will take once deployed, each token measured at TOKEN_VALUE_LENGTH. */
 export const valuesEnvBytes = (pairs: readonly Pair[]): number =>
-  Buffer.byteLength(JSON.stringify(functionConfig(pairs).values.map(() => 'x'.repeat(TOKEN_VALUE_LENGTH))));
+  Buffer.byteLength(
+    JSON.stringify(Array.from({ length: valueCount(pairs) }, () => 'x'.repeat(TOKEN_VALUE_LENGTH))),
+  );
 
 /** The problem when these pairs' FAILOVER_VALUES would not fit the budget, named (`which`), with what to do. */
 export function valuesProblems(
@@ -105,7 +118,7 @@ export function valuesProblems(
 ): string[] {
   const bytes = valuesEnvBytes(pairs);
   if (bytes <= budget) return [];
-  const tokens = functionConfig(pairs).values.length;
+  const tokens = valueCount(pairs);
   return [
     `${which}: ${tokens} values CloudFormation resolves at deploy (IDs of resources made in the same app, application check IDs) make up to ${bytes.toLocaleString('en')} bytes of FAILOVER_VALUES, over the ${budget.toLocaleString('en')} a function's 4 KB Lambda environment leaves for them (about ${Math.floor(budget / (TOKEN_VALUE_LENGTH + 3))}): give some of these pairs another "group" (pairs of one group share a function), or give their IDs as literals`,
   ];

@@ -1,4 +1,3 @@
-import { StartInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -9,23 +8,126 @@ import {
 import type { Context } from 'aws-lambda';
 import type { Pair } from '../lambda/config';
 import type { Result } from '../lambda/result';
-import { ApplicationStatusProxy } from './app-status-proxy';
+import { type ApplicationStatus, ApplicationStatusProxy } from './app-status-proxy';
+import { startEmbedded } from './embedded';
+import { chooseEmulator, type EmulatorChoice, headline } from './emulator';
 import { formatFleet, formatResult, type Names } from './format';
 import { startMoto } from './moto';
-import { buildWorld, type MotoWorld, useEndpoint } from './world';
+import { buildEmbeddedWorld, buildWorld, useEndpoint, type World } from './world';
 
 type Handler = (event: unknown, context: Context) => Promise<Result | Result[]>;
 
-/**
- * The world the acts play in: moto's environment, a second pair whose standby is in the wrong AZ, and
- * the proxy that simulates EC2 application status (which moto lacks).
- */
-type Scene = MotoWorld & { api: Pair; appStatus: ApplicationStatusProxy };
+/** What an emulator gives the acts: the world, a way to set application status, and the phone. */
+interface Stage {
+  world: World;
+  /** What the audience must know about this emulator, after the first line. */
+  intro: string[];
+  setApplicationStatus(instanceId: string, status: ApplicationStatus): void;
+  /** How this emulator shows application status, printed under the act that uses it. */
+  applicationStatusNote: string;
+  topicArn: string;
+  /** The subjects the on-call phone received since the last look. */
+  phone(): Promise<string[]>;
+  stop(): Promise<void>;
+}
 
+/**
+ * moto plays EC2 and SNS over HTTP; an SQS queue subscribed to the topic stands in for the phone.
+ * moto has no EC2 application status checks: a proxy in front of its EC2 simulates that one signal.
+ */
+async function motoStage(): Promise<Stage> {
+  const moto = await startMoto();
+  const stops: (() => Promise<void>)[] = [() => moto.stop()];
+  const stop = async () => {
+    delete process.env.AWS_ENDPOINT_URL_EC2;
+    for (const s of stops.reverse()) await s();
+  };
+  try {
+    useEndpoint(moto.url);
+    // EC2 (only) goes through the proxy that simulates application status; SNS and SQS go to moto.
+    const appStatus = await ApplicationStatusProxy.start(moto.url);
+    stops.push(() => appStatus.stop());
+    process.env.AWS_ENDPOINT_URL_EC2 = appStatus.url;
+    const world = await buildWorld();
+    const sns = new SNSClient({});
+    const sqs = new SQSClient({});
+    const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'eni-failover-events' })))
+      .TopicArn as string;
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'on-call-phone' })))
+      .QueueUrl as string;
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    await sns.send(
+      new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
+    );
+    return {
+      world,
+      intro: [
+        `moto plays EC2 and SNS at ${moto.url}: VPC ${world.vpcId}, subnets in eu-west-1a and eu-west-1b;`,
+        "  it settles an attach or a detach at once and ignores Force, so the timings are the function's own.",
+      ],
+      setApplicationStatus: (id, status) => appStatus.set(id, status),
+      applicationStatusNote:
+        'SIMULATED: moto has no EC2 application status checks, so a proxy in front of its EC2 reports this one signal\n' +
+        '(DescribeInstanceStatus ApplicationStatus: primary impaired, standby ok); the StatusCheckFailed_Application\n' +
+        'alarm event, and everything the function does about it, are real.',
+      topicArn,
+      phone: async () =>
+        (
+          (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 })))
+            .Messages ?? []
+        ).map((m) => String(JSON.parse(m.Body ?? '{}').Subject)),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Settle times of the embedded EC2's attach and detach: shortened for the demo (EC2 takes seconds, more
+ * under load), long enough that the function is seen to wait for `detaching` and `attaching` to end.
+ */
+const EMBEDDED_SETTLE = { detachMs: 1_000, attachMs: 1_500 };
+
+/** The project's own EC2 (ops/fake-ec2.ts) and an SNS stand-in, in this process (see ops/embedded.ts). */
+async function embeddedStage(): Promise<Stage> {
+  const { world, fake } = buildEmbeddedWorld(EMBEDDED_SETTLE);
+  const embedded = startEmbedded(fake, 'eni-failover-events');
+  const s = (ms: number) => `${ms / 1000} s`;
+  return {
+    world,
+    intro: [
+      "The function's own SDK clients answer in-process (client-level interception): EC2 from the in-memory model,",
+      `  where a detach and an attach pass through detaching and attaching (${s(EMBEDDED_SETTLE.detachMs)} and ${s(EMBEDDED_SETTLE.attachMs)} here) and`,
+      '  refuse what EC2 refuses; SNS from a stand-in that hands the phone what is published.',
+      `VPC ${world.vpcId}, subnets in eu-west-1a and eu-west-1b, built straight into the model.`,
+    ],
+    setApplicationStatus: (id, status) => fake.set(id, { appStatus: status }),
+    applicationStatusNote:
+      "MODELLED: the embedded EC2 has EC2 application status checks in its model; this act sets the primary's to\n" +
+      "impaired and the standby's to ok there, and DescribeInstanceStatus reports them as EC2 does (ApplicationStatus);\n" +
+      'the StatusCheckFailed_Application alarm event, and everything the function does about it, are real.',
+    topicArn: embedded.topicArn,
+    phone: async () => embedded.subjects(),
+    stop: async () => embedded.stop(),
+  };
+}
+
+/** The world the acts play in: the emulator's world, and a second pair whose standby is in the wrong AZ. */
+type Scene = World & { api: Pair; stage: Stage };
+
+/**
+ * One act: what happens, the event the function receives, and what must be true afterwards. Every act
+ * is checked the same way on both emulators. A new act is one more entry in ACTS (and one more row in
+ * test/helpers/demo.ts); what differs by emulator (a signal one of them lacks) goes through the Stage.
+ */
 interface Act {
   title: string;
   /** Printed under the title: what the audience must know, such as a simulated signal. */
-  note?: string;
+  note?: (w: Scene) => string;
   prepare?: (w: Scene) => Promise<void>;
   event: (w: Scene) => unknown;
   /** What must be true afterwards, as a sentence and a check. */
@@ -38,6 +140,10 @@ interface Act {
     says: string;
   };
 }
+
+/** Force is AWS's last resort for a failed instance: a move off a running one detaches without it. */
+const withoutForce = (r: Result) =>
+  r.steps.some((s) => s.name === 'detach') && !r.steps.some((s) => s.name === 'force-detach');
 
 /** An alarm on `metric` of `instanceId`, shaped exactly as CloudWatch delivers it through SNS. */
 function statusCheckAlarm(instanceId: string, alarmName: string, metric = 'StatusCheckFailed') {
@@ -70,7 +176,25 @@ function statusCheckAlarm(instanceId: string, alarmName: string, metric = 'Statu
   };
 }
 
-const ACTS: Act[] = [
+/**
+ * An EC2 event as EventBridge delivers it (EC2 User Guide, "Spot Instance interruption notices" and "State
+ * change events for Amazon EC2 instances"): the documented envelope, sent now.
+ */
+function ec2Event(detailType: string, instanceId: string, detail: Record<string, string>) {
+  return {
+    version: '0',
+    id: `demo-${Date.now()}`,
+    'detail-type': detailType,
+    source: 'aws.ec2',
+    account: '123456789012',
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    region: 'eu-west-1',
+    resources: [`arn:aws:ec2:eu-west-1:123456789012:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, ...detail },
+  };
+}
+
+export const ACTS: readonly Act[] = [
   {
     title: 'The web primary fails: it stops, and its status-check alarm fires',
     prepare: (w) => w.stop(w.primary),
@@ -95,35 +219,34 @@ const ACTS: Act[] = [
   },
   {
     title: 'The web primary is repaired; fail back with a drill: a dry run, then the move',
-    prepare: async (w) => {
-      await w.ec2.send(new StartInstancesCommand({ InstanceIds: [w.primary] }));
-    },
+    prepare: (w) => w.start(w.primary),
     event: () => ({ action: 'move', pair: 'web', to: 'primary', dryRun: true }),
     expect: { outcome: 'dry-run', holder: (w) => w.standby, says: 'the dry run changed nothing' },
   },
   {
     title: '...and the fail-back itself, off a healthy standby (no Force)',
     event: () => ({ action: 'move', pair: 'web', to: 'primary' }),
-    expect: { outcome: 'moved', holder: (w) => w.primary, says: 'the ENI is home on the primary' },
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.primary,
+      proof: withoutForce,
+      says: 'the ENI is home on the primary, detached without Force',
+    },
   },
   {
     title: "The web primary's application fails while the instance keeps running",
-    note:
-      'SIMULATED: moto has no EC2 application status checks, so a proxy in front of its EC2 reports this one signal\n' +
-      '(DescribeInstanceStatus ApplicationStatus: primary impaired, standby ok); the alarm on\n' +
-      'StatusCheckFailed_Application alarm event, and everything the function does about it, are real.',
+    note: (w) => w.stage.applicationStatusNote,
     prepare: async (w) => {
-      w.appStatus.set(w.primary, 'impaired');
-      w.appStatus.set(w.standby, 'ok');
+      w.stage.setApplicationStatus(w.primary, 'impaired');
+      w.stage.setApplicationStatus(w.standby, 'ok');
     },
     event: (w) =>
       statusCheckAlarm(w.primary, 'web-primary-application-check', 'StatusCheckFailed_Application'),
     expect: {
       outcome: 'moved',
       holder: (w) => w.standby,
-      // Force is AWS's last resort for a failed instance; this one is fine, only its application is not.
-      proof: (r) =>
-        r.steps.some((s) => s.name === 'detach') && !r.steps.some((s) => s.name === 'force-detach'),
+      // The instance is fine, only its application is not.
+      proof: withoutForce,
       says: 'the ENI moved to the standby, detached without Force (the instance itself is fine)',
     },
   },
@@ -137,23 +260,58 @@ const ACTS: Act[] = [
       says: 'refused by target-application; the ENI stays where the service answers',
     },
   },
+  {
+    title: "The primary's application answers again; fail back",
+    prepare: async (w) => w.stage.setApplicationStatus(w.primary, 'ok'),
+    event: () => ({ action: 'move', pair: 'web', to: 'primary' }),
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.primary,
+      proof: withoutForce,
+      says: 'the ENI is home on the primary',
+    },
+  },
+  {
+    title: 'The web primary is a Spot Instance: EC2 warns that it will be interrupted in two minutes',
+    note: () =>
+      'REAL SHAPE: the event is EventBridge\'s "EC2 Spot Instance Interruption Warning" as the EC2 User Guide documents it\n' +
+      '(detail instance-id, instance-action "terminate"); the demo sends it, since an emulator has no Spot market. The\n' +
+      'primary is healthy: the function moves the address now, while the move is cleanest.',
+    event: (w) =>
+      ec2Event('EC2 Spot Instance Interruption Warning', w.primary, { 'instance-action': 'terminate' }),
+    expect: {
+      outcome: 'moved',
+      holder: (w) => w.standby,
+      proof: (r) =>
+        withoutForce(r) && r.reasons.some((x) => x.includes('is going away: Spot interruption warning')),
+      says: 'the ENI moved to the standby before the primary stops, detached without Force',
+    },
+  },
+  {
+    title: 'Two minutes later EC2 interrupts the Spot primary: it stops',
+    prepare: (w) => w.stop(w.primary),
+    event: (w) => ec2Event('EC2 Instance State-change Notification', w.primary, { state: 'stopped' }),
+    expect: {
+      outcome: 'unchanged',
+      holder: (w) => w.standby,
+      says: 'nothing left to move: the address had already left',
+    },
+  },
 ];
 
 /**
- * The local demo: moto plays EC2 and SNS; the real function (lambda/handler.ts, configured from its
- * environment as in Lambda) is invoked with real-shaped events. Returns the number of acts that did
- * not end as expected.
+ * The local demo: an emulator plays EC2 and SNS (moto, or the project's own in-memory EC2); the real
+ * function (lambda/handler.ts, configured from its environment as in Lambda, with its own SDK clients)
+ * is invoked with real-shaped events. Returns the number of acts that did not end as expected.
  */
-export async function runDemo(log: (line: string) => void = console.log): Promise<number> {
-  const moto = await startMoto();
-  const stops: (() => Promise<void>)[] = [];
+export async function runDemo(
+  choice: EmulatorChoice = chooseEmulator(),
+  log: (line: string) => void = console.log,
+): Promise<number> {
+  log(headline(choice));
+  const stage = choice.name === 'moto' ? await motoStage() : await embeddedStage();
   try {
-    useEndpoint(moto.url);
-    // EC2 (only) goes through the proxy that simulates application status; SNS and SQS go to moto.
-    const appStatus = await ApplicationStatusProxy.start(moto.url);
-    stops.push(() => appStatus.stop());
-    process.env.AWS_ENDPOINT_URL_EC2 = appStatus.url;
-    const world = await buildWorld();
+    const world = stage.world;
     // A second service, "api", whose standby was put in the wrong AZ by mistake.
     const apiPrimary = await world.launch(world.subnetA);
     const apiEni = await world.createEni(world.subnetA, { instanceId: apiPrimary, deviceIndex: 1 });
@@ -171,7 +329,7 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
       cooldownSeconds: 0,
       applicationCheck: { protocol: 'http', port: 8080, path: '/health' },
     };
-    const w: Scene = { ...world, pair: web, api, appStatus };
+    const w: Scene = { ...world, pair: web, api, stage };
     const names: Names = {
       [w.primary]: 'web primary',
       [w.standby]: 'web standby',
@@ -179,22 +337,8 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
       [w.decoy]: 'api standby, eu-west-1b',
     };
 
-    // The notification topic, with a queue standing in for the on-call phone.
-    const sns = new SNSClient({});
-    const sqs = new SQSClient({});
-    const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'eni-failover-events' })))
-      .TopicArn as string;
-    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'on-call-phone' })))
-      .QueueUrl as string;
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    await sns.send(
-      new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
-    );
-
     process.env.FAILOVER_PAIRS = JSON.stringify([w.pair, api]);
-    process.env.NOTIFICATION_TOPIC_ARN = topicArn;
+    process.env.NOTIFICATION_TOPIC_ARN = stage.topicArn;
     const { handler } = (await import('../lambda/handler')) as { handler: Handler };
     const context = {
       getRemainingTimeInMillis: () => 60_000,
@@ -202,7 +346,7 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
       awsRequestId: 'demo',
     } as Context;
 
-    log(`moto is EC2 at ${moto.url}: VPC ${w.vpcId}, subnets in eu-west-1a and eu-west-1b`);
+    for (const line of stage.intro) log(line);
     log(`pair web: ${w.eni} on ${w.primary} (primary), standby ${w.standby}, both eu-west-1a;`);
     log(
       '  application check http :8080/health; cool-down 0 s (300 s by default) so that the acts need not wait',
@@ -212,15 +356,13 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     let failures = 0;
     for (const [i, act] of ACTS.entries()) {
       log(`== ${i + 1}. ${act.title}`);
-      if (act.note) log(act.note.replace(/^/gm, '   '));
+      const note = act.note?.(w);
+      if (note) log(note.replace(/^/gm, '   '));
       await act.prepare?.(w);
       const answer = await handler(act.event(w), context);
       const result = (Array.isArray(answer) ? answer[0] : answer) as Result;
       log(formatResult(result, names));
-      const messages =
-        (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 })))
-          .Messages ?? [];
-      for (const m of messages) log(`  phone: "${JSON.parse(m.Body ?? '{}').Subject}"`);
+      for (const subject of await stage.phone()) log(`  phone: "${subject}"`);
       const holder = (await w.where(act.expect.eni?.(w) ?? w.eni)).holder;
       const ok =
         result.outcome === act.expect.outcome &&
@@ -244,8 +386,6 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     );
     return failures;
   } finally {
-    for (const stop of stops) await stop();
-    delete process.env.AWS_ENDPOINT_URL_EC2;
-    await moto.stop();
+    await stage.stop();
   }
 }

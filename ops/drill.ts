@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -17,6 +18,10 @@ Commands:
   drill --pair <name>    a dry run: every check, plus EC2 DryRun of the detach and the attach;
                          nothing changes
   move --pair <name>     a real move, to --to standby (a drill) or primary (a fail-back)
+  maintenance <pair> <duration>
+                         pause the pair's automatic moves for 30m, 2h or 90 (minutes), at most a
+                         week; recorded on the ENI, shown by status; manual moves still work
+  maintenance <pair> off end the pause now
 
 Options:
   --pair <name>          the pair, as named in the configuration (required by drill and move)
@@ -24,17 +29,22 @@ Options:
   --stack-name <name>    the deployed stack whose outputs name the function(s) (default: EniFailover)
   --function-name <name> ask this function only, instead of those the stack names
   --region <region>      the AWS region (default: the SDK's, e.g. AWS_REGION)
+  --reason <text>        with maintenance: who and why, recorded on the ENI (default: the drill CLI and
+                         your user name)
   --json                 print the function's raw result (status of the fleet: one array of them all)
   --help                 print this help
 
 Exit status:
   status  0 when every pair shown is protected: its ENI is on a healthy member and the other
           member could take it now; 1 when one is not (the address is down: attached to no one
-          or to a failed member; or it has no working standby); 2 when a function could not
-          be asked or failed.
+          or to a failed member; or it has no working standby; or it is in maintenance, its
+          automatic moves paused); 2 when a function could not be asked or failed.
   drill, move
           0 when the ENI ends where asked (or nothing needed doing), 1 on a refusal or an
           ignored request, 2 on a failure.
+  maintenance
+          0 when the window is set (or ended), 1 when the function ignored or refused it, 2 on
+          a failure.
   A usage error exits 2.`;
 
 export class UsageError extends Error {
@@ -49,10 +59,13 @@ export interface DrillDeps {
 }
 
 interface Options {
-  command: 'status' | 'drill' | 'move';
+  command: 'status' | 'drill' | 'move' | 'maintenance';
   /** Undefined: status of every pair. */
   pair: string | undefined;
   to: 'standby' | 'primary' | undefined;
+  /** maintenance: the window's length (0 ends it) and who/why. */
+  minutes: number | undefined;
+  reason: string | undefined;
   stackName: string;
   functionName: string | undefined;
   json: boolean;
@@ -67,6 +80,7 @@ function parseCli(argv: string[]) {
       options: {
         pair: { type: 'string' },
         to: { type: 'string' },
+        reason: { type: 'string' },
         'stack-name': { type: 'string', default: 'EniFailover' },
         'function-name': { type: 'string' },
         region: { type: 'string' },
@@ -79,14 +93,58 @@ function parseCli(argv: string[]) {
   }
 }
 
+/** The most a maintenance window may last, as the function accepts it (lambda/events.ts). */
+const MAINTENANCE_MAX_MINUTES = 7 * 24 * 60;
+
+/** "30m", "2h", "90" (minutes) or "off" -> whole minutes; 0 ends the window. */
+export function parseDuration(text: string): number {
+  if (text === 'off') return 0;
+  const m = /^(\d+)(m|h)?$/.exec(text);
+  if (!m)
+    throw new UsageError(`the maintenance duration must be like 30m, 2h, 90 (minutes) or off, got "${text}"`);
+  const minutes = Number(m[1]) * (m[2] === 'h' ? 60 : 1);
+  if (minutes === 0) throw new UsageError('a maintenance window of 0 minutes: to end one, say off');
+  if (minutes > MAINTENANCE_MAX_MINUTES)
+    throw new UsageError(
+      `a maintenance window lasts at most a week (${MAINTENANCE_MAX_MINUTES} min), got "${text}"`,
+    );
+  return minutes;
+}
+
+/** maintenance <pair> <duration|off>, or maintenance --pair <pair> <duration|off>. */
+function parseMaintenance(rest: string[], pairOption: string | undefined) {
+  const args = pairOption === undefined ? rest : [pairOption, ...rest];
+  if (args.length !== 2)
+    throw new UsageError(
+      'maintenance takes a pair and a duration: maintenance web 30m, or maintenance web off',
+    );
+  const [pair, duration] = args as [string, string];
+  return { pair, minutes: parseDuration(duration) };
+}
+
 export function parseDrillArgs(argv: string[]): Options | 'help' {
   const parsed = parseCli(argv);
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   const [command, ...rest] = positionals;
-  if (!command) throw new UsageError('a command is required: status, drill or move');
+  if (!command) throw new UsageError('a command is required: status, drill, move or maintenance');
+  if (command === 'maintenance') {
+    if (values.to !== undefined) throw new UsageError('--to goes with move, not maintenance');
+    if (values.reason !== undefined && (values.reason.length === 0 || values.reason.length > 150))
+      throw new UsageError(`--reason must be 1 to 150 characters, got ${values.reason.length}`);
+    return {
+      command,
+      ...parseMaintenance(rest, values.pair),
+      to: undefined,
+      reason: values.reason,
+      stackName: values['stack-name'],
+      functionName: values['function-name'],
+      json: values.json,
+    };
+  }
+  if (values.reason !== undefined) throw new UsageError(`--reason goes with maintenance, not ${command}`);
   if (command !== 'status' && command !== 'drill' && command !== 'move') {
-    throw new UsageError(`unknown command "${command}": expected status, drill or move`);
+    throw new UsageError(`unknown command "${command}": expected status, drill, move or maintenance`);
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument(s): ${rest.join(' ')}`);
   if (!values.pair && command !== 'status') throw new UsageError(`--pair is required by ${command}`);
@@ -99,6 +157,8 @@ export function parseDrillArgs(argv: string[]): Options | 'help' {
     command,
     pair: values.pair,
     to: values.to,
+    minutes: undefined,
+    reason: undefined,
     stackName: values['stack-name'],
     functionName: values['function-name'],
     json: values.json,
@@ -186,6 +246,15 @@ async function invoke(lambda: LambdaClient, name: string, event: unknown): Promi
   return JSON.parse(payload) as Result | Result[];
 }
 
+/** The operator's user name, for the maintenance tag's "by whom". */
+function whoAmI(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'an unknown user';
+  }
+}
+
 class FunctionFailed extends Error {
   override readonly name = 'FunctionFailed';
 }
@@ -199,8 +268,8 @@ function exitCodeOf(r: Result): number {
 /** status: 1 when a pair is not protected (see USAGE), else as any result. */
 function statusExitCode(results: readonly Result[]): number {
   const worst = Math.max(0, ...results.map(exitCodeOf));
-  const { down, notRedundant } = unprotected(results);
-  return Math.max(worst, down.length + notRedundant.length > 0 ? 1 : 0);
+  const { down, notRedundant, paused } = unprotected(results);
+  return Math.max(worst, down.length + notRedundant.length + paused.length > 0 ? 1 : 0);
 }
 
 /** status without --pair: every function of the stack (or the one named) asked at once, one table. */
@@ -259,15 +328,27 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
     const event =
       options.command === 'status'
         ? { action: 'status', pair: options.pair }
-        : {
-            action: 'move',
-            pair: options.pair,
-            ...(options.to ? { to: options.to } : {}),
-            dryRun: options.command === 'drill',
-          };
+        : options.command === 'maintenance'
+          ? {
+              action: 'maintenance',
+              pair: options.pair,
+              minutes: options.minutes,
+              reason: options.reason ?? `drill CLI, by ${whoAmI()}`,
+            }
+          : {
+              action: 'move',
+              pair: options.pair,
+              ...(options.to ? { to: options.to } : {}),
+              dryRun: options.command === 'drill',
+            };
     const answer = await invoke(deps.lambda, target.name, event);
     const result = (Array.isArray(answer) ? answer[0] : answer) as Result;
-    const code = options.command === 'status' ? statusExitCode([result]) : exitCodeOf(result);
+    const code =
+      options.command === 'status'
+        ? statusExitCode([result])
+        : options.command === 'maintenance' && result.outcome === 'status'
+          ? 0
+          : exitCodeOf(result);
     if (options.json) {
       deps.out(JSON.stringify(result, null, 2));
       return code;

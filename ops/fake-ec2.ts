@@ -1,13 +1,20 @@
 import {
+  AssociateApplicationStatusCheckCommand,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeApplicationStatusCheckAssociationsCommand,
+  DescribeApplicationStatusCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
+  DisableApplicationStatusCheckSuppressionCommand,
+  DisassociateApplicationStatusCheckCommand,
   EC2Client,
   EC2ServiceException,
+  EnableApplicationStatusCheckSuppressionCommand,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   StopInstancesCommand,
@@ -28,6 +35,19 @@ export interface FakeInstance {
   /** DescribeInstanceStatus ApplicationStatus: EC2 application status checks (not-applicable without one). */
   appStatus: string;
   launchTime: Date;
+  /**
+   * Its application status checks, each with its own result, by check ID (DescribeApplicationStatus
+   * Details): passed | failed | initializing | insufficient-data | not-applicable.
+   */
+  appChecks: Record<string, { status: string; reason?: string }>;
+  /** Its application status reporting is suppressed, until `resumeAt` (undefined: until resumed). */
+  suppressed: { resumeAt: Date | undefined } | undefined;
+  /**
+   * Scheduled events, as DescribeInstanceStatus lists them (InstanceStatuses[].Events: Code, NotBefore,
+   * NotAfter, Description; a done or called-off one keeps its place, its Description prefixed "[Completed]"
+   * or "[Canceled]"): EC2 User Guide, "Scheduled events for your instances". moto returns none.
+   */
+  events?: { code: string; notBefore: Date; notAfter?: Date; description: string }[];
 }
 
 interface FakeAttachment {
@@ -119,6 +139,25 @@ export class FakeEc2 {
   pageSize = 1000;
   /** The holder's OS does not answer: a detach without Force stays `detaching` until a forced one. */
   hungDetach = false;
+  /** At most this many instances per DescribeApplicationStatus page (EC2 paginates it by NextToken). */
+  appStatusPageSize = 1000;
+  /**
+   * Per-call latency, in real milliseconds (each call waits a random time in the range before EC2 acts
+   * on it), so that concurrent invocations interleave as they do against EC2, whose calls take tens to
+   * hundreds of milliseconds (EC2 API Reference, "Eventual consistency": requests are served by many
+   * hosts). Undefined: no wait, as the tests that do not race expect.
+   */
+  latency: { minMs: number; maxMs: number } | undefined;
+  /** The seed of the latency's random draws, so that a failing interleaving can be replayed. */
+  private seed = 1;
+  /**
+   * Instance IDs EC2 refuses in DescribeInstanceStatus: a list call that names one fails whole with
+   * InvalidInstanceID.NotFound (EC2 API Reference, "Error codes": the specified instance does not
+   * exist), as a terminated instance's ID may be. A terminated instance is always refused.
+   */
+  readonly refusedInStatus = new Set<string>();
+  /** Test hooks around a call: `before` runs before EC2 acts on it, `after` once it has; both awaited. */
+  private readonly hooks = new Map<string, { before?: () => Promise<void>; after?: () => Promise<void> }>();
   private readonly failures = new Map<string, { error: Error; times: number; after: number }>();
   private readonly lost = new Map<string, number>();
   private stale_: { after: string; shows: string; reads: number; armed: boolean } | undefined;
@@ -129,6 +168,10 @@ export class FakeEc2 {
   >();
   private readonly dryRuns = new Set<number>();
   private nextAttachment = 1;
+  /** EC2 application status checks (made by CloudFormation in the stack), each with its associated instances. */
+  readonly applicationChecks = new Map<string, Set<string>>();
+  /** Tags on instances (CreateTags and DeleteTags take any resource ID). */
+  readonly instanceTags = new Map<string, Record<string, string>>();
 
   constructor(
     readonly eniId: string,
@@ -167,6 +210,8 @@ export class FakeEc2 {
       ebsStatus: 'ok',
       appStatus: 'not-applicable',
       launchTime: new Date(Date.UTC(2026, 10, 1)),
+      appChecks: {},
+      suppressed: undefined,
       ...instance,
     });
   }
@@ -233,6 +278,34 @@ export class FakeEc2 {
     this.stale_ = { after, shows, reads, armed: false };
   }
 
+  /** Make each call take a random time in [minMs, maxMs] (real time), drawn from `seed`. */
+  withLatency(minMs: number, maxMs: number, seed = 1): void {
+    this.latency = { minMs, maxMs };
+    this.seed = seed;
+  }
+
+  /** Run `hook` (once) before or after EC2 acts on the next call of `action`: to act in a given phase of a move. */
+  when(action: string, phase: 'before' | 'after', hook: () => Promise<void>): void {
+    this.hooks.set(action, { ...this.hooks.get(action), [phase]: hook });
+  }
+
+  private async lag(): Promise<void> {
+    const l = this.latency;
+    if (!l) return;
+    // A small linear congruential generator: reproducible interleavings.
+    this.seed = (this.seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    const ms = l.minMs + (this.seed / 2 ** 31) * (l.maxMs - l.minMs);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private async hook(action: string, phase: 'before' | 'after'): Promise<void> {
+    const hooks = this.hooks.get(action);
+    const hook = hooks?.[phase];
+    if (!hooks || !hook) return;
+    delete hooks[phase];
+    await hook();
+  }
+
   /** Mutating calls received, in order (a DryRun changes nothing and is not one). */
   get mutations(): string[] {
     return this.calls.filter((c, i) => !c.startsWith('Describe') && !this.dryRuns.has(i));
@@ -243,6 +316,31 @@ export class FakeEc2 {
     this.advance();
     const a = this.eni(eniId).attachment;
     return a?.status === 'attached' ? a.instanceId : undefined;
+  }
+
+  /** An application status check exists, associated with no instance (CreateApplicationStatusCheck). */
+  addApplicationCheck(id: string): void {
+    this.applicationChecks.set(id, new Set());
+  }
+
+  /**
+   * The check is deleted, and its associations with it: they belong to the check (EC2 User Guide,
+   * "Application status checks": associations link a check to instances or tags).
+   */
+  deleteApplicationCheck(id: string): void {
+    this.applicationChecks.delete(id);
+  }
+
+  /** The check's associations, or the error EC2 gives for an unknown check. */
+  private applicationCheck(id: string | undefined): Set<string> {
+    const check = id === undefined ? undefined : this.applicationChecks.get(id);
+    // EC2's code for an ID it does not know: Invalid<Resource>Id.NotFound (EC2 API Reference, "Error codes").
+    if (!check)
+      throw ec2Error(
+        'InvalidApplicationStatusCheckId.NotFound',
+        `The application status check ID '${id}' does not exist`,
+      );
+    return check;
   }
 
   private eni(id: string): FakeEni {
@@ -274,6 +372,8 @@ export class FakeEc2 {
 
   /** A mutation: remember what reads may still show, then carry it out (twice, if its answer is lost). */
   private async mutate<T>(action: string, dryRun: boolean | undefined, act: () => T): Promise<T> {
+    await this.lag();
+    if (!dryRun) await this.hook(action, 'before');
     this.enter(action, dryRun);
     if (dryRun) {
       throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
@@ -299,6 +399,7 @@ export class FakeEc2 {
     } finally {
       // Reads go stale after the call was carried out, whatever its answer.
       if (this.stale_?.after === action) this.stale_.armed = true;
+      await this.hook(action, 'after');
     }
   }
 
@@ -413,6 +514,7 @@ export class FakeEc2 {
   private wire(): void {
     const m = this.mock;
     m.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeNetworkInterfaces');
       const filter = input.Filters?.[0];
       const cheap = [
@@ -450,6 +552,7 @@ export class FakeEc2 {
       return { NetworkInterfaces: answer };
     });
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstances');
       const ids: string[] = input.InstanceIds ?? input.Filters?.[0]?.Values ?? [];
       const found = ids.flatMap((id) => {
@@ -477,10 +580,17 @@ export class FakeEc2 {
       };
     });
     m.on(DescribeInstanceStatusCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstanceStatus');
       // EC2 API Reference, DescribeInstanceStatus: at most 100 IDs, and not together with MaxResults.
       if (input.InstanceIds && (input.MaxResults !== undefined || input.InstanceIds.length > 100))
         throw ec2Error('InvalidParameterCombination', 'InstanceIds: at most 100, and not with MaxResults');
+      // EC2 API Reference, "Error codes", InvalidInstanceID.NotFound: one unknown ID fails the whole call.
+      const refused = (input.InstanceIds ?? []).filter(
+        (id: string) => this.refusedInStatus.has(id) || this.instances.get(id)?.state === 'terminated',
+      );
+      if (refused.length > 0)
+        throw ec2Error('InvalidInstanceID.NotFound', `The instance IDs '${refused.join(', ')}' do not exist`);
       return {
         InstanceStatuses: (input.InstanceIds ?? []).flatMap((id: string) => {
           const i = this.instances.get(id);
@@ -495,12 +605,19 @@ export class FakeEc2 {
               SystemStatus: status(i.systemStatus),
               AttachedEbsStatus: status(i.ebsStatus),
               ApplicationStatus: status(i.appStatus),
+              Events: (i.events ?? []).map((e) => ({
+                Code: e.code as 'instance-stop',
+                NotBefore: e.notBefore,
+                NotAfter: e.notAfter,
+                Description: e.description,
+              })),
             },
           ];
         }),
       };
     });
     m.on(DescribeInstanceTypesCommand).callsFake(async (input) => {
+      await this.lag();
       this.enter('DescribeInstanceTypes');
       return { InstanceTypes: (input.InstanceTypes ?? []).map((t: string) => this.typeInfo(t)) };
     });
@@ -569,12 +686,168 @@ export class FakeEc2 {
         return {};
       }),
     );
+    // Application status check associations. Associate and disassociate answer per instance: an instance already
+    // associated, or not associated, is an unsuccessful result, not an error (EC2 API Reference,
+    // AssociateApplicationStatusCheck and DisassociateApplicationStatusCheck: SuccessfulResults,
+    // UnsuccessfulResults); the check must exist ("The check must already exist in your account").
+    const associations = (
+      action: string,
+      input: { ApplicationStatusCheckId?: string; InstanceIds?: string[]; DryRun?: boolean },
+      associate: boolean,
+    ) =>
+      this.mutate(action, input.DryRun, () => {
+        const check = this.applicationCheck(input.ApplicationStatusCheckId);
+        const ok: { ApplicationStatusCheckId?: string; AssociationType: string; AssociationValue: string }[] =
+          [];
+        const refused: ((typeof ok)[number] & { Reason: string })[] = [];
+        for (const id of input.InstanceIds ?? []) {
+          const result = {
+            ApplicationStatusCheckId: input.ApplicationStatusCheckId,
+            AssociationType: 'INSTANCE_ID',
+            AssociationValue: id,
+          };
+          if (associate && !this.instances.has(id))
+            refused.push({ ...result, Reason: `The instance ID '${id}' does not exist` });
+          else if (associate === check.has(id))
+            refused.push({ ...result, Reason: associate ? 'already associated' : 'not associated' });
+          else {
+            if (associate) check.add(id);
+            else check.delete(id);
+            ok.push(result);
+          }
+        }
+        return { SuccessfulResults: ok, UnsuccessfulResults: refused };
+      });
+    m.on(AssociateApplicationStatusCheckCommand).callsFake((input) =>
+      associations('AssociateApplicationStatusCheck', input, true),
+    );
+    m.on(DisassociateApplicationStatusCheckCommand).callsFake((input) =>
+      associations('DisassociateApplicationStatusCheck', input, false),
+    );
+    // Paginated with MaxResults (5 to 1000) and NextToken (EC2 API Reference,
+    // DescribeApplicationStatusCheckAssociations); an unknown check ID is an error, as for every Describe by ID.
+    m.on(DescribeApplicationStatusCheckAssociationsCommand).callsFake(async (input) => {
+      this.enter('DescribeApplicationStatusCheckAssociations');
+      const ids = input.ApplicationStatusCheckIds ?? [...this.applicationChecks.keys()];
+      const all = ids.flatMap((checkId: string) =>
+        [...this.applicationCheck(checkId)].map((Value) => ({
+          ApplicationStatusCheckId: checkId,
+          AssociationType: 'instance-id' as const,
+          Value,
+        })),
+      );
+      const from = Number(input.NextToken ?? 0);
+      const size = Math.min(this.pageSize, input.MaxResults ?? 1000);
+      return {
+        Associations: all.slice(from, from + size),
+        NextToken: from + size < all.length ? String(from + size) : undefined,
+      };
+    });
     m.on(CreateTagsCommand).callsFake((input) =>
       this.mutate('CreateTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
           if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+          else if (this.instances.has(id)) {
+            const tags = this.instanceTags.get(id) ?? {};
+            for (const t of input.Tags ?? []) tags[t.Key as string] = t.Value ?? '';
+            this.instanceTags.set(id, tags);
+          }
         }
+        return {};
+      }),
+    );
+    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value;
+    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). One handler for ENIs
+    // (intent, maintenance) and instances (experiment target tags): a second registration would replace the first.
+    m.on(DeleteTagsCommand).callsFake((input) =>
+      this.mutate('DeleteTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          if (!eni && !this.instances.has(id)) {
+            if (id.startsWith('i-'))
+              throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+            continue;
+          }
+          const tags = eni ? eni.tags : (this.instanceTags.get(id) ?? {});
+          for (const t of input.Tags ?? [])
+            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
+        }
+        return {};
+      }),
+    );
+    this.wireApplicationStatus();
+  }
+
+  /**
+   * EC2 application status checks, per instance (issue 14). DescribeApplicationStatus answers each check's own
+   * result in Details, unaffected by suppression, and an instance-level status that reads `suppressed` (with
+   * ResumeAt) while reporting is suppressed (EC2 API Reference, DescribeApplicationStatus, ApplicationStatus,
+   * ApplicationStatusDetail); Enable/DisableApplicationStatusCheckSuppression start and end suppression, with
+   * an optional DurationSeconds (EC2 API Reference, EnableApplicationStatusCheckSuppression).
+   */
+  private wireApplicationStatus(): void {
+    const suppression = (i: FakeInstance) => {
+      const s = i.suppressed;
+      if (s?.resumeAt && s.resumeAt.getTime() <= this.clock.now()) i.suppressed = undefined;
+      return i.suppressed;
+    };
+    /** The instance-level status: impaired if any check failed, ok if all passed, else what the rest say. */
+    const aggregate = (i: FakeInstance) => {
+      const statuses = Object.values(i.appChecks).map((c) => c.status);
+      if (statuses.length === 0) return i.appStatus;
+      if (statuses.includes('failed')) return 'impaired';
+      return statuses.find((x) => x !== 'passed') ?? 'ok';
+    };
+    this.mock.on(DescribeApplicationStatusCommand).callsFake(async (input) => {
+      this.enter('DescribeApplicationStatus');
+      const found: FakeInstance[] = (input.InstanceIds ?? []).flatMap((id: string) => {
+        const i = this.instances.get(id);
+        return i ? [i] : [];
+      });
+      const from = Number(input.NextToken ?? 0);
+      const size = Math.min(this.appStatusPageSize, input.MaxResults ?? 1000);
+      return {
+        ApplicationStatuses: {
+          Instances: found.slice(from, from + size).map((i) => {
+            const suppressed = suppression(i);
+            return {
+              InstanceId: i.id,
+              AvailabilityZone: i.az,
+              ApplicationStatus: {
+                Status: (suppressed ? 'suppressed' : aggregate(i)) as 'ok',
+                ResumeAt: suppressed?.resumeAt,
+                Details: Object.entries(i.appChecks).map(([id, c]) => ({
+                  ApplicationStatusCheckId: id,
+                  Aggregation: 'included' as const,
+                  Status: c.status as 'passed',
+                  Reason: c.reason ? { Code: c.reason } : undefined,
+                })),
+              },
+            };
+          }),
+        },
+        NextToken: from + size < found.length ? String(from + size) : undefined,
+      };
+    });
+    this.mock.on(EnableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
+      this.mutate('EnableApplicationStatusCheckSuppression', input.DryRun, () => {
+        const resumeAt =
+          input.DurationSeconds === undefined
+            ? undefined
+            : new Date(this.clock.now() + input.DurationSeconds * 1000);
+        for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: { resumeAt } });
+        return {
+          SuccessfulResults: (input.InstanceIds ?? []).map((id: string) => ({
+            InstanceId: id,
+            ResumeAt: resumeAt,
+          })),
+        };
+      }),
+    );
+    this.mock.on(DisableApplicationStatusCheckSuppressionCommand).callsFake((input) =>
+      this.mutate('DisableApplicationStatusCheckSuppression', input.DryRun, () => {
+        for (const id of input.InstanceIds ?? []) this.set(id, { suppressed: undefined });
         return {};
       }),
     );

@@ -1,5 +1,5 @@
 import { type Pair, roleOf } from '../lambda/config';
-import type { Result } from '../lambda/result';
+import type { PairState, Result } from '../lambda/result';
 
 /** Instance IDs -> a role a person recognises, e.g. "i-0abc (standby)". */
 export type Names = Readonly<Record<string, string>>;
@@ -56,26 +56,100 @@ function table(rows: string[][]): string {
 /**
  * Pairs whose address is not protected now. Down: the ENI is attached to no one, or its holder has
  * failed. Without a standby: the holder serves, but the other member could not take the ENI now.
+ * Paused: the holder serves, but the pair is in maintenance, so nothing would move it automatically.
  */
-export function unprotected(results: readonly Result[]): { down: string[]; notRedundant: string[] } {
+export function unprotected(results: readonly Result[]): {
+  down: string[];
+  notRedundant: string[];
+  paused: string[];
+} {
   const down: string[] = [];
   const notRedundant: string[] = [];
+  const paused: string[] = [];
   for (const r of results) {
     const s = r.state;
     if (!s) continue;
     if (!s.serving) down.push(r.pair ?? '?');
     else if (!s.redundant) notRedundant.push(r.pair ?? '?');
+    else if (s.maintenance) paused.push(r.pair ?? '?');
   }
-  return { down, notRedundant };
+  return { down, notRedundant, paused };
+}
+
+/** A maintenance window in a table cell: when it ends and how long is left, or '-'. */
+function window(m: NonNullable<PairState['maintenance']> | undefined | null, now: number): string {
+  if (!m) return '-';
+  if (m.until === null) return 'until resumed';
+  const left = Math.max(1, Math.ceil((Date.parse(m.until) - now) / 60_000));
+  return `until ${m.until.replace(/\.\d+Z$/, 'Z')} (${left} min left)`;
+}
+
+/** When, from now, as a person says it: "in 3 d", "in 14 min", "now". */
+function until(at: string, now: number): string {
+  const seconds = Math.round((Date.parse(at) - now) / 1000);
+  if (Number.isNaN(seconds)) return '';
+  if (seconds <= 0) return 'now';
+  if (seconds < 90) return `in ${seconds} s`;
+  if (seconds < 90 * 60) return `in ${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `in ${Math.round(seconds / 3600)} h`;
+  return `in ${Math.round(seconds / 86_400)} d`;
+}
+
+const short = (iso: string | null) => (iso === null ? '?' : iso.replace(/\.\d+Z$/, 'Z'));
+
+/**
+ * Under the table, one line per scheduled event of a member (DescribeInstanceStatus Events), and when the
+ * planned move off the holder will happen: "web  primary  instance-retirement 2026-11-25T03:00:00Z to …".
+ */
+function plannedLines(results: readonly Result[], now: number): string[] {
+  const rows: string[][] = [];
+  for (const r of results) {
+    const s = r.state;
+    if (!s) continue;
+    for (const role of ['primary', 'standby'] as const) {
+      const holds = s.holder === role;
+      // The planned move is for the holder's earliest event that takes it away.
+      const first = s.events[role]
+        .filter((e) => e.takesItAway && e.notBefore)
+        .sort((a, b) => Date.parse(a.notBefore ?? '') - Date.parse(b.notBefore ?? ''))[0];
+      for (const e of s.events[role]) {
+        const window = `${short(e.notBefore)}${e.notAfter ? ` to ${short(e.notAfter)}` : ''}`;
+        const when = e.notBefore ? ` (${until(e.notBefore, now)})` : '';
+        const move = !e.takesItAway
+          ? '; it keeps running'
+          : holds && e === first && s.plannedMove
+            ? `; the ENI moves off it at ${short(s.plannedMove)} (${until(s.plannedMove, now)})`
+            : !holds && s.holder !== null
+              ? '; redundancy ends then'
+              : '';
+        rows.push([r.pair ?? '?', role, `${e.code} ${window}${when}${move}`]);
+      }
+    }
+  }
+  return rows.length === 0 ? [] : ['', 'PLANNED EVENTS', table(rows)];
 }
 
 /**
  * Status results of a whole fleet as one table: who holds each pair's ENI, each member's health,
- * whether the other member could take the ENI now, and the last move. `pairs` (the functions'
+ * whether the other member could take the ENI now, the automatic moves of the last hour against the
+ * flap limit, what damps a move now (cool-down, flapping) or a move under way (a live intent), the
+ * maintenance window (automatic moves paused), and the last move. `pairs` (the functions'
  * configuration) names the members of a last move by role; an instance it does not know shows as its ID.
  */
 export function formatFleet(results: readonly Result[], pairs: readonly Pair[], now = Date.now()): string {
-  const rows = [['PAIR', 'HOLDER', 'PRIMARY', 'STANDBY', 'REDUNDANT', 'LAST MOVE']];
+  const rows = [
+    [
+      'PAIR',
+      'HOLDER',
+      'PRIMARY',
+      'STANDBY',
+      'REDUNDANT',
+      'AUTO MOVES/H',
+      'DAMPING',
+      'MAINTENANCE',
+      'LAST MOVE',
+    ],
+  ];
   for (const r of results) {
     const s = r.state;
     if (!s) continue;
@@ -90,17 +164,24 @@ export function formatFleet(results: readonly Result[], pairs: readonly Pair[], 
       s.primary,
       s.standby,
       s.redundant ? 'yes' : 'NO',
+      // A function deployed before the flap limit does not report these.
+      s.automaticMoves ? `${s.automaticMoves.lastHour}/${s.automaticMoves.limit}` : '?',
+      s.intent
+        ? `MOVING to ${role(s.intent.to)} (until ${s.intent.until.replace(/\.\d+Z$/, 'Z')})`
+        : (s.damping?.replace(/\.\d+Z$/, 'Z') ?? '-'),
+      window(s.maintenance, now),
       last,
     ]);
   }
-  const lines = [table(rows)];
-  const { down, notRedundant } = unprotected(results);
+  const lines = [table(rows), ...plannedLines(results, now)];
+  const { down, notRedundant, paused } = unprotected(results);
   const count = rows.length - 1;
   lines.push(
     '',
-    `${count} pair${count === 1 ? '' : 's'}: ${count - down.length - notRedundant.length} protected` +
+    `${count} pair${count === 1 ? '' : 's'}: ${count - down.length - notRedundant.length - paused.length} protected` +
       (down.length > 0 ? `; DOWN (attached to no one, or its holder failed): ${down.join(', ')}` : '') +
-      (notRedundant.length > 0 ? `; no member could take over now: ${notRedundant.join(', ')}` : ''),
+      (notRedundant.length > 0 ? `; no member could take over now: ${notRedundant.join(', ')}` : '') +
+      (paused.length > 0 ? `; in maintenance (automatic moves paused): ${paused.join(', ')}` : ''),
   );
   return lines.join('\n');
 }

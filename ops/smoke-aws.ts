@@ -35,8 +35,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { Ec2Adapter } from '../lambda/aws/ec2';
-import { holderOf } from '../lambda/plan';
 import type { Result } from '../lambda/result';
+import { holderOf } from '../lambda/view';
 import { functionPairs } from './drill';
 import type {
   AwsPort,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
@@ -5,11 +6,14 @@ import {
   CreateVpcCommand,
   EC2Client,
   RunInstancesCommand,
+  StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { Ec2Adapter } from '../lambda/aws/ec2';
 import type { Pair } from '../lambda/config';
-import { holderOf } from '../lambda/plan';
+import { systemClock } from '../lambda/execute';
+import { holderOf } from '../lambda/view';
+import { FakeEc2 } from './fake-ec2';
 
 // Any AMI that moto ships; the instances never boot.
 const AMI = 'ami-03cf127a';
@@ -22,8 +26,8 @@ export function useEndpoint(url: string): void {
   process.env.AWS_REGION = 'eu-west-1';
 }
 
-export interface MotoWorld {
-  ec2: EC2Client;
+/** The environment the demo and the moto tests play in, on either emulator. */
+export interface World {
   vpcId: string;
   subnetA: string;
   subnetB: string;
@@ -38,10 +42,16 @@ export interface MotoWorld {
   /** Create an ENI in a subnet and optionally attach it. */
   createEni(subnet: string, attachTo?: { instanceId: string; deviceIndex: number }): Promise<string>;
   stop(instanceId: string): Promise<void>;
+  start(instanceId: string): Promise<void>;
   /** The instance the ENI is attached to now, and at which index. */
   where(
     eni?: string,
   ): Promise<{ holder: string | null; deviceIndex: number | undefined; tags: Record<string, string> }>;
+}
+
+/** The world in moto, with the SDK client that built it. */
+export interface MotoWorld extends World {
+  ec2: EC2Client;
 }
 
 /**
@@ -108,10 +118,84 @@ export async function buildWorld(): Promise<MotoWorld> {
     stop: async (instanceId) => {
       await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     },
-    where: async (id = eni) => {
-      const view = await adapter.describeEni(id);
-      if (!view) throw new Error(`${id} does not exist`);
-      return { holder: holderOf(view), deviceIndex: view.attachment?.deviceIndex, tags: { ...view.tags } };
+    start: async (instanceId) => {
+      await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+    },
+    where: (id = eni) => where(adapter, id),
+  };
+}
+
+async function where(adapter: Ec2Adapter, id: string) {
+  const view = await adapter.describeEni(id);
+  if (!view) throw new Error(`${id} does not exist`);
+  return { holder: holderOf(view), deviceIndex: view.attachment?.deviceIndex, tags: { ...view.tags } };
+}
+
+/** An ID shaped as EC2's: a prefix and 17 hex digits. */
+const newId = (prefix: string) => `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+
+/**
+ * The same world in the project's own in-memory EC2 (ops/fake-ec2.ts), built straight into its model:
+ * the fake answers the calls the function makes, not the Create* and Run* calls that furnish an
+ * account, and the world's shape (two AZs, three instances, one ENI at device index 1) is all the
+ * demo needs of it. Attach and detach pass through attaching/detaching and settle after `settle`.
+ */
+export function buildEmbeddedWorld(settle: { detachMs: number; attachMs: number }): {
+  world: World;
+  fake: FakeEc2;
+} {
+  const vpcId = newId('vpc');
+  const subnets = new Map([
+    [newId('subnet'), 'eu-west-1a'],
+    [newId('subnet'), 'eu-west-1b'],
+  ]);
+  const [subnetA, subnetB] = [...subnets.keys()] as [string, string];
+  const eni = newId('eni');
+  const fake = new FakeEc2(eni, 'eu-west-1a', vpcId, systemClock, settle);
+  const azOf = (subnet: string) => {
+    const az = subnets.get(subnet);
+    if (!az) throw new Error(`no subnet ${subnet} in the embedded world`);
+    return az;
+  };
+  const launch = async (subnet: string, type = 't3.micro') => {
+    const id = newId('i');
+    fake.addInstance({ id, az: azOf(subnet), vpcId, type, launchTime: new Date() });
+    return id;
+  };
+  const createEni = async (subnet: string, attachTo?: { instanceId: string; deviceIndex: number }) => {
+    const id = newId('eni');
+    fake.addEni(id, { az: azOf(subnet), vpcId });
+    if (attachTo) fake.place(attachTo.instanceId, attachTo.deviceIndex, id);
+    return id;
+  };
+  const ids = { primary: newId('i'), standby: newId('i'), decoy: newId('i') };
+  fake.addInstance({ id: ids.primary, launchTime: new Date() });
+  fake.addInstance({ id: ids.standby, launchTime: new Date() });
+  fake.addInstance({ id: ids.decoy, az: 'eu-west-1b', launchTime: new Date() });
+  fake.place(ids.primary, 1, eni);
+  const adapter = new Ec2Adapter(fake.client);
+  // A stop or a start lands at once, as on moto: the acts watch the function, not the instance's shutdown.
+  const state = (id: string, to: string) => fake.set(id, { state: to });
+  return {
+    fake,
+    world: {
+      vpcId,
+      subnetA,
+      subnetB,
+      ...ids,
+      eni,
+      pair: {
+        name: 'web',
+        networkInterfaceId: eni,
+        primaryInstanceId: ids.primary,
+        standbyInstanceId: ids.standby,
+        deviceIndex: 1,
+      },
+      launch,
+      createEni,
+      stop: async (id) => state(id, 'stopped'),
+      start: async (id) => state(id, 'running'),
+      where: (id = eni) => where(adapter, id),
     },
   };
 }

@@ -2,10 +2,14 @@ import {
   type _InstanceType,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeApplicationStatusCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   type EC2Client,
   type Instance,
+  type InstanceApplicationStatus,
+  type InstanceStatusEvent,
   type InstanceTypeInfo,
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
@@ -18,7 +22,8 @@ import {
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
-import { type EniView, type InstanceView, type MovePlan, type Observation, TAG } from '../plan';
+import type { MovePlan } from '../plan';
+import { type EniView, type InstanceView, type Observation, type ScheduledEvent, TAG } from '../view';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -49,6 +54,50 @@ function toEniView(ni: NetworkInterface): EniView {
   };
 }
 
+/**
+ * An instance's application status as the planner reads it: each check's own result by its ID, and whether
+ * its reporting is suppressed. An instance EC2 did not answer for has no checks (no check is associated).
+ */
+function toApplicationView(s: InstanceApplicationStatus | undefined): InstanceView['application'] {
+  const status = s?.ApplicationStatus;
+  return {
+    checks: Object.fromEntries(
+      (status?.Details ?? []).flatMap((d) =>
+        d.ApplicationStatusCheckId
+          ? [
+              [
+                d.ApplicationStatusCheckId,
+                {
+                  status: d.Status ?? 'unknown',
+                  reason:
+                    [d.Reason?.Code, d.Reason?.StatusCode].filter((x) => x !== undefined).join(' ') ||
+                    undefined,
+                },
+              ],
+            ]
+          : [],
+      ),
+    ),
+    suppressed: status?.Status === 'suppressed' ? { resumeAt: status.ResumeAt?.toISOString() } : undefined,
+  };
+}
+
+/**
+ * An instance's scheduled events, without those EC2 marks done or called off: "[Completed]" or
+ * "[Canceled]" at the start of the description (EC2 User Guide, "Scheduled events for your instances";
+ * EC2 keeps them listed for a while after).
+ */
+export function toScheduledEvents(events: readonly InstanceStatusEvent[] | undefined): ScheduledEvent[] {
+  return (events ?? [])
+    .filter((e) => !/^\[(Completed|Canceled|Cancelled)\]/i.test(e.Description ?? ''))
+    .map((e) => ({
+      code: e.Code ?? 'unknown',
+      notBefore: e.NotBefore?.getTime(),
+      notAfter: e.NotAfter?.getTime(),
+      description: e.Description ?? '',
+    }));
+}
+
 /** What an instance type allows, from DescribeInstanceTypes: it never changes, so it is asked once per container. */
 interface TypeLimits {
   readonly card0Interfaces: number | undefined;
@@ -72,6 +121,9 @@ function toTypeLimits(t: InstanceTypeInfo): TypeLimits {
           },
   };
 }
+
+/** How EC2 refuses an instance ID it does not know in a status call. */
+const REFUSED_IDS = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
 
 // EC2 answers a list call in pages of at most this many; every list call follows NextToken.
 const PAGE = 100;
@@ -141,23 +193,17 @@ export class Ec2Adapter implements Ec2Port {
       ),
     ]);
     const found = instances.filter((i): i is Instance & { InstanceId: string } => i.InstanceId !== undefined);
-    const [statuses] = await Promise.all([
-      Promise.all(
-        // DescribeInstanceStatus takes at most 100 instance IDs a request.
-        chunks(
-          found.map((i) => i.InstanceId),
-          100,
-        ).map((chunk) =>
-          this.all(
-            paginateDescribeInstanceStatus(
-              { client: this.client },
-              { InstanceIds: chunk, IncludeAllInstances: true },
-              this.options,
-            ),
-            (page) => page.InstanceStatuses ?? [],
-          ),
-        ),
-      ).then((lists) => lists.flat()),
+    // A terminated instance has no status to read, and EC2 may refuse its ID in a status call.
+    const live = found.filter((i) => i.State?.Name !== 'terminated').map((i) => i.InstanceId);
+    // Members of pairs that name their application check; a terminated one has no application to judge.
+    const checkedIds = new Set(
+      pairs
+        .filter((p) => p.applicationCheckId !== undefined)
+        .flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId]),
+    );
+    const [statuses, applications] = await Promise.all([
+      Promise.all(chunks(live, 100).map((chunk) => this.statuses(chunk))).then((lists) => lists.flat()),
+      this.describeApplicationStatus(live.filter((id) => checkedIds.has(id))),
       this.learnTypeLimits(found.map((i) => i.InstanceType).filter((t) => t !== undefined)),
     ]);
     const views = new Map<string, InstanceView>();
@@ -174,6 +220,9 @@ export class Ec2Adapter implements Ec2Port {
         systemStatus: status?.SystemStatus?.Status ?? 'unknown',
         ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
         applicationStatus: status?.ApplicationStatus?.Status ?? 'unknown',
+        application: checkedIds.has(i.InstanceId)
+          ? toApplicationView(applications.get(i.InstanceId))
+          : undefined,
         launchTime: i.LaunchTime?.getTime(),
         maxInterfaces: limits?.card0Interfaces,
         perInterface: limits?.perInterface,
@@ -182,6 +231,7 @@ export class Ec2Adapter implements Ec2Port {
           deviceIndex: ni.Attachment?.DeviceIndex ?? -1,
           networkCardIndex: ni.Attachment?.NetworkCardIndex ?? 0,
         })),
+        scheduledEvents: toScheduledEvents(status?.Events),
       });
     }
     const observations = new Map<string, Observation>();
@@ -195,6 +245,86 @@ export class Ec2Adapter implements Ec2Port {
       observations.set(pair.name, { eni: ni ? toEniView(ni) : undefined, instances: members });
     }
     return observations;
+  }
+
+  /**
+   * Each instance's application status in one request for the whole round (paginated by NextToken): the
+   * instance-level status, with `suppressed` and its ResumeAt, and each check's own detail (EC2 API Reference,
+   * DescribeApplicationStatus). DescribeInstanceStatus has only the aggregate, without suppression.
+   */
+  private async describeApplicationStatus(ids: string[]): Promise<Map<string, InstanceApplicationStatus>> {
+    const out = new Map<string, InstanceApplicationStatus>();
+    const ask = async (chunk: string[]) => {
+      let token: string | undefined;
+      do {
+        const page = await this.client.send(
+          new DescribeApplicationStatusCommand({ InstanceIds: chunk, NextToken: token }),
+          this.options,
+        );
+        for (const i of page.ApplicationStatuses?.Instances ?? []) if (i.InstanceId) out.set(i.InstanceId, i);
+        token = page.NextToken;
+      } while (token);
+    };
+    if (ids.length === 0) return out;
+    try {
+      await ask(ids);
+    } catch (error) {
+      // As for DescribeInstanceStatus (statuses): a member EC2 no longer knows is asked alone, and has none.
+      if (!REFUSED_IDS.has((error as Error).name)) throw error;
+      await Promise.all(
+        ids.map((id) =>
+          ask([id]).catch((e: unknown) => {
+            if (!REFUSED_IDS.has((e as Error).name)) throw e;
+          }),
+        ),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * DescribeInstanceStatus for at most 100 IDs (its limit). EC2 refuses the whole call when one ID is
+   * unknown to it (InvalidInstanceID.NotFound, or .Malformed; EC2 API Reference, "Error codes"), as a
+   * member that terminated meanwhile may be: then each ID is asked alone and a refused one has no status.
+   */
+  private async statuses(ids: string[]) {
+    const ask = (chunk: string[]) =>
+      this.all(
+        paginateDescribeInstanceStatus(
+          { client: this.client },
+          { InstanceIds: chunk, IncludeAllInstances: true },
+          this.options,
+        ),
+        (page) => page.InstanceStatuses ?? [],
+      );
+    try {
+      return await ask(ids);
+    } catch (error) {
+      if (!REFUSED_IDS.has((error as Error).name)) throw error;
+      const one = await Promise.all(
+        ids.map((id) =>
+          ask([id]).catch((e: unknown) => {
+            if (REFUSED_IDS.has((e as Error).name)) return [];
+            throw e;
+          }),
+        ),
+      );
+      return one.flat();
+    }
+  }
+
+  /** The instance's state, or undefined when EC2 does not know it. */
+  async instanceState(instanceId: string): Promise<string | undefined> {
+    // A filter rather than InstanceIds, so that a missing instance is an empty answer, not an error.
+    const instances = await this.all(
+      paginateDescribeInstances(
+        { client: this.client, pageSize: PAGE },
+        { Filters: [{ Name: 'instance-id', Values: [instanceId] }] },
+        this.options,
+      ),
+      (page) => (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+    );
+    return instances[0]?.State?.Name;
   }
 
   private async all<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[]): Promise<T[]> {
@@ -321,6 +451,19 @@ export class Ec2Adapter implements Ec2Port {
           this.options,
         ),
     ]);
+    // A move deletes its intent when it ends.
+    calls.push([
+      'DeleteTags',
+      () =>
+        this.client.send(
+          new DeleteTagsCommand({
+            Resources: [pair.networkInterfaceId],
+            Tags: [{ Key: `${TAG.intent}dry-run` }],
+            DryRun: true,
+          }),
+          this.options,
+        ),
+    ]);
     const problems: string[] = [];
     for (const [action, call] of calls) {
       try {
@@ -356,6 +499,13 @@ export class Ec2Adapter implements Ec2Port {
         Resources: [networkInterfaceId],
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       }),
+      this.options,
+    );
+  }
+
+  async untag(networkInterfaceId: string, keys: string[]): Promise<void> {
+    await this.client.send(
+      new DeleteTagsCommand({ Resources: [networkInterfaceId], Tags: keys.map((Key) => ({ Key })) }),
       this.options,
     );
   }

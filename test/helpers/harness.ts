@@ -81,3 +81,26 @@ export function harness(
       }),
   };
 }
+
+/** Pairs web-0 … web-(n-1), each with its own ENI on its own healthy primary. */
+export function fleet(n: number): { h: Harness; pairs: Pair[] } {
+  const pairs: Pair[] = Array.from({ length: n }, (_, i) =>
+    i === 0
+      ? { ...PAIR, name: 'web-0' }
+      : {
+          name: `web-${i}`,
+          networkInterfaceId: `eni-0${String(i).padStart(16, 'd')}`,
+          primaryInstanceId: `i-0${String(i).padStart(16, 'e')}`,
+          standbyInstanceId: `i-0${String(i).padStart(16, 'f')}`,
+          deviceIndex: 1,
+        },
+  );
+  const h = harness({ pairs });
+  for (const p of pairs.slice(1)) {
+    h.ec2.addEni(p.networkInterfaceId);
+    h.ec2.addInstance({ id: p.primaryInstanceId });
+    h.ec2.addInstance({ id: p.standbyInstanceId });
+    h.ec2.place(p.primaryInstanceId, 1, p.networkInterfaceId);
+  }
+  return { h, pairs };
+}

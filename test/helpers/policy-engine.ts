@@ -62,6 +62,8 @@ function attOf(id: string, type: string | undefined, attribute: string, where: W
   const arn = (service: string, resource: string) =>
     `arn:${where.partition}:${service}:${where.region}:${where.account}:${resource}`;
   if (type === 'AWS::EC2::NetworkInterface') return attribute === 'Id' ? ec2Id('eni', id) : '10.0.0.10';
+  if (type === 'AWS::EC2::ApplicationStatusCheck' && attribute === 'ApplicationStatusCheckId')
+    return ec2Id('asc', id);
   if (type === 'AWS::SQS::Queue' && attribute === 'QueueUrl') return refOf(id, type, where);
   const arns: Record<string, () => string> = {
     'AWS::SQS::Queue': () => arn('sqs', id),
@@ -132,7 +134,7 @@ export interface Hop {
   readonly principal: string;
   readonly action: string;
   readonly resource: string;
-  readonly context?: Record<string, string>;
+  readonly context?: Record<string, string | string[]>;
   readonly identityPolicies?: readonly PolicyDocument[];
   readonly resourcePolicy?: PolicyDocument;
 }
@@ -368,7 +370,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
   // 4. Each failover function's role: its failure destination, its notifications, its EC2 calls.
   const functions = resources.filter(isFailoverFunction);
   const pairsOf = (fn: Resource): readonly Pair[] => pairsOfFunction(fn, resolve, assembly);
-  const ec2 = (type: 'instance' | 'network-interface', id: string) =>
+  const ec2 = (type: 'instance' | 'network-interface' | 'application-status-check', id: string) =>
     `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
   const stranger = { networkInterfaceId: 'eni-0badbadbadbadbad0', primaryInstanceId: 'i-0badbadbadbadbad0' };
   for (const [fnId, fn] of functions) {
@@ -423,6 +425,14 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
     }
     const own = pairsOf(fn);
     const others = functions.filter(([id]) => id !== fnId).flatMap(([, f]) => pairsOf(f));
+    // A pair that names its application check is judged by DescribeApplicationStatus (a Describe: `*`).
+    if (own.some((p) => p.applicationCheckId !== undefined))
+      as(
+        'ec2:DescribeApplicationStatus (pairs with an application check)',
+        'Allowed',
+        'ec2:DescribeApplicationStatus',
+        '*',
+      );
     for (const p of own) {
       const members = [p.primaryInstanceId, p.standbyInstanceId];
       for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface']) {
@@ -434,7 +444,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         );
         for (const i of members) as(`${action} on its instance ${i}`, 'Allowed', action, ec2('instance', i));
       }
-      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags'])
+      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'])
         as(
           `${action} on its ENI ${p.networkInterfaceId}`,
           'Allowed',
@@ -455,6 +465,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
+        'ec2:DeleteTags',
       ])
         as(
           `${action} on another ENI ${p.networkInterfaceId}`,
@@ -496,12 +507,33 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
     }
   }
 
-  // 6. The FIS role: stop and start only the experiments' primaries.
+  // 6. The FIS role: assumed only by FIS for this account's experiments; stop and start only the experiment pairs'
+  // members (by ARN, or those of the pair whose ENI the target's filter names); key grants only for AWS resources.
   for (const [templateId, experiment] of ofType('AWS::FIS::ExperimentTemplate')) {
     const roleId = idOf(experiment.Properties?.RoleArn) as string;
-    const targets = resolve(experiment.Properties?.Targets) as Record<string, { ResourceArns: string[] }>;
-    const primaries = Object.values(targets).flatMap((t) => t.ResourceArns);
-    const byFis = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+    const targets = resolve(experiment.Properties?.Targets) as Record<
+      string,
+      { ResourceArns?: string[]; Filters?: { Path: string; Values: string[] }[] }
+    >;
+    const enis = Object.values(targets).flatMap((t) =>
+      (t.Filters ?? [])
+        .filter((f) => f.Path === 'NetworkInterfaces.NetworkInterfaceId')
+        .flatMap((f) => f.Values),
+    );
+    const stoppable = [
+      ...Object.values(targets).flatMap((t) => t.ResourceArns ?? []),
+      ...protectedPairs
+        .filter((p) => enis.includes(p.networkInterfaceId))
+        .flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])
+        .map((i) => ec2('instance', i)),
+    ];
+    const byFis = (
+      name: string,
+      expect: Hop['expect'],
+      action: string,
+      resource: string,
+      extra: Partial<Hop> = {},
+    ) =>
       hops.push({
         name: `experiment ${templateId}: ${name}`,
         expect,
@@ -509,16 +541,129 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         action,
         resource,
         identityPolicies: identityOf(roleId),
+        ...extra,
       });
-    for (const arn of primaries)
+    for (const arn of stoppable)
       for (const action of ['ec2:StopInstances', 'ec2:StartInstances'])
         byFis(`${action} on ${arn}`, 'Allowed', action, arn);
-    const experimented = new Set(primaries);
+    const experimented = new Set(stoppable);
     for (const p of protectedPairs) {
       for (const i of [p.primaryInstanceId, p.standbyInstanceId]) {
         const arn = ec2('instance', i);
         if (!experimented.has(arn)) byFis(`ec2:StopInstances on ${i}`, 'Denied', 'ec2:StopInstances', arn);
       }
+    }
+    const key = `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/0f0e0d0c-volume-key`;
+    const viaEc2 = { 'kms:ViaService': `ec2.${REGION}.amazonaws.com` };
+    // A volume's key with KMS's default key policy, which lets the account's IAM policies decide (KMS Developer
+    // Guide, "Default key policy").
+    const keyPolicy: PolicyDocument = {
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:${PARTITION}:iam::${ACCOUNT}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    };
+    byFis('kms:CreateGrant for a volume EC2 starts', 'Allowed', 'kms:CreateGrant', key, {
+      context: { ...viaEc2, 'kms:GrantIsForAWSResource': 'true' },
+      resourcePolicy: keyPolicy,
+    });
+    byFis('kms:CreateGrant not for an AWS resource (refused)', 'Denied', 'kms:CreateGrant', key, {
+      context: { ...viaEc2, 'kms:GrantIsForAWSResource': 'false' },
+      resourcePolicy: keyPolicy,
+    });
+    const trust = resolve(props(roleId).AssumeRolePolicyDocument) as PolicyDocument;
+    const assume = (name: string, expect: Hop['expect'], account: string) =>
+      hops.push({
+        name: `FIS ${name} -> assume ${roleId}`,
+        expect,
+        principal: 'fis.amazonaws.com',
+        action: 'sts:AssumeRole',
+        resource: roleArn(roleId),
+        context: {
+          'aws:SourceAccount': account,
+          'aws:SourceArn': `arn:${PARTITION}:fis:${REGION}:${account}:experiment/EXP1a2b3c4d5e6f7`,
+        },
+        resourcePolicy: trust,
+      });
+    assume("for this account's experiment", 'Allowed', ACCOUNT);
+    assume("for another account's experiment (refused)", 'Denied', FOREIGN_ACCOUNT);
+  }
+
+  // 7. The custom resources' function: (dis)associate only the construct's checks with their members; tag only
+  // experiment members, only with eni-failover: keys.
+  const serviceRole = (r: Resource) => {
+    const fnId = idOf(r.Properties?.ServiceToken) as string;
+    return idOf(props(fnId).Role) as string;
+  };
+  for (const [resourceId, r] of ofType('Custom::ApplicationStatusCheckAssociations')) {
+    const roleId = serviceRole(r);
+    const check = ec2('application-status-check', String(resolve(r.Properties?.ApplicationStatusCheckId)));
+    const instances = list(r.Properties?.InstanceIds).map((i) => ec2('instance', String(resolve(i))));
+    const as = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+      hops.push({
+        name: `associations ${resourceId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        identityPolicies: identityOf(roleId),
+      });
+    for (const action of ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck']) {
+      for (const arn of [check, ...instances]) as(`${action} on ${arn}`, 'Allowed', action, arn);
+      as(
+        `${action} on another check (refused)`,
+        'Denied',
+        action,
+        ec2('application-status-check', 'asc-0badbadbadbadbad0'),
+      );
+      as(
+        `${action} on another instance (refused)`,
+        'Denied',
+        action,
+        ec2('instance', stranger.primaryInstanceId),
+      );
+    }
+    as('read the associations back', 'Allowed', 'ec2:DescribeApplicationStatusCheckAssociations', '*');
+  }
+  for (const [resourceId, r] of ofType('Custom::ExperimentTargetTags')) {
+    const roleId = serviceRole(r);
+    const key = String(r.Properties?.TagKey);
+    const tagging = (name: string, expect: Hop['expect'], action: string, resource: string, keys: string[]) =>
+      hops.push({
+        name: `experiment tags ${resourceId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        context: { 'aws:TagKeys': keys },
+        identityPolicies: identityOf(roleId),
+      });
+    for (const action of ['ec2:CreateTags', 'ec2:DeleteTags']) {
+      for (const i of list(r.Properties?.InstanceIds)) {
+        const arn = ec2('instance', String(resolve(i)));
+        tagging(`${action} ${key} on ${arn}`, 'Allowed', action, arn, [key]);
+        tagging(`${action} Name on ${arn} (refused)`, 'Denied', action, arn, ['Name']);
+      }
+      tagging(
+        `${action} on another instance (refused)`,
+        'Denied',
+        action,
+        ec2('instance', stranger.primaryInstanceId),
+        [key],
+      );
+      // A DeleteTags naming no tag deletes every tag of the instance (EC2 API Reference, DeleteTags).
+      hops.push({
+        name: `experiment tags ${resourceId}: ${action} naming no tag (refused)`,
+        expect: 'Denied',
+        principal: roleArn(roleId),
+        action,
+        resource: ec2('instance', String(resolve(list(r.Properties?.InstanceIds)[0]))),
+        identityPolicies: identityOf(roleId),
+      });
     }
   }
   return hops;

@@ -1,5 +1,5 @@
 import type { Pair } from '../../lambda/config';
-import type { EniView, InstanceView, Observation } from '../../lambda/plan';
+import type { EniView, InstanceView, Observation } from '../../lambda/view';
 
 /** A pair and a healthy world around it, for the planner and executor tests to vary one fact at a time. */
 export const PAIR: Pair = {
@@ -52,6 +52,7 @@ export function instance(id: string, overrides: Partial<InstanceView> = {}): Ins
     maxInterfaces: 2,
     perInterface: { ipv4: 6, ipv6: 6, ipv6Supported: true },
     interfaces: [{ id: `eni-primary-of-${id}`, deviceIndex: 0, networkCardIndex: 0 }],
+    scheduledEvents: [],
     ...overrides,
   };
 }

@@ -34,11 +34,19 @@ describe('the dead-letter queue policy stays within SQS policy quotas however ma
       expect(conditions).toBeLessThanOrEqual(10);
       const sources = (service: string) =>
         statements.find((s) => s.Principal?.Service === service)?.Condition?.ArnEquals?.['aws:SourceArn'];
-      // One alarm topic per function (two from 10 pairs on); every state-change rule and reconcile schedule.
+      // One alarm topic per function (two from 10 pairs on); every state-change (and Spot warning) rule
+      // and reconcile schedule.
       expect(topics).toBe(n < 10 ? 1 : 2);
       expect([sources('sns.amazonaws.com')].flat()).toHaveLength(topics);
       expect(rules).toBeGreaterThan(n < 10 ? 1 : 20);
       expect([sources('events.amazonaws.com')].flat()).toHaveLength(rules);
+      // 8,192 bytes at most: each reference resolves to an ARN of at most ~140 characters
+      // (a rule's name is up to 64 characters; a topic's up to 256, but CloudFormation's are ~80).
+      const resolved = JSON.stringify(statements).replace(
+        /\{"Fn::GetAtt":\[[^\]]*\]\}|\{"Ref":"[^"]*"\}/g,
+        'x'.repeat(140),
+      );
+      expect(resolved.length).toBeLessThanOrEqual(8_192);
     },
     120_000,
   );

@@ -6,7 +6,10 @@ import type { StackConfig } from '../../lib/config-file';
 import { EniFailover } from '../../lib/eni-failover';
 import { slotOf } from '../../lib/grouping';
 import { EniFailoverStack } from '../../lib/stack';
-import { newApp, pairs } from '../helpers/synth';
+import { matches } from '../helpers/event-pattern';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events';
+import { type CfnTemplate, functionPairs } from '../helpers/policy-engine';
+import { assemblyOf, newApp, pairs } from '../helpers/synth';
 
 /** The configured stack's template, without bundling the functions (these tests read the template only). */
 const templateOf = (config: StackConfig) =>
@@ -16,6 +19,15 @@ const templateOf = (config: StackConfig) =>
       config,
     }),
   );
+/** The pairs each failover function reads, as deployed: its pairs file in the cloud assembly, FAILOVER_VALUES resolved. */
+const deployedPairs = (config: StackConfig): Pair[] => {
+  const stack = new EniFailoverStack(newApp({ context: { 'aws:cdk:bundling-stacks': [] } }), 'EniFailover', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    config,
+  });
+  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  return functionPairs(template, assemblyOf(stack)).flatMap(([, read]) => [...read]);
+};
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 const resourcesOf = (template: Template) => template.toJSON().Resources as Resources;
 const ofType = (template: Template, type: string) =>
@@ -74,6 +86,92 @@ describe('the reconcile schedule', () => {
   });
 });
 
+describe('planned failures: Spot interruption warnings and rebalance recommendations reach the function', () => {
+  const [rebalancing, plain] = pairs(2) as [Pair, Pair];
+  const template = templateOf({ pairs: [{ ...rebalancing, moveOnRebalance: true }, plain] });
+  const [fn] = failoverFunctions(template);
+  const rules = ofType(template, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
+  /** The rules whose pattern matches the event, as EventBridge matches it. */
+  const routed = (event: Record<string, unknown>) =>
+    rules.filter(([, r]) => matches(r.Properties.EventPattern as Record<string, unknown>, event));
+  const about = (name: string, instanceId: string, detail: Record<string, unknown> = {}) => {
+    const event = sample(name, { [SAMPLE_INSTANCE]: instanceId });
+    return { ...event, detail: { ...(event.detail as object), ...detail } };
+  };
+  const outsider = 'i-0999999999999999a';
+
+  it('exactly the Spot warnings, rebalance recommendations (of pairs with moveOnRebalance) and failed states of members', () => {
+    const cases: [string, Record<string, unknown>, number][] = [
+      ['Spot warning, primary', about('eventbridge-spot-interruption', rebalancing.primaryInstanceId), 1],
+      [
+        'Spot warning, standby of a plain pair',
+        about('eventbridge-spot-interruption', plain.standbyInstanceId),
+        1,
+      ],
+      [
+        'Spot warning (stop), plain pair',
+        about('eventbridge-spot-interruption', plain.primaryInstanceId, { 'instance-action': 'stop' }),
+        1,
+      ],
+      ['Spot warning, not a member', about('eventbridge-spot-interruption', outsider), 0],
+      [
+        'rebalance, pair with moveOnRebalance',
+        about('eventbridge-rebalance-recommendation', rebalancing.standbyInstanceId),
+        1,
+      ],
+      [
+        'rebalance, pair without it',
+        about('eventbridge-rebalance-recommendation', plain.primaryInstanceId),
+        0,
+      ],
+      ['rebalance, not a member', about('eventbridge-rebalance-recommendation', outsider), 0],
+      [
+        'state change to stopping',
+        about('eventbridge-state-change', plain.primaryInstanceId, { state: 'stopping' }),
+        1,
+      ],
+      [
+        'state change to running',
+        about('eventbridge-state-change', plain.primaryInstanceId, { state: 'running' }),
+        0,
+      ],
+      [
+        'a Spot warning from another source',
+        { ...about('eventbridge-spot-interruption', plain.primaryInstanceId), source: 'my.app' },
+        0,
+      ],
+    ];
+    expect(cases.map(([name, event]) => [name, routed(event).length])).toEqual(
+      cases.map(([name, , n]) => [name, n]),
+    );
+  });
+
+  it('each to the function, with retries and the dead-letter queue; EventBridge may invoke it from each rule', () => {
+    const spot = routed(about('eventbridge-spot-interruption', plain.primaryInstanceId));
+    const rebalance = routed(about('eventbridge-rebalance-recommendation', rebalancing.primaryInstanceId));
+    for (const [ruleId, rule] of [...spot, ...rebalance]) {
+      const [target] = rule.Properties.Targets as [Record<string, unknown>];
+      expect(target.Arn).toEqual({ 'Fn::GetAtt': [fn, 'Arn'] });
+      expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 });
+      expect(target.DeadLetterConfig).toEqual({
+        Arn: { 'Fn::GetAtt': [expect.stringMatching(/^EniFailoverDeadLetterQueue/), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      });
+    }
+    // The Spot warnings share the state-change rule: no resource of their own (a stack holds at most 500).
+    expect(spot[0]?.[0]).toMatch(/StateChangeRule/);
+    expect(rebalance[0]?.[0]).toMatch(/RebalanceRule/);
+  });
+
+  it('no rebalance rule when no pair asks for it (the default)', () => {
+    const none = templateOf({ pairs: [plain] });
+    expect(ofType(none, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern)).toHaveLength(1);
+  });
+});
+
 describe('EC2 application status checks', () => {
   const settings: ApplicationCheck = {
     protocol: 'https',
@@ -82,6 +180,9 @@ describe('EC2 application status checks', () => {
     timeout: 5,
     failureThreshold: 3,
     successThreshold: 2,
+    statusCodeMatcher: '200-299',
+    initializationGracePeriodSeconds: 120,
+    ipVersion: 'ipv6',
   };
   const [checked, plain] = pairs(2) as [Pair, Pair];
   const template = templateOf({ pairs: [{ ...checked, applicationCheck: settings }, plain] });
@@ -97,26 +198,61 @@ describe('EC2 application status checks', () => {
       Timeout: 5,
       FailureThreshold: 3,
       SuccessThreshold: 2,
+      StatusCodeMatcher: '200-299',
+      InitializationGracePeriodSeconds: 120,
+      IpVersion: 'ipv6',
       DeviceIndex: 0,
+      Aggregation: 'included',
     });
   });
 
-  it('associated with both members by the custom resource, whose role can only (dis)associate', () => {
+  it('a bad setting is refused at synth, naming the pair, the field and the value', () => {
+    const bad = (applicationCheck: Record<string, unknown>) => () =>
+      new EniFailover(new Stack(new App(), 'S'), 'F', {
+        pairs: [
+          {
+            ...checked,
+            applicationCheck: { protocol: 'http', port: 80, ...applicationCheck } as ApplicationCheck,
+          },
+        ],
+      });
+    expect(bad({ statusCodeMatcher: '2xx' })).toThrow(
+      /pairs\[0\]\.applicationCheck\.statusCodeMatcher must be HTTP status codes or ranges separated by commas, e\.g\. "200,204" or "200-299", got "2xx"/,
+    );
+    expect(bad({ statusCodeMatcher: '299-200' })).toThrow(
+      /the range 299-200, whose first code is not below its second/,
+    );
+    expect(bad({ initializationGracePeriodSeconds: 900 })).toThrow(
+      /applicationCheck\.initializationGracePeriodSeconds must be from 1 to 600, got 900/,
+    );
+    expect(bad({ ipVersion: 'ipv5' })).toThrow(
+      /applicationCheck\.ipVersion must be "ipv4" or "ipv6", got "ipv5"/,
+    );
+  });
+
+  it('associated with both members by one resource per check, with a service timeout; its role may (dis)associate only that check and those members', () => {
     const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
-    const associations = ofType(template, 'Custom::ApplicationStatusCheckInstanceAssociation');
-    expect(associations.map(([, a]) => a.Properties.InstanceId).sort()).toEqual([...members].sort());
-    for (const [, a] of associations) {
-      expect(a.Properties.ApplicationStatusCheckId).toEqual({
-        'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'],
-      });
-      expect(a.Properties.ServiceToken).toEqual({
+    const associations = ofType(template, 'Custom::ApplicationStatusCheckAssociations');
+    expect(associations).toHaveLength(1);
+    expect(associations[0]?.[1].Properties).toEqual({
+      ServiceToken: {
         'Fn::GetAtt': [expect.stringMatching(/^EniFailoverApplicationCheckAssociationsFunction/), 'Arn'],
-      });
-    }
+      },
+      // Ten minutes, not CloudFormation's default hour: a stuck handler fails the deploy early.
+      ServiceTimeout: '600',
+      ApplicationStatusCheckId: { 'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'] },
+      // Sorted, so that a swap of primary and standby is no change at all.
+      InstanceIds: [...members].sort(),
+    });
     const statements = ofType(template, 'AWS::IAM::Policy')
       .filter(([id]) => id.startsWith('EniFailoverApplicationCheckAssociationsRole'))
       .flatMap(
-        ([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement,
+        ([, p]) =>
+          (
+            p.Properties.PolicyDocument as {
+              Statement: { Sid?: string; Action: string | string[]; Resource: unknown }[];
+            }
+          ).Statement,
       );
     const ec2Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('ec2:'));
     expect(ec2Actions.sort()).toEqual([
@@ -124,6 +260,14 @@ describe('EC2 application status checks', () => {
       'ec2:DescribeApplicationStatusCheckAssociations',
       'ec2:DisassociateApplicationStatusCheck',
     ]);
+    const scoped = JSON.stringify(
+      statements.find((s) => s.Sid === 'AssociateTheConstructsChecksWithTheirMembers')?.Resource,
+    );
+    expect(scoped).toContain(':application-status-check/');
+    expect(scoped).toContain(`{"Fn::GetAtt":["${checkId}","ApplicationStatusCheckId"]}`);
+    for (const i of members) expect(scoped).toContain(`:instance/${i}`);
+    expect(scoped).not.toContain(plain.primaryInstanceId);
+    expect(scoped).not.toContain('"*"');
   });
 
   it("an alarm on each member's StatusCheckFailed_Application to the alarm topic, whose policy lets it publish", () => {
@@ -149,10 +293,44 @@ describe('EC2 application status checks', () => {
     }
   });
 
+  it("the function's pairs name the check it made by its ID (through FAILOVER_VALUES), so that the function judges that check alone", () => {
+    const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
+    const fn = ofType(template, 'AWS::Lambda::Function').find(([, f]) =>
+      String(JSON.stringify(f.Properties.Environment)).includes('FAILOVER_PAIRS_FILE'),
+    )?.[1];
+    if (!fn) throw new Error('no failover function in the template');
+    // The ID is a token: it travels in FAILOVER_VALUES, which CloudFormation resolves.
+    expect(JSON.stringify(fn.Properties.Environment)).toContain(
+      JSON.stringify({ 'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'] }),
+    );
+    // Read as the function reads it (its loader, the pairs file, the values resolved as CloudFormation would).
+    const deployed = deployedPairs({ pairs: [{ ...checked, applicationCheck: settings }, plain] });
+    expect(deployed.find((p) => p.name === checked.name)?.applicationCheckId).toMatch(/^asc-[0-9a-f]{17}$/);
+    // The pair without a check names none: its members' application status is not read.
+    expect(deployed.find((p) => p.name === plain.name)).not.toHaveProperty('applicationCheckId');
+  });
+
+  it('a pair that names an existing check (applicationCheckId) gets no check and no association of its own', () => {
+    const config = { pairs: [{ ...checked, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' }, plain] };
+    const named = templateOf(config);
+    expect(ofType(named, 'AWS::EC2::ApplicationStatusCheck')).toEqual([]);
+    expect(ofType(named, 'Custom::ApplicationStatusCheckInstanceAssociation')).toEqual([]);
+    expect(deployedPairs(config).find((p) => p.name === checked.name)?.applicationCheckId).toBe(
+      'asc-0aaaaaaaaaaaaaaa1',
+    );
+  });
+
+  it('a pair that both makes a check and names one is refused by name', () => {
+    const both = { ...checked, applicationCheck: settings, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' };
+    expect(() => new EniFailover(new Stack(new App(), 'S'), 'F', { pairs: [both] })).toThrow(
+      /sets applicationCheck \(the stack makes a check\) and applicationCheckId \(asc-0aaaaaaaaaaaaaaa1, an existing check\): give one of them/,
+    );
+  });
+
   it('no check, no association function: a configuration without applicationCheck gets none of it', () => {
     const none = templateOf({ pairs: pairs(2) });
     expect(ofType(none, 'AWS::EC2::ApplicationStatusCheck')).toEqual([]);
-    expect(ofType(none, 'Custom::ApplicationStatusCheckInstanceAssociation')).toEqual([]);
+    expect(ofType(none, 'Custom::ApplicationStatusCheckAssociations')).toEqual([]);
     expect(ofType(none, 'AWS::Lambda::Function')).toHaveLength(1);
   });
 
@@ -171,11 +349,12 @@ describe('EC2 application status checks', () => {
           : p,
       ),
     });
-    // 210 x 2 alarms + 64 (lib/stack.ts): 484; each check 5 more, and the association function 4.
-    expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBe(484);
-    expect(Object.keys(resourcesOf(templateOf(config(2)))).length).toBe(484 + 2 * 5 + 4);
+    // 210 x 2 alarms + 65 (lib/stack.ts): 485; each check 4 more, and the first 5: the association function's 4
+    // and the function role's ObserveApplicationStatus policy.
+    expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBe(485);
+    expect(Object.keys(resourcesOf(templateOf(config(2)))).length).toBe(485 + 2 * 4 + 5);
     expect(() => templateOf(config(3))).toThrow(
-      /210 pairs in 1 function make 503 CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 5 more with an applicationCheck/,
+      /210 pairs in 1 function make 502 CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 4 more with an applicationCheck/,
     );
   });
 });

@@ -36,7 +36,7 @@ const small = () =>
       env,
       config: {
         pairs: [
-          { ...a, fence: true },
+          { ...a, fence: true, moveOnRebalance: true },
           { ...b, verifyOs: true, applicationCheck: { protocol: 'http', port: 8080, path: '/health' } },
         ],
         experiments: [a.name],
@@ -93,10 +93,18 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     ).length;
     expect(functions).toBeGreaterThan(0);
     expect(count(results, /^topic .* -> function /)).toBe(functions);
-    // Each function: a state-change rule per slot its pairs fill, and the reconcile schedule.
-    const stateChangeRules = ofType('AWS::Events::Rule').filter((r) => r.Properties?.EventPattern).length;
+    // Each function: a state-change (and Spot warning) rule per slot its pairs fill, and the reconcile schedule;
+    // a rebalance rule per slot that holds a pair asking for it (the small config's fenced pair does).
+    const stateChangeRules = ofType('AWS::Events::Rule').filter((r) =>
+      JSON.stringify(r).includes('EC2 Instance State-change Notification'),
+    ).length;
     expect(stateChangeRules).toBeGreaterThanOrEqual(functions);
     expect(count(results, /^rule .*StateChangeRule.* -> function /)).toBe(stateChangeRules);
+    const rebalanceRules = ofType('AWS::Events::Rule').filter((r) =>
+      JSON.stringify(r).includes('EC2 Instance Rebalance Recommendation'),
+    ).length;
+    expect(count(results, /^rule .*RebalanceRule.* -> function /)).toBe(rebalanceRules);
+    expect(count(results, /^rule .*RebalanceRule.* -> dead-letter queue/)).toBe(rebalanceRules);
     expect(count(results, /^rule .*ReconcileSchedule.* -> function /)).toBe(functions);
     expect(count(results, /^subscription .* -> dead-letter queue/)).toBe(functions);
     expect(count(results, /^rule .*StateChangeRule.* -> dead-letter queue/)).toBe(stateChangeRules);
@@ -105,6 +113,14 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
+    // Each association resource and each experiment's tags: their role's calls; each experiment: its role's trust.
+    expect(count(results, /^associations .* on another check \(refused\)$/)).toBe(
+      2 * ofType('Custom::ApplicationStatusCheckAssociations').length,
+    );
+    expect(count(results, /^experiment tags .*naming no tag/)).toBe(
+      2 * ofType('Custom::ExperimentTargetTags').length,
+    );
+    expect(count(results, /^FIS .* -> assume /)).toBe(2 * ofType('AWS::FIS::ExperimentTemplate').length);
   });
 });
 
@@ -230,6 +246,56 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       /^experiment .*: ec2:StopInstances on i-.*: expected Denied, got Allowed/,
     ],
     [
+      "the FIS role's trust forgets aws:SourceAccount and aws:SourceArn",
+      (t: CfnTemplate) => {
+        for (const r of Object.values(t.Resources)) {
+          const trust = r.Properties?.AssumeRolePolicyDocument as
+            | { Statement: Record<string, unknown>[] }
+            | undefined;
+          if (r.Type === 'AWS::IAM::Role' && JSON.stringify(trust).includes('fis.amazonaws.com'))
+            for (const st of trust?.Statement ?? []) delete st.Condition;
+        }
+      },
+      /^FIS for another account's experiment \(refused\) -> assume .*: expected Denied, got Allowed$/,
+    ],
+    [
+      "the FIS role's kms:CreateGrant loses its conditions",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'StartInstancesWithEncryptedVolumes') delete st.Condition;
+      },
+      /kms:CreateGrant not for an AWS resource \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      "the association role's (dis)associate statement is widened to *",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'AssociateTheConstructsChecksWithTheirMembers') st.Resource = '*';
+      },
+      /^associations .*: ec2:AssociateApplicationStatusCheck on another check \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      'the experiment tagging may write any tag',
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'TagExperimentMembers')
+              delete (st.Condition as Record<string, unknown>)['ForAllValues:StringLike'];
+      },
+      /^experiment tags .*: ec2:CreateTags Name on .* \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      'the experiment tagging may name no tag',
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'TagExperimentMembers') delete (st.Condition as Record<string, unknown>).Null;
+      },
+      /^experiment tags .*: ec2:DeleteTags naming no tag \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
       'the function role may terminate instances',
       (t: CfnTemplate) => {
         statementsOf(t, 'AWS::IAM::Policy')[0]?.push({
@@ -276,9 +342,9 @@ describe("IAM's size quotas, on the resolved policies of the fullest function", 
     ['an environment-agnostic stack, deployed to us-gov-west-1', undefined, fullestFunction],
     // The stack's edge (lib/stack.ts): plain pairs, as many as CloudFormation's 500 resources take.
     [
-      '218 plain pairs (the most one stack holds) in us-gov-west-1',
+      '217 plain pairs (the most one stack holds) in us-gov-west-1',
       { account: ACCOUNT, region: GOV.region },
-      () => pairs(218),
+      () => pairs(217),
     ],
   ])(
     '%s: every role within 10,240 characters inline, 6,144 per managed policy, 10 managed policies',

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Pair } from '../../lambda/config';
 import { execute } from '../../lambda/execute';
-import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { localFailover } from '../helpers/local-failover';
@@ -200,6 +200,8 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         putBack: undefined,
         fence: w.primary,
         verifyAddress: undefined,
+        automatic: false,
+        escalate: undefined,
         reasons: [],
       },
       w.pair,
@@ -240,5 +242,24 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect(await w.where()).toMatchObject({ holder: w.primary, deviceIndex: 1 });
     const status = await failover({ action: 'status', pair: 'web' });
     expect(status).toMatchObject({ outcome: 'status', from: w.primary });
+  });
+
+  it('maintenance through the real EC2 API: the window tagged on the ENI holds a round off a stopped primary; off (DeleteTags) lets it move', async () => {
+    const failover = failoverFor([w.pair]);
+    const on = await failover({ action: 'maintenance', pair: 'web', minutes: 30, reason: 'kernel patch' });
+    expect(on).toMatchObject({ outcome: 'status', from: w.primary });
+    expect((await w.where()).tags[TAG.maintenanceUntil]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    await w.stop(w.primary);
+    const paused = await failover({ action: 'reconcile', pair: 'web' });
+    expect(paused).toMatchObject({ outcome: 'unchanged', from: w.primary });
+    expect(paused.reasons[0]).toMatch(/in maintenance until .*: kernel patch/);
+    expect((await w.where()).holder).toBe(w.primary);
+    const off = await failover({ action: 'maintenance', pair: 'web', minutes: 0 });
+    expect(off.reasons[0]).toBe('maintenance ended: automatic moves of pair web resume');
+    expect((await w.where()).tags).not.toHaveProperty(TAG.maintenanceUntil);
+    expect(await failover({ action: 'reconcile', pair: 'web' })).toMatchObject({
+      outcome: 'moved',
+      to: w.standby,
+    });
   });
 });

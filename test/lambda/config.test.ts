@@ -35,6 +35,17 @@ describe('configuration', () => {
     expect(parsePairs([legacy])).toEqual([legacy]);
   });
 
+  it('accepts the planned-move options, and names a bad one with the value received', () => {
+    const planned = { ...PAIR, moveOnRebalance: true, scheduledEventLeadMinutes: 60 };
+    expect(parsePairs([planned])).toEqual([planned]);
+    expect(
+      problemsOf(() => parsePairs([{ ...PAIR, moveOnRebalance: 'yes', scheduledEventLeadMinutes: 0 }])),
+    ).toEqual([
+      'FAILOVER_PAIRS[0].moveOnRebalance must be true or false, got "yes"',
+      'FAILOVER_PAIRS[0].scheduledEventLeadMinutes must be from 1 to 10080, got 0',
+    ]);
+  });
+
   it('reports a missing variable and bad JSON', () => {
     expect(problemsOf(() => loadConfig({}))).toEqual([
       'FAILOVER_PAIRS is not set: it must be a JSON array of pairs (or FAILOVER_PAIRS_FILE a file of them)',
@@ -113,6 +124,19 @@ describe('configuration', () => {
     ]);
   });
 
+  it('accepts the flap limit maxMovesPerHour from 1 to 10, and names a bad one with the value received', () => {
+    expect(parsePairs([{ ...PAIR, maxMovesPerHour: 5 }])[0]?.maxMovesPerHour).toBe(5);
+    expect(problemsOf(() => parsePairs([{ ...PAIR, maxMovesPerHour: 0 }]))).toEqual([
+      'FAILOVER_PAIRS[0].maxMovesPerHour must be from 1 to 10, got 0',
+    ]);
+    expect(problemsOf(() => parsePairs([{ ...PAIR, maxMovesPerHour: 11 }]))).toEqual([
+      'FAILOVER_PAIRS[0].maxMovesPerHour must be from 1 to 10, got 11',
+    ]);
+    expect(problemsOf(() => parsePairs([{ ...PAIR, maxMovesPerHour: 2.5 }]))).toEqual([
+      'FAILOVER_PAIRS[0].maxMovesPerHour must be a whole number of moves an hour, got 2.5',
+    ]);
+  });
+
   it('rejects an empty list and a non-list', () => {
     expect(problemsOf(() => parsePairs([]))).toEqual(['FAILOVER_PAIRS must list at least one pair']);
     expect(problemsOf(() => parsePairs({ pairs: [] }))[0]).toMatch(/^FAILOVER_PAIRS /);
@@ -153,5 +177,18 @@ describe('configuration', () => {
       'FAILOVER_PAIRS[0].applicationCheck has unknown field(s) retries',
       'FAILOVER_PAIRS[1].applicationCheck.port is required',
     ]);
+  });
+
+  it('a pair may name its EC2 application status check by ID (asc- and 8 or 17 hex digits); anything else is named', () => {
+    expect(
+      parsePairs([{ ...PAIR, applicationCheckId: 'asc-0123456789abcdef0' }])[0]?.applicationCheckId,
+    ).toBe('asc-0123456789abcdef0');
+    expect(parsePairs([{ ...PAIR, applicationCheckId: 'asc-01234567' }])[0]?.applicationCheckId).toBe(
+      'asc-01234567',
+    );
+    for (const bad of ['asc-XYZ', 'i-0123456789abcdef0', 'asc-0123456789ABCDEF0', 42])
+      expect(problemsOf(() => parsePairs([{ ...PAIR, applicationCheckId: bad }]))).toEqual([
+        `FAILOVER_PAIRS[0].applicationCheckId must look like asc-0123456789abcdef0, got ${JSON.stringify(bad)}`,
+      ]);
   });
 });

@@ -78,6 +78,77 @@ describe('events: the four accepted shapes', () => {
     }
   });
 
+  it('manual maintenance: the sample, its end (0 minutes), and who/why', () => {
+    expect(one(sample('manual-maintenance'))).toEqual({
+      kind: 'maintenance',
+      pair: 'web',
+      minutes: 30,
+      reason: undefined,
+    });
+    expect(one({ action: 'maintenance', pair: 'web', minutes: 0 })).toMatchObject({ minutes: 0 });
+    expect(one({ action: 'maintenance', pair: 'web', minutes: 60, reason: 'kernel patch, by ana' })).toEqual({
+      kind: 'maintenance',
+      pair: 'web',
+      minutes: 60,
+      reason: 'kernel patch, by ana',
+    });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['minutes missing', { action: 'maintenance', pair: 'web' }, /minutes: .*whole number of minutes/],
+    ['minutes as text', { action: 'maintenance', pair: 'web', minutes: '30m' }, /minutes: .*whole number/],
+    ['a fraction', { action: 'maintenance', pair: 'web', minutes: 1.5 }, /minutes: .*whole number/],
+    [
+      'negative',
+      { action: 'maintenance', pair: 'web', minutes: -5 },
+      /minutes: must be 0 \(ends maintenance\) or more/,
+    ],
+    [
+      'over a week',
+      { action: 'maintenance', pair: 'web', minutes: 10081 },
+      /minutes: must be at most 10080 \(a week\)/,
+    ],
+    ['no pair', { action: 'maintenance', minutes: 30 }, /pair: /],
+    ['a typo', { action: 'maintenance', pair: 'web', minute: 30 }, /unknown field\(s\) minute/],
+    ['an empty reason', { action: 'maintenance', pair: 'web', minutes: 30, reason: '' }, /reason: /],
+  ])('manual maintenance, %s: ignored, naming the problem', (_name, event, reason) => {
+    const t = one(event);
+    expect(t).toMatchObject({ kind: 'ignored' });
+    expect(t?.kind === 'ignored' && t.reason).toMatch(/^not a valid manual invocation: /);
+    expect(t?.kind === 'ignored' && t.reason).toMatch(reason);
+  });
+
+  it('Spot interruption warning (the documented shape): the instance, its action, and when it goes (two minutes on)', () => {
+    expect(one(sample('eventbridge-spot-interruption'))).toEqual({
+      kind: 'planned',
+      warning: 'spot-interruption',
+      instanceId: SAMPLE_INSTANCE,
+      sentAt: '2026-11-22T10:15:00.000Z',
+      action: 'terminate',
+      endsAt: '2026-11-22T10:17:00.000Z',
+      region: 'eu-west-1',
+    });
+    for (const action of ['stop', 'hibernate']) {
+      const event = {
+        ...sample('eventbridge-spot-interruption'),
+        detail: { 'instance-id': SAMPLE_INSTANCE, 'instance-action': action },
+      };
+      expect(one(event)).toMatchObject({ kind: 'planned', action });
+    }
+  });
+
+  it('rebalance recommendation (the documented shape): the instance, and no time, since EC2 gives none', () => {
+    expect(one(sample('eventbridge-rebalance-recommendation'))).toEqual({
+      kind: 'planned',
+      warning: 'rebalance-recommendation',
+      instanceId: SAMPLE_INSTANCE,
+      sentAt: '2026-11-22T10:10:00.000Z',
+      action: undefined,
+      endsAt: undefined,
+      region: 'eu-west-1',
+    });
+  });
+
   it('manual status, move and dry run', () => {
     expect(one(sample('manual-status'))).toEqual({ kind: 'status', pair: 'web' });
     expect(one(sample('manual-drill'))).toEqual({ kind: 'move', pair: 'web', to: 'standby', dryRun: true });
@@ -119,6 +190,26 @@ describe('events: what cannot move anything is ignored with a reason', () => {
       'EventBridge event of another kind',
       { ...sample('eventbridge-state-change'), 'detail-type': 'AWS API Call via CloudTrail' },
       /is not an EC2 state change/,
+    ],
+    [
+      'Spot warning without an instance ID',
+      { ...sample('eventbridge-spot-interruption'), detail: { 'instance-action': 'terminate' } },
+      /EC2 Spot Instance Interruption Warning has a bad detail: instance-id/,
+    ],
+    [
+      'Spot warning without its action',
+      { ...sample('eventbridge-spot-interruption'), detail: { 'instance-id': SAMPLE_INSTANCE } },
+      /instance-action is required/,
+    ],
+    [
+      'Spot warning without a time',
+      { ...sample('eventbridge-spot-interruption'), time: 'soon' },
+      /no valid "time" \(got "soon"\)/,
+    ],
+    [
+      'a Spot warning from another source',
+      { ...sample('eventbridge-spot-interruption'), source: 'my.app' },
+      /from my.app is not an EC2 state change, Spot interruption warning or rebalance recommendation/,
     ],
     [
       'state change without an instance ID',

@@ -7,25 +7,30 @@ import {
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
-import { TAG } from '../../lambda/plan';
+import { TAG } from '../../lambda/view';
 import { ec2Error } from '../../ops/fake-ec2';
 import { alarmMessage, sample, snsAlarm } from '../helpers/events';
 import { harness, TOPIC } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
+/** A move: its intent (a tag), detach, attach, keep, the move's tags, and its intent deleted. */
 const MUTATING = [
+  'CreateTags',
   'DetachNetworkInterface',
   'AttachNetworkInterface',
   'ModifyNetworkInterfaceAttribute',
   'CreateTags',
+  'DeleteTags',
 ];
 /** A forced move off a holder that still runs also records the forced detach on the ENI (a tag), while it waits. */
 const FORCED = [
+  'CreateTags',
   'DetachNetworkInterface',
   'CreateTags',
   'AttachNetworkInterface',
   'ModifyNetworkInterfaceAttribute',
   'CreateTags',
+  'DeleteTags',
 ];
 const stoppedEvent = sample('eventbridge-state-change');
 const alarmEvent = sample('sns-alarm');
@@ -83,8 +88,11 @@ describe('failover: a failed holder', () => {
     });
     expect(h.ec2.tags[TAG.reason]).toMatch(/system status check is impaired/);
     const steps = (results[0]?.steps as { name: string }[] | undefined)?.map((s) => s.name);
+    // The intent's re-read runs beside the detach, so its step ends first.
     expect(steps).toEqual([
       'observe',
+      'intent',
+      'confirm-intent',
       'force-detach',
       'record-forced-detach',
       'wait-detached',
@@ -92,7 +100,10 @@ describe('failover: a failed holder', () => {
       'wait-attached',
       'keep-on-termination',
       'tag',
+      'verify-target',
     ]);
+    // The intent is gone once the move ends.
+    expect(Object.keys(h.ec2.tags).filter((k) => k.startsWith(TAG.intent))).toEqual([]);
     // Subscribers can filter on the outcome and the pair.
     expect(h.sns).toHaveReceivedCommandWith(PublishCommand, {
       TopicArn: TOPIC,
@@ -138,7 +149,9 @@ describe('failover: a failed holder', () => {
 });
 
 describe('failover: flap damping', () => {
-  it('the standby fails a minute after taking over: refused (cooldown), notified, nothing touched; later it moves', async () => {
+  const standbyAlarm = sample('sns-alarm', { [PRIMARY]: STANDBY });
+
+  it('the standby, still running, fails its system check a minute after taking over: refused (cooldown), notified, nothing touched; later it moves', async () => {
     const h = harness();
     h.ec2.set(PRIMARY, { state: 'stopped' });
     expect(await h.invoke(stoppedEvent)).toMatchObject({ outcome: 'moved', to: STANDBY });
@@ -146,18 +159,19 @@ describe('failover: flap damping', () => {
     h.clock.tick(30_000);
     h.ec2.set(PRIMARY, { state: 'running', launchTime: new Date(h.clock.now()) });
     h.clock.tick(30_000);
-    h.ec2.set(STANDBY, { state: 'stopped' });
+    h.ec2.set(STANDBY, { systemStatus: 'impaired' });
     const before = h.ec2.mutations.length;
-    const standbyStopped = { ...stoppedEvent, detail: { 'instance-id': STANDBY, state: 'stopped' } };
 
-    const r = (await h.invoke(standbyStopped)) as { outcome: string; reasons: string[] };
+    const r = (await h.invoke(standbyAlarm)) as Record<string, unknown>[];
 
-    expect(r.outcome).toBe('refused');
-    expect(r.reasons[0]).toMatch(/^cooldown: the ENI last moved 6\d s ago/);
+    expect(r[0]?.outcome).toBe('refused');
+    expect((r[0]?.reasons as string[] | undefined)?.[0]).toMatch(
+      /^cooldown: the last automatic move was 6\d s ago/,
+    );
     expect(h.ec2.mutations).toHaveLength(before);
     expect(h.published().at(-1)?.subject).toBe('eni-failover web: REFUSED: cooldown');
     h.clock.tick(300_000);
-    expect(await h.invoke(standbyStopped)).toMatchObject({ outcome: 'moved', to: PRIMARY });
+    expect(await h.invoke(standbyAlarm)).toMatchObject([{ outcome: 'moved', to: PRIMARY }]);
   });
 });
 
@@ -318,18 +332,22 @@ describe('failover: a failure at each step is published, thrown, and converges o
   // Permanent errors: a transient one (throttling, 5xx, a timeout) is retried until the deadline
   // (test/lambda/real-ec2.test.ts). A stopped holder's forced detach is not recorded (it restarts anyway).
   it.each([
-    ['observe', 'DescribeInstances', 1, [], PRIMARY],
-    ['detach', 'DetachNetworkInterface', 1, ['DetachNetworkInterface'], PRIMARY],
-    ['attach', 'AttachNetworkInterface', 1, MUTATING.slice(0, 2), undefined],
-    ['keep-on-termination', 'ModifyNetworkInterfaceAttribute', 1, MUTATING.slice(0, 3), STANDBY],
+    // Whatever fails after the intent was written, the intent is deleted (DeleteTags).
+    ['observe', 'DescribeInstances', 0, [], PRIMARY],
+    ['intent', 'CreateTags', 0, ['CreateTags'], PRIMARY],
+    ['detach', 'DetachNetworkInterface', 0, ['CreateTags', 'DetachNetworkInterface', 'DeleteTags'], PRIMARY],
+    ['attach', 'AttachNetworkInterface', 0, [...MUTATING.slice(0, 3), 'DeleteTags'], undefined],
+    // The move's tags are written beside the keep: the ENI did move.
+    ['keep-on-termination', 'ModifyNetworkInterfaceAttribute', 0, MUTATING, STANDBY],
     ['tag', 'CreateTags', 1, MUTATING, STANDBY],
-  ])('%s fails (%s)', async (step, action, times, mutations, holderAfter) => {
+  ])('%s fails (%s)', async (step, action, after, mutations, holderAfter) => {
     const h = harness();
     h.ec2.set(PRIMARY, { state: 'stopped' });
     h.ec2.fail(
       action,
       ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
-      times,
+      1,
+      after,
     );
 
     const error = await failure(h.invoke(stoppedEvent));

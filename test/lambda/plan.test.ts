@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Trigger } from '../../lambda/events';
-import { type Observation, type Plan, plan, redundancy, TAG } from '../../lambda/plan';
+import type { Pair } from '../../lambda/config';
+import { type Plan, type PlanTrigger, pairState, plan, redundancy } from '../../lambda/plan';
+import { type Observation, TAG } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
-type Planned = Exclude<Trigger, { kind: 'ignored' }>;
+type Planned = PlanTrigger;
 const alarm = (instanceId: string): Planned => ({
   kind: 'alarm',
   instanceId,
@@ -69,10 +70,10 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
       { kind: 'move', to: STANDBY, force: true },
     ],
     [
-      'alarm: attached EBS status impaired -> move',
+      'alarm: attached EBS status impaired -> move, without Force (it still answers)',
       alarm(PRIMARY),
       world({ primary: { ebsStatus: 'impaired' } }),
-      { kind: 'move', to: STANDBY, force: true },
+      { kind: 'move', to: STANDBY, force: false },
     ],
     [
       // An EFA layout: an interface at index 1 on card 1 does not occupy card 0's index 1, and
@@ -496,58 +497,164 @@ describe('plan: status', () => {
   });
 });
 
-describe("plan: flap damping (cool-down read from the ENI's last-move tag)", () => {
-  const movedAgo = (seconds: number) => ({
-    [TAG.movedAt]: new Date(NOW - seconds * 1000).toISOString(),
-    [TAG.from]: STANDBY,
-    [TAG.to]: PRIMARY,
-  });
-  const failedHolder = (seconds: number, cooldownSeconds?: number) =>
+describe('plan: damping by cause (cool-down and flap limit, from the automatic moves on the ENI)', () => {
+  const ago = (...seconds: number[]) => seconds.map((x) => new Date(NOW - x * 1000).toISOString()).join(' ');
+  const IMPAIRED_PRIMARY = { primary: { systemStatus: 'impaired' } };
+  /** An alarm about a primary that still runs but fails its system check, with these automatic moves behind it. */
+  const impairedHolder = (moves: string, pair: typeof PAIR = PAIR, tags: Record<string, string> = {}) =>
     plan(
-      { ...PAIR, cooldownSeconds },
-      stopped(PRIMARY),
-      world({ eni: eni({ tags: movedAgo(seconds) }), ...FAILED_PRIMARY }),
+      pair,
+      alarm(PRIMARY),
+      world({ eni: eni({ tags: { [TAG.automaticMoves]: moves, ...tags } }), ...IMPAIRED_PRIMARY }),
       NOW,
     );
 
-  it('refuses an automatic move within the default 300 s of the last move, naming the cool-down', () => {
-    const p = failedHolder(60);
+  it('refuses a move away from a holder that still runs within 300 s of the last automatic move, naming the cool-down', () => {
+    const p = impairedHolder(ago(60));
     expect(p.kind).toBe('refused');
     expect(checksOf(p)).toEqual(['cooldown']);
-    expect(p.reasons[0]).toMatch(
-      /last moved 60 s ago \(i-0fedcba9876543210 -> i-0123456789abcdef0\); automatic moves wait 300 s/,
-    );
+    expect(p.reasons[0]).toMatch(/the last automatic move was 60 s ago; .* waits 300 s/);
+  });
+  it('leaves a holder that is stopped, stopping, shutting down, terminated or gone at once, whatever moved last', () => {
+    for (const primary of [
+      { state: 'stopped' },
+      { state: 'stopping' },
+      { state: 'shutting-down' },
+      { state: 'terminated' },
+      null,
+    ]) {
+      const p = plan(
+        PAIR,
+        alarm(PRIMARY),
+        world({ eni: eni({ tags: { [TAG.automaticMoves]: ago(3000, 2000, 60) } }), primary }),
+        NOW,
+      );
+      expect(p).toMatchObject({ kind: 'move', to: STANDBY });
+    }
   });
   it('moves once the cool-down has passed, or when it is 0', () => {
-    expect(failedHolder(301).kind).toBe('move');
-    expect(failedHolder(5, 0).kind).toBe('move');
-    expect(failedHolder(100, 60).kind).toBe('move');
+    expect(impairedHolder(ago(301)).kind).toBe('move');
+    expect(impairedHolder(ago(5), { ...PAIR, cooldownSeconds: 0 }).kind).toBe('move');
+    expect(impairedHolder(ago(100), { ...PAIR, cooldownSeconds: 60 }).kind).toBe('move');
   });
   it('names the cool-down together with any other failed check', () => {
     const p = plan(
       PAIR,
-      stopped(PRIMARY),
-      world({ eni: eni({ tags: movedAgo(10) }), ...FAILED_PRIMARY, standby: { state: 'stopped' } }),
+      alarm(PRIMARY),
+      world({
+        eni: eni({ tags: { [TAG.automaticMoves]: ago(10) } }),
+        ...IMPAIRED_PRIMARY,
+        standby: { state: 'stopped' },
+      }),
       NOW,
     );
     expect(checksOf(p)).toEqual(['cooldown', 'target-running']);
   });
-  it('does not damp manual moves, nor re-attaching an ENI attached to no one', () => {
-    expect(plan(PAIR, move('standby'), world({ eni: eni({ tags: movedAgo(10) }) }), NOW).kind).toBe('move');
+  it('counts only automatic moves: a manual move or an adoption (moved-at, no automatic move) arms nothing', () => {
+    const manual = {
+      [TAG.movedAt]: new Date(NOW - 10_000).toISOString(),
+      [TAG.from]: STANDBY,
+      [TAG.to]: PRIMARY,
+    };
     expect(
-      plan(PAIR, stopped(PRIMARY), world({ eni: eni({ tags: movedAgo(10) }, null), ...FAILED_PRIMARY }), NOW)
-        .kind,
+      plan(PAIR, alarm(PRIMARY), world({ eni: eni({ tags: manual }), ...IMPAIRED_PRIMARY }), NOW).kind,
+    ).toBe('move');
+    expect(
+      plan(PAIR, move('standby'), world({ eni: eni({ tags: { [TAG.automaticMoves]: ago(10) } }) }), NOW).kind,
     ).toBe('move');
   });
+  it('marks which moves count: away from a failed holder yes; adopting a stranded ENI and manual moves no', () => {
+    expect(plan(PAIR, alarm(PRIMARY), world(IMPAIRED_PRIMARY), NOW)).toMatchObject({ automatic: true });
+    expect(plan(PAIR, stopped(PRIMARY), world({ eni: eni({}, null) }), NOW)).toMatchObject({
+      automatic: false,
+    });
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({ automatic: false });
+  });
+  it('over the flap limit (3 automatic moves in the last hour): refused as flapping, to be paged once', () => {
+    const p = impairedHolder(ago(3000, 2000, 1000));
+    expect(checksOf(p)).toEqual(['flapping']);
+    expect(p.reasons[0]).toMatch(/3 automatic moves in the last hour \(the limit is 3\)/);
+    const mark = new Date(NOW - 1_000_000).toISOString();
+    expect(p).toMatchObject({ kind: 'refused', flapping: { paged: false, mark } });
+    expect(impairedHolder(ago(3000, 2000, 1000), PAIR, { [TAG.flappingPaged]: mark })).toMatchObject({
+      flapping: { paged: true },
+    });
+  });
+  it('the flap limit is the pair option maxMovesPerHour; moves older than an hour do not count', () => {
+    expect(impairedHolder(ago(3000, 2000, 1000), { ...PAIR, maxMovesPerHour: 4 }).kind).toBe('move');
+    expect(impairedHolder(ago(4000, 2000, 1000)).kind).toBe('move');
+  });
   it('ignores a missing or unreadable tag', () => {
-    expect(
+    expect(impairedHolder('yesterday').kind).toBe('move');
+  });
+});
+
+describe('plan: one address, many actors (intents on the ENI)', () => {
+  const until = (ms: number) => new Date(NOW + ms).toISOString();
+  const written = new Date(NOW - 1_000).toISOString();
+  const intent = (id: string, untilMs: number, writtenAt = written) => ({
+    [`${TAG.intent}${id}`]: `${STANDBY} ${until(untilMs)} ${writtenAt}`,
+  });
+
+  it("another invocation's live intent: unchanged, quiet, whatever the trigger (a failed holder, a stranded ENI, a drill)", () => {
+    for (const [trigger, obs] of [
+      [stopped(PRIMARY), world({ eni: eni({ tags: intent('b1', 30_000) }), ...FAILED_PRIMARY })],
+      [stopped(PRIMARY), world({ eni: eni({ tags: intent('b1', 30_000) }, null) })],
+      [move('standby'), world({ eni: eni({ tags: intent('b1', 30_000) }) })],
+    ] as const) {
+      const p = plan(PAIR, trigger, obs, NOW);
+      expect(p).toMatchObject({ kind: 'unchanged', quiet: true });
+      expect(p.reasons[0]).toMatch(/^a move by another invocation is under way \(b1: to standby/);
+    }
+  });
+  it('an expired intent is ignored', () => {
+    const obs = world({ eni: eni({ tags: intent('b1', -1) }), ...FAILED_PRIMARY });
+    expect(plan(PAIR, stopped(PRIMARY), obs, NOW)).toMatchObject({ kind: 'move', to: STANDBY });
+  });
+  it('with an intent of its own, only a rival written first (or at once, with a smaller ID) blocks', () => {
+    const mine = intent('m5', 30_000);
+    const earlier = intent('z9', 30_000, new Date(NOW - 2_000).toISOString());
+    const later = intent('a1', 30_000, new Date(NOW - 500).toISOString());
+    const tie = intent('a1', 30_000);
+    const at = (tags: Record<string, string>) =>
       plan(
         PAIR,
         stopped(PRIMARY),
-        world({ eni: eni({ tags: { [TAG.movedAt]: 'yesterday' } }), ...FAILED_PRIMARY }),
+        world({ eni: eni({ tags: { ...mine, ...tags } }), ...FAILED_PRIMARY }),
         NOW,
-      ).kind,
-    ).toBe('move');
+        'm5',
+      ).kind;
+    expect(at({})).toBe('move');
+    expect(at(earlier)).toBe('unchanged');
+    expect(at(later)).toBe('move');
+    expect(at(tie)).toBe('unchanged');
+  });
+});
+
+describe('plan: Force by need', () => {
+  it('without Force for a holder that answers (only its attached-EBS check failed), escalated after 20 s', () => {
+    const p = plan(PAIR, alarm(PRIMARY), world({ primary: { ebsStatus: 'impaired' } }), NOW);
+    expect(p).toMatchObject({
+      kind: 'move',
+      detach: { force: false, record: false },
+      escalate: { attachmentId: 'eni-attach-1', instanceId: PRIMARY, afterMs: 20_000, record: true },
+    });
+  });
+  it('with Force, and no escalation, for a holder that is not running or fails a reachability check', () => {
+    for (const primary of [
+      { state: 'stopped' },
+      { instanceStatus: 'impaired' },
+      { systemStatus: 'impaired' },
+    ]) {
+      const p = plan(PAIR, alarm(PRIMARY), world({ primary }), NOW);
+      expect(p).toMatchObject({ kind: 'move', detach: { force: true }, escalate: undefined });
+    }
+  });
+  it('a drill is never escalated: a person is watching', () => {
+    expect(plan(PAIR, move('standby'), world(), NOW)).toMatchObject({
+      detach: { force: false },
+      escalate: undefined,
+    });
   });
 });
 
@@ -566,5 +673,319 @@ describe('plan: fencing', () => {
     expect(plan(PAIR, alarm(PRIMARY), world({ primary: { systemStatus: 'impaired' } }), NOW)).toMatchObject({
       fence: undefined,
     });
+  });
+});
+
+describe('plan: application health per check (applicationCheckId) and maintenance, one row each', () => {
+  const OWN = 'asc-0aaaaaaaaaaaaaaa1';
+  const named = { ...PAIR, applicationCheckId: OWN };
+  const app = (own: string | undefined, more: Record<string, string> = {}, suppressed = false) => ({
+    application: {
+      checks: Object.fromEntries(
+        Object.entries({ ...(own === undefined ? {} : { [OWN]: own }), ...more }).map(([id, status]) => [
+          id,
+          { status, reason: undefined },
+        ]),
+      ),
+      suppressed: suppressed ? { resumeAt: undefined } : undefined,
+    },
+  });
+  const window = (minutesFromNow: number) => ({
+    [TAG.maintenanceUntil]: new Date(NOW + minutesFromNow * 60_000).toISOString(),
+    [TAG.maintenanceBy]: 'kernel patch',
+  });
+  const reconcile: Planned = { kind: 'reconcile', pair: undefined };
+
+  it.each<[string, Planned, Observation, Record<string, unknown>, string[]?]>([
+    [
+      "another team's check failed, the aggregate impaired, the pair's own passed: unchanged",
+      reconcile,
+      world({
+        primary: { ...app('passed', { 'asc-0bbbbbbbbbbbbbbb2': 'failed' }), applicationStatus: 'impaired' },
+      }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      "the pair's own check failed on a running holder: move, no Force, put back on it if the attach fails",
+      reconcile,
+      world({ primary: app('failed'), standby: app('passed') }),
+      { kind: 'move', to: STANDBY, detach: { force: false }, putBack: PRIMARY },
+    ],
+    [
+      'own check failed, target initializing: refused',
+      reconcile,
+      world({ primary: app('failed'), standby: app('initializing') }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'own check failed, target passed but suppressed: refused',
+      reconcile,
+      world({ primary: app('failed'), standby: app('passed', {}, true) }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'own check failed, target has no result for the check: refused',
+      reconcile,
+      world({ primary: app('failed'), standby: app(undefined) }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'holder stopped, target initializing: move with Force (the readiness rule is for application-only moves)',
+      reconcile,
+      world({ primary: { state: 'stopped', ...app('failed') }, standby: app('initializing') }),
+      { kind: 'move', to: STANDBY, detach: { force: true } },
+    ],
+    [
+      'target fails its own check: refused for any move',
+      reconcile,
+      world({ primary: { state: 'stopped' }, standby: app('failed') }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
+      'a window on the ENI: a stopped holder is left alone',
+      reconcile,
+      world({ eni: eni({ tags: window(30) }), ...FAILED_PRIMARY }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      'a window on the ENI: an ENI attached to no one is left alone',
+      reconcile,
+      world({ eni: eni({ tags: window(30) }, null) }),
+      { kind: 'unchanged', holder: null },
+    ],
+    [
+      'a window that has ended: the stopped holder is left for the standby',
+      stopped(PRIMARY),
+      world({ eni: eni({ tags: window(-1) }), ...FAILED_PRIMARY }),
+      { kind: 'move', to: STANDBY },
+    ],
+    [
+      "the holder's application reporting suppressed: its failed check moves nothing",
+      reconcile,
+      world({ primary: app('failed', {}, true), standby: app('passed') }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      'a manual move during a window: moved',
+      move('standby'),
+      world({ eni: eni({ tags: window(30) }) }),
+      { kind: 'move', to: STANDBY },
+    ],
+  ])('%s', (_name, trigger, obs, want, checks) => {
+    const p = plan(named, trigger, obs, NOW);
+    expect(p).toMatchObject(want);
+    if (checks) expect(checksOf(p)).toEqual(checks);
+  });
+
+  it('status and the pair state show the window and who set it', () => {
+    const obs = world({ eni: eni({ tags: window(30) }) });
+    expect(plan(named, status, obs, NOW).reasons).toContainEqual(
+      expect.stringMatching(/^in maintenance until 2026-11-22T10:45:00Z \(30 min left\): kernel patch;/),
+    );
+    expect(pairState(named, obs, NOW).maintenance).toEqual({
+      until: '2026-11-22T10:45:00.000Z',
+      why: 'kernel patch',
+    });
+    expect(pairState(named, world(), NOW).maintenance).toBeNull();
+  });
+});
+
+describe('plan: planned moves (Spot warnings, rebalance recommendations, scheduled events)', () => {
+  const spot = (instanceId: string, sentAt = '2026-11-22T10:14:00.000Z'): Planned => ({
+    kind: 'planned',
+    warning: 'spot-interruption',
+    instanceId,
+    sentAt,
+    action: 'terminate',
+    endsAt: new Date(Date.parse(sentAt) + 120_000).toISOString(),
+    region: 'eu-west-1',
+  });
+  const rebalance = (instanceId: string): Planned => ({
+    kind: 'planned',
+    warning: 'rebalance-recommendation',
+    instanceId,
+    sentAt: '2026-11-22T10:00:00.000Z',
+    action: undefined,
+    endsAt: undefined,
+    region: 'eu-west-1',
+  });
+  const reconcile: Planned = { kind: 'reconcile', pair: undefined };
+  const minutes = (n: number) => NOW + n * 60_000;
+  const retirement = (inMinutes: number, code = 'instance-retirement') => ({
+    scheduledEvents: [
+      {
+        code,
+        notBefore: minutes(inMinutes),
+        notAfter: minutes(inMinutes + 120),
+        description: 'The instance is running on degraded hardware',
+      },
+    ],
+  });
+  // Three automatic moves in the last hour, the last 10 s ago: both the cool-down and the flap limit would refuse.
+  const recentlyMoved = {
+    [TAG.automaticMoves]: [1_800_000, 600_000, 10_000]
+      .map((ago) => new Date(NOW - ago).toISOString())
+      .join(' '),
+  };
+  type Expect = Partial<Record<'kind' | 'from' | 'to', unknown>> & {
+    force?: boolean;
+    checks?: string[];
+    reason?: RegExp;
+    notice?: { tag: string; mark: string } | null;
+  };
+
+  it.each<[string, Planned, Observation, Expect, Pair?]>([
+    [
+      'Spot warning about the healthy holder: moves now, without Force',
+      spot(PRIMARY),
+      world(),
+      {
+        kind: 'move',
+        from: PRIMARY,
+        to: STANDBY,
+        force: false,
+        reason: /going away: Spot interruption warning/,
+      },
+    ],
+    [
+      'Spot warning about the holder 10 s after its third automatic move this hour: not damped (it is going away)',
+      spot(PRIMARY),
+      world({ eni: eni({ tags: recentlyMoved }) }),
+      { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'control: the same history damps a failover off a holder that still runs (impaired)',
+      alarm(PRIMARY),
+      world({ eni: eni({ tags: recentlyMoved }), primary: { systemStatus: 'impaired' } }),
+      { kind: 'refused', checks: ['cooldown', 'flapping'] },
+    ],
+    [
+      'Spot warning about a holder that has stopped already: an ordinary failover, with Force',
+      spot(PRIMARY),
+      world({ primary: { state: 'stopping' } }),
+      { kind: 'move', to: STANDBY, force: true },
+    ],
+    [
+      'Spot warning about the holder, standby stopped: refused, naming the check',
+      spot(PRIMARY),
+      world({ standby: { state: 'stopped' } }),
+      { kind: 'refused', checks: ['target-running'] },
+    ],
+    [
+      'Spot warning about the holder, standby due for its own retirement: refused (target-going-away)',
+      spot(PRIMARY),
+      world({ standby: retirement(5) }),
+      { kind: 'refused', checks: ['target-going-away'] },
+    ],
+    [
+      'Spot warning about the standby: nothing moves; "redundancy ends at" paged once',
+      spot(STANDBY),
+      world(),
+      {
+        kind: 'unchanged',
+        reason:
+          /^redundancy ends at 2026-11-22T10:16:00.000Z: Spot interruption warning for i-0fedcba9876543210/,
+        notice: { tag: TAG.noticeStandby, mark: 'spot-interruption 2026-11-22T10:14:00.000Z' },
+      },
+    ],
+    [
+      'the same Spot warning about the standby again (a retry, another container): paged already',
+      spot(STANDBY),
+      world({ eni: eni({ tags: { [TAG.noticeStandby]: 'spot-interruption 2026-11-22T10:14:00.000Z' } }) }),
+      { kind: 'unchanged', notice: null, reason: /redundancy ends at/ },
+    ],
+    [
+      'rebalance recommendation, pair without moveOnRebalance: nothing moves',
+      rebalance(PRIMARY),
+      world(),
+      {
+        kind: 'unchanged',
+        reason: /does not move on rebalance recommendations \(moveOnRebalance is off\)/,
+        notice: null,
+      },
+    ],
+    [
+      'rebalance recommendation about the holder, pair with moveOnRebalance: moves now, without Force',
+      rebalance(PRIMARY),
+      world(),
+      { kind: 'move', to: STANDBY, force: false },
+      { ...PAIR, moveOnRebalance: true },
+    ],
+    [
+      'holder retires in 14 min (lead 15): moves now, without Force, not damped',
+      reconcile,
+      world({ eni: eni({ tags: recentlyMoved }), primary: retirement(14) }),
+      {
+        kind: 'move',
+        from: PRIMARY,
+        to: STANDBY,
+        force: false,
+        reason: /scheduled instance-retirement 2026-11-22T10:29:00Z/,
+      },
+    ],
+    [
+      'holder retires in 16 min (lead 15): not yet',
+      reconcile,
+      world({ primary: retirement(16) }),
+      { kind: 'unchanged', notice: null },
+    ],
+    [
+      'holder retires in 50 min, lead 60 for this pair: moves',
+      reconcile,
+      world({ primary: retirement(50) }),
+      { kind: 'move', to: STANDBY, force: false },
+      { ...PAIR, scheduledEventLeadMinutes: 60 },
+    ],
+    [
+      'holder has a scheduled stop or reboot within the lead: moves',
+      reconcile,
+      world({ primary: retirement(10, 'system-reboot') }),
+      { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'holder has system maintenance within the lead (it keeps running): nothing moves',
+      reconcile,
+      world({ primary: retirement(10, 'system-maintenance') }),
+      { kind: 'unchanged', notice: null },
+    ],
+    [
+      'an alarm about the standby still sees the holder due for retirement: moves',
+      alarm(STANDBY),
+      world({ primary: retirement(5) }),
+      { kind: 'move', to: STANDBY, force: false },
+    ],
+    [
+      'standby retires in 3 days: nothing moves; paged once, when first seen, with the window',
+      reconcile,
+      world({ standby: retirement(3 * 24 * 60) }),
+      {
+        kind: 'unchanged',
+        reason:
+          /^redundancy ends at 2026-11-25T10:15:00.000Z: standby i-0fedcba9876543210 has a scheduled instance-retirement 2026-11-25T10:15:00Z to 2026-11-25T12:15:00Z/,
+        notice: { tag: TAG.noticeStandby, mark: 'instance-retirement 2026-11-25T10:15:00.000Z' },
+      },
+    ],
+    [
+      "standby's retirement seen again by the next round: paged already, quiet",
+      reconcile,
+      world({
+        eni: eni({ tags: { [TAG.noticeStandby]: 'instance-retirement 2026-11-25T10:15:00.000Z' } }),
+        standby: retirement(3 * 24 * 60),
+      }),
+      { kind: 'unchanged', notice: null, reason: /reads healthy now/ },
+    ],
+  ])('%s', (_name, trigger, obs, want, pair = PAIR) => {
+    const p = plan(pair, trigger, obs, NOW);
+    const { force, checks, reason, notice, ...fields } = want;
+    expect(p).toMatchObject(fields);
+    if (force !== undefined) expect(p.kind === 'move' && p.detach?.force).toBe(force);
+    if (checks) expect(checksOf(p)).toEqual(checks);
+    if (reason) expect(p.reasons.join('\n')).toMatch(reason);
+    if (notice !== undefined)
+      expect(p.kind === 'unchanged' ? (p.notice ?? null) : 'not unchanged').toEqual(notice);
   });
 });

@@ -3,8 +3,8 @@
 import { DescribeNetworkInterfacesCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
-import { TAG } from '../../lambda/plan';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import { ec2Error, throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
 import { harness } from '../helpers/harness';
@@ -53,7 +53,8 @@ describe('1. transient errors during a move never abort it', () => {
     const r = await outcome(h.invoke(stoppedEvent, 30_000));
     expect(r.outcome).toBe('failed');
     expect(r.reasons[0]).toMatch(
-      /wait-detached failed: SettleTimeoutError: could not read .* RequestLimitExceeded/,
+      // The first read after the detach is the intent's confirmation, which runs beside it.
+      /confirm-intent failed: SettleTimeoutError: could not read .* RequestLimitExceeded/,
     );
     expect(h.clock.now() - started).toBeLessThanOrEqual(30_000 - 5_000);
     expect(h.published().at(-1)?.body.outcome).toBe('failed');
@@ -65,7 +66,7 @@ describe('1. transient errors during a move never abort it', () => {
     h.ec2.fail('DescribeNetworkInterfaces', ec2Error('UnauthorizedOperation', 'not allowed'), 1, 1);
     const r = await outcome(h.invoke(stoppedEvent));
     expect(r.outcome).toBe('failed');
-    expect(r.reasons[0]).toMatch(/wait-detached failed: UnauthorizedOperation: not allowed/);
+    expect(r.reasons[0]).toMatch(/confirm-intent failed: UnauthorizedOperation: not allowed/);
   });
 });
 
@@ -154,7 +155,8 @@ describe('4. large accounts', () => {
     h.ec2.pageSize = 1;
     h.ec2.set(PRIMARY, { state: 'stopped' });
     expect(await outcome(h.invoke(stoppedEvent))).toMatchObject({ outcome: 'moved', to: STANDBY });
-    expect(h.ec2.calls.filter((c) => c === 'DescribeInstances')).toHaveLength(2);
+    // Two pages for the observation, one for the target's re-read before reporting.
+    expect(h.ec2.calls.filter((c) => c === 'DescribeInstances')).toHaveLength(3);
   });
 });
 
@@ -263,13 +265,15 @@ describe('8. after Force', () => {
 });
 
 describe('10. attached-EBS status', () => {
-  it('a holder whose attached EBS status is impaired has failed: moved with Force', async () => {
+  it('a holder whose attached EBS status is impaired has failed: moved, without Force (it still answers), nothing recorded', async () => {
     const h = harness();
     h.ec2.set(PRIMARY, { ebsStatus: 'impaired' });
     const r = await outcome(h.invoke(sample('sns-alarm')));
     expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
     expect(r.reasons[0]).toMatch(/attached EBS status check is impaired/);
-    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
+    expect(h.ec2.mock).not.toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+    expect(h.ec2.tags[TAG.forcedFrom]).toBeUndefined();
   });
 });
 
@@ -293,6 +297,7 @@ describe('review: what real EC2 does on a bad day, continued', () => {
   it('a detach without Force that hangs (the OS stopped answering) is forced once the instance has failed', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     h.ec2.hungDetach = true;
     const first = await outcome(h.invoke({ action: 'reconcile' }, 20_000));
     expect(first.outcome).toBe('failed');
@@ -315,14 +320,17 @@ describe('review: what real EC2 does on a bad day, continued', () => {
     expect(h.ec2.holder()).toBe(STANDBY);
   });
 
-  it('the ENI is not put back on a holder whose application has failed', async () => {
+  it('an application-only move whose attach fails puts the ENI back on the holder, which runs (CONTRACT.md)', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     h.ec2.fail('AttachNetworkInterface', ec2Error('InvalidParameterValue', 'refused'), 1);
     const r = await outcome(h.invoke(sample('sns-alarm')));
     expect(r.outcome).toBe('failed');
-    expect(r.steps.map((s) => s.name)).not.toContain('put-back');
-    expect(h.ec2.attaches).toEqual([]);
+    expect(r.steps.map((s) => s.name)).toContain('put-back');
+    expect(r.reasons[0]).toMatch(/the ENI was put back on i-\w+, which serves the address again/);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+    expect(h.ec2.attaches).toEqual([{ eni: PAIR.networkInterfaceId, instance: PRIMARY }]);
   });
 
   it('a drill rehearses the last steps too: no permission to tag is refused before anything moves', async () => {

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { TAG } from '../../lambda/view';
 import { alarmMessage, snsAlarm } from '../helpers/events';
-import { type Harness, harness } from '../helpers/harness';
+import { fleet, type Harness, harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const reconcileAll = { action: 'reconcile' };
@@ -20,29 +21,6 @@ async function results(promise: Promise<unknown>): Promise<Result[]> {
     if (error instanceof FailoverError) return error.results;
     throw error;
   }
-}
-
-/** Pairs web-0 … web-(n-1), each with its own ENI on its own healthy primary. */
-function fleet(n: number): { h: Harness; pairs: Pair[] } {
-  const pairs: Pair[] = Array.from({ length: n }, (_, i) =>
-    i === 0
-      ? { ...PAIR, name: 'web-0' }
-      : {
-          name: `web-${i}`,
-          networkInterfaceId: `eni-0${String(i).padStart(16, 'd')}`,
-          primaryInstanceId: `i-0${String(i).padStart(16, 'e')}`,
-          standbyInstanceId: `i-0${String(i).padStart(16, 'f')}`,
-          deviceIndex: 1,
-        },
-  );
-  const h = harness({ pairs });
-  for (const p of pairs.slice(1)) {
-    h.ec2.addEni(p.networkInterfaceId);
-    h.ec2.addInstance({ id: p.primaryInstanceId });
-    h.ec2.addInstance({ id: p.standbyInstanceId });
-    h.ec2.place(p.primaryInstanceId, 1, p.networkInterfaceId);
-  }
-  return { h, pairs };
 }
 
 describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
@@ -95,8 +73,9 @@ describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
 
   it('re-evaluates a cool-down refusal once the cool-down has passed', async () => {
     const h = harness();
-    h.ec2.set(PRIMARY, { state: 'stopped' });
-    h.ec2.tags['eni-failover:moved-at'] = new Date(h.clock.now() - 60_000).toISOString();
+    // Still running, but its instance check fails: damping applies (a stopped holder is left at once).
+    h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
+    h.ec2.tags[TAG.automaticMoves] = new Date(h.clock.now() - 60_000).toISOString();
     const early = await results(h.invoke(reconcileAll));
     expect(early[0]?.outcome).toBe('refused');
     expect(early[0]?.reasons[0]).toMatch(/^cooldown: /);
@@ -130,6 +109,7 @@ describe('application health (EC2 application status checks)', () => {
   it('a holder whose application is impaired while the instance runs: moved, without Force', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     const [r] = await results(h.invoke(appAlarm));
     expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
     expect(r?.reasons[0]).toMatch(/application status check is impaired/);
@@ -139,6 +119,7 @@ describe('application health (EC2 application status checks)', () => {
   it('the reconcile round is a detector too: an impaired application is moved away from', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
+    h.ec2.set(STANDBY, { appStatus: 'ok' });
     expect((await results(h.invoke(reconcileAll)))[0]).toMatchObject({ outcome: 'moved', to: STANDBY });
   });
 
@@ -177,6 +158,12 @@ describe('status of the whole fleet', () => {
       redundant: false,
       lastMove: { at: '2026-11-20T08:00:00.000Z', from: STANDBY, to: PRIMARY },
       members: { primary: PRIMARY, standby: STANDBY },
+      events: { primary: [], standby: [] },
+      plannedMove: null,
+      automaticMoves: { lastHour: 0, limit: 3 },
+      damping: null,
+      intent: null,
+      maintenance: null,
     });
     expect(r[1]?.state).toMatchObject({ holder: 'primary', redundant: true, lastMove: null });
     expect(h.ec2.mutations).toEqual([]);

@@ -187,6 +187,64 @@ describe('drill CLI against a stubbed Lambda', () => {
   });
 });
 
+describe('drill CLI maintenance, stubbed', () => {
+  const sent = (aws: ReturnType<typeof stubbedAws>) =>
+    decode(aws.lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input.Payload);
+  const answer = () =>
+    result({
+      reasons: [
+        'maintenance until 2026-11-22T10:45:00.000Z: automatic moves of pair web are paused; manual moves still work (drill CLI)',
+      ],
+    });
+
+  it.each<[string[], number, string | undefined]>([
+    [['maintenance', 'web', '30m'], 30, undefined],
+    [['maintenance', 'web', '2h', '--reason', 'kernel patch, by ana'], 120, 'kernel patch, by ana'],
+    [['maintenance', 'web', '90'], 90, undefined],
+    [['maintenance', '--pair', 'web', '45m'], 45, undefined],
+    [['maintenance', 'web', 'off'], 0, undefined],
+  ])(
+    '%j sends {"action":"maintenance"} to the function that has the pair, and exits 0',
+    async (argv, minutes, reason) => {
+      const aws = stubbedAws(answer);
+      expect(await aws.run(argv)).toBe(0);
+      expect(aws.lambdaMock).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: 'fn-two' });
+      expect(sent(aws)).toEqual({
+        action: 'maintenance',
+        pair: 'web',
+        minutes,
+        reason: reason ?? expect.stringMatching(/^drill CLI, by \S+/),
+      });
+      expect(aws.out.join('\n')).toContain('  - maintenance until 2026-11-22T10:45:00.000Z');
+    },
+  );
+
+  it.each<[string[], RegExp]>([
+    [
+      ['maintenance', 'web'],
+      /maintenance takes a pair and a duration: maintenance web 30m, or maintenance web off/,
+    ],
+    [
+      ['maintenance', 'web', '30s'],
+      /the maintenance duration must be like 30m, 2h, 90 \(minutes\) or off, got "30s"/,
+    ],
+    [['maintenance', 'web', '0'], /a maintenance window of 0 minutes: to end one, say off/],
+    [['maintenance', 'web', '169h'], /a maintenance window lasts at most a week \(10080 min\), got "169h"/],
+    [['maintenance', 'web', '30m', '--to', 'standby'], /--to goes with move, not maintenance/],
+    [['status', '--reason', 'x'], /--reason goes with maintenance, not status/],
+  ])('%j is a usage error: exit 2, nothing invoked', async (argv, message) => {
+    const aws = stubbedAws(answer);
+    expect(await aws.run(argv)).toBe(2);
+    expect(aws.err.join('\n')).toMatch(message);
+    expect(aws.lambdaMock).not.toHaveReceivedCommand(InvokeCommand);
+  });
+
+  it('a maintenance request the function ignores exits 1', async () => {
+    const aws = stubbedAws(() => result({ outcome: 'ignored', pair: null, reasons: ['unknown pair'] }));
+    expect(await aws.run(['maintenance', '--function-name', 'fn-two', 'web', '30m'])).toBe(1);
+  });
+});
+
 const HEALTHY = 'running, status ok/ok/EBS ok, eu-west-1a';
 const state = (fields: Partial<PairState> = {}): PairState => ({
   holder: 'primary',
@@ -197,6 +255,11 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   redundant: true,
   lastMove: null,
   members: { primary: PRIMARY, standby: STANDBY },
+  events: { primary: [], standby: [] },
+  plannedMove: null,
+  automaticMoves: { lastHour: 0, limit: 3 },
+  damping: null,
+  intent: null,
   ...fields,
 });
 /** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
@@ -225,14 +288,97 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     expect(invoked.map((i) => i.FunctionName).sort()).toEqual(['fn-one', 'fn-two']);
     for (const i of invoked) expect(decode(i.Payload)).toEqual({ action: 'status' });
     const text = aws.out.join('\n');
-    expect(text).toMatch(/^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+LAST MOVE$/m);
+    expect(text).toMatch(
+      /^PAIR\s+HOLDER\s+PRIMARY\s+STANDBY\s+REDUNDANT\s+AUTO MOVES\/H\s+DAMPING\s+MAINTENANCE\s+LAST MOVE$/m,
+    );
     expect(rowOf(text, 'db')).toMatch(
-      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+never$/,
+      /^db\s+primary\s+running, status ok\/ok\/EBS ok, eu-west-1a\s+running.*\s+yes\s+0\/3\s+-\s+-\s+never$/,
     );
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+standby\s+running.*\s+yes\s+\S+Z \(5 min ago\) primary -> standby$/,
+      /^web\s+standby\s+running.*\s+yes\s+0\/3\s+-\s+-\s+\S+Z \(5 min ago\) primary -> standby$/,
     );
     expect(text).toContain('2 pairs: 2 protected');
+  });
+
+  it('planned events: one line per member event under the table, with when the ENI moves off the holder', async () => {
+    const now = Date.now();
+    const inMinutes = (m: number) => new Date(now + m * 60_000).toISOString();
+    const web = state({
+      events: {
+        primary: [
+          {
+            code: 'instance-retirement',
+            notBefore: inMinutes(3 * 24 * 60),
+            notAfter: inMinutes(3 * 24 * 60 + 120),
+            description: 'degraded hardware',
+            takesItAway: true,
+          },
+        ],
+        standby: [
+          {
+            code: 'system-maintenance',
+            notBefore: inMinutes(60),
+            notAfter: null,
+            description: 'network maintenance',
+            takesItAway: false,
+          },
+          {
+            code: 'instance-stop',
+            notBefore: inMinutes(2 * 24 * 60),
+            notAfter: null,
+            description: 'degraded hardware',
+            takesItAway: true,
+          },
+        ],
+      },
+      plannedMove: inMinutes(3 * 24 * 60 - 15),
+    });
+    const aws = stubbedAws(fleetOf(state(), web));
+    expect(await aws.run(['status'])).toBe(0);
+    const text = aws.out.join('\n');
+    const planned = text.split('PLANNED EVENTS\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+    expect(planned).toEqual([
+      expect.stringMatching(
+        /^web\s+primary\s+instance-retirement \S+Z to \S+Z \(in 3 d\); the ENI moves off it at \S+Z \(in 3 d\)$/,
+      ),
+      expect.stringMatching(/^web\s+standby\s+system-maintenance \S+Z \(in 60 min\); it keeps running$/),
+      expect.stringMatching(/^web\s+standby\s+instance-stop \S+Z \(in 2 d\); redundancy ends then$/),
+    ]);
+    // A pair without events has no line; the table above is unchanged.
+    expect(planned.some((l) => l.startsWith('db '))).toBe(false);
+    expect(rowOf(text, 'web')).toMatch(/\s+yes\s+0\/3\s+-\s+-\s+never$/);
+  });
+
+  it('shows the automatic moves of the last hour against the flap limit, what damps a move, and a move under way', async () => {
+    const aws = stubbedAws(
+      fleetOf(
+        state({
+          automaticMoves: { lastHour: 3, limit: 3 },
+          damping: 'flapping until 2026-11-22T11:02:00.000Z',
+        }),
+        state({
+          automaticMoves: { lastHour: 1, limit: 3 },
+          damping: 'cooldown until 2026-11-22T10:20:00.000Z',
+          intent: { id: 'a1b2c3d4', to: STANDBY, until: '2026-11-22T10:20:55.000Z' },
+        }),
+      ),
+    );
+    await aws.run(['status']);
+    const text = aws.out.join('\n');
+    expect(rowOf(text, 'db')).toMatch(/\syes\s+3\/3\s+flapping until 2026-11-22T11:02:00Z\s+-\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(
+      /\syes\s+1\/3\s+MOVING to standby \(until 2026-11-22T10:20:55Z\)\s+-\s+never$/,
+    );
+  });
+
+  it('a pair in maintenance shows its window, and exits 1: its automatic moves are paused', async () => {
+    const until = new Date(Date.now() + 20 * 60_000 + 30_000).toISOString();
+    const aws = stubbedAws(fleetOf(state(), state({ maintenance: { until, why: 'kernel patch, by ana' } })));
+    expect(await aws.run(['status'])).toBe(1);
+    const text = aws.out.join('\n');
+    expect(rowOf(text, 'web')).toMatch(/\syes\s+0\/3\s+-\s+until \S+Z \(21 min left\)\s+never$/);
+    expect(rowOf(text, 'db')).toMatch(/\syes\s+0\/3\s+-\s+-\s+never$/);
+    expect(text).toContain('2 pairs: 1 protected; in maintenance (automatic moves paused): web');
   });
 
   it('a pair without a working standby exits 1, and the summary names it', async () => {
@@ -247,7 +393,7 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
     );
     expect(await aws.run(['status'])).toBe(1);
     const text = aws.out.join('\n');
-    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+never$/);
+    expect(rowOf(text, 'web')).toMatch(/\sstopped, .*\sNO\s+0\/3\s+-\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: web');
   });
 
@@ -404,15 +550,15 @@ describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', 
     expect(await drill('status'), out.join('\n')).toBe(1);
     let text = out.join('\n');
     expect(rowOf(text, 'web')).toMatch(
-      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+never$/,
+      /^web\s+primary\s+running, status ok\/ok\/EBS \S+, eu-west-1a\s+running.*\s+yes\s+0\/3\s+-\s+-\s+never$/,
     );
-    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+never$/);
+    expect(rowOf(text, 'api')).toMatch(/^api\s+primary\s+running.*eu-west-1b\s+NO\s+0\/3\s+-\s+-\s+never$/);
     expect(text).toContain('2 pairs: 1 protected; no member could take over now: api');
 
     expect(await drill('move', '--pair', 'web', '--to', 'standby')).toBe(0);
     expect(await drill('status')).toBe(1);
     expect(rowOf(out.join('\n'), 'web')).toMatch(
-      /^web\s+standby\s+.*\s+yes\s+\S+Z \(\d+ s ago\) primary -> standby$/,
+      /^web\s+standby\s+.*\s+yes\s+0\/3\s+-\s+-\s+\S+Z \(\d+ s ago\) primary -> standby$/,
     );
 
     // The web standby (now the holder) stops: its address is down until the function moves it.

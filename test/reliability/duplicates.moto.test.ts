@@ -1,4 +1,6 @@
+import { DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { TAG } from '../../lambda/view';
 import { buildWorld, type MotoWorld } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { failoverFor, locate, useFaultyMoto } from '../helpers/reliability';
@@ -53,5 +55,33 @@ describe.runIf(runMotoTests)('duplicate and concurrent deliveries end in one mov
     ]);
     expect([a?.outcome, b?.outcome].sort()).toEqual(['moved', 'unchanged']);
     expect(attaches()).toBe(1);
+  });
+
+  it('the same failure delivered to 5 containers at once: one moved, four unchanged, one page, no intent left', async () => {
+    // Five containers: their own clients and in-process queues, so only the intent on the ENI and
+    // EC2 itself stand between them.
+    const containers = Array.from({ length: 5 }, () => failoverFor(w.pair));
+    const events = [
+      sample('sns-alarm', { [SAMPLE_INSTANCE]: w.primary }),
+      sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary }),
+      { action: 'reconcile' },
+      sample('sns-alarm', { [SAMPLE_INSTANCE]: w.primary }),
+      sample('eventbridge-state-change', { [SAMPLE_INSTANCE]: w.primary }),
+    ];
+    const outcomes = await Promise.all(containers.map((run, i) => run.invoke(events[i])));
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual([
+      'moved',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
+    const pages = containers.flatMap((c) => c.published).filter((r) => r.outcome !== 'unchanged');
+    expect(pages.map((r) => r.outcome)).toEqual(['moved']);
+    expect(attaches()).toBe(1);
+    expect(await locate(w)).toEqual({ holder: w.standby, listedBy: 1 });
+    const tags = (await w.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [w.eni] })))
+      .NetworkInterfaces?.[0]?.TagSet;
+    expect((tags ?? []).filter((t) => t.Key?.startsWith(TAG.intent))).toEqual([]);
   });
 });

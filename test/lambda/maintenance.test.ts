@@ -1,0 +1,191 @@
+// Issue 14, item 6: maintenance. {"action":"maintenance","pair":"web","minutes":30} records a window
+// on the ENI that pauses the pair's automatic moves in every container; manual moves still work; a
+// holder whose application status reporting is suppressed is in maintenance too. Through the real
+// adapter, planner and executor over the in-memory EC2.
+import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DisableApplicationStatusCheckSuppressionCommand,
+  EnableApplicationStatusCheckSuppressionCommand,
+} from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import type { Pair } from '../../lambda/config';
+import { FailoverError } from '../../lambda/failover';
+import type { Result } from '../../lambda/result';
+import { throttled } from '../../ops/fake-ec2';
+import { sample } from '../helpers/events';
+import { harness } from '../helpers/harness';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+
+const UNTIL = '2026-11-22T10:45:00.000Z'; // the harness clock (10:15) plus 30 minutes
+const reconcile = { action: 'reconcile' };
+const stoppedEvent = sample('eventbridge-state-change');
+
+async function outcome(promise: Promise<unknown>): Promise<Result> {
+  try {
+    const r = await promise;
+    return (Array.isArray(r) ? r[0] : r) as Result;
+  } catch (error) {
+    if (error instanceof FailoverError) return error.results[0] as Result;
+    throw error;
+  }
+}
+
+describe('maintenance: a window on the ENI pauses automatic moves', () => {
+  it('starts: the window and who set it on the ENI; the answer is the status with the window, paged once', async () => {
+    const h = harness();
+    const r = await outcome(h.invoke({ ...sample('manual-maintenance'), reason: 'kernel patch, by ana' }));
+    expect(r).toMatchObject({ outcome: 'status', pair: 'web', from: PRIMARY });
+    expect(r.reasons[0]).toBe(
+      `maintenance until ${UNTIL}: automatic moves of pair web are paused; manual moves still work (kernel patch, by ana (set 2026-11-22T10:15:00.000Z))`,
+    );
+    expect(r.reasons).toContainEqual(
+      expect.stringMatching(
+        /^in maintenance until 2026-11-22T10:45:00Z \(30 min left\): kernel patch, by ana/,
+      ),
+    );
+    expect(r.state?.maintenance).toEqual({
+      until: UNTIL,
+      why: 'kernel patch, by ana (set 2026-11-22T10:15:00.000Z)',
+    });
+    expect(h.ec2.tags).toMatchObject({
+      'eni-failover:maintenance-until': UNTIL,
+      'eni-failover:maintenance-by': 'kernel patch, by ana (set 2026-11-22T10:15:00.000Z)',
+    });
+    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    expect(h.published().map((p) => p.subject)).toEqual([`eni-failover web: maintenance until ${UNTIL}`]);
+  });
+
+  it('holds in every container: a failed holder is not moved by a state change or a round, and the round pages nobody', async () => {
+    const h = harness();
+    await h.invoke(sample('manual-maintenance'));
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const other = h.container();
+    const event = await outcome(other(stoppedEvent));
+    expect(event).toMatchObject({ outcome: 'unchanged', from: PRIMARY });
+    expect(event.reasons).toEqual([
+      expect.stringMatching(
+        /: in maintenance until 2026-11-22T10:45:00Z \(30 min left\): .*; automatic moves are paused \(a manual move still works\)$/,
+      ),
+      expect.stringMatching(
+        /^primary i-\w+ holds the ENI and has failed: state is stopped: not acting while in maintenance/,
+      ),
+    ]);
+    const pagesBefore = h.published().length;
+    const round = await outcome(h.container()(reconcile));
+    expect(round).toMatchObject({ outcome: 'unchanged', from: PRIMARY });
+    expect(round.reasons[0]).toMatch(/^reconcile round: in maintenance until /);
+    expect(h.published()).toHaveLength(pagesBefore);
+    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+  });
+
+  it('a manual move still works during maintenance, and the window stays', async () => {
+    const h = harness();
+    await h.invoke(sample('manual-maintenance'));
+    const r = await outcome(h.invoke({ action: 'move', pair: 'web', to: 'standby' }));
+    expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
+    expect(h.ec2.holder()).toBe(STANDBY);
+    expect(h.ec2.tags['eni-failover:maintenance-until']).toBe(UNTIL);
+  });
+
+  it('status shows the window; the fleet status too, without paging', async () => {
+    const h = harness();
+    await h.invoke(sample('manual-maintenance'));
+    h.clock.tick(10 * 60_000);
+    const one = await outcome(h.invoke({ action: 'status', pair: 'web' }));
+    expect(one.reasons).toContainEqual(
+      expect.stringMatching(
+        /^in maintenance until 2026-11-22T10:45:00Z \(20 min left\): manual maintenance request/,
+      ),
+    );
+    const pages = h.published().length;
+    const fleet = await outcome(h.invoke({ action: 'status' }));
+    expect(fleet.state?.maintenance?.until).toBe(UNTIL);
+    expect(h.published()).toHaveLength(pages);
+  });
+
+  it('minutes 0 ends it (DeleteTags): the answer says so, pages it, and the next round moves off a failed holder', async () => {
+    const h = harness();
+    await h.invoke(sample('manual-maintenance'));
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const r = await outcome(h.invoke({ action: 'maintenance', pair: 'web', minutes: 0 }));
+    expect(r).toMatchObject({ outcome: 'status' });
+    expect(r.reasons[0]).toBe('maintenance ended: automatic moves of pair web resume');
+    expect(r.state?.maintenance).toBeNull();
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DeleteTagsCommand, {
+      Resources: [PAIR.networkInterfaceId],
+      Tags: [{ Key: 'eni-failover:maintenance-until' }, { Key: 'eni-failover:maintenance-by' }],
+    });
+    expect(h.ec2.tags).not.toHaveProperty('eni-failover:maintenance-until');
+    expect(h.published().at(-1)?.subject).toBe('eni-failover web: maintenance ended');
+    expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
+  });
+
+  it('a window that has passed is ignored: the round moves off a failed holder', async () => {
+    const h = harness();
+    await h.invoke(sample('manual-maintenance'));
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    h.clock.tick(30 * 60_000);
+    expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
+  });
+
+  it('a throttled tag write is retried: the window is set, once asked', async () => {
+    const h = harness();
+    h.ec2.fail('CreateTags', throttled(), 2);
+    const r = await outcome(h.invoke(sample('manual-maintenance')));
+    expect(r).toMatchObject({ outcome: 'status' });
+    expect(h.ec2.tags['eni-failover:maintenance-until']).toBe(UNTIL);
+    expect(h.ec2.mutations).toEqual(['CreateTags', 'CreateTags', 'CreateTags']);
+  });
+
+  it('an unknown pair is ignored and nothing is written; a missing ENI is refused by name', async () => {
+    const h = harness();
+    const unknown = await outcome(h.invoke({ action: 'maintenance', pair: 'db', minutes: 30 }));
+    expect(unknown).toMatchObject({ outcome: 'ignored' });
+    expect(unknown.reasons[0]).toMatch(/unknown pair "db"; configured: web/);
+    const gone: Pair = { ...PAIR, networkInterfaceId: 'eni-0ccccccccccccccc3' };
+    const missing = await outcome(harness({ pairs: [gone] }).invoke(sample('manual-maintenance')));
+    expect(missing).toMatchObject({ outcome: 'refused' });
+    expect(missing.reasons).toEqual([expect.stringMatching(/^eni-exists: /)]);
+    expect(h.ec2.mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+});
+
+describe('maintenance: a holder whose application status reporting is suppressed', () => {
+  const named: Pair = { ...PAIR, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' };
+
+  it('is in maintenance until EC2 resumes it: its failed check moves nothing; after ResumeAt the round moves', async () => {
+    const h = harness({ pairs: [named] });
+    h.ec2.set(PRIMARY, { appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'failed' } } });
+    h.ec2.set(STANDBY, { appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'passed' } } });
+    // As deploy tooling does around a deploy.
+    await h.ec2.client.send(
+      new EnableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY], DurationSeconds: 1800 }),
+    );
+    const round = await outcome(h.invoke(reconcile));
+    expect(round).toMatchObject({ outcome: 'unchanged', from: PRIMARY });
+    expect(round.reasons[0]).toMatch(
+      /in maintenance until 2026-11-22T10:45:00Z \(30 min left\): the application status reporting of the holder, primary i-\w+, is suppressed/,
+    );
+    expect(h.published()).toEqual([]);
+    const status = await outcome(h.invoke({ action: 'status', pair: 'web' }));
+    expect(status.state?.maintenance).toMatchObject({ until: UNTIL });
+    h.clock.tick(30 * 60_000);
+    expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
+  });
+
+  it('ending the window on the ENI says moves stay paused while the holder is suppressed; disabling suppression resumes them', async () => {
+    const h = harness({ pairs: [named] });
+    h.ec2.set(PRIMARY, { state: 'running', appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'failed' } } });
+    h.ec2.set(STANDBY, { appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'passed' } } });
+    await h.ec2.client.send(new EnableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));
+    const r = await outcome(h.invoke({ action: 'maintenance', pair: 'web', minutes: 0 }));
+    expect(r.reasons[0]).toMatch(
+      /^maintenance ended on the ENI, but automatic moves of pair web stay paused: in maintenance until it is resumed: /,
+    );
+    expect((await outcome(h.invoke(reconcile))).outcome).toBe('unchanged');
+    await h.ec2.client.send(new DisableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));
+    expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
+  });
+});
