@@ -914,6 +914,7 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    members: { primary: pair.primaryInstanceId, standby: pair.standbyInstanceId },
     events: {
       primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
       standby: plannedEvents(obs.instances[pair.standbyInstanceId]),
