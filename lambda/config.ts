@@ -1,11 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 // zod/mini, not zod: the full build adds ~45 ms to the function's cold start (see README, benchmark).
 import * as z from 'zod/mini';
 
 /** Environment variable names: the only place they are spelled. */
 export const ENV = {
   pairs: 'FAILOVER_PAIRS',
+  /** A file of pairs in the function's code (what the stack deploys: no 4 KB environment limit). */
+  pairsFile: 'FAILOVER_PAIRS_FILE',
+  /** The values the file names by placeholder: those CloudFormation resolves at deploy (tokens). */
+  values: 'FAILOVER_VALUES',
   topicArn: 'NOTIFICATION_TOPIC_ARN',
 } as const;
+
+/** How the pairs file names the i-th value of FAILOVER_VALUES (a whole string value, never part of one). */
+export const valuePlaceholder = (i: number): string => `\${${ENV.values}[${i}]}`;
+const PLACEHOLDER = new RegExp(`^\\$\\{${ENV.values}\\[(\\d+)\\]\\}$`);
 
 export interface Pair {
   readonly name: string;
@@ -87,6 +97,15 @@ export interface ApplicationCheck {
   readonly failureThreshold?: number;
   /** Passed checks in a row that make it ok again. @default 2 */
   readonly successThreshold?: number;
+  /**
+   * The HTTP status codes that mean healthy: codes and ranges, comma-separated, e.g. `200-299` or `200,204,301-302`
+   * (at most 64 characters). @default '200'
+   */
+  readonly statusCodeMatcher?: string;
+  /** Seconds after an instance's launch before the checks begin, 1 to 600. @default 300 */
+  readonly initializationGracePeriodSeconds?: number;
+  /** Check the member's IPv4 or IPv6 address. @default 'ipv4' */
+  readonly ipVersion?: 'ipv4' | 'ipv6';
 }
 
 /**
@@ -151,6 +170,23 @@ const wholeNumber = {
   error: (i: { input: unknown }) => `must be a whole number of 1 or more, got ${show(i.input)}`,
 };
 
+/** What is wrong with an HTTP status-code matcher (`200`, `200-299`, `200,204,301-302`), or undefined. */
+export function statusCodeProblem(matcher: string): string | undefined {
+  const got = `got ${show(matcher)}`;
+  if (matcher.length === 0 || matcher.length > 64)
+    return `must be 1-64 characters of codes and ranges, e.g. "200-299", ${got}`;
+  for (const part of matcher.split(',')) {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+    if (!m)
+      return `must be HTTP status codes or ranges separated by commas, e.g. "200,204" or "200-299", ${got}`;
+    const [low, high] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (low < 100 || high > 599) return `must hold HTTP status codes from 100 to 599, ${got}`;
+    if (m[2] !== undefined && low >= high)
+      return `has the range ${part}, whose first code is not below its second, ${got}`;
+  }
+  return undefined;
+}
+
 const PairSchema = z.strictObject({
   name: z.string().check(
     z.regex(PAIR_NAME, {
@@ -202,6 +238,20 @@ const PairSchema = z.strictObject({
       timeout: z.optional(wholeIn(1, 30, 'seconds')),
       failureThreshold: z.optional(wholeIn(1, 100, 'checks')),
       successThreshold: z.optional(wholeIn(1, 100, 'checks')),
+      // EC2 API Reference, CreateApplicationStatusCheck: StatusCodeMatcher is codes or ranges, comma-separated,
+      // a range's first code below its second, 64 characters at most; InitializationGracePeriodSeconds 1 to 600;
+      // IpVersion ipv4 | ipv6.
+      statusCodeMatcher: z.optional(
+        z.string().check(
+          z.refine((v) => statusCodeProblem(v) === undefined, {
+            error: (i) => statusCodeProblem(String(i.input)) ?? 'is not a status-code matcher',
+          }),
+        ),
+      ),
+      initializationGracePeriodSeconds: z.optional(wholeIn(1, 600, 'seconds')),
+      ipVersion: z.optional(
+        z.enum(['ipv4', 'ipv6'], { error: (i) => `must be "ipv4" or "ipv6", got ${show(i.input)}` }),
+      ),
     }),
   ),
   applicationCheckId: z.optional(id(CHECK_ID, 'must look like asc-0123456789abcdef0')),
@@ -305,19 +355,95 @@ export function parsePairs(input: unknown, root: string = ENV.pairs): Pair[] {
   return parsed.data;
 }
 
+/** Puts FAILOVER_VALUES in the place of each placeholder; a placeholder with no value is a problem. */
+function fillValues(input: unknown, values: readonly unknown[], problems: string[], at: string): unknown {
+  if (Array.isArray(input)) return input.map((v, i) => fillValues(v, values, problems, `${at}[${i}]`));
+  if (typeof input === 'object' && input !== null)
+    return Object.fromEntries(
+      Object.entries(input).map(([k, v]) => [k, fillValues(v, values, problems, `${at}.${k}`)]),
+    );
+  const index = typeof input === 'string' ? PLACEHOLDER.exec(input)?.[1] : undefined;
+  if (index === undefined) return input;
+  if (Number(index) >= values.length)
+    problems.push(`${at} is ${input}, but ${ENV.values} holds ${values.length} value(s)`);
+  return values[Number(index)];
+}
+
+/**
+ * The pairs as the environment gives them: FAILOVER_PAIRS (JSON), or FAILOVER_PAIRS_FILE (a JSON file, relative
+ * to the function's code) whose placeholders FAILOVER_VALUES fills. Returns the raw input and its name.
+ */
+function rawPairs(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): { input: unknown; root: string } | undefined {
+  const inline = env[ENV.pairs]?.trim() || undefined;
+  const file = env[ENV.pairsFile]?.trim() || undefined;
+  if (inline !== undefined && file !== undefined) {
+    problems.push(`${ENV.pairs} and ${ENV.pairsFile} are both set: set one`);
+    return undefined;
+  }
+  if (inline === undefined && file === undefined) {
+    problems.push(
+      `${ENV.pairs} is not set: it must be a JSON array of pairs (or ${ENV.pairsFile} a file of them)`,
+    );
+    return undefined;
+  }
+  if (inline !== undefined) {
+    try {
+      return { input: JSON.parse(inline), root: ENV.pairs };
+    } catch (error) {
+      problems.push(`${ENV.pairs} is not valid JSON: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+  const input = readCodeFile(env, file as string, ENV.pairsFile, problems);
+  return input === undefined ? undefined : { input, root: file as string };
+}
+
+/**
+ * A JSON file in the function's code (relative to LAMBDA_TASK_ROOT) whose placeholders FAILOVER_VALUES fills: how
+ * the construct hands a function what Lambda's 4 KB environment cannot hold (the failover function's pairs, the
+ * prober's targets). `variable` names the setting in problems; undefined: a problem was added.
+ */
+export function readCodeFile(
+  env: Readonly<Record<string, string | undefined>>,
+  file: string,
+  variable: string,
+  problems: string[],
+): unknown {
+  const path = resolve(env.LAMBDA_TASK_ROOT ?? '.', file);
+  let values: unknown[] = [];
+  try {
+    const parsed: unknown = JSON.parse(env[ENV.values] ?? '[]');
+    if (!Array.isArray(parsed)) throw new Error('not a JSON array');
+    values = parsed;
+  } catch (error) {
+    problems.push(`${ENV.values} must be a JSON array of values: ${(error as Error).message}`);
+  }
+  try {
+    const before = problems.length;
+    const input = fillValues(JSON.parse(readFileSync(path, 'utf8')), values, problems, file);
+    return problems.length === before ? input : undefined;
+  } catch (error) {
+    problems.push(`${variable} ${file}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+// A plain record, not NodeJS.ProcessEnv: this file's declarations ship with the package (Pair, ConfigError),
+// and a consumer's type check must not need @types/node.
 /** Reads the function's configuration from its environment; throws ConfigError naming every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
   let pairs: Pair[] = [];
-  const raw = env[ENV.pairs];
-  if (raw === undefined || raw.trim() === '') {
-    problems.push(`${ENV.pairs} is not set: it must be a JSON array of pairs`);
-  } else {
+  const raw = rawPairs(env, problems);
+  if (raw !== undefined) {
     try {
-      pairs = parsePairs(JSON.parse(raw));
+      pairs = parsePairs(raw.input, raw.root);
     } catch (error) {
       if (error instanceof ConfigError) problems.push(...error.problems);
-      else problems.push(`${ENV.pairs} is not valid JSON: ${(error as Error).message}`);
+      else throw error;
     }
   }
   const topicArn = env[ENV.topicArn]?.trim() || undefined;

@@ -332,11 +332,13 @@ export async function execute(
     step: (name, action) => timed(clock, steps, name, action),
   };
   const self = options.invocation;
-  if (self) await recordIntent(run, self);
   // Recorded at once, in parallel with the wait, and awaited before the end: AWS documents that the
   // instance may refuse another interface at that device index until it is stopped and started.
   const records: Promise<void>[] = [];
   try {
+    // Inside the try: a CreateTags that EC2 carried out but whose answer was an error (or lost) leaves
+    // an intent on the ENI, which the finally deletes.
+    if (self) await recordIntent(run, self);
     const rival = await detachAndConfirm(run, self);
     if (rival) return { made: false, steps, notes, reason: rival };
     if (plan.detach?.record) records.push(recordForcedDetach(run, plan.detach.instanceId));

@@ -34,6 +34,8 @@ export interface PairState {
   readonly redundant: boolean;
   /** From the ENI's move tags. */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
+  /** The pair's instances by role: what the drill CLI names a move's members by (the pairs are not in the environment). */
+  readonly members: { readonly primary: string; readonly standby: string };
   /**
    * Automatic moves are paused: a maintenance window on the ENI, or the holder's application status
    * reporting suppressed. `until` null: until someone ends it. Absent from older functions' answers.
@@ -109,17 +111,17 @@ export function subjectOf(r: Result): string {
         return `REFUSED: ${checks.length > 0 ? checks.join(', ') : (r.reasons[0] ?? 'see message')}`;
       case 'dry-run':
         return `dry run OK: would move to ${r.to}`;
+      case 'status': {
+        // The answer to a maintenance request says the change (lambda/maintenance.ts reasons).
+        const change = r.reasons.find((x) => x.startsWith('maintenance'));
+        return change ? change.replace(/: .*$/, '') : `status: held by ${r.from ?? 'no one'}`;
+      }
       case 'unchanged': {
         // A member going away (plan.ts warnedAboutOther, otherScheduled): the page is the time.
         const ends = /^redundancy ends at (.+?): /.exec(r.reasons[0] ?? '')?.[1];
         return ends
           ? `REDUNDANCY ENDS at ${ends}, held by ${r.from ?? 'no one'}`
           : `unchanged, held by ${r.from ?? 'no one'}`;
-      }
-      case 'status': {
-        // The answer to a maintenance request says the change (lambda/maintenance.ts reasons).
-        const change = r.reasons.find((x) => x.startsWith('maintenance'));
-        return change ? change.replace(/: .*$/, '') : `status: held by ${r.from ?? 'no one'}`;
       }
       case 'ignored':
         return `ignored: ${r.reasons[0] ?? 'unrecognised event'}`;

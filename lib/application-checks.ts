@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -8,7 +8,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
+import { ec2Arn } from './arns.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
+import { acknowledge } from './nag.ts';
 
 /** EC2's quota of application status checks per account (EC2 User Guide, "Application status checks", Quotas). */
 export const APPLICATION_CHECK_LIMIT = 50;
@@ -31,26 +33,42 @@ export function applicationCheckProblems(pairs: readonly Pair[]): string[] {
 }
 
 /**
- * The custom resource's function: one per construct, whatever the number of checks. Its EC2 calls take
- * `*`: the application status check actions are new and the Service Authorization Reference gives no
- * resource types for them that we could verify; the role belongs to a function only CloudFormation invokes.
+ * CloudFormation's wait for one association resource: longer than the function's three attempts (Lambda runs
+ * an asynchronous invocation up to three times: 2 minutes each, about 1 and 2 minutes apart), far shorter than
+ * CloudFormation's default hour (CloudFormation User Guide, AWS::CloudFormation::CustomResource, ServiceTimeout).
+ */
+export const ASSOCIATION_SERVICE_TIMEOUT = Duration.minutes(10);
+
+/**
+ * The custom resources' function: one per construct, whatever the number of checks and experiments (it also
+ * writes the tag the experiments select their target by). Its role may associate and
+ * disassociate only the construct's checks, and only with the pairs' members (the Service Authorization
+ * Reference gives both calls the resource type application-status-check, required, and instance);
+ * DescribeApplicationStatusCheckAssociations takes no resource type, so `*`.
  */
 export class AssociationProvider extends Construct {
   readonly serviceToken: string;
+  /** The statement that names each check and its instances, as the checks are made. */
+  private readonly scoped: iam.PolicyStatement;
+  /** The statement that names each experiment member, once there is one. */
+  private tagging: iam.PolicyStatement | undefined;
+  private readonly role: iam.Role;
 
-  constructor(scope: Construct, id: string, logRetention: logs.RetentionDays) {
+  constructor(scope: Construct, id: string, logRetention: logs.RetentionDays, removalPolicy?: RemovalPolicy) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.role = role;
     logGroup.grantWrite(role);
+    this.scoped = new iam.PolicyStatement({
+      sid: 'AssociateTheConstructsChecksWithTheirMembers',
+      actions: ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck'],
+    });
+    // this.scoped joins the policy with the first check: a provider made only for experiments associates nothing.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'AssociateApplicationStatusChecks',
-        actions: [
-          'ec2:AssociateApplicationStatusCheck',
-          'ec2:DisassociateApplicationStatusCheck',
-          'ec2:DescribeApplicationStatusCheckAssociations',
-        ],
+        sid: 'ReadAssociationsBack',
+        actions: ['ec2:DescribeApplicationStatusCheckAssociations'],
         resources: ['*'],
       }),
     );
@@ -58,11 +76,11 @@ export class AssociationProvider extends Construct {
     (role.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3037'] },
     });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'EC2 application status check (dis)associations: no resource type for them is documented yet; only CloudFormation invokes this function, with the stack-made check and the configured instances',
-    });
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      "DescribeApplicationStatusCheckAssociations supports no resource-level permissions (Service Authorization Reference); associate and disassociate are scoped to the construct's checks and the pairs' instances",
+    );
     const fn = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in our lock, which knows the application status check calls; the runtime's may not.
       code: prebuiltCode('app-check-association'),
@@ -79,11 +97,72 @@ export class AssociationProvider extends Construct {
     });
     this.serviceToken = fn.functionArn;
   }
+
+  /**
+   * The resource that tags both members of an experiment pair with `key` = `value`, the tag its FIS experiment
+   * selects the ENI's holder by (lib/experiments.ts; lambda/custom/experiment-targets.ts). The role may write and
+   * remove only eni-failover: tags, only on these instances.
+   */
+  tagExperimentTargets(
+    scope: Construct,
+    id: string,
+    key: string,
+    value: string,
+    instanceIds: string[],
+  ): CustomResource {
+    if (this.tagging === undefined) {
+      this.tagging = new iam.PolicyStatement({
+        sid: 'TagExperimentMembers',
+        actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+        conditions: {
+          'ForAllValues:StringLike': { 'aws:TagKeys': ['eni-failover:*'] },
+          // A DeleteTags without tags deletes them all: require the keys.
+          Null: { 'aws:TagKeys': 'false' },
+        },
+      });
+      this.role.addToPrincipalPolicy(this.tagging);
+    }
+    this.tagging.addResources(...instanceIds.map((i) => ec2Arn(scope, 'instance', i)));
+    return new CustomResource(scope, id, {
+      serviceToken: this.serviceToken,
+      serviceTimeout: ASSOCIATION_SERVICE_TIMEOUT,
+      resourceType: 'Custom::ExperimentTargetTags',
+      properties: { TagKey: key, TagValue: value, InstanceIds: [...instanceIds].sort() },
+    });
+  }
+
+  /**
+   * The resource that keeps the check associated with exactly these instances. One per check, its physical ID
+   * the check's ID (lambda/custom/app-check-association.ts): a change of members updates it in place.
+   */
+  associate(
+    scope: Construct,
+    id: string,
+    check: ec2.CfnApplicationStatusCheck,
+    instanceIds: string[],
+  ): CustomResource {
+    if (!this.scoped.hasResource) this.role.addToPrincipalPolicy(this.scoped);
+    this.scoped.addResources(
+      ec2Arn(scope, 'application-status-check', check.attrApplicationStatusCheckId),
+      ...instanceIds.map((i) => ec2Arn(scope, 'instance', i)),
+    );
+    return new CustomResource(scope, id, {
+      serviceToken: this.serviceToken,
+      serviceTimeout: ASSOCIATION_SERVICE_TIMEOUT,
+      resourceType: 'Custom::ApplicationStatusCheckAssociations',
+      // Sorted: swapping primary and standby changes no property, so CloudFormation does not even call it.
+      properties: {
+        ApplicationStatusCheckId: check.attrApplicationStatusCheckId,
+        InstanceIds: [...instanceIds].sort(),
+      },
+    });
+  }
 }
 
 /**
  * For each pair with `applicationCheck`: an EC2 application status check with the pair's settings, by pair name.
- * Made before the function, whose FAILOVER_PAIRS names each check by its ID (see withApplicationCheckIds).
+ * Made before the function, whose FAILOVER_PAIRS names each check by its ID (see withApplicationCheckIds). Associated with both
+ * members by one resource per check (applicationChecks).
  */
 export function applicationStatusChecks(
   scope: Construct,
@@ -101,9 +180,15 @@ export function applicationStatusChecks(
       timeout: settings.timeout,
       failureThreshold: settings.failureThreshold,
       successThreshold: settings.successThreshold,
+      statusCodeMatcher: settings.statusCodeMatcher,
+      initializationGracePeriodSeconds: settings.initializationGracePeriodSeconds,
+      ipVersion: settings.ipVersion,
       // The member's own interface, never the service ENI: the check must judge the standby too, which does
       // not hold the ENI (device index 0 is EC2's default; EC2 User Guide, "Application status checks").
       deviceIndex: 0,
+      // Included in the instance's application status (DescribeInstanceStatus), which its alarm watches; the
+      // function reads the check's own result (DescribeApplicationStatus).
+      aggregation: 'included',
       tags: [{ key: 'Name', value: `eni-failover-${pair.name}` }],
     });
     // cfn-lint 1.51 predates this resource type (E3006); CloudFormation knows it.
@@ -148,15 +233,14 @@ export function applicationChecks(
     const settings = pair.applicationCheck;
     const check = checks.get(pair.name);
     if (!settings || !check) continue;
+    provider.associate(scope, `${pair.name}ApplicationCheckAssociations`, check, [
+      pair.primaryInstanceId,
+      pair.standbyInstanceId,
+    ]);
     for (const [role, instanceId] of [
       ['Primary', pair.primaryInstanceId],
       ['Standby', pair.standbyInstanceId],
     ] as const) {
-      new CustomResource(scope, `${pair.name}${role}ApplicationCheckAssociation`, {
-        serviceToken: provider.serviceToken,
-        resourceType: 'Custom::ApplicationStatusCheckInstanceAssociation',
-        properties: { ApplicationStatusCheckId: check.attrApplicationStatusCheckId, InstanceId: instanceId },
-      });
       const alarm = new cloudwatch.Alarm(scope, `${pair.name}${role}ApplicationCheck`, {
         alarmDescription: `eni-failover ${pair.name}: StatusCheckFailed_Application on the ${role.toLowerCase()} ${instanceId} (${settings.protocol} port ${settings.port}${settings.path ?? '/'})`,
         metric: new cloudwatch.Metric({

@@ -8,7 +8,11 @@ export const membersOf = (pairs: readonly Pair[]) => [
 ];
 
 /** An EC2 resource's ARN in the scope's partition, region and account. */
-export const ec2Arn = (scope: Construct, type: 'instance' | 'network-interface', id: string) => {
+export const ec2Arn = (
+  scope: Construct,
+  type: 'instance' | 'network-interface' | 'application-status-check',
+  id: string,
+) => {
   const stack = Stack.of(scope);
   return `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${type}/${id}`;
 };

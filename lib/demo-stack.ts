@@ -1,7 +1,8 @@
-import { CfnOutput, CfnResource, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { EniFailover } from './eni-failover.ts';
+import { acknowledge } from './nag.ts';
 import { addOutputs } from './stack.ts';
 
 /**
@@ -89,7 +90,7 @@ export class EniFailoverDemoStack extends Stack {
         'Session Manager access to the demo instances, instead of SSH',
       ],
     ] as const) {
-      Validations.of(this).acknowledge({ id, reason });
+      acknowledge(this, id, reason);
     }
     // The recommended flag @aws-cdk/aws-ec2:restrictDefaultSecurityGroup adds a custom resource whose handler
     // CDK makes depend on its role explicitly, though the role's GetAtt already orders them.

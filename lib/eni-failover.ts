@@ -1,4 +1,4 @@
-import { Duration, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as fis from 'aws-cdk-lib/aws-fis';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,12 +12,14 @@ import { Construct } from 'constructs';
 import { ConfigError } from '../lambda/config.ts';
 import { AssociationProvider, applicationCheckProblems } from './application-checks.ts';
 import { failoverDashboard } from './dashboard.ts';
+import { ruleProblems } from './detection.ts';
 import { experimentTemplates } from './experiments.ts';
 import { FailoverFunction } from './failover-function.ts';
+import { policyProblems } from './function-role.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
 import { Prober } from './prober.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
-import { METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
+import { heartbeatAlarms, METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
 import {
   allowAlarmsToPublish,
   allowDeadLetters,
@@ -27,7 +29,7 @@ import {
 } from './topics.ts';
 
 export { FailoverFunction } from './failover-function.ts';
-export { groupPairs, PAIRS_ENV_BUDGET } from './grouping.ts';
+export { groupPairs, VALUES_ENV_BUDGET } from './grouping.ts';
 export type { EniFailoverProps } from './props.ts';
 
 /** The tag every resource of the construct carries; its value is the construct's service name. */
@@ -57,7 +59,7 @@ function defaultServiceName(scope: Construct): string {
 export class EniFailover extends Construct {
   /** The `service` dimension of the functions' metrics, and the value of every resource's `eni-failover` tag. */
   readonly serviceName: string;
-  /** One function per group of pairs (the pairs' `group`; those without one share the first), each within Lambda's 4 KB environment. */
+  /** One function per group of pairs (the pairs' `group`; those without one share the first, however many). */
   readonly shards: FailoverFunction[];
   /** The failover functions, one per group of pairs (see `shards` for each one's pairs, topic and rules). */
   readonly functions: lambda.IFunction[];
@@ -71,6 +73,11 @@ export class EniFailover extends Construct {
   readonly key: kms.IKey | undefined;
   /** The alarms on the service itself (to the notification topic). */
   readonly alarms: ServiceAlarms;
+  /**
+   * In ALARM when a function's reconcile rounds stop reporting (to the notification topic): one alarm per ten
+   * functions; none when `reconcileSchedule` is off or longer than 12 hours.
+   */
+  readonly heartbeats: cloudwatch.Alarm[];
   /** Every pair's state, moves and durations, and the service's own figures. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The FIS experiment templates, by pair name (see `experiments`). */
@@ -84,6 +91,10 @@ export class EniFailover extends Construct {
     const problems = [
       ...propsProblems(props),
       ...groupProblems(props.pairs),
+      ...groupPairs(props.pairs).flatMap(({ group, pairs: members }) => {
+        const which = group === undefined ? 'the pairs without a "group"' : `group ${JSON.stringify(group)}`;
+        return [...policyProblems(members, which), ...ruleProblems(members, which)];
+      }),
       ...applicationCheckProblems(props.pairs),
     ];
     // A ConfigError, as for a bad pairs list: the CDK app prints it without a stack trace.
@@ -93,12 +104,13 @@ export class EniFailover extends Construct {
     this.serviceName = props.serviceName ?? defaultServiceName(this);
     Tags.of(this).add(TAG, this.serviceName);
 
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     // A key only for topics the construct makes itself.
     this.key =
       props.notificationTopic && props.alarmTopic
         ? undefined
-        : topicKey(this, this.serviceName, props.encryptionKey);
-    this.deadLetterQueue = deadLetterQueue(this);
+        : topicKey(this, this.serviceName, props.encryptionKey, removalPolicy);
+    this.deadLetterQueue = deadLetterQueue(this, removalPolicy);
     const deadLetters = deadLetterSources(this, this.deadLetterQueue);
     let ownTopic: sns.Topic | undefined;
     if (props.notificationTopic === undefined) {
@@ -109,9 +121,10 @@ export class EniFailover extends Construct {
     this.notificationTopic = props.notificationTopic ?? (ownTopic as sns.Topic);
 
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
-    const associations = pairs.some((p) => p.applicationCheck)
-      ? new AssociationProvider(this, 'ApplicationCheckAssociations', logRetention)
-      : undefined;
+    const associations =
+      pairs.some((p) => p.applicationCheck) || (props.experiments ?? []).length > 0
+        ? new AssociationProvider(this, 'ApplicationCheckAssociations', logRetention, removalPolicy)
+        : undefined;
     // The construct ID (and so every logical ID under it) comes from the group's name, never its position.
     this.shards = groupPairs(pairs).map(
       ({ group, pairs: members }) =>
@@ -126,6 +139,7 @@ export class EniFailover extends Construct {
           retryAttempts: props.retryAttempts ?? 2,
           reservedConcurrency: props.reservedConcurrency,
           logRetention,
+          removalPolicy,
           serviceName: this.serviceName,
           reconcileSchedule: props.reconcileSchedule ?? Duration.minutes(1),
           associations,
@@ -137,8 +151,8 @@ export class EniFailover extends Construct {
       this.shards.map((s) => ({
         alarmTopic: s.alarmTopic,
         rules: [
-          s.stateChangeRule,
-          ...(s.rebalanceRule ? [s.rebalanceRule] : []),
+          ...s.stateChangeRules,
+          ...s.rebalanceRules,
           ...(s.reconcileSchedule ? [s.reconcileSchedule] : []),
         ],
       })),
@@ -146,6 +160,17 @@ export class EniFailover extends Construct {
     this.alarmTopics = props.alarmTopic ? [props.alarmTopic] : this.shards.map((s) => s.alarmTopic);
 
     this.alarms = serviceAlarms(this, this.serviceName, this.deadLetterQueue, this.notificationTopic);
+    const schedule = props.reconcileSchedule ?? Duration.minutes(1);
+    this.heartbeats =
+      schedule === false
+        ? []
+        : heartbeatAlarms(
+            this,
+            this.serviceName,
+            this.shards.map((s) => s.pairs),
+            schedule,
+            this.notificationTopic,
+          );
     this.prober = props.probe
       ? new Prober(this, 'Prober', {
           ...props.probe,
@@ -153,11 +178,13 @@ export class EniFailover extends Construct {
           serviceName: this.serviceName,
           logRetention,
           notificationTopic: this.notificationTopic,
+          removalPolicy,
         })
       : undefined;
     if (ownTopic) {
       allowAlarmsToPublish(ownTopic, [
         ...this.shards.map((s) => s.errorsAlarm),
+        ...this.heartbeats,
         ...Object.values(this.alarms),
         ...(this.prober?.allAlarms() ?? []),
       ]);
@@ -167,6 +194,8 @@ export class EniFailover extends Construct {
       this,
       pairs.filter((p) => props.experiments?.includes(p.name)),
       this.alarms.automaticRefusals,
+      this.serviceName,
+      associations,
       props.experimentRestartAfter,
     );
   }

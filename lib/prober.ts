@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -8,12 +8,17 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { Pair } from '../lambda/config.ts';
+import { ENV, type Pair } from '../lambda/config.ts';
 import { DEFAULT_RUN_MS, PROBE_ENV } from '../lambda/probe/config.ts';
+
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import type { FailoverFunction } from './failover-function.ts';
-import { withoutGroup } from './grouping.ts';
+import { codeFileConfig, VALUES_ENV_BUDGET, valuesBytes, withoutGroup } from './grouping.ts';
+import { acknowledge } from './nag.ts';
 import { METRICS_NAMESPACE, type ProberAlarms, proberAlarms } from './self-monitoring.ts';
+
+/** The prober's targets file in its code (PROBE_TARGETS_FILE). */
+export const PROBE_TARGETS_FILE = 'probe-targets.json';
 
 /** Where the prober runs: the pairs' VPC (construct prop `probe`). */
 export interface ProbeProps {
@@ -62,6 +67,7 @@ export class Prober extends Construct {
       readonly serviceName: string;
       readonly logRetention: logs.RetentionDays;
       readonly notificationTopic: sns.ITopic;
+      readonly removalPolicy?: RemovalPolicy;
     },
   ) {
     super(scope, id);
@@ -100,7 +106,10 @@ export class Prober extends Construct {
       : undefined;
     this.endpoint?.connections.allowFrom(this.securityGroup, ec2.Port.tcp(443), 'the eni-failover prober');
 
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
+    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
     // Lambda Developer Guide, "Giving Lambda functions access to resources in an Amazon VPC": the execution
@@ -119,14 +128,30 @@ export class Prober extends Construct {
         resources: ['*'],
       }),
     );
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        "A VPC function's execution role manages its network interfaces, which Lambda names only when it creates them (Lambda Developer Guide, VPC access); the prober's only other action, lambda:InvokeFunction, is scoped to the failover functions",
-    });
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      "A VPC function's execution role manages its network interfaces, which Lambda names only when it creates them (Lambda Developer Guide, VPC access); the prober's only other action, lambda:InvokeFunction, is scoped to the failover functions",
+    );
 
+    // The targets go in a file beside the code, as the failover functions' pairs do (lib/failover-function.ts):
+    // Lambda's 4 KB environment holds few pairs in full. The function names and any IDs made in the same app are
+    // tokens, which only FAILOVER_VALUES can carry.
+    const config = codeFileConfig(
+      probed.map((t) => ({ functionName: t.shard.function.functionName, pairs: withoutGroup(t.pairs) })),
+    );
+    this.node.addValidation({
+      validate: () => {
+        const bytes = valuesBytes(config.values.length);
+        return bytes <= VALUES_ENV_BUDGET
+          ? []
+          : [
+              `prober ${this.node.path}: ${config.values.length} values CloudFormation resolves at deploy (the failover functions' names, IDs made in the same app) make up to ${bytes} bytes of ${ENV.values}, over the ${VALUES_ENV_BUDGET} its 4 KB Lambda environment leaves for them: give the probed pairs' IDs as literals, or probe fewer pairs in this construct`,
+            ];
+      },
+    });
     this.function = new lambda.Function(this, 'Function', {
-      code: prebuiltCode('prober'),
+      code: prebuiltCode('prober', { [PROBE_TARGETS_FILE]: config.file }),
       handler: PREBUILT_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -144,9 +169,8 @@ export class Prober extends Construct {
       retryAttempts: 0,
       reservedConcurrentExecutions: 3,
       environment: {
-        [PROBE_ENV.targets]: stack.toJsonString(
-          probed.map((t) => ({ functionName: t.shard.function.functionName, pairs: withoutGroup(t.pairs) })),
-        ),
+        [PROBE_ENV.targetsFile]: PROBE_TARGETS_FILE,
+        ...(config.values.length > 0 ? { [ENV.values]: stack.toJsonString(config.values) } : {}),
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },

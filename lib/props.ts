@@ -1,4 +1,4 @@
-import { type Duration, Token } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -89,6 +89,14 @@ export interface EniFailoverProps {
    */
   readonly experiments?: readonly string[];
   /**
+   * What `cdk destroy` (or removing the construct) does to what the construct keeps: its topics' key, its log
+   * groups and its dead-letter queue. `RemovalPolicy.DESTROY` deletes them with the stack (the key after KMS's
+   * 30-day waiting period; a key costs $1 a month until then), for test and demo stacks.
+   * @default RemovalPolicy.RETAIN - they outlive the stack: the logs and dead letters of a failover stay readable,
+   * and nothing encrypted with the key is lost
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
    * How long an experiment keeps the primary stopped before FIS starts it again.
    * @default Duration.minutes(5)
    */
@@ -160,6 +168,15 @@ export function propsProblems(props: EniFailoverProps): string[] {
     );
   if (props.probe && probed.length === 0)
     problems.push('probe is given, but no pair sets a probe option: the prober would have nothing to probe');
+  const removal = props.removalPolicy;
+  if (
+    removal !== undefined &&
+    ![RemovalPolicy.RETAIN, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE].includes(removal)
+  ) {
+    problems.push(
+      `removalPolicy must be RETAIN, DESTROY or RETAIN_ON_UPDATE_OR_DELETE (a key, log groups and a queue take no snapshot), got ${String(removal)}`,
+    );
+  }
   for (const name of props.experiments ?? []) {
     if (!props.pairs.some((p) => p.name === name)) {
       problems.push(`experiments names ${JSON.stringify(name)}, which is not a configured pair`);

@@ -30,6 +30,16 @@ function alarmOnAny(
   return alarm;
 }
 
+/** The pairs' names, as many as fit `max` characters (an alarm description holds 1,024), then how many more. */
+const namesWithin = (pairs: readonly Pair[], max: number): string => {
+  const names = pairs.map((p) => p.name);
+  let shown = names.length;
+  while (shown > 1 && names.slice(0, shown).join(', ').length > max) shown--;
+  return names.length === shown
+    ? names.join(', ')
+    : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more pairs`;
+};
+
 /** One function's errors: a failover stopped part-way (Lambda retries it). */
 export function functionErrorsAlarm(
   scope: Construct,
@@ -40,10 +50,75 @@ export function functionErrorsAlarm(
   return alarmOnAny(
     scope,
     'Errors',
-    `eni-failover: the function for ${pairs.map((p) => p.name).join(', ')} failed (a failover stopped part-way; Lambda retries it)`,
+    `eni-failover: the function for ${namesWithin(pairs, 800)} failed (a failover stopped part-way; Lambda retries it)`,
     fn.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
     notificationTopic,
   );
+}
+
+/** Metrics a metric-math alarm may hold: a heartbeat alarm watches at most this many functions. */
+const METRICS_PER_ALARM = 10;
+
+/**
+ * The heartbeat of the reconcile rounds: an alarm when a function's rounds stop reporting. A round observes every
+ * pair of its function and publishes `Attached` for each (lambda/telemetry.ts), so the sample count of each
+ * function's first pair proves that function's round ran to its end: the schedule fired, Lambda ran the function
+ * (not throttled, not failing at init), and it could read EC2. One alarm watches up to ten functions: the minimum
+ * over them, each function's silence filled with 0 (FILL), so one function stopped is enough; missing data is
+ * breaching too. Two periods of at least 5 minutes (EMF metrics may arrive a minute or two late): it fires after
+ * about 10 minutes without a round (a 1-minute schedule), or two missed rounds of a longer one. CloudWatch
+ * evaluates at most a day (evaluation periods x period): past a 12-hour schedule no heartbeat is made.
+ */
+export function heartbeatAlarms(
+  scope: Construct,
+  serviceName: string,
+  functions: readonly (readonly Pair[])[],
+  every: Duration,
+  notificationTopic: sns.ITopic,
+): cloudwatch.Alarm[] {
+  const period = Math.max(every.toSeconds(), 300);
+  const firsts = functions.flatMap((pairs) => (pairs[0] ? [pairs[0]] : []));
+  if (firsts.length === 0 || period * 2 > 86_400) return [];
+  const alarms: cloudwatch.Alarm[] = [];
+  for (let from = 0; from < firsts.length; from += METRICS_PER_ALARM) {
+    const watched = firsts.slice(from, from + METRICS_PER_ALARM);
+    const usingMetrics = Object.fromEntries(
+      watched.map((pair, i) => [
+        `f${i}`,
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'Attached',
+          dimensionsMap: { service: serviceName, Pair: pair.name },
+          statistic: cloudwatch.Stats.SAMPLE_COUNT,
+          period: Duration.seconds(period),
+        }),
+      ]),
+    );
+    const filled = Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`);
+    const alarm = new cloudwatch.Alarm(
+      scope,
+      from === 0 ? 'Heartbeat' : `Heartbeat${from / METRICS_PER_ALARM + 1}`,
+      {
+        alarmDescription: `eni-failover ${serviceName}: the reconcile rounds of a function stopped reporting for ${(2 * period) / 60} minutes (its schedule disabled or deleted, the function failing or throttled, or EC2 unreadable): nothing heals its pairs until rounds resume. The metric Attached (SampleCount) of each function's first pair (${watched.map((p) => p.name).join(', ')}) shows which; read that function's logs and its ReconcileSchedule rule`,
+        metric: new cloudwatch.MathExpression({
+          expression: filled.length === 1 ? (filled[0] as string) : `MIN([${filled.join(', ')}])`,
+          usingMetrics,
+          period: Duration.seconds(period),
+          label: 'reconcile rounds of the quietest function',
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      },
+    );
+    alarm.addAlarmAction(new cwActions.SnsAction(notificationTopic));
+    // Back to OK is news too: rounds resumed.
+    alarm.addOkAction(new cwActions.SnsAction(notificationTopic));
+    alarms.push(alarm);
+  }
+  return alarms;
 }
 
 /** The alarms on the service itself, shared by all of one construct's functions. */
@@ -81,12 +156,17 @@ export function serviceAlarms(
   const alarm = (id: string, description: string, metric: cloudwatch.IMetric) =>
     alarmOnAny(scope, id, `eni-failover ${serviceName}: ${description}`, metric, notificationTopic);
   return {
+    // New dead letters, not the queue's depth: a depth alarm stays in ALARM until someone empties the queue, and an
+    // alarm acts only on a change of state, so later dead letters would notify no one. Every dead letter here is
+    // sent (SNS, EventBridge and Lambda's on-failure destination call SendMessage), so NumberOfMessagesSent counts
+    // it (SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS": only messages moved by a queue's own
+    // redrive policy are not counted, and no queue redrives into this one).
     deadLetters: alarm(
       'DeadLetters',
-      'an event could not be delivered or processed; read the dead-letter queue',
-      deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
+      'an event could not be delivered or processed; read the dead-letter queue (this alarm fires again for each new one)',
+      deadLetterQueue.metricNumberOfMessagesSent({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
       }),
     ),
     automaticRefusals: alarm(

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,6 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { acknowledge } from './nag.ts';
 
 /**
  * The key of the topics the construct makes: the one given, or one of its own named by an alias. CloudWatch must
@@ -13,13 +14,19 @@ import type { Construct } from 'constructs';
  * (SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
  * The statement lands on a key defined in this app; an imported key's owner must have added it (README).
  */
-export function topicKey(scope: Construct, serviceName: string, given: kms.IKey | undefined): kms.IKey {
+export function topicKey(
+  scope: Construct,
+  serviceName: string,
+  given: kms.IKey | undefined,
+  removalPolicy: RemovalPolicy,
+): kms.IKey {
   const stack = Stack.of(scope);
   let key = given;
   if (key === undefined) {
     const own = new kms.Key(scope, 'TopicKey', {
       description: `eni-failover ${serviceName}: encrypts the alarm and notification topics`,
       enableKeyRotation: true,
+      removalPolicy,
     });
     own.addAlias(`alias/eni-failover/${serviceName}`);
     key = own;
@@ -44,17 +51,18 @@ export function topicKey(scope: Construct, serviceName: string, given: kms.IKey 
 }
 
 /** Whatever could not be delivered or processed: SNS deliveries, EventBridge targets, failed invocations. */
-export function deadLetterQueue(scope: Construct): sqs.Queue {
+export function deadLetterQueue(scope: Construct, removalPolicy: RemovalPolicy): sqs.Queue {
   const queue = new sqs.Queue(scope, 'DeadLetterQueue', {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
+    removalPolicy,
   });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason:
-      'This queue is the dead-letter queue (of the SNS subscription, the EventBridge targets and the function)',
-  });
+  acknowledge(
+    queue,
+    'AwsSolutions-SQS3',
+    'This queue is the dead-letter queue (of the SNS subscription, the EventBridge targets and the function)',
+  );
   return queue;
 }
 

@@ -1,7 +1,9 @@
 import {
+  AssociateApplicationStatusCheckCommand,
   AttachNetworkInterfaceCommand,
   CreateTagsCommand,
   DeleteTagsCommand,
+  DescribeApplicationStatusCheckAssociationsCommand,
   DescribeApplicationStatusCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
@@ -9,6 +11,7 @@ import {
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   DisableApplicationStatusCheckSuppressionCommand,
+  DisassociateApplicationStatusCheckCommand,
   EC2Client,
   EC2ServiceException,
   EnableApplicationStatusCheckSuppressionCommand,
@@ -167,6 +170,10 @@ export class FakeEc2 {
   >();
   private readonly dryRuns = new Set<number>();
   private nextAttachment = 1;
+  /** EC2 application status checks (made by CloudFormation in the stack), each with its associated instances. */
+  readonly applicationChecks = new Map<string, Set<string>>();
+  /** Tags on instances (CreateTags and DeleteTags take any resource ID). */
+  readonly instanceTags = new Map<string, Record<string, string>>();
 
   constructor(
     readonly eniId: string,
@@ -311,6 +318,31 @@ export class FakeEc2 {
     this.advance();
     const a = this.eni(eniId).attachment;
     return a?.status === 'attached' ? a.instanceId : undefined;
+  }
+
+  /** An application status check exists, associated with no instance (CreateApplicationStatusCheck). */
+  addApplicationCheck(id: string): void {
+    this.applicationChecks.set(id, new Set());
+  }
+
+  /**
+   * The check is deleted, and its associations with it: they belong to the check (EC2 User Guide,
+   * "Application status checks": associations link a check to instances or tags).
+   */
+  deleteApplicationCheck(id: string): void {
+    this.applicationChecks.delete(id);
+  }
+
+  /** The check's associations, or the error EC2 gives for an unknown check. */
+  private applicationCheck(id: string | undefined): Set<string> {
+    const check = id === undefined ? undefined : this.applicationChecks.get(id);
+    // EC2's code for an ID it does not know: Invalid<Resource>Id.NotFound (EC2 API Reference, "Error codes").
+    if (!check)
+      throw ec2Error(
+        'InvalidApplicationStatusCheckId.NotFound',
+        `The application status check ID '${id}' does not exist`,
+      );
+    return check;
   }
 
   private eni(id: string): FakeEni {
@@ -658,26 +690,91 @@ export class FakeEc2 {
         return {};
       }),
     );
+    // Application status check associations. Associate and disassociate answer per instance: an instance already
+    // associated, or not associated, is an unsuccessful result, not an error (EC2 API Reference,
+    // AssociateApplicationStatusCheck and DisassociateApplicationStatusCheck: SuccessfulResults,
+    // UnsuccessfulResults); the check must exist ("The check must already exist in your account").
+    const associations = (
+      action: string,
+      input: { ApplicationStatusCheckId?: string; InstanceIds?: string[]; DryRun?: boolean },
+      associate: boolean,
+    ) =>
+      this.mutate(action, input.DryRun, () => {
+        const check = this.applicationCheck(input.ApplicationStatusCheckId);
+        const ok: { ApplicationStatusCheckId?: string; AssociationType: string; AssociationValue: string }[] =
+          [];
+        const refused: ((typeof ok)[number] & { Reason: string })[] = [];
+        for (const id of input.InstanceIds ?? []) {
+          const result = {
+            ApplicationStatusCheckId: input.ApplicationStatusCheckId,
+            AssociationType: 'INSTANCE_ID',
+            AssociationValue: id,
+          };
+          if (associate && !this.instances.has(id))
+            refused.push({ ...result, Reason: `The instance ID '${id}' does not exist` });
+          else if (associate === check.has(id))
+            refused.push({ ...result, Reason: associate ? 'already associated' : 'not associated' });
+          else {
+            if (associate) check.add(id);
+            else check.delete(id);
+            ok.push(result);
+          }
+        }
+        return { SuccessfulResults: ok, UnsuccessfulResults: refused };
+      });
+    m.on(AssociateApplicationStatusCheckCommand).callsFake((input) =>
+      associations('AssociateApplicationStatusCheck', input, true),
+    );
+    m.on(DisassociateApplicationStatusCheckCommand).callsFake((input) =>
+      associations('DisassociateApplicationStatusCheck', input, false),
+    );
+    // Paginated with MaxResults (5 to 1000) and NextToken (EC2 API Reference,
+    // DescribeApplicationStatusCheckAssociations); an unknown check ID is an error, as for every Describe by ID.
+    m.on(DescribeApplicationStatusCheckAssociationsCommand).callsFake(async (input) => {
+      this.enter('DescribeApplicationStatusCheckAssociations');
+      const ids = input.ApplicationStatusCheckIds ?? [...this.applicationChecks.keys()];
+      const all = ids.flatMap((checkId: string) =>
+        [...this.applicationCheck(checkId)].map((Value) => ({
+          ApplicationStatusCheckId: checkId,
+          AssociationType: 'instance-id' as const,
+          Value,
+        })),
+      );
+      const from = Number(input.NextToken ?? 0);
+      const size = Math.min(this.pageSize, input.MaxResults ?? 1000);
+      return {
+        Associations: all.slice(from, from + size),
+        NextToken: from + size < all.length ? String(from + size) : undefined,
+      };
+    });
     m.on(CreateTagsCommand).callsFake((input) =>
       this.mutate('CreateTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
           if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+          else if (this.instances.has(id)) {
+            const tags = this.instanceTags.get(id) ?? {};
+            for (const t of input.Tags ?? []) tags[t.Key as string] = t.Value ?? '';
+            this.instanceTags.set(id, tags);
+          }
         }
         return {};
       }),
     );
-    // EC2 API Reference, DeleteTags: a key given with a value is deleted only if the value matches;
-    // deleting a key that is not there is not an error.
+    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value;
+    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the
+    // function deletes its intents and maintenance windows; one deleted meanwhile is skipped) and instances.
     m.on(DeleteTagsCommand).callsFake((input) =>
       this.mutate('DeleteTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          if (!eni) continue;
-          for (const t of input.Tags ?? []) {
-            const key = t.Key as string;
-            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
-          }
+          if (!eni && !id.startsWith('i-')) continue;
+          if (!eni && !this.instances.has(id))
+            throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+          const tags = eni ? eni.tags : (this.instanceTags.get(id) ?? {});
+          for (const t of input.Tags ?? [])
+            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
+          if (!eni) this.instanceTags.set(id, tags);
         }
         return {};
       }),

@@ -1,10 +1,12 @@
-// The prober's configuration: the one place it is read. The construct writes PROBE_TARGETS: for each
-// failover function, its name and its probed pairs (in full, so that the same parsePairs validates them).
-// '.ts': this file ships in the package (lib/prober.ts reads PROBE_ENV), where Node resolves no bare path.
-import { ConfigError, type Pair, parsePairs } from '../config.ts';
+// The prober's configuration: the one place it is read. The construct writes PROBE_TARGETS_FILE, a file in the
+// prober's code (as the failover functions' pairs, lambda/config.ts readCodeFile): for each failover function, its
+// name and its probed pairs (in full, so that the same parsePairs validates them). PROBE_TARGETS (inline JSON) is
+// for tests and hand-made deployments.
+import { ConfigError, type Pair, parsePairs, readCodeFile } from '../config.ts';
 
 export const PROBE_ENV = {
   targets: 'PROBE_TARGETS',
+  targetsFile: 'PROBE_TARGETS_FILE',
   /** How long one invocation probes, ms; the schedule starts the next one every minute. */
   runMs: 'PROBE_RUN_MS',
 } as const;
@@ -34,19 +36,24 @@ export function loadProbeConfig(
   const problems: string[] = [];
   const targets: ProbeTarget[] = [];
   const raw = env[PROBE_ENV.targets];
+  const file = env[PROBE_ENV.targetsFile]?.trim() || undefined;
   let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw ?? '');
-  } catch {
-    problems.push(
-      `${PROBE_ENV.targets} must be a JSON array of {"functionName", "pairs"}, got ${JSON.stringify(raw)}`,
-    );
-  }
+  if (raw !== undefined && file !== undefined)
+    problems.push(`${PROBE_ENV.targets} and ${PROBE_ENV.targetsFile} are both set: set one`);
+  else if (file !== undefined) parsed = readCodeFile(env, file, PROBE_ENV.targetsFile, problems);
+  else
+    try {
+      parsed = JSON.parse(raw ?? '');
+    } catch {
+      problems.push(
+        `${PROBE_ENV.targets} must be a JSON array of {"functionName", "pairs"} (or ${PROBE_ENV.targetsFile} a file of them), got ${JSON.stringify(raw)}`,
+      );
+    }
   if (parsed !== undefined && (!Array.isArray(parsed) || parsed.length === 0))
-    problems.push(`${PROBE_ENV.targets} must be a non-empty JSON array of {"functionName", "pairs"}`);
+    problems.push(`${file ?? PROBE_ENV.targets} must be a non-empty JSON array of {"functionName", "pairs"}`);
   if (Array.isArray(parsed)) {
     parsed.forEach((entry: { functionName?: unknown; pairs?: unknown }, i) => {
-      const at = `${PROBE_ENV.targets}[${i}]`;
+      const at = `${file ?? PROBE_ENV.targets}[${i}]`;
       if (typeof entry?.functionName !== 'string' || entry.functionName === '')
         problems.push(`${at}.functionName must name the failover function`);
       try {

@@ -6,7 +6,10 @@
  * account, region and partition. Tests only: the evaluator is AGPL-3.0 and never bundled.
  */
 import { createHash } from 'node:crypto';
+import { isAbsolute, join } from 'node:path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { ENV, loadConfig, type Pair } from '../../lambda/config';
+import { loadProbeConfig, PROBE_ENV, type ProbeTarget } from '../../lambda/probe/config';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -60,6 +63,8 @@ function attOf(id: string, type: string | undefined, attribute: string, where: W
   const arn = (service: string, resource: string) =>
     `arn:${where.partition}:${service}:${where.region}:${where.account}:${resource}`;
   if (type === 'AWS::EC2::NetworkInterface') return attribute === 'Id' ? ec2Id('eni', id) : '10.0.0.10';
+  if (type === 'AWS::EC2::ApplicationStatusCheck' && attribute === 'ApplicationStatusCheckId')
+    return ec2Id('asc', id);
   if (type === 'AWS::SQS::Queue' && attribute === 'QueueUrl') return refOf(id, type, where);
   const arns: Record<string, () => string> = {
     'AWS::SQS::Queue': () => arn('sqs', id),
@@ -130,7 +135,7 @@ export interface Hop {
   readonly principal: string;
   readonly action: string;
   readonly resource: string;
-  readonly context?: Record<string, string>;
+  readonly context?: Record<string, string | string[]>;
   readonly identityPolicies?: readonly PolicyDocument[];
   readonly resourcePolicy?: PolicyDocument;
 }
@@ -148,8 +153,63 @@ const getAttId = (v: Json): string | undefined =>
     : undefined;
 const idOf = (v: Json) => refId(v) ?? getAttId(v);
 
+const envOf = (fn: Resource): Record<string, Json> =>
+  (fn.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
+
+/** The pairs a function reads, read by its own loader: its pairs file (in the assembly), its values resolved. */
+function pairsOfFunction(
+  fn: Resource,
+  resolve: (v: Json) => Json,
+  assembly: string | undefined,
+): readonly Pair[] {
+  const env = envOf(fn);
+  if (env[ENV.pairs] !== undefined) return loadConfig({ [ENV.pairs]: String(resolve(env[ENV.pairs])) }).pairs;
+  return loadConfig(codeEnv(fn, resolve, assembly, ENV.pairsFile)).pairs;
+}
+
+/** A function's environment for reading its code's file `variable` names: the staged code, its values resolved. */
+function codeEnv(
+  fn: Resource,
+  resolve: (v: Json) => Json,
+  assembly: string | undefined,
+  variable: string,
+): Record<string, string> {
+  const env = envOf(fn);
+  // The function's code as staged in the assembly: asset.<hash>, the hash its S3 key names (or asset metadata).
+  const key = (fn.Properties?.Code as { S3Key?: Json } | undefined)?.S3Key;
+  const assetPath =
+    (fn as { Metadata?: Record<string, Json> }).Metadata?.['aws:asset:path'] ??
+    (typeof key === 'string' ? `asset.${key.replace(/\.zip$/, '')}` : undefined);
+  if (typeof assetPath !== 'string' || assembly === undefined)
+    throw new Error(`a function with ${variable}: pass the cloud assembly directory its code is staged in`);
+  return {
+    [variable]: String(env[variable]),
+    LAMBDA_TASK_ROOT: isAbsolute(assetPath) ? assetPath : join(assembly, assetPath),
+    ...(env[ENV.values] !== undefined ? { [ENV.values]: String(resolve(env[ENV.values])) } : {}),
+  };
+}
+
+/** The targets a prober reads, by its own loader from the file in its code (its FAILOVER_VALUES resolved). */
+export function proberTargets(template: CfnTemplate, assembly: string, id: string): readonly ProbeTarget[] {
+  const fn = template.Resources[id];
+  if (!fn) throw new Error(`no resource ${id}`);
+  return loadProbeConfig(codeEnv(fn, resolver(template), assembly, PROBE_ENV.targetsFile)).targets;
+}
+
+const isFailoverFunction = ([, f]: [string, Resource]) =>
+  f.Type === 'AWS::Lambda::Function' &&
+  (envOf(f)[ENV.pairsFile] !== undefined || envOf(f)[ENV.pairs] !== undefined);
+
+/** Each failover function's logical ID and the pairs it reads, as deployed (tokens resolved as in resolver()). */
+export function functionPairs(template: CfnTemplate, assembly: string): [string, readonly Pair[]][] {
+  const resolve = resolver(template);
+  return Object.entries(template.Resources)
+    .filter(isFailoverFunction)
+    .map(([id, fn]) => [id, pairsOfFunction(fn, resolve, assembly)]);
+}
+
 /** The hops a template's failover depends on, and the ones it must refuse. */
-export function hopsOf(template: CfnTemplate): Hop[] {
+export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
   const resolve = resolver(template);
   const resources = Object.entries(template.Resources);
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
@@ -327,18 +387,9 @@ export function hopsOf(template: CfnTemplate): Hop[] {
   }
 
   // 4. Each failover function's role: its failure destination, its notifications, its EC2 calls.
-  const envOf = (fn: Resource): Record<string, Json> =>
-    (fn.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
-  const functions = ofType('AWS::Lambda::Function').filter(([, f]) => envOf(f).FAILOVER_PAIRS !== undefined);
-  const pairsOf = (fn: Resource) =>
-    JSON.parse(String(resolve(envOf(fn).FAILOVER_PAIRS))) as {
-      networkInterfaceId: string;
-      primaryInstanceId: string;
-      standbyInstanceId: string;
-      fence?: boolean;
-      applicationCheckId?: string;
-    }[];
-  const ec2 = (type: 'instance' | 'network-interface', id: string) =>
+  const functions = resources.filter(isFailoverFunction);
+  const pairsOf = (fn: Resource): readonly Pair[] => pairsOfFunction(fn, resolve, assembly);
+  const ec2 = (type: 'instance' | 'network-interface' | 'application-status-check', id: string) =>
     `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
   const stranger = { networkInterfaceId: 'eni-0badbadbadbadbad0', primaryInstanceId: 'i-0badbadbadbadbad0' };
   for (const [fnId, fn] of functions) {
@@ -475,12 +526,33 @@ export function hopsOf(template: CfnTemplate): Hop[] {
     }
   }
 
-  // 6. The FIS role: stop and start only the experiments' primaries.
+  // 6. The FIS role: assumed only by FIS for this account's experiments; stop and start only the experiment pairs'
+  // members (by ARN, or those of the pair whose ENI the target's filter names); key grants only for AWS resources.
   for (const [templateId, experiment] of ofType('AWS::FIS::ExperimentTemplate')) {
     const roleId = idOf(experiment.Properties?.RoleArn) as string;
-    const targets = resolve(experiment.Properties?.Targets) as Record<string, { ResourceArns: string[] }>;
-    const primaries = Object.values(targets).flatMap((t) => t.ResourceArns);
-    const byFis = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+    const targets = resolve(experiment.Properties?.Targets) as Record<
+      string,
+      { ResourceArns?: string[]; Filters?: { Path: string; Values: string[] }[] }
+    >;
+    const enis = Object.values(targets).flatMap((t) =>
+      (t.Filters ?? [])
+        .filter((f) => f.Path === 'NetworkInterfaces.NetworkInterfaceId')
+        .flatMap((f) => f.Values),
+    );
+    const stoppable = [
+      ...Object.values(targets).flatMap((t) => t.ResourceArns ?? []),
+      ...protectedPairs
+        .filter((p) => enis.includes(p.networkInterfaceId))
+        .flatMap((p) => [p.primaryInstanceId, p.standbyInstanceId])
+        .map((i) => ec2('instance', i)),
+    ];
+    const byFis = (
+      name: string,
+      expect: Hop['expect'],
+      action: string,
+      resource: string,
+      extra: Partial<Hop> = {},
+    ) =>
       hops.push({
         name: `experiment ${templateId}: ${name}`,
         expect,
@@ -488,25 +560,141 @@ export function hopsOf(template: CfnTemplate): Hop[] {
         action,
         resource,
         identityPolicies: identityOf(roleId),
+        ...extra,
       });
-    for (const arn of primaries)
+    for (const arn of stoppable)
       for (const action of ['ec2:StopInstances', 'ec2:StartInstances'])
         byFis(`${action} on ${arn}`, 'Allowed', action, arn);
-    const experimented = new Set(primaries);
+    const experimented = new Set(stoppable);
     for (const p of protectedPairs) {
       for (const i of [p.primaryInstanceId, p.standbyInstanceId]) {
         const arn = ec2('instance', i);
         if (!experimented.has(arn)) byFis(`ec2:StopInstances on ${i}`, 'Denied', 'ec2:StopInstances', arn);
       }
     }
+    const key = `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/0f0e0d0c-volume-key`;
+    const viaEc2 = { 'kms:ViaService': `ec2.${REGION}.amazonaws.com` };
+    // A volume's key with KMS's default key policy, which lets the account's IAM policies decide (KMS Developer
+    // Guide, "Default key policy").
+    const keyPolicy: PolicyDocument = {
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:${PARTITION}:iam::${ACCOUNT}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    };
+    byFis('kms:CreateGrant for a volume EC2 starts', 'Allowed', 'kms:CreateGrant', key, {
+      context: { ...viaEc2, 'kms:GrantIsForAWSResource': 'true' },
+      resourcePolicy: keyPolicy,
+    });
+    byFis('kms:CreateGrant not for an AWS resource (refused)', 'Denied', 'kms:CreateGrant', key, {
+      context: { ...viaEc2, 'kms:GrantIsForAWSResource': 'false' },
+      resourcePolicy: keyPolicy,
+    });
+    const trust = resolve(props(roleId).AssumeRolePolicyDocument) as PolicyDocument;
+    const assume = (name: string, expect: Hop['expect'], account: string) =>
+      hops.push({
+        name: `FIS ${name} -> assume ${roleId}`,
+        expect,
+        principal: 'fis.amazonaws.com',
+        action: 'sts:AssumeRole',
+        resource: roleArn(roleId),
+        context: {
+          'aws:SourceAccount': account,
+          'aws:SourceArn': `arn:${PARTITION}:fis:${REGION}:${account}:experiment/EXP1a2b3c4d5e6f7`,
+        },
+        resourcePolicy: trust,
+      });
+    assume("for this account's experiment", 'Allowed', ACCOUNT);
+    assume("for another account's experiment (refused)", 'Denied', FOREIGN_ACCOUNT);
+  }
+
+  // 7. The custom resources' function: (dis)associate only the construct's checks with their members; tag only
+  // experiment members, only with eni-failover: keys.
+  const serviceRole = (r: Resource) => {
+    const fnId = idOf(r.Properties?.ServiceToken) as string;
+    return idOf(props(fnId).Role) as string;
+  };
+  for (const [resourceId, r] of ofType('Custom::ApplicationStatusCheckAssociations')) {
+    const roleId = serviceRole(r);
+    const check = ec2('application-status-check', String(resolve(r.Properties?.ApplicationStatusCheckId)));
+    const instances = list(r.Properties?.InstanceIds).map((i) => ec2('instance', String(resolve(i))));
+    const as = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+      hops.push({
+        name: `associations ${resourceId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        identityPolicies: identityOf(roleId),
+      });
+    for (const action of ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck']) {
+      for (const arn of [check, ...instances]) as(`${action} on ${arn}`, 'Allowed', action, arn);
+      as(
+        `${action} on another check (refused)`,
+        'Denied',
+        action,
+        ec2('application-status-check', 'asc-0badbadbadbadbad0'),
+      );
+      as(
+        `${action} on another instance (refused)`,
+        'Denied',
+        action,
+        ec2('instance', stranger.primaryInstanceId),
+      );
+    }
+    as('read the associations back', 'Allowed', 'ec2:DescribeApplicationStatusCheckAssociations', '*');
+  }
+  for (const [resourceId, r] of ofType('Custom::ExperimentTargetTags')) {
+    const roleId = serviceRole(r);
+    const key = String(r.Properties?.TagKey);
+    const tagging = (name: string, expect: Hop['expect'], action: string, resource: string, keys: string[]) =>
+      hops.push({
+        name: `experiment tags ${resourceId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource,
+        context: { 'aws:TagKeys': keys },
+        identityPolicies: identityOf(roleId),
+      });
+    for (const action of ['ec2:CreateTags', 'ec2:DeleteTags']) {
+      for (const i of list(r.Properties?.InstanceIds)) {
+        const arn = ec2('instance', String(resolve(i)));
+        tagging(`${action} ${key} on ${arn}`, 'Allowed', action, arn, [key]);
+        tagging(`${action} Name on ${arn} (refused)`, 'Denied', action, arn, ['Name']);
+      }
+      tagging(
+        `${action} on another instance (refused)`,
+        'Denied',
+        action,
+        ec2('instance', stranger.primaryInstanceId),
+        [key],
+      );
+      // A DeleteTags naming no tag deletes every tag of the instance (EC2 API Reference, DeleteTags).
+      hops.push({
+        name: `experiment tags ${resourceId}: ${action} naming no tag (refused)`,
+        expect: 'Denied',
+        principal: roleArn(roleId),
+        action,
+        resource: ec2('instance', String(resolve(list(r.Properties?.InstanceIds)[0]))),
+        identityPolicies: identityOf(roleId),
+      });
+    }
   }
 
   // 6. The prober (issue 17): it may invoke the failover functions whose pairs it probes, and nothing else:
   // no other function, no EC2 change, no topic (its pages go through alarms on its metrics).
-  const probers = ofType('AWS::Lambda::Function').filter(([, f]) => envOf(f).PROBE_TARGETS !== undefined);
+  // Its targets read by its own loader, from the file in its code (as the failover functions' pairs).
+  const probers = ofType('AWS::Lambda::Function').filter(
+    ([, f]) => envOf(f)[PROBE_ENV.targetsFile] !== undefined,
+  );
   for (const [fnId, fn] of probers) {
     const roleId = idOf(fn.Properties?.Role) as string;
-    const targets = JSON.parse(String(resolve(envOf(fn).PROBE_TARGETS))) as { functionName: string }[];
+    const { targets } = loadProbeConfig(codeEnv(fn, resolve, assembly, PROBE_ENV.targetsFile));
     const byProber = (name: string, expect: Hop['expect'], action: string, resource: string) =>
       hops.push({
         name: `prober ${fnId}: ${name}`,
@@ -552,13 +740,21 @@ export function hopsOf(template: CfnTemplate): Hop[] {
 export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
   const results: HopResult[] = [];
   for (const hop of hops) {
+    // EC2 sets ec2:NetworkInterfaceID and ec2:InstanceID from the resource an action names (Service Authorization
+    // Reference, "Actions, resources, and condition keys for Amazon EC2"); the evaluator needs them given.
+    const [, type, id] =
+      /^arn:[^:]+:ec2:[^:]*:[^:]*:(network-interface|instance)\/(.+)$/.exec(hop.resource) ?? [];
+    const ec2Keys =
+      hop.action.startsWith('ec2:') && id
+        ? { [type === 'instance' ? 'ec2:InstanceID' : 'ec2:NetworkInterfaceID']: id }
+        : {};
     const answer = await runSimulation(
       {
         request: {
           principal: hop.principal,
           action: hop.action,
           resource: { resource: hop.resource, accountId: ACCOUNT },
-          contextVariables: hop.context ?? {},
+          contextVariables: { ...ec2Keys, ...hop.context },
         },
         identityPolicies: (hop.identityPolicies ?? []).map((policy, i) => ({ name: `policy${i}`, policy })),
         serviceControlPolicies: [],
@@ -578,8 +774,8 @@ export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
 }
 
 /** The hops whose answer is not the one the failover needs. */
-export async function brokenHops(template: CfnTemplate): Promise<string[]> {
-  return (await evaluate(hopsOf(template)))
+export async function brokenHops(template: CfnTemplate, assembly?: string): Promise<string[]> {
+  return (await evaluate(hopsOf(template, assembly)))
     .filter((r) => (r.expect === 'Allowed' ? r.got !== 'Allowed' : !/Denied$/.test(r.got)))
     .map((r) => `${r.name}: expected ${r.expect}, got ${r.got}`);
 }

@@ -1,8 +1,16 @@
-// The package as a CDK user meets it: `npm pack`, the tarball installed into a fresh JavaScript CDK app that has
-// only aws-cdk-lib and constructs (no esbuild, no tsx), `new EniFailover(...)` with the user's own topic, synth,
-// cfn-lint, and the IAM evaluation of the one hop that matters here: the function may publish to that topic.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The package as CDK users meet it. `npm pack` once, then three apps, each with the packed tarball installed:
+// - the TypeScript app `cdk init app --language typescript` writes (CommonJS), with the template's own dependencies
+//   from the npm registry, the README's example pasted in as lib/my-app-stack.ts; its `tsc`, `cdk synth` (per its
+//   cdk.json) and jest test, and its types checked under NodeNext and Node16 without @types/node;
+// - the JavaScript app `cdk init app --language javascript` writes (CommonJS, `require`), at the oldest aws-cdk-lib
+//   the peer range allows (2.269.0), with an application check (CfnApplicationStatusCheck) to synthesize;
+// - an ES-module app (.mjs) with only aws-cdk-lib and constructs, installed offline from the repository's lock, run
+//   with only node on the PATH: cfn-lint and the IAM evaluation of its template.
+// And the tarball itself: only what a consumer runs, and @arethetypeswrong/cli finds nothing wrong with its types.
+// The npm cache is the user's own (filled by `npm ci`), shared by every install here (`--prefer-offline`): after the
+// first run, the installs ask the registry for nothing it has already given.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +19,10 @@ import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ops-alerts`;
+/** The oldest aws-cdk-lib the peer range allows: the first with CfnApplicationStatusCheck. */
+const CDK_LIB_FLOOR = '2.269.0';
 
-/** The consumer's whole app: plain JavaScript, as `cdk init app --language javascript` would have it. */
+/** The ES-module app: the whole of it, one .mjs file. */
 const APP = `import { App, Stack } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EniFailover } from 'eni-failover';
@@ -74,119 +84,396 @@ function consumerLock(dependencies: Record<string, string>): string {
   });
 }
 
-const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd, encoding: 'utf8', stdio: 'pipe' });
+/** The JavaScript app's stack, as a `cdk init --language javascript` user writes it: with an application check. */
+const JS_STACK = `const { Duration, Stack } = require('aws-cdk-lib/core');
+const { EniFailover } = require('eni-failover');
 
-describe('the packed library in a fresh JavaScript CDK app', { timeout: 120_000 }, () => {
-  let dir: string;
-  let tarball: { filename: string; size: number; files: { path: string }[] };
-  let synth: { status: number | null; stdout: string; stderr: string };
-  let template: CfnTemplate;
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'eni-failover-consumer-'));
-    // As a publisher packs it: `prepare` builds the library and the functions first.
-    [tarball] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], ROOT)) as [typeof tarball];
-    const version = (name: string) =>
-      (
-        JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
-          version: string;
-        }
-      ).version;
-    const dependencies = { 'aws-cdk-lib': version('aws-cdk-lib'), constructs: version('constructs') };
-    const app = join(dir, 'app');
-    execFileSync('mkdir', [app]);
-    writeFileSync(
-      join(app, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies }),
-    );
-    writeFileSync(join(app, 'package-lock.json'), consumerLock(dependencies));
-    writeFileSync(join(app, 'cdk.json'), JSON.stringify({ app: 'node app.mjs' }));
-    writeFileSync(join(app, 'app.mjs'), APP);
-    npm(['install', '--offline', join(dir, tarball.filename)], app);
-    // Only node on the PATH: nothing of the repository's (esbuild, tsx) is within reach of the synth.
-    const run = spawnSync(process.execPath, ['app.mjs'], {
-      cwd: app,
-      encoding: 'utf8',
-      env: { PATH: dirname(process.execPath), CDK_OUTDIR: join(app, 'cdk.out') },
+class MyAppStack extends Stack {
+  constructor(scope, id, props) {
+    super(scope, id, props);
+    new EniFailover(this, 'WebFailover', {
+      pairs: [
+        {
+          name: 'web',
+          networkInterfaceId: 'eni-0123456789abcdef0',
+          primaryInstanceId: 'i-0123456789abcdef0',
+          standbyInstanceId: 'i-0fedcba9876543210',
+          deviceIndex: 1,
+          applicationCheck: { protocol: 'http', port: 80, path: '/health' },
+        },
+      ],
+      reconcileSchedule: Duration.minutes(5),
     });
-    synth = { status: run.status, stdout: run.stdout, stderr: run.stderr };
-    const file = join(app, 'cdk.out', 'Consumer.template.json');
-    template = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate) : { Resources: {} };
-  }, 120_000);
+  }
+}
 
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+module.exports = { MyAppStack };
+`;
+
+/** The TypeScript app's test, the template's own commented-out example made real (jest, @swc/jest). */
+const TS_TEST = `import * as cdk from 'aws-cdk-lib/core';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as MyApp from '../lib/my-app-stack';
+
+test('the stack protects the web pair', () => {
+  const app = new cdk.App();
+  const stack = new MyApp.MyAppStack(app, 'MyTestStack');
+  const template = Template.fromStack(stack);
+  template.resourceCountIs('AWS::Lambda::Function', 1);
+  template.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 2, MetricName: 'Moved' });
+});
+`;
+
+/** The first TypeScript block of the README's "Use it in your own stack": what a `cdk init` user pastes. */
+function readmeExample(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Use it in your own stack'));
+  const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('README.md: no ```ts block under "Use it in your own stack"');
+  return block;
+}
+
+/** `out` is stdout and stderr together, for the assertions' messages; `stdout` alone for what is parsed. */
+type Run = { status: number; stdout: string; out: string };
+
+/** Runs a command to its end; never throws (the tests assert on status and output). */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = (error as { code?: unknown } | null)?.code;
+      resolve({
+        status: error ? (typeof code === 'number' ? code : 1) : 0,
+        stdout,
+        out: `${stdout}${stderr}`,
+      });
+    });
   });
+}
 
-  it('the tarball holds only the compiled library, its types, the prebuilt functions, README and LICENSE', () => {
+/** Runs a step the tests cannot go on without; throws with its output when it fails. */
+async function must(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const result = await run(cmd, args, cwd, env);
+  if (result.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${result.status}:\n${result.out}`);
+  return result.stdout;
+}
+
+const NPM_FLAGS = ['--no-audit', '--no-fund', '--loglevel=error'];
+/** The CDK CLI without its calls home: no version check, no telemetry (cdk.json turns notices off). */
+const CDK_ENV = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: '1' };
+/** For the apps' own commands: node's own directory on the PATH (node, npx), not the repository's node_modules/.bin. */
+const APP_ENV = { ...CDK_ENV, PATH: dirname(process.execPath) };
+
+/** `cdk init app --generate-only` with the CLI of the devDependencies, in a directory named my-app (so MyAppStack). */
+async function cdkInit(parent: string, language: 'typescript' | 'javascript'): Promise<string> {
+  const app = join(parent, 'my-app');
+  mkdirSync(app, { recursive: true });
+  await must(
+    join(ROOT, 'node_modules', '.bin', 'cdk'),
+    ['init', 'app', '--language', language, '--generate-only'],
+    app,
+    CDK_ENV,
+  );
+  // As AWS_FACTS and the repository's own cdk.json: no notices, no telemetry, so synth asks nothing of the network.
+  const cdkJson = JSON.parse(readFileSync(join(app, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  writeFileSync(
+    join(app, 'cdk.json'),
+    JSON.stringify(
+      { ...cdkJson, notices: false, context: { ...cdkJson.context, 'cli-telemetry': false } },
+      null,
+      2,
+    ),
+  );
+  return app;
+}
+
+const readJson = <T>(file: string) => JSON.parse(readFileSync(file, 'utf8')) as T;
+const templateOf = (app: string): CfnTemplate => {
+  const file = join(app, 'cdk.out', 'MyAppStack.template.json');
+  return existsSync(file) ? readJson<CfnTemplate>(file) : { Resources: {} };
+};
+const resourcesOf = (template: CfnTemplate, type: string) =>
+  Object.values(template.Resources).filter((r) => r.Type === type);
+
+type PackFile = { path: string };
+type Pack = { filename: string; size: number; files: PackFile[] };
+
+let dir: string;
+let tarball: Pack;
+let dryRun: Pack;
+let tsApp: string;
+let jsApp: string;
+let esmApp: string;
+/** @arethetypeswrong/cli on the tarball, started while the apps install (it needs only the tarball). */
+let attw: Promise<Run>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'eni-failover-consumer-'));
+  // As a publisher packs it: `prepare` builds the library and the functions first. The templates meanwhile.
+  const [packed, ts, js] = await Promise.all([
+    must('npm', ['pack', '--json', '--pack-destination', dir], ROOT),
+    cdkInit(join(dir, 'ts'), 'typescript'),
+    cdkInit(join(dir, 'js'), 'javascript'),
+  ]);
+  [tarball] = JSON.parse(packed) as [Pack];
+  [dryRun] = JSON.parse(await must('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT)) as [
+    Pack,
+  ];
+  const tgz = join(dir, tarball.filename);
+  attw = run(
+    join(ROOT, 'node_modules', '.bin', 'attw'),
+    [tgz, '--format', 'json', '--no-definitely-typed'],
+    ROOT,
+  );
+  tsApp = ts;
+  jsApp = js;
+  writeFileSync(join(tsApp, 'lib', 'my-app-stack.ts'), readmeExample());
+  writeFileSync(join(tsApp, 'test', 'my-app.test.ts'), TS_TEST);
+  writeFileSync(join(jsApp, 'lib', 'my-app-stack.js'), JS_STACK);
+
+  esmApp = join(dir, 'esm');
+  mkdirSync(esmApp);
+  const version = (name: string) =>
+    readJson<{ version: string }>(join(ROOT, 'node_modules', name, 'package.json')).version;
+  const dependencies = { 'aws-cdk-lib': version('aws-cdk-lib'), constructs: version('constructs') };
+  writeFileSync(
+    join(esmApp, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies }),
+  );
+  writeFileSync(join(esmApp, 'package-lock.json'), consumerLock(dependencies));
+  writeFileSync(join(esmApp, 'app.mjs'), APP);
+
+  // The installs wait mostly on the network and the disk: all three at once. Each template's own dependencies
+  // (what `npm install` in it would install) and the tarball, in one install.
+  await Promise.all([
+    must('npm', ['install', ...NPM_FLAGS, '--prefer-offline', tgz], tsApp),
+    must(
+      'npm',
+      ['install', ...NPM_FLAGS, '--prefer-offline', '--save-exact', `aws-cdk-lib@${CDK_LIB_FLOOR}`, tgz],
+      jsApp,
+    ),
+    must('npm', ['install', ...NPM_FLAGS, '--offline', tgz], esmApp),
+  ]);
+}, 600_000);
+
+afterAll(() => {
+  // Three apps' node_modules take a while to delete on a busy disk: in the background, not in the suite's time.
+  if (dir) spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
+});
+
+describe('the tarball', () => {
+  it('holds only what a consumer runs: the CommonJS library, its types, the prebuilt functions, README and LICENSE', () => {
     const paths = tarball.files.map((f) => f.path).sort();
     const unexpected = paths.filter(
       (p) =>
-        !/^dist\/(lib\/[\w-]+|lambda\/config|lambda\/probe\/config)\.(js|d\.ts)$/.test(p) &&
+        !/^dist\/types\/(lib\/[\w-]+|lambda\/config)\.d\.ts$/.test(p) &&
         !/^dist\/functions\/[\w-]+\/index\.mjs$/.test(p) &&
-        !['README.md', 'LICENSE', 'package.json'].includes(p),
+        !['README.md', 'LICENSE', 'package.json', 'dist/index.cjs', 'dist/types/package.json'].includes(p),
     );
     expect(unexpected).toEqual([]);
     expect(paths).toEqual(
       expect.arrayContaining([
         'LICENSE',
         'README.md',
-        'dist/lib/index.js',
-        'dist/lib/index.d.ts',
-        'dist/lambda/config.js',
+        'dist/index.cjs',
+        'dist/types/package.json',
+        'dist/types/lib/index.d.ts',
+        'dist/types/lambda/config.d.ts',
         'dist/functions/handler/index.mjs',
         'dist/functions/handler-os-check/index.mjs',
         'dist/functions/app-check-association/index.mjs',
       ]),
     );
+    // `npm pack --dry-run` lists the very same files.
+    expect(dryRun.files.map((f) => f.path).sort()).toEqual(paths);
   });
 
+  it('has types that resolve for require and import under node10, node16 and bundler (@arethetypeswrong/cli)', async () => {
+    const { stdout, out, status } = await attw;
+    const report = JSON.parse(stdout) as {
+      analysis: {
+        problems?: unknown[];
+        entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }>;
+      };
+    };
+    expect(report.analysis.problems ?? [], out).toEqual([]);
+    const root = report.analysis.entrypoints['.']?.resolutions ?? {};
+    expect(
+      Object.fromEntries(Object.entries(root).map(([kind, r]) => [kind, r.resolution?.fileName])),
+    ).toEqual({
+      node10: '/node_modules/eni-failover/dist/types/lib/index.d.ts',
+      'node16-cjs': '/node_modules/eni-failover/dist/types/lib/index.d.ts',
+      'node16-esm': '/node_modules/eni-failover/dist/types/lib/index.d.ts',
+      bundler: '/node_modules/eni-failover/dist/types/lib/index.d.ts',
+    });
+    expect(status, out).toBe(0);
+  });
+});
+
+describe('in the TypeScript app cdk init writes (CommonJS), with the README example', {
+  timeout: 180_000,
+}, () => {
+  it('is the CommonJS app the template makes: no "type" in package.json, NodeNext, tsc before every synth', () => {
+    expect(readJson<{ type?: string }>(join(tsApp, 'package.json')).type).toBeUndefined();
+    expect(readFileSync(join(tsApp, 'tsconfig.json'), 'utf8')).toMatch(/"module": "NodeNext"/);
+    // Its synth compiles first: a type error in the example fails the synth below.
+    expect(readJson<{ app: string }>(join(tsApp, 'cdk.json')).app).toBe('npx tsc && npx tsx bin/my-app.ts');
+  });
+
+  /** The template's compiler on the example alone, with no ambient types (no @types/node): its error lines. */
+  async function typeCheck(mode: 'NodeNext' | 'Node16', skipLibCheck: boolean): Promise<string[]> {
+    const config = `tsconfig.${mode}.json`;
+    const compilerOptions = {
+      module: mode,
+      moduleResolution: mode,
+      target: 'ES2022',
+      strict: true,
+      noEmit: true,
+    };
+    writeFileSync(
+      join(tsApp, config),
+      JSON.stringify({
+        compilerOptions: { ...compilerOptions, skipLibCheck, types: [] },
+        files: ['lib/my-app-stack.ts'],
+      }),
+    );
+    const tsc = await run(
+      join(tsApp, 'node_modules', '.bin', 'tsc'),
+      ['-p', config, '--pretty', 'false'],
+      tsApp,
+      APP_ENV,
+    );
+    return tsc.out.split('\n').filter((l) => /error TS\d+/.test(l));
+  }
+
+  it("type-checks under NodeNext without @types/node, the package's declarations checked too (no skipLibCheck)", async () => {
+    // aws-cdk-lib's own declarations need more than ES2022's lib (Disposable): its errors are its own. Any other
+    // error (in the example, in the package's declarations, or none resolved) fails.
+    const errors = await typeCheck('NodeNext', false);
+    expect(errors.filter((l) => !l.startsWith('node_modules/aws-cdk-lib/'))).toEqual([]);
+  });
+
+  it('type-checks under Node16 without @types/node', async () => {
+    expect(await typeCheck('Node16', true)).toEqual([]);
+  });
+
+  it("passes the template's tsc and synthesizes with its own cdk synth (cdk.json: tsc, then tsx), bundling nothing", async () => {
+    const synth = await run('npx', ['--no-install', 'cdk', 'synth', '--quiet'], tsApp, APP_ENV);
+    expect(synth.status, synth.out).toBe(0);
+    expect(synth.out).not.toContain('Bundling asset');
+    const template = templateOf(tsApp);
+    const [fn] = resourcesOf(template, 'AWS::Lambda::Function');
+    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(1);
+    expect(fn?.Properties?.Handler).toBe('index.handler');
+    const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
+    expect(JSON.stringify(env?.FAILOVER_PAIRS)).toContain('eni-0123456789abcdef0');
+    expect(env?.NOTIFICATION_TOPIC_ARN).toBe('arn:aws:sns:eu-west-1:123456789012:ops-alerts');
+  });
+
+  it("passes the template's jest test, which builds the stack through the package", async () => {
+    const jest = await run('npm', ['test'], tsApp, APP_ENV);
+    expect(jest.status, jest.out).toBe(0);
+    expect(jest.out).toMatch(/✓ the stack protects the web pair/);
+    expect(jest.out).toMatch(/Tests:\s+1 passed, 1 total/);
+  });
+});
+
+describe(`in the JavaScript app cdk init writes (CommonJS, require), at aws-cdk-lib ${CDK_LIB_FLOOR}`, {
+  timeout: 120_000,
+}, () => {
+  it(`has aws-cdk-lib ${CDK_LIB_FLOOR}, the floor of the peer range, and one copy of it`, () => {
+    const modules = join(jsApp, 'node_modules');
+    expect(readJson<{ version: string }>(join(modules, 'aws-cdk-lib', 'package.json')).version).toBe(
+      CDK_LIB_FLOOR,
+    );
+    expect(
+      readJson<{ peerDependencies: Record<string, string> }>(join(modules, 'eni-failover', 'package.json'))
+        .peerDependencies['aws-cdk-lib'],
+    ).toBe(`^${CDK_LIB_FLOOR}`);
+    expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'aws-cdk-lib'))).toBe(false);
+  });
+
+  it('require() gives the public API and nothing else', async () => {
+    const names = await must(
+      process.execPath,
+      ['-e', "console.log(JSON.stringify(Object.keys(require('eni-failover')).sort()))"],
+      jsApp,
+      APP_ENV,
+    );
+    expect(JSON.parse(names)).toEqual(['ConfigError', 'EniFailover', 'METRICS_NAMESPACE', 'TAG']);
+  });
+
+  it("synthesizes with the template's own cdk synth, the application check included", async () => {
+    const synth = await run('npx', ['--no-install', 'cdk', 'synth', '--quiet'], jsApp, APP_ENV);
+    expect(synth.status, synth.out).toBe(0);
+    const template = templateOf(jsApp);
+    expect(resourcesOf(template, 'AWS::Lambda::Function').map((f) => f.Properties?.Handler)).toContain(
+      'index.handler',
+    );
+    const [check] = resourcesOf(template, 'AWS::EC2::ApplicationStatusCheck');
+    expect(check?.Properties).toMatchObject({ Protocol: 'http', Port: 80 });
+  });
+});
+
+describe('in an ES-module JavaScript app (.mjs) with only aws-cdk-lib and constructs', {
+  timeout: 120_000,
+}, () => {
+  let synth: Run;
+  let template: CfnTemplate;
+
+  beforeAll(async () => {
+    // Only node on the PATH and no CLI: the app's own process, as `cdk synth` would start it.
+    synth = await run(process.execPath, ['app.mjs'], esmApp, {
+      PATH: dirname(process.execPath),
+      CDK_OUTDIR: join(esmApp, 'cdk.out'),
+    });
+    const file = join(esmApp, 'cdk.out', 'Consumer.template.json');
+    template = existsSync(file) ? readJson<CfnTemplate>(file) : { Resources: {} };
+  }, 120_000);
+
   it('installs with aws-cdk-lib and constructs as peers: one copy of each, and no esbuild or tsx', () => {
-    const modules = join(dir, 'app', 'node_modules');
-    expect(existsSync(join(modules, 'eni-failover', 'dist', 'lib', 'index.js'))).toBe(true);
+    const modules = join(esmApp, 'node_modules');
+    expect(existsSync(join(modules, 'eni-failover', 'dist', 'index.cjs'))).toBe(true);
     expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'aws-cdk-lib'))).toBe(false);
     expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'constructs'))).toBe(false);
     expect(existsSync(join(modules, 'esbuild'))).toBe(false);
     expect(existsSync(join(modules, 'tsx'))).toBe(false);
   });
 
-  it('synthesizes without bundling anything', () => {
-    expect(synth.status, synth.stderr).toBe(0);
-    expect(synth.stderr).not.toContain('Bundling asset');
-    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+  it('imports the named exports and synthesizes without bundling anything', () => {
+    expect(synth.status, synth.out).toBe(0);
+    expect(synth.out).not.toContain('Bundling asset');
+    const functions = resourcesOf(template, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(1);
     expect(functions[0]?.Properties?.Handler).toBe('index.handler');
   });
 
   it('the function notifies the topic it was given, and its role may publish there', async () => {
-    const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
+    const fn = resourcesOf(template, 'AWS::Lambda::Function')[0];
     const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);
     // The construct made no topic of its own for notifications: only the function's alarm topic.
-    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::SNS::Topic')).toHaveLength(1);
-    const publish = (await evaluate(hopsOf(template))).filter((r) => /: publish a result$/.test(r.name));
+    expect(resourcesOf(template, 'AWS::SNS::Topic')).toHaveLength(1);
+    const publish = (await evaluate(hopsOf(template, join(dir, 'app', 'cdk.out')))).filter((r) =>
+      /: publish a result$/.test(r.name),
+    );
     expect(publish.map((r) => [r.resource, r.got])).toEqual([[TOPIC_ARN, 'Allowed']]);
   });
 
-  it.runIf(runCfnLintTests)('passes cfn-lint with no error or warning', () => {
+  it.runIf(runCfnLintTests)('passes cfn-lint with no error or warning', async () => {
     if (!cfnLintAvailable)
       throw new Error(`${CFN_LINT} is not installed (CI=true requires it): pip install cfn-lint`);
-    const run = spawnSync(
+    const lint = await run(
       CFN_LINT,
-      [
-        '--format',
-        'parseable',
-        '--regions',
-        REGION,
-        '--',
-        join(dir, 'app', 'cdk.out', 'Consumer.template.json'),
-      ],
-      { encoding: 'utf8' },
+      ['--format', 'parseable', '--regions', REGION, '--', join(esmApp, 'cdk.out', 'Consumer.template.json')],
+      ROOT,
     );
-    const findings = run.stdout.split('\n').filter((l) => /:[EW]\d+:/.test(l));
-    expect(findings, run.stdout + run.stderr).toEqual([]);
-    expect([0, 8], `cfn-lint exited ${run.status}: ${run.stderr}`).toContain(run.status);
+    const findings = lint.out.split('\n').filter((l) => /:[EW]\d+:/.test(l));
+    expect(findings, lint.out).toEqual([]);
+    expect([0, 8], `cfn-lint exited ${lint.status}: ${lint.out}`).toContain(lint.status);
   });
 });

@@ -1,8 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type App, Stack, Validations } from 'aws-cdk-lib';
+import { type App, Aspects, type IAspect, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -64,8 +66,19 @@ const STACKS: [string, (app: App) => Stack][] = [
     },
   ],
   [
-    '100 pairs',
-    (app) => new EniFailoverStack(app, 'EniFailover100', { env: ENV, config: { pairs: pairs(100) } }),
+    '60 pairs with no group (one function; its pairs in 16 state-change rules and 8 managed policies by slot)',
+    (app) => new EniFailoverStack(app, 'EniFailover60', { env: ENV, config: { pairs: pairs(60) } }),
+  ],
+  [
+    'fenced and OS-verified pairs with experiments',
+    (app) =>
+      new EniFailoverStack(app, 'EniFailoverDrilled', {
+        env: ENV,
+        config: {
+          pairs: pairs(2).map((p, i) => ({ ...p, fence: i === 0, verifyOs: i === 1 })),
+          experiments: ['svc0', 'svc1'],
+        },
+      }),
   ],
 ];
 
@@ -134,4 +147,69 @@ it('cdk-nag fails the synth on an unacknowledged finding (the check is live)', (
       return stack;
     }),
   ).toThrow(/AwsSolutions-SQS3/);
+});
+
+/**
+ * cdk-nag 2.x, as users who have not moved to 3 run it: an aspect on the app, reading each resource's
+ * `cdk_nag.rules_to_suppress` metadata, reporting findings as error annotations. Installed from the npm registry
+ * into a temporary directory (not a devDependency), resolving this repository's aws-cdk-lib and constructs, so
+ * that its `instanceof CfnResource` sees our resources.
+ */
+describe('under cdk-nag 2.x', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdk-nag-2-'));
+  execFileSync(
+    'npm',
+    [
+      'install',
+      '--no-save',
+      '--no-package-lock',
+      '--legacy-peer-deps',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefix',
+      dir,
+      'cdk-nag@2',
+    ],
+    { stdio: 'pipe', timeout: 120_000 },
+  );
+  const root = join(import.meta.dirname, '..', '..', 'node_modules');
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  for (const shared of ['aws-cdk-lib', 'constructs'])
+    symlinkSync(join(root, shared), join(dir, 'node_modules', shared));
+  const nag2 = createRequire(join(dir, 'index.js'))('cdk-nag') as {
+    AwsSolutionsChecks: new (props?: { verbose?: boolean }) => IAspect;
+  };
+  const version = (createRequire(join(dir, 'index.js'))('cdk-nag/package.json') as { version: string })
+    .version;
+
+  /** The AwsSolutions findings cdk-nag 2 reports on the stack (as errors or warnings). */
+  function findings(make: (app: App) => Stack): string[] {
+    const app = newApp({ outdir: mkdtempSync(join(tmpdir(), 'eni-failover-nag2-')) });
+    const stack = make(app);
+    Aspects.of(app).add(new nag2.AwsSolutionsChecks());
+    const annotations = Annotations.fromStack(stack);
+    return [
+      ...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-')),
+      ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-')),
+    ].map((m) => `${m.id}: ${String(m.entry.data).split('\n')[0]}`);
+  }
+
+  it(`is cdk-nag 2 (${version})`, () => {
+    expect(version).toMatch(/^2\./);
+  });
+
+  it.each(STACKS)('%s: no unacknowledged finding', (_name, make) => {
+    expect(findings(make)).toEqual([]);
+  });
+
+  it('reports a finding nobody acknowledged (the check is live, on this aws-cdk-lib): its errors fail the synth', () => {
+    expect(() =>
+      findings((app) => {
+        const stack = new EniFailoverStack(app, 'Bad2', { env: ENV, config: { pairs: pairs(1) } });
+        new Queue(stack, 'UnencryptedQueueWithoutDlq');
+        return stack;
+      }),
+    ).toThrow(/AwsSolutions-SQS3[^\n]*\n\s*Bad2\/UnencryptedQueueWithoutDlq/);
+  });
 });

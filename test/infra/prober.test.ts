@@ -9,8 +9,16 @@ import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { EniFailover } from '../../lib/index';
 import type { ProbeProps } from '../../lib/prober';
-import { ACCOUNT, type CfnTemplate, evaluate, hopsOf, REGION } from '../helpers/policy-engine';
-import { newApp, pairs } from '../helpers/synth';
+import {
+  ACCOUNT,
+  type CfnTemplate,
+  evaluate,
+  hopsOf,
+  proberTargets,
+  REGION,
+  resolver,
+} from '../helpers/policy-engine';
+import { assemblyOf, newApp, pairs } from '../helpers/synth';
 
 const ENV = { account: ACCOUNT, region: REGION };
 
@@ -50,7 +58,7 @@ function synth(options: { probe?: Partial<ProbeProps>; pairs?: Pair[]; isolated?
 const proberFunction = (t: Template) =>
   Object.values(
     t.findResources('AWS::Lambda::Function', {
-      Properties: { Environment: { Variables: { PROBE_TARGETS: Match.anyValue() } } },
+      Properties: { Environment: { Variables: { PROBE_TARGETS_FILE: Match.anyValue() } } },
     }),
   );
 
@@ -78,14 +86,28 @@ describe("the prober in the pairs' VPC", () => {
     });
   });
 
-  it("PROBE_TARGETS names each probed pair's own function, with the pairs in full, and no unprobed pair", () => {
-    const [fn] = proberFunction(template);
-    const targets = JSON.stringify(stack.resolve(fn?.Properties.Environment.Variables.PROBE_TARGETS));
-    expect(targets).toContain('"name\\":\\"svc0\\"');
-    expect(targets).toContain('"name\\":\\"svc1\\"');
-    expect(targets).not.toContain('svc2');
-    expect(targets).not.toContain('"group');
-    expect(targets).toContain('"protocol\\":\\"tcp\\",\\"port\\":5432');
+  it("its targets file names each probed pair's own function, with the pairs in full, and no unprobed pair", () => {
+    // Read as the prober reads it: the file in its staged code, FAILOVER_VALUES (the functions' names) filled.
+    const json = template.toJSON() as CfnTemplate;
+    const logicalId = (c: { node: { defaultChild?: unknown } }) =>
+      stack.getLogicalId(c.node.defaultChild as never);
+    const id = logicalId(failover.prober?.function as never);
+    const targets = proberTargets(json, assemblyOf(stack), id);
+    const name = (shard: number) =>
+      resolver(json)({ Ref: logicalId(failover.shards[shard]?.function as never) });
+    expect(targets.map((t) => [t.functionName, t.pairs.map((p) => p.name)])).toEqual([
+      [name(0), ['svc0']],
+      [name(1), ['svc1']],
+    ]);
+    expect(JSON.stringify(targets)).not.toContain('"group');
+    expect(targets[1]?.pairs[0]?.probe).toMatchObject({ protocol: 'tcp', port: 5432 });
+    // Nothing of the pairs in the environment: Lambda's 4 KB would hold few of them.
+    expect(Object.keys(proberFunction(template)[0]?.Properties.Environment.Variables).sort()).toEqual([
+      'FAILOVER_VALUES',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+      'PROBE_TARGETS_FILE',
+    ]);
   });
 
   it('a schedule every minute starts the next run before the last ends, without retries', () => {
@@ -138,7 +160,7 @@ describe("the prober in the pairs' VPC", () => {
   });
 
   it("the IAM evaluator: the prober may invoke the probed pairs' functions and nothing else", async () => {
-    const hops = hopsOf(template.toJSON() as CfnTemplate).filter(
+    const hops = hopsOf(template.toJSON() as CfnTemplate, assemblyOf(stack)).filter(
       (h) => h.name.startsWith('prober') || /-> function .*Prober/.test(h.name),
     );
     const results = await evaluate(hops);

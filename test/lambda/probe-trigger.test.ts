@@ -147,3 +147,37 @@ describe('maintenance (issue 14b) pauses probe moves as every automatic move', (
     expect(h.ec2.mock.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
   });
 });
+
+describe('suppression (review fixes) pauses a move on probe evidence alone, as one for the application check alone', () => {
+  const OWN = 'asc-0aaaaaaaaaaaaaaa1';
+  const checkedProbe: Pair = { ...PROBED, applicationCheckId: OWN };
+  const suppressedHolder = (h: ReturnType<typeof harness>) => {
+    for (const id of [PRIMARY, STANDBY]) h.ec2.set(id, { appChecks: { [OWN]: { status: 'passed' } } });
+    h.ec2.set(PRIMARY, { suppressed: { resumeAt: undefined } });
+  };
+
+  it("the holder's reporting suppressed (a deploy) and its probes failing: unchanged, the ENI stays, nothing detached", async () => {
+    const h = harness({ pairs: [checkedProbe] });
+    suppressedHolder(h);
+
+    const r = (await h.invoke(evidence(h.clock.now()))) as Result;
+
+    expect(r.outcome).toBe('unchanged');
+    expect(r.reasons[1]).toMatch(/the prober saw 3 .*not acting while its reporting is suppressed/);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+    expect(h.ec2.mock.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
+  });
+
+  it('the suppressed holder stopped: moved off at once, with Force, whatever the evidence', async () => {
+    const h = harness({ pairs: [checkedProbe] });
+    suppressedHolder(h);
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+
+    const r = (await h.invoke(evidence(h.clock.now()))) as Result;
+
+    expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
+    expect(h.ec2.holder()).toBe(STANDBY);
+    const detaches = h.ec2.mock.commandCalls(DetachNetworkInterfaceCommand);
+    expect(detaches.map((c) => c.args[0].input.Force)).toEqual([true]);
+  });
+});

@@ -1,11 +1,14 @@
 // Issue 17, step 2: the prober's loop against real HTTP and TCP servers on loopback addresses, on the
 // real clock. Short intervals (200 ms, timeout 100 ms) keep the file quick; the rule scales with them.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Pair, ProbeOption } from '../../lambda/config';
+import { type Pair, type ProbeOption, valuePlaceholder } from '../../lambda/config';
 import { parseEvent } from '../../lambda/events';
 import type { Evidence } from '../../lambda/evidence';
 import { probe } from '../../lambda/probe/check';
@@ -224,6 +227,24 @@ describe("the prober's configuration", () => {
       PROBE_TARGETS: JSON.stringify([{ functionName: 'f', pairs: [probedPair] }]),
     });
     expect(config).toEqual({ targets: [{ functionName: 'f', pairs: [probedPair] }], runMs: 75_000 });
+  });
+  it('reads PROBE_TARGETS_FILE in its code, FAILOVER_VALUES filling the deploy-time names', () => {
+    const root = mkdtempSync(join(tmpdir(), 'prober-code-'));
+    writeFileSync(
+      join(root, 'targets.json'),
+      JSON.stringify([{ functionName: valuePlaceholder(0), pairs: [probedPair] }]),
+    );
+    const env = { PROBE_TARGETS_FILE: 'targets.json', LAMBDA_TASK_ROOT: root };
+    expect(loadProbeConfig({ ...env, FAILOVER_VALUES: '["Shop-Failover-1A2B"]' }).targets).toEqual([
+      { functionName: 'Shop-Failover-1A2B', pairs: [probedPair] },
+    ]);
+    expect(() => loadProbeConfig(env)).toThrow(
+      /targets\.json\[0\]\.functionName is \$\{FAILOVER_VALUES\[0\]\}, but FAILOVER_VALUES holds 0 value/,
+    );
+    expect(() => loadProbeConfig({ ...env, PROBE_TARGETS: '[]' })).toThrow(/both set: set one/);
+    expect(() => loadProbeConfig({ ...env, PROBE_TARGETS_FILE: 'gone.json' })).toThrow(
+      /PROBE_TARGETS_FILE gone\.json: ENOENT/,
+    );
   });
   it('names every problem', () => {
     expect(() =>
