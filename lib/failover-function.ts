@@ -80,7 +80,9 @@ export class FailoverFunction extends Construct {
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
     // Before the function: its FAILOVER_PAIRS names each check the stack makes by its ID.
-    const checks = props.associations ? applicationStatusChecks(this, pairs) : new Map();
+    const checks = props.associations
+      ? applicationStatusChecks(this, pairs, props.associations.serviceName)
+      : new Map();
 
     this.function = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.

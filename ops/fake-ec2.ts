@@ -757,30 +757,21 @@ export class FakeEc2 {
         return {};
       }),
     );
-    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value
-    // (EC2 API Reference, DeleteTags, Tag.N). Instance tags only: the function never deletes ENI tags.
-    m.on(DeleteTagsCommand).callsFake((input) =>
-      this.mutate('DeleteTags', input.DryRun, () => {
-        for (const id of input.Resources ?? []) {
-          if (!this.instances.has(id))
-            throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-          const tags = this.instanceTags.get(id) ?? {};
-          for (const t of input.Tags ?? [])
-            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
-        }
-        return {};
-      }),
-    );
     // EC2 API Reference, DeleteTags: a key given with a value is deleted only if the value matches;
-    // deleting a key that is not there is not an error.
+    // deleting a key that is not there is not an error. One handler for ENIs and instances (a second
+    // registration of the same command replaces the first in aws-sdk-client-mock); an instance ID EC2 does not
+    // know is InvalidInstanceID.NotFound (EC2 API Reference, "Error codes").
     m.on(DeleteTagsCommand).callsFake((input) =>
       this.mutate('DeleteTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          if (!eni) continue;
+          if (!eni && id.startsWith('i-') && !this.instances.has(id))
+            throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+          const tags = eni ? eni.tags : this.instanceTags.get(id);
+          if (!tags) continue;
           for (const t of input.Tags ?? []) {
             const key = t.Key as string;
-            if (t.Value === undefined || eni.tags[key] === t.Value) delete eni.tags[key];
+            if (t.Value === undefined || tags[key] === t.Value) delete tags[key];
           }
         }
         return {};
