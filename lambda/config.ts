@@ -1,11 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 // zod/mini, not zod: the full build adds ~45 ms to the function's cold start (see README, benchmark).
 import * as z from 'zod/mini';
 
 /** Environment variable names: the only place they are spelled. */
 export const ENV = {
   pairs: 'FAILOVER_PAIRS',
+  /** A file of pairs in the function's code (what the stack deploys: no 4 KB environment limit). */
+  pairsFile: 'FAILOVER_PAIRS_FILE',
+  /** The values the file names by placeholder: those CloudFormation resolves at deploy (tokens). */
+  values: 'FAILOVER_VALUES',
   topicArn: 'NOTIFICATION_TOPIC_ARN',
 } as const;
+
+/** How the pairs file names the i-th value of FAILOVER_VALUES (a whole string value, never part of one). */
+export const valuePlaceholder = (i: number): string => `\${${ENV.values}[${i}]}`;
+const PLACEHOLDER = new RegExp(`^\\$\\{${ENV.values}\\[(\\d+)\\]\\}$`);
 
 export interface Pair {
   readonly name: string;
@@ -272,21 +282,80 @@ export function parsePairs(input: unknown, root: string = ENV.pairs): Pair[] {
   return parsed.data;
 }
 
+/** Puts FAILOVER_VALUES in the place of each placeholder; a placeholder with no value is a problem. */
+function fillValues(input: unknown, values: readonly unknown[], problems: string[], at: string): unknown {
+  if (Array.isArray(input)) return input.map((v, i) => fillValues(v, values, problems, `${at}[${i}]`));
+  if (typeof input === 'object' && input !== null)
+    return Object.fromEntries(
+      Object.entries(input).map(([k, v]) => [k, fillValues(v, values, problems, `${at}.${k}`)]),
+    );
+  const index = typeof input === 'string' ? PLACEHOLDER.exec(input)?.[1] : undefined;
+  if (index === undefined) return input;
+  if (Number(index) >= values.length)
+    problems.push(`${at} is ${input}, but ${ENV.values} holds ${values.length} value(s)`);
+  return values[Number(index)];
+}
+
+/**
+ * The pairs as the environment gives them: FAILOVER_PAIRS (JSON), or FAILOVER_PAIRS_FILE (a JSON file, relative
+ * to the function's code) whose placeholders FAILOVER_VALUES fills. Returns the raw input and its name.
+ */
+function rawPairs(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): { input: unknown; root: string } | undefined {
+  const inline = env[ENV.pairs]?.trim() || undefined;
+  const file = env[ENV.pairsFile]?.trim() || undefined;
+  if (inline !== undefined && file !== undefined) {
+    problems.push(`${ENV.pairs} and ${ENV.pairsFile} are both set: set one`);
+    return undefined;
+  }
+  if (inline === undefined && file === undefined) {
+    problems.push(
+      `${ENV.pairs} is not set: it must be a JSON array of pairs (or ${ENV.pairsFile} a file of them)`,
+    );
+    return undefined;
+  }
+  if (inline !== undefined) {
+    try {
+      return { input: JSON.parse(inline), root: ENV.pairs };
+    } catch (error) {
+      problems.push(`${ENV.pairs} is not valid JSON: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+  const path = resolve(env.LAMBDA_TASK_ROOT ?? '.', file as string);
+  let values: unknown[] = [];
+  try {
+    const parsed: unknown = JSON.parse(env[ENV.values] ?? '[]');
+    if (!Array.isArray(parsed)) throw new Error('not a JSON array');
+    values = parsed;
+  } catch (error) {
+    problems.push(`${ENV.values} must be a JSON array of values: ${(error as Error).message}`);
+  }
+  try {
+    const before = problems.length;
+    const input = fillValues(JSON.parse(readFileSync(path, 'utf8')), values, problems, file as string);
+    return problems.length === before ? { input, root: file as string } : undefined;
+  } catch (error) {
+    problems.push(`${ENV.pairsFile} ${file}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
 // A plain record, not NodeJS.ProcessEnv: this file's declarations ship with the package (Pair, ConfigError),
 // and a consumer's type check must not need @types/node.
 /** Reads the function's configuration from its environment; throws ConfigError naming every problem. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
   let pairs: Pair[] = [];
-  const raw = env[ENV.pairs];
-  if (raw === undefined || raw.trim() === '') {
-    problems.push(`${ENV.pairs} is not set: it must be a JSON array of pairs`);
-  } else {
+  const raw = rawPairs(env, problems);
+  if (raw !== undefined) {
     try {
-      pairs = parsePairs(JSON.parse(raw));
+      pairs = parsePairs(raw.input, raw.root);
     } catch (error) {
       if (error instanceof ConfigError) problems.push(...error.problems);
-      else problems.push(`${ENV.pairs} is not valid JSON: ${(error as Error).message}`);
+      else throw error;
     }
   }
   const topicArn = env[ENV.topicArn]?.trim() || undefined;

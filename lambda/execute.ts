@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
 import { type MovePlan, rivalIntent } from './plan';
 import type { Step } from './result';
-import { type EniView, intentsOf, intentTag, precedes, TAG, withAutomaticMove } from './view';
+import { type EniView, intentsOf, intentTag, TAG, withAutomaticMove } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port {
@@ -332,11 +332,13 @@ export async function execute(
     step: (name, action) => timed(clock, steps, name, action),
   };
   const self = options.invocation;
-  if (self) await recordIntent(run, self);
   // Recorded at once, in parallel with the wait, and awaited before the end: AWS documents that the
   // instance may refuse another interface at that device index until it is stopped and started.
   const records: Promise<void>[] = [];
   try {
+    // Inside the try: a CreateTags that EC2 carried out but whose answer was an error (or lost) leaves
+    // an intent on the ENI, which the finally deletes.
+    if (self) await recordIntent(run, self);
     const rival = await detachAndConfirm(run, self);
     if (rival) return { made: false, steps, notes, reason: rival };
     if (plan.detach?.record) records.push(recordForcedDetach(run, plan.detach.instanceId));
@@ -388,7 +390,7 @@ async function detachAndConfirm(run: Run, self: string | undefined): Promise<str
 }
 
 /** Re-reads the ENI until it shows this invocation's intent (reads may lag), then looks for a rival. */
-async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, self: string) {
+async function confirmIntent({ clock, eniId, ec2Patience, notes }: Run, self: string) {
   const start = clock.now();
   for (;;) {
     const eni = await ec2Patience.read();
@@ -405,7 +407,8 @@ async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, se
       );
       return undefined;
     }
-    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${pair.name}: intent`);
+    // Bounded by STALE_READ_MS above (and each read by the deadline), not by the pause.
+    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${eniId}: its intent did not show`);
   }
 }
 
@@ -415,9 +418,7 @@ async function confirmIntent({ pair, clock, eniId, ec2Patience, notes }: Run, se
  * ENI on the target; one reports `moved`, the other `unchanged`.
  */
 function ownerOf(eni: EniView, self: string, to: string, now: number): string | undefined {
-  const live = intentsOf(eni.tags).filter((i) => i.until > now && i.target === to);
-  const own = live.find((i) => i.id === self);
-  const first = live.find((i) => i.id !== self && (!own || precedes(i, own)));
+  const first = rivalIntent(eni.tags, self, now, to);
   return first ? `${eni.id} was moved to ${to} by another invocation (${first.id})` : undefined;
 }
 

@@ -369,7 +369,7 @@ async function maintain(
   const change = opened
     ? `maintenance until ${opened[TAG.maintenanceUntil]}: automatic moves of pair ${pair.name} are paused; manual moves still work (${opened[TAG.maintenanceBy]})`
     : still
-      ? `maintenance ended on the ENI, but automatic moves of pair ${pair.name} stay paused: ${describeMaintenance(still, now)}`
+      ? `maintenance ended on the ENI, but moves of pair ${pair.name} for the holder's application check alone stay paused: ${describeMaintenance(still, now)}`
       : `maintenance ended: automatic moves of pair ${pair.name} resume`;
   return result('status', pair, {
     from: holderOf(eni),

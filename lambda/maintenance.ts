@@ -46,8 +46,9 @@ export function taggedMaintenance(
 
 /**
  * The holder's application status reporting is suppressed (EnableApplicationStatusCheckSuppression, as deploy
- * tooling does around a deploy): its application health means nothing until EC2 resumes it, so the pair is in
- * maintenance until then. `resumeAt` is EC2's ResumeAt (undefined: suppressed until someone resumes it).
+ * tooling does around a deploy): its application health means nothing until EC2 resumes it, so moves for its
+ * application check alone are paused until then (plan.ts applicationSuppressed); its other checks keep running,
+ * and a holder that fails them is still moved off. `resumeAt` is EC2's ResumeAt (undefined: until someone resumes it).
  */
 export function suppressedMaintenance(
   holder: string,

@@ -5,16 +5,18 @@
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
 //   Automatic triggers (alarm, state change, planned-failure warning, reconcile); the first rule that answers decides:
 //     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
-//     inMaintenance        a pair in maintenance (a window on its ENI, or its holder's application
-//                          reporting suppressed) is left alone: automatic moves are paused
+//     inMaintenance        a pair in maintenance (a window an operator set on its ENI) is left alone:
+//                          every automatic move is paused
 //     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
 //     rebalanceNotWanted   a rebalance recommendation moves nothing for a pair without moveOnRebalance
 //     warnedAboutOther     a warning about the member that does not hold the ENI: "redundancy ends at", paged once
-//     warnedAboutHolder    a warning about a healthy holder: a planned move now (no Force, not damped)
-//     scheduledForHolder   a healthy holder's scheduled stop/retirement/reboot within the lead time: a planned move
+//     warnedAboutHolder    a warning about the holder, failed or not: a planned move now (not damped)
+//     scheduledForHolder   the holder's scheduled stop/retirement/reboot within the lead time: a planned move
 //     notAboutHolder       a trigger about an instance that does not hold the ENI moves nothing
 //     otherScheduled       the other member's scheduled stop/retirement/reboot: "redundancy ends at", paged once
 //     holderHealthy        a holder that reads healthy keeps the ENI
+//     applicationSuppressed a holder whose application reporting is suppressed, failing only its application
+//                          check, keeps the ENI (a deploy); any other failure of it is still moved off
 //     failOver             a failed holder (holderFailure) is left for the other member; damped (dampingFor)
 //                          only while it still runs, so a stopped or terminated holder is left at once;
 //                          a move for the application check alone needs a ready target (applicationReady)
@@ -39,7 +41,7 @@ import {
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
-import { describeMaintenance, maintenanceOf } from './maintenance';
+import { describeMaintenance, maintenanceOf, taggedMaintenance } from './maintenance';
 import type { PairState, PlannedEvent } from './result';
 import {
   automaticMovesOf,
@@ -172,6 +174,7 @@ const AUTOMATIC: readonly Rule[] = [
   notAboutHolder,
   otherScheduled,
   holderHealthy,
+  applicationSuppressed,
   failOver,
 ];
 
@@ -192,11 +195,27 @@ export function plan(
 ): Plan {
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
-  if (trigger.kind === 'status')
-    return eni ? planStatus(pair, obs, eni, now) : { kind: 'status', holder: null, reasons: problems };
-  if (!eni || problems.length > 0)
-    return { kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems };
-  return keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
+  const decision =
+    trigger.kind === 'status'
+      ? eni
+        ? planStatus(pair, obs, eni, now)
+        : ({ kind: 'status', holder: null, reasons: problems } as const)
+      : !eni || problems.length > 0
+        ? ({ kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems } as const)
+        : keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
+  return withUnreadable(obs, decision);
+}
+
+/**
+ * Says once why the members' application checks are unknown (DescribeApplicationStatus answered an error
+ * that asking again does not cure): the decision rests on their state and status checks.
+ */
+function withUnreadable(obs: Observation, decision: Plan): Plan {
+  const error = Object.values(obs.instances).find((i) => i.application?.unreadable !== undefined)?.application
+    ?.unreadable;
+  if (error === undefined) return decision;
+  const why = `application checks could not be read (DescribeApplicationStatus: ${error}): they count as unknown, and state and status checks decide`;
+  return { ...decision, reasons: [...decision.reasons, why] };
 }
 
 function decide(
@@ -251,13 +270,17 @@ function intentBlocks({
   };
 }
 
-/** The live intent of another invocation that goes before this one's, if any; expired intents are ignored. */
+/**
+ * The live intent of another invocation that goes before this one's, if any (only those moving the ENI
+ * to `target`, when given); expired intents are ignored.
+ */
 export function rivalIntent(
   tags: Readonly<Record<string, string>>,
   self: string | undefined,
   now: number,
+  target?: string,
 ): Intent | undefined {
-  const live = intentsOf(tags).filter((i) => i.until > now);
+  const live = intentsOf(tags).filter((i) => i.until > now && (target === undefined || i.target === target));
   const own = live.find((i) => i.id === self);
   return live
     .filter((i) => i.id !== self && (!own || precedes(i, own)))
@@ -265,12 +288,13 @@ export function rivalIntent(
 }
 
 /**
- * Maintenance pauses every automatic move of the pair, a stranded or failed holder's included: the
- * operator (or deploy tooling) said hands off. The answer says what would have been done, so that a
- * person can move the ENI by hand (manual moves still work) or end the window.
+ * A window on the ENI pauses every automatic move of the pair, a stranded or failed holder's included: an
+ * operator said hands off. The answer says what would have been done, so that a person can move the ENI
+ * by hand (manual moves still work) or end the window. A holder's suppressed application reporting is no
+ * such window (applicationSuppressed): it may last until someone disables it, while the holder can die.
  */
 function inMaintenance({ pair, obs, eni, holder, cause, now }: Situation): Plan | undefined {
-  const window = maintenanceOf(pair, obs, now);
+  const window = taggedMaintenance(eni.tags, now);
   if (!window) return undefined;
   const failure = holder === null ? undefined : holderFailure(pair, obs.instances[holder]);
   const down =
@@ -327,25 +351,24 @@ function warnedAboutOther({ pair, trigger, obs, eni, holder, cause }: Situation)
 }
 
 /**
- * A warning about a holder that is still healthy: move now, while the move is cleanest (no Force, the target
- * checked), exempt from damping (the holder is going away whatever moved last). A holder that has failed
- * already is left to failOver, as for any failure.
+ * A warning about the holder: move now, while the move is cleanest (the target checked), exempt from damping
+ * (the holder is going away whatever moved last), whatever else has failed on it; Force only by need.
  */
 function warnedAboutHolder(s: Situation): Plan | undefined {
-  const { trigger, holder, obs, pair, cause } = s;
+  const { trigger, holder, pair, cause } = s;
   if (trigger.kind !== 'planned' || holder !== trigger.instanceId) return undefined;
-  if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
   return plannedMove(s, `${who(pair, holder)} holds the ENI and is going away: ${cause}`);
 }
 
 /**
- * A healthy holder with a scheduled event that takes it away (a stop, retirement or reboot) moves when the
- * event's NotBefore is within the pair's lead time (scheduledEventLeadMinutes), not earlier: EC2 announces
- * them days ahead, and the standby should not carry the address for days before it must.
+ * A holder with a scheduled event that takes it away (a stop, retirement or reboot) moves when the event's
+ * NotBefore is within the pair's lead time (scheduledEventLeadMinutes), not earlier: EC2 announces them days
+ * ahead, and the standby should not carry the address for days before it must. A planned move, whatever
+ * else has failed on the holder: not damped.
  */
 function scheduledForHolder(s: Situation): Plan | undefined {
   const { pair, obs, holder, now } = s;
-  if (holder === null || holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
+  if (holder === null) return undefined;
   const event = goingAway(obs.instances[holder]);
   const at = plannedMoveAt(pair, obs.instances[holder]);
   if (event === undefined || at === undefined || now < at) return undefined;
@@ -382,17 +405,24 @@ function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text
 }
 
 /**
- * A planned move off a healthy holder to the other member: the target's checks, and no damping. The other
- * member going away as soon is no place for the address (target-going-away).
+ * A planned move off the holder to the other member: the target's checks, and no damping; Force only by need
+ * (a holder that answers lets go the ordinary way). The other member going away as soon is no place for the
+ * address (target-going-away); for a pair that names its check, the target's own check must read passed.
  */
 function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation, why: string): Plan {
-  const to = instanceOf(pair, otherRole(roleOf(pair, holder as string) as Role));
+  const from = holder as string;
+  const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
   const at = plannedMoveAt(pair, obs.instances[to]);
   const event = goingAway(obs.instances[to]);
-  const blockers =
-    at !== undefined && event !== undefined && now >= at
+  const blockers = [
+    ...(at !== undefined && event !== undefined && now >= at
       ? [failed('target-going-away', `${who(pair, to)} has a scheduled ${describeEvent(event)} too`)]
-      : [];
+      : []),
+    ...(pair.applicationCheckId === undefined
+      ? []
+      : applicationReady(pair, obs, to, `take the ENI in a planned move off ${who(pair, from)}`)),
+  ];
+  const failure = holderFailure(pair, obs.instances[from]);
   return moveTo(
     pair,
     obs,
@@ -400,7 +430,8 @@ function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation,
     to,
     [
       why,
-      `a planned move, made while the holder is healthy: no Force, no cool-down${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
+      ...(failure ? [`${who(pair, from)} has also failed: ${failure}`] : []),
+      `${failure ? 'a planned move off a holder that has failed too: no cool-down, Force only if it does not answer' : 'a planned move, made while the holder is healthy: no Force, no cool-down'}${trigger.kind === 'planned' ? '' : ` (triggered by ${cause})`}`,
     ],
     // Not `automatic`: no failure, so nothing for damping to count. Unattended: a detach the going-away
     // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
@@ -442,6 +473,27 @@ function holderHealthy({ pair, trigger, obs, holder, cause }: Situation): Plan |
   };
 }
 
+/**
+ * The holder's application reporting is suppressed (EnableApplicationStatusCheckSuppression, as deploy tooling
+ * does around a deploy): its application check means nothing until EC2 resumes it, so a holder that fails
+ * only that check keeps the ENI. Its other checks keep running: a holder that stops or fails its instance,
+ * system or EBS check is moved off (failOver), since suppression without a duration lasts until disabled.
+ */
+function applicationSuppressed({ pair, obs, holder, cause, now }: Situation): Plan | undefined {
+  if (holder === null) return undefined;
+  const instance = obs.instances[holder];
+  const window = maintenanceOf(pair, obs, now);
+  if (window?.source !== 'suppressed' || !applicationOnly(pair, instance)) return undefined;
+  return {
+    kind: 'unchanged',
+    holder,
+    reasons: [
+      `${cause}: ${describeMaintenance(window, now)}; a move for its application check alone is paused (a manual move still works)`,
+      `${who(pair, holder)} holds the ENI and has failed: ${holderFailure(pair, instance)}: not acting while its reporting is suppressed`,
+    ],
+  };
+}
+
 /** A holder that has failed is left for the other member, unless damping holds the move back. */
 function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
   const from = holder as string;
@@ -455,7 +507,20 @@ function failOver({ pair, obs, eni, holder, cause, now }: Situation): Plan {
     eni,
     to,
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
-    { automatic: true, blockers: [...damping.reasons, ...applicationReady(pair, obs, from, to)] },
+    {
+      automatic: true,
+      blockers: [
+        ...damping.reasons,
+        ...(applicationOnly(pair, instance)
+          ? applicationReady(
+              pair,
+              obs,
+              to,
+              `take over from a holder that runs and failed only its application check`,
+            )
+          : []),
+      ],
+    },
   );
   return decision.kind === 'refused' && damping.flapping
     ? { ...decision, flapping: damping.flapping }
@@ -487,13 +552,15 @@ function applicationOnly(pair: Pair, instance: InstanceView | undefined): boolea
 }
 
 /**
- * A move whose only cause is the holder's application check trades a running holder for the target's
- * application: the target's own check must read passed (ok for the aggregate). Initializing,
- * insufficient-data, not-applicable, no result or suppressed refuse it; failed is targetProblems' refusal.
+ * The target's application is ready to serve: its own check reads passed (ok for the aggregate). Asked of a
+ * move whose only cause is the holder's application check (it trades a running holder for the target's
+ * application) and of a planned move for a pair that names its check. Initializing, insufficient-data,
+ * not-applicable, no result, a check that could not be read, or suppressed refuse it; failed is
+ * targetProblems' refusal.
  */
-function applicationReady(pair: Pair, obs: Observation, from: string, to: string): string[] {
+function applicationReady(pair: Pair, obs: Observation, to: string, task: string): string[] {
   const target = obs.instances[to];
-  if (!target || !applicationOnly(pair, obs.instances[from])) return [];
+  if (!target) return [];
   const app = ownApplication(pair, target);
   if (!app || app.status === 'failed' || app.status === 'impaired') return [];
   const suppressed = target.application?.suppressed;
@@ -501,7 +568,7 @@ function applicationReady(pair: Pair, obs: Observation, from: string, to: string
   return [
     failed(
       'target-application',
-      `${who(pair, to)} must pass its own application check to take over from a holder that runs and failed only that check, but its ${app.detail}${suppressed ? ' and its reporting is suppressed' : ''}`,
+      `${who(pair, to)} must pass its own application check to ${task}, but its ${app.detail}${suppressed ? ' and its reporting is suppressed' : ''}`,
     ),
   ];
 }
@@ -577,6 +644,12 @@ function manualMove(
 // ── Every move ───────────────────────────────────────────────────────────────────────────────────
 
 const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
+
+/** What each kind of maintenance pauses, as a person reads it. */
+const PAUSED = {
+  tag: 'automatic moves are paused',
+  suppressed: 'moves for its application check alone are paused',
+} as const;
 
 /** A move of the ENI to `to`, or a refusal naming every failed check. */
 function moveTo(
@@ -741,7 +814,7 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Pl
     `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
     `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
     ...(window
-      ? [`${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`]
+      ? [`${describeMaintenance(window, now)}; ${PAUSED[window.source]} (a manual move still works)`]
       : []),
     ...scheduledReasons(pair, obs, holder),
   ];
@@ -841,6 +914,7 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
     lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    members: { primary: pair.primaryInstanceId, standby: pair.standbyInstanceId },
     events: {
       primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
       standby: plannedEvents(obs.instances[pair.standbyInstanceId]),

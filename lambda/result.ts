@@ -32,6 +32,8 @@ export interface PairState {
   readonly redundant: boolean;
   /** From the ENI's move tags. */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
+  /** The pair's instances by role: what the drill CLI names a move's members by (the pairs are not in the environment). */
+  readonly members: { readonly primary: string; readonly standby: string };
   /**
    * Automatic moves are paused: a maintenance window on the ENI, or the holder's application status
    * reporting suppressed. `until` null: until someone ends it. Absent from older functions' answers.

@@ -53,6 +53,11 @@ export interface InstanceView {
       Record<string, { readonly status: string; readonly reason: string | undefined }>
     >;
     readonly suppressed: { readonly resumeAt: string | undefined } | undefined;
+    /**
+     * DescribeApplicationStatus answered an error that asking again does not cure (UnauthorizedOperation,
+     * the API absent in the region): what it said. The checks are unknown; state and status checks decide.
+     */
+    readonly unreadable?: string;
   };
   /** When it was last started (epoch ms): a stop and start renews it. */
   readonly launchTime: number | undefined;
@@ -223,6 +228,9 @@ export function ownApplication(
 ): { readonly status: string; readonly detail: string } | undefined {
   const id = pair.applicationCheckId;
   if (id !== undefined) {
+    const unreadable = instance.application?.unreadable;
+    if (unreadable !== undefined)
+      return { status: 'unknown', detail: `application check ${id} could not be read (${unreadable})` };
     const check = instance.application?.checks[id];
     if (!check)
       return {

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
@@ -77,10 +79,31 @@ export const PREBUILT_HANDLER = 'index.handler';
  * A prebuilt function's code: built once (npm's `prepare`, before packing), so that an app using the
  * construct needs neither esbuild nor tsx at synth.
  */
-export function prebuiltCode(name: FunctionName): lambda.Code {
+export function prebuiltCode(name: FunctionName, files: Readonly<Record<string, string>> = {}): lambda.Code {
   const dir = join(FUNCTIONS_DIR, name);
   if (!existsSync(join(dir, 'index.mjs'))) {
     throw new Error(`eni-failover: the prebuilt function ${dir}/index.mjs is missing; run npm run build`);
   }
-  return lambda.Code.fromAsset(dir);
+  if (Object.keys(files).length === 0) return lambda.Code.fromAsset(dir);
+  // The bundle plus the given files (the function's pairs), staged in a directory named by their content, so
+  // that the same configuration stages once and gives the same asset hash.
+  const bundle = readFileSync(join(dir, 'index.mjs'));
+  const key = createHash('sha256')
+    .update(bundle)
+    .update(JSON.stringify(Object.entries(files).sort()))
+    .digest('hex');
+  const staged = join(tmpdir(), 'eni-failover-assets', key.slice(0, 32));
+  if (!existsSync(staged)) {
+    const partial = `${staged}.${process.pid}`;
+    mkdirSync(partial, { recursive: true });
+    writeFileSync(join(partial, 'index.mjs'), bundle);
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(partial, file), text);
+    try {
+      renameSync(partial, staged);
+    } catch {
+      // Another synth staged the same content first: theirs is identical.
+      rmSync(partial, { recursive: true, force: true });
+    }
+  }
+  return lambda.Code.fromAsset(staged);
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, CfnResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { EniFailover } from './eni-failover.ts';
@@ -67,8 +67,6 @@ export class EniFailoverDemoStack extends Stack {
         },
       ],
       experiments: ['demo'],
-      // A demo is destroyed after use: its key and logs go with it.
-      removalPolicy: RemovalPolicy.DESTROY,
     });
     addOutputs(this, this.failover);
     new CfnOutput(this, 'ServiceAddress', { value: eni.attrPrimaryPrivateIpAddress });

@@ -9,6 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type Pair, PLANNED_DETAIL_TYPES } from '../lambda/config.ts';
 import { membersOf } from './arns.ts';
+import { bySlot, checkable, slotOf } from './grouping.ts';
 
 /** The EC2 states that mean an instance has failed (the contract's event 3). */
 const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'];
@@ -76,61 +77,94 @@ export function reconcileRule(
   });
 }
 
+/** EventBridge's quota for an event pattern, in characters, unless raised (EventBridge User Guide, "Quotas"). */
+export const EVENT_PATTERN_CHARS = 2_048;
+
+/**
+ * The state-change pattern for these instances, as EventBridge stores it: stops and terminations, and Spot
+ * interruption warnings. An EC2 state change carries `state`, a Spot warning `instance-action` (EC2 User Guide,
+ * "Spot Instance interruption notices"), and `$or` keeps each to its own, so the warnings cost no rule of their own.
+ */
+const stateChangePattern = (instances: readonly string[]) => ({
+  source: ['aws.ec2'],
+  'detail-type': ['EC2 Instance State-change Notification', PLANNED_DETAIL_TYPES['spot-interruption']],
+  detail: {
+    'instance-id': instances,
+    $or: [{ state: FAILED_STATES }, { 'instance-action': [{ exists: true }] }],
+  },
+});
+
+/** Every rule slot of a function whose instances would not fit one event pattern, named, with what to do. */
+export function ruleProblems(pairs: readonly Pair[], which: string): string[] {
+  return bySlot(checkable(pairs), slotOf).flatMap(([slot, members]) => {
+    const chars = JSON.stringify(stateChangePattern(membersOf(members))).length;
+    return chars <= EVENT_PATTERN_CHARS
+      ? []
+      : [
+          `${which}: the instances of ${members.length} pairs (${members.map((p) => p.name).join(', ')}), which share state-change rule slot ${slot} by a hash of their names, make a ${chars.toLocaleString('en')}-character event pattern, over EventBridge's ${EVENT_PATTERN_CHARS.toLocaleString('en')}: give some of these pairs a "group" (a function of their own)`,
+        ];
+  });
+}
+
 /**
  * Detection 2: stops and terminations within seconds, and Spot interruption warnings two minutes ahead
- * (CONTRACT.md events 3 and 7), straight to the function. One rule for both, so that the warnings cost no
- * resource of their own (a stack holds at most 500): an EC2 state change carries `state`, a Spot warning
- * `instance-action` (EC2 User Guide, "Spot Instance interruption notices"), and `$or` keeps each to its own.
- * A group's instance IDs keep the pattern far below EventBridge's 4096-character limit.
+ * (CONTRACT.md events 3 and 7), straight to the function. One rule per rule slot of the function's pairs
+ * (lib/grouping.ts), so that each pattern stays within EventBridge's size and a pair added or removed changes
+ * only its own slot's rule; the warnings share it, so they cost no resource of their own (a stack holds at most 500).
  */
-export function stateChangeRule(
+export function stateChangeRules(
   scope: Construct,
   pairs: readonly Pair[],
   fn: lambda.IFunction,
   deadLetterQueue: sqs.IQueue,
-): events.Rule {
-  return new events.Rule(scope, 'StateChangeRule', {
-    description:
-      'eni-failover: a protected instance is stopping or terminating, or a Spot interruption is announced',
-    eventPattern: {
-      source: ['aws.ec2'],
-      detailType: ['EC2 Instance State-change Notification', PLANNED_DETAIL_TYPES['spot-interruption']],
-      detail: {
-        'instance-id': membersOf(pairs),
-        $or: [{ state: FAILED_STATES }, { 'instance-action': [{ exists: true }] }],
-      },
-    },
-    targets: [
-      new targets.LambdaFunction(fn, {
-        retryAttempts: 4,
-        maxEventAge: Duration.hours(1),
-        deadLetterQueue,
-      }),
-    ],
+): events.Rule[] {
+  return bySlot(pairs, slotOf).map(([slot, members]) => {
+    const pattern = stateChangePattern(membersOf(members));
+    return new events.Rule(scope, `StateChangeRule${slot}`, {
+      description:
+        'eni-failover: a protected instance is stopping or terminating, or a Spot interruption is announced',
+      eventPattern: { source: pattern.source, detailType: pattern['detail-type'], detail: pattern.detail },
+      targets: [
+        new targets.LambdaFunction(fn, {
+          retryAttempts: 4,
+          maxEventAge: Duration.hours(1),
+          deadLetterQueue,
+        }),
+      ],
+    });
   });
 }
 
 /**
  * Rebalance recommendations (CONTRACT.md event 7), only for the members of pairs with `moveOnRebalance`, so that
- * the others' never invoke the function; no rule at all when no pair asks for them.
+ * the others' never invoke the function: one rule per rule slot that holds such a pair (the state-change rules'
+ * slots, so its pattern is never larger than that slot's state-change pattern), none when no pair asks for them.
  */
-export function rebalanceRule(
+export function rebalanceRules(
   scope: Construct,
   pairs: readonly Pair[],
   fn: lambda.IFunction,
   deadLetterQueue: sqs.IQueue,
-): events.Rule | undefined {
-  const rebalancing = pairs.filter((p) => p.moveOnRebalance);
-  if (rebalancing.length === 0) return undefined;
-  return new events.Rule(scope, 'RebalanceRule', {
-    description: 'eni-failover: a protected Spot Instance is at elevated risk of interruption',
-    eventPattern: {
-      source: ['aws.ec2'],
-      detailType: [PLANNED_DETAIL_TYPES['rebalance-recommendation']],
-      detail: { 'instance-id': membersOf(rebalancing) },
-    },
-    targets: [
-      new targets.LambdaFunction(fn, { retryAttempts: 4, maxEventAge: Duration.hours(1), deadLetterQueue }),
-    ],
-  });
+): events.Rule[] {
+  return bySlot(
+    pairs.filter((p) => p.moveOnRebalance),
+    slotOf,
+  ).map(
+    ([slot, members]) =>
+      new events.Rule(scope, `RebalanceRule${slot}`, {
+        description: 'eni-failover: a protected Spot Instance is at elevated risk of interruption',
+        eventPattern: {
+          source: ['aws.ec2'],
+          detailType: [PLANNED_DETAIL_TYPES['rebalance-recommendation']],
+          detail: { 'instance-id': membersOf(members) },
+        },
+        targets: [
+          new targets.LambdaFunction(fn, {
+            retryAttempts: 4,
+            maxEventAge: Duration.hours(1),
+            deadLetterQueue,
+          }),
+        ],
+      }),
+  );
 }

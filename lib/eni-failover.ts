@@ -12,8 +12,10 @@ import { Construct } from 'constructs';
 import { ConfigError } from '../lambda/config.ts';
 import { AssociationProvider, applicationCheckProblems } from './application-checks.ts';
 import { failoverDashboard } from './dashboard.ts';
+import { ruleProblems } from './detection.ts';
 import { experimentTemplates } from './experiments.ts';
 import { FailoverFunction } from './failover-function.ts';
+import { policyProblems } from './function-role.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
 import { heartbeatAlarms, METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
@@ -26,7 +28,7 @@ import {
 } from './topics.ts';
 
 export { FailoverFunction } from './failover-function.ts';
-export { groupPairs, PAIRS_ENV_BUDGET } from './grouping.ts';
+export { groupPairs, VALUES_ENV_BUDGET } from './grouping.ts';
 export type { EniFailoverProps } from './props.ts';
 
 /** The tag every resource of the construct carries; its value is the construct's service name. */
@@ -56,7 +58,7 @@ function defaultServiceName(scope: Construct): string {
 export class EniFailover extends Construct {
   /** The `service` dimension of the functions' metrics, and the value of every resource's `eni-failover` tag. */
   readonly serviceName: string;
-  /** One function per group of pairs (the pairs' `group`; those without one share the first), each within Lambda's 4 KB environment. */
+  /** One function per group of pairs (the pairs' `group`; those without one share the first, however many). */
   readonly shards: FailoverFunction[];
   /** The failover functions, one per group of pairs (see `shards` for each one's pairs, topic and rules). */
   readonly functions: lambda.IFunction[];
@@ -86,6 +88,10 @@ export class EniFailover extends Construct {
     const problems = [
       ...propsProblems(props),
       ...groupProblems(props.pairs),
+      ...groupPairs(props.pairs).flatMap(({ group, pairs: members }) => {
+        const which = group === undefined ? 'the pairs without a "group"' : `group ${JSON.stringify(group)}`;
+        return [...policyProblems(members, which), ...ruleProblems(members, which)];
+      }),
       ...applicationCheckProblems(props.pairs),
     ];
     // A ConfigError, as for a bad pairs list: the CDK app prints it without a stack trace.
@@ -148,8 +154,8 @@ export class EniFailover extends Construct {
       this.shards.map((s) => ({
         alarmTopic: s.alarmTopic,
         rules: [
-          s.stateChangeRule,
-          ...(s.rebalanceRule ? [s.rebalanceRule] : []),
+          ...s.stateChangeRules,
+          ...s.rebalanceRules,
           ...(s.reconcileSchedule ? [s.reconcileSchedule] : []),
         ],
       })),

@@ -91,13 +91,10 @@ export function experimentTemplates(
     'The volumes may use any key of the account; only grants EC2 makes for an AWS resource (kms:GrantIsForAWSResource, kms:ViaService ec2)',
   );
   for (const pair of experimentPairs) {
-    const tags = tagger.tagExperimentTargets(
-      scope,
-      `${pair.name}ExperimentTargets`,
-      experimentTagKey(pair),
-      serviceName,
-      [pair.primaryInstanceId, pair.standbyInstanceId],
-    );
+    tagger.tagExperimentTargets(scope, `${pair.name}ExperimentTargets`, experimentTagKey(pair), serviceName, [
+      pair.primaryInstanceId,
+      pair.standbyInstanceId,
+    ]);
     const template = new fis.CfnExperimentTemplate(scope, `${pair.name}Experiment`, {
       description: `eni-failover ${pair.name}: stop the member that holds the ENI; the service address should move to the other within a minute`,
       roleArn: fisRole.roleArn,
@@ -124,7 +121,7 @@ export function experimentTemplates(
       },
       tags: { Name: `eni-failover-${pair.name}` },
     });
-    template.node.addDependency(tags);
+    // No dependency on the tag resource: FIS reads the tags when an experiment starts, not when the template is made.
     templates[pair.name] = template;
   }
   return templates;

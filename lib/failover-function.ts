@@ -18,11 +18,14 @@ import {
   withApplicationCheckIds,
 } from './application-checks.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
-import { rebalanceRule, reconcileRule, stateChangeRule, statusCheckAlarms } from './detection.ts';
+import { rebalanceRules, reconcileRule, stateChangeRules, statusCheckAlarms } from './detection.ts';
 import { allowFailover } from './function-role.ts';
-import { withoutGroup } from './grouping.ts';
+import { functionConfig, valuesProblems } from './grouping.ts';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
 import { allowAlarmsToPublish } from './topics.ts';
+
+/** The function's pairs file, in its code (FAILOVER_PAIRS_FILE). */
+export const PAIRS_FILE = 'pairs.json';
 
 export interface FailoverFunctionProps {
   readonly pairs: readonly Pair[];
@@ -61,10 +64,10 @@ export class FailoverFunction extends Construct {
   readonly errorsAlarm: cloudwatch.Alarm;
   /** The rule that runs a reconcile round on a schedule; undefined when the schedule is off. */
   readonly reconcileSchedule: events.Rule | undefined;
-  /** The rule that delivers EC2 state changes and Spot interruption warnings to the function. */
-  readonly stateChangeRule: events.Rule;
-  /** The rule that delivers rebalance recommendations, for pairs with moveOnRebalance; undefined when none has it. */
-  readonly rebalanceRule: events.Rule | undefined;
+  /** The rules that deliver EC2 state changes to the function: one per rule slot of its pairs (lib/grouping.ts). */
+  readonly stateChangeRules: events.Rule[];
+  /** The rules that deliver rebalance recommendations, for pairs with moveOnRebalance: one per rule slot that holds one. */
+  readonly rebalanceRules: events.Rule[];
 
   constructor(scope: Construct, id: string, props: FailoverFunctionProps) {
     super(scope, id);
@@ -79,14 +82,24 @@ export class FailoverFunction extends Construct {
     // A role of our own, so that it holds no managed policy: logs to this group, the EC2 calls below.
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
-    // Before the function: its FAILOVER_PAIRS names each check the stack makes by its ID.
+    // Before the function: its pairs file names each check the stack makes by its ID (a token, so the ID itself
+    // travels in FAILOVER_VALUES).
     const checks = props.associations
       ? applicationStatusChecks(this, pairs, props.associations.serviceName)
       : new Map();
+    const given = withApplicationCheckIds(pairs, checks);
 
+    // The pairs go in a file beside the code: Lambda's 4 KB environment holds about 20. A file cannot hold what
+    // CloudFormation resolves at deploy (a token), so those values go to the environment, named in the file.
+    const config = functionConfig(given);
+    // The construct checks its props' pairs at once (EniFailover); this checks what the function is finally given,
+    // with the application check IDs the stack added.
+    this.node.addValidation({ validate: () => valuesProblems(given, `function ${this.node.path}`) });
     this.function = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in it (lib/bundling.ts): the version tested and benchmarked, not the runtime's.
-      code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler'),
+      code: prebuiltCode(pairs.some((p) => p.verifyOs) ? 'handler-os-check' : 'handler', {
+        [PAIRS_FILE]: config.file,
+      }),
       handler: PREBUILT_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -100,7 +113,8 @@ export class FailoverFunction extends Construct {
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(deadLetterQueue),
       environment: {
-        [ENV.pairs]: stack.toJsonString(withoutGroup(withApplicationCheckIds(pairs, checks))),
+        [ENV.pairsFile]: PAIRS_FILE,
+        ...(config.values.length > 0 ? { [ENV.values]: stack.toJsonString(config.values) } : {}),
         [ENV.topicArn]: props.notificationTopic.topicArn,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -111,7 +125,7 @@ export class FailoverFunction extends Construct {
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3005'] },
     });
-    allowFailover(role, pairs);
+    allowFailover(this, role, pairs);
 
     const ownTopic = props.alarmTopic
       ? undefined
@@ -125,8 +139,8 @@ export class FailoverFunction extends Construct {
       ...applicationChecks(this, pairs, checks, this.alarmTopic, props.associations),
     ];
     if (ownTopic) allowAlarmsToPublish(ownTopic, alarms);
-    this.stateChangeRule = stateChangeRule(this, pairs, this.function, deadLetterQueue);
-    this.rebalanceRule = rebalanceRule(this, pairs, this.function, deadLetterQueue);
+    this.stateChangeRules = stateChangeRules(this, pairs, this.function, deadLetterQueue);
+    this.rebalanceRules = rebalanceRules(this, pairs, this.function, deadLetterQueue);
     this.reconcileSchedule =
       props.reconcileSchedule === false
         ? undefined

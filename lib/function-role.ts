@@ -1,63 +1,137 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
-import { ec2Arn, membersOf } from './arns.ts';
+import { membersOf } from './arns.ts';
+import { bySlot, checkable, policySlotOf } from './grouping.ts';
 import { acknowledge } from './nag.ts';
 
+/** The parts of an ARN that depend on where the stack is deployed. */
+export interface ArnParts {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+}
+
+/** The longest partition and region: where the policies are longest, so where their size is measured. */
+export const LONGEST_ARNS: ArnParts = {
+  partition: 'aws-us-gov',
+  region: 'us-gov-west-1',
+  account: '123456789012',
+};
+
+/** IAM's quota for one customer managed policy, in characters without whitespace ("IAM and AWS STS quotas"). */
+export const MANAGED_POLICY_CHARS = 6_144;
+
+const ec2 = (at: ArnParts, type: string) => `arn:${at.partition}:ec2:${at.region}:${at.account}:${type}`;
+
 /**
- * What the failover function's role may do to EC2 (and SSM): move, keep and tag (and untag) only its pairs' ENIs
- * between their instances, stop only the instances of pairs that fence, ask the OS only of pairs that
- * verify it. Logging, the notification topic and its key are granted by their owners.
+ * What a function may do to the ENIs and instances of some pairs: move, keep and tag (and untag) only their ENIs between
+ * their instances, stop only the instances of pairs that fence, ask the OS only of pairs that verify it.
+ *
+ * The ENIs and instances are named by ID in a condition (`ec2:NetworkInterfaceID`, `ec2:InstanceID`, which EC2
+ * sets on these actions for these resource types: Service Authorization Reference, "Actions, resources, and
+ * condition keys for Amazon EC2"), each ID once, rather than by ARN (three times as long, and listed once per
+ * action group): so that the pairs of a stack's worth fit one role's IAM quotas. Attach and detach are authorized
+ * against both the instance and the network interface, so each needs both statements. SSM's SendCommand has no
+ * instance-ID condition key: its instances stay ARNs.
  */
-export function allowFailover(role: iam.Role, pairs: readonly Pair[]): void {
-  const stack = Stack.of(role);
-  const arn = (type: 'instance' | 'network-interface', id: string) => ec2Arn(role, type, id);
-  const eniArns = pairs.map((p) => arn('network-interface', p.networkInterfaceId));
-  const instanceArns = membersOf(pairs).map((i) => arn('instance', i));
-  role.addToPrincipalPolicy(
+export function pairStatements(pairs: readonly Pair[], at: ArnParts): iam.PolicyStatement[] {
+  const statements = [
     new iam.PolicyStatement({
-      sid: 'MoveTheConfiguredEnisBetweenTheirInstances',
-      // Attach and detach are authorized against both the instance and the network interface.
+      sid: 'MoveKeepAndTagTheConfiguredEnis',
+      actions: [
+        'ec2:AttachNetworkInterface',
+        'ec2:DetachNetworkInterface',
+        'ec2:ModifyNetworkInterfaceAttribute',
+        'ec2:CreateTags',
+        // A move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a maintenance
+        // window is ended early (lambda/maintenance.ts).
+        'ec2:DeleteTags',
+      ],
+      resources: [ec2(at, 'network-interface/*')],
+      conditions: { StringEquals: { 'ec2:NetworkInterfaceID': pairs.map((p) => p.networkInterfaceId) } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'BetweenTheirInstances',
       actions: ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface'],
-      resources: [...eniArns, ...instanceArns],
+      resources: [ec2(at, 'instance/*')],
+      conditions: { StringEquals: { 'ec2:InstanceID': membersOf(pairs) } },
     }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'KeepAndTagTheConfiguredEnis',
-      // DeleteTags: a move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a
-      // maintenance window is ended early (lambda/maintenance.ts).
-      actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'],
-      resources: eniArns,
-    }),
-  );
+  ];
+  const fenced = membersOf(pairs.filter((p) => p.fence));
+  if (fenced.length > 0)
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'FenceFailedHoldersOfFencedPairs',
+        actions: ['ec2:StopInstances'],
+        resources: [ec2(at, 'instance/*')],
+        conditions: { StringEquals: { 'ec2:InstanceID': fenced } },
+      }),
+    );
   const verified = membersOf(pairs.filter((p) => p.verifyOs));
-  if (verified.length > 0) {
-    role.addToPrincipalPolicy(
+  if (verified.length > 0)
+    statements.push(
       new iam.PolicyStatement({
         sid: 'AskTheOsOfVerifiedPairs',
         actions: ['ssm:SendCommand'],
         resources: [
-          `arn:${stack.partition}:ssm:${stack.region}::document/AWS-RunShellScript`,
-          ...verified.map((i) => arn('instance', i)),
+          `arn:${at.partition}:ssm:${at.region}::document/AWS-RunShellScript`,
+          ...verified.map((i) => ec2(at, `instance/${i}`)),
         ],
       }),
     );
+  return statements;
+}
+
+/** The characters IAM counts for a policy of these statements (no whitespace), in the longest partition. */
+export const policyChars = (pairs: readonly Pair[]): number =>
+  JSON.stringify(
+    new iam.PolicyDocument({ statements: pairStatements(checkable(pairs), LONGEST_ARNS) }).toJSON(),
+  ).length;
+
+/** Every policy slot of a function whose pairs would not fit one managed policy, named, with what to do. */
+export function policyProblems(pairs: readonly Pair[], which: string): string[] {
+  return bySlot(pairs, policySlotOf).flatMap(([slot, members]) => {
+    const chars = policyChars(members);
+    return chars <= MANAGED_POLICY_CHARS
+      ? []
+      : [
+          `${which}: the permissions of ${members.length} pairs (${members.map((p) => p.name).join(', ')}), which share policy slot ${slot} by a hash of their names, make ${chars.toLocaleString('en')} characters, over IAM's ${MANAGED_POLICY_CHARS.toLocaleString('en')} per managed policy (verifyOs costs most: SendCommand takes instance ARNs): give some of these pairs a "group" (a function and role of their own)`,
+        ];
+  });
+}
+
+/**
+ * The function role's permissions: observing EC2 inline, and its pairs' permissions in one customer managed
+ * policy per policy slot (lib/grouping.ts), so that a pair added or removed changes only its own slot's policy
+ * and no other pair's permission is rewritten during the update. Logging, the notification topic and its key are
+ * granted by their owners.
+ */
+export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly Pair[]): void {
+  const stack = Stack.of(role);
+  const here: ArnParts = { partition: stack.partition, region: stack.region, account: stack.account };
+  for (const [slot, members] of bySlot(pairs, policySlotOf)) {
+    const policy = new iam.ManagedPolicy(scope, `PairPermissions${slot}`, {
+      description: `eni-failover: move the ENIs of ${members.map((p) => p.name).join(', ')}`.slice(0, 1000),
+      statements: pairStatements(members, here),
+      roles: [role],
+    });
+    // cdk-nag names a wildcard by its rendered ARN; the IDs are in the statement's condition.
+    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
+    for (const type of ['network-interface', 'instance'])
+      acknowledge(
+        policy,
+        `AwsSolutions-IAM5[Resource::arn:${shown(stack.partition, 'AWS::Partition')}:ec2:${shown(stack.region, 'AWS::Region')}:${shown(stack.account, 'AWS::AccountId')}:${type}/*]`,
+        `Scoped by ID in the statement's condition (ec2:NetworkInterfaceID, ec2:InstanceID) to the configured pairs: a third of an ARN's length, so that a stack's worth of pairs fits IAM's quotas`,
+      );
+  }
+  if (pairs.some((p) => p.verifyOs)) {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadTheOsAnswer',
         actions: ['ssm:GetCommandInvocation'],
         resources: ['*'],
-      }),
-    );
-  }
-  const fenced = membersOf(pairs.filter((p) => p.fence));
-  if (fenced.length > 0) {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'FenceFailedHoldersOfFencedPairs',
-        actions: ['ec2:StopInstances'],
-        resources: fenced.map((i) => arn('instance', i)),
       }),
     );
   }

@@ -30,6 +30,16 @@ function alarmOnAny(
   return alarm;
 }
 
+/** The pairs' names, as many as fit `max` characters (an alarm description holds 1,024), then how many more. */
+const namesWithin = (pairs: readonly Pair[], max: number): string => {
+  const names = pairs.map((p) => p.name);
+  let shown = names.length;
+  while (shown > 1 && names.slice(0, shown).join(', ').length > max) shown--;
+  return names.length === shown
+    ? names.join(', ')
+    : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more pairs`;
+};
+
 /** One function's errors: a failover stopped part-way (Lambda retries it). */
 export function functionErrorsAlarm(
   scope: Construct,
@@ -40,7 +50,7 @@ export function functionErrorsAlarm(
   return alarmOnAny(
     scope,
     'Errors',
-    `eni-failover: the function for ${pairs.map((p) => p.name).join(', ')} failed (a failover stopped part-way; Lambda retries it)`,
+    `eni-failover: the function for ${namesWithin(pairs, 800)} failed (a failover stopped part-way; Lambda retries it)`,
     fn.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
     notificationTopic,
   );

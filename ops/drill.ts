@@ -180,10 +180,38 @@ async function stackFunctions(deps: DrillDeps, stackName: string): Promise<strin
   return names.split(',');
 }
 
-/** The pairs a function manages, from its FAILOVER_PAIRS. */
-async function pairsOf(deps: DrillDeps, name: string): Promise<Pair[]> {
-  const config = await deps.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-  return JSON.parse(config.Environment?.Variables?.[ENV.pairs] ?? '[]') as Pair[];
+/** The pairs in a function's FAILOVER_PAIRS: functions deployed before the pairs moved to a file in the code. */
+async function inlinePairs(lambda: LambdaClient, name: string): Promise<Pair[] | undefined> {
+  const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+  const inline = config.Environment?.Variables?.[ENV.pairs];
+  return inline === undefined ? undefined : (JSON.parse(inline) as Pair[]);
+}
+
+/** The pairs that status results show: each names its pair, ENI and members. */
+const pairsIn = (results: readonly Result[]): Pair[] =>
+  results.flatMap((r) =>
+    r.state?.members && r.pair !== null && r.networkInterfaceId !== null
+      ? [
+          {
+            name: r.pair,
+            networkInterfaceId: r.networkInterfaceId,
+            primaryInstanceId: r.state.members.primary,
+            standbyInstanceId: r.state.members.standby,
+            deviceIndex: r.deviceIndex ?? 1,
+          },
+        ]
+      : [],
+  );
+const asList = (answer: Result | Result[]): Result[] => (Array.isArray(answer) ? answer : [answer]);
+
+/**
+ * The pairs a function manages: its FAILOVER_PAIRS where it has one, else its answer to `{"action":"status"}`
+ * (the stack puts the pairs in a file in the function's code, which the Lambda API does not show).
+ */
+export async function functionPairs(lambda: LambdaClient, name: string): Promise<Pair[]> {
+  return (
+    (await inlinePairs(lambda, name)) ?? pairsIn(asList(await invoke(lambda, name, { action: 'status' })))
+  );
 }
 
 /** The function that serves a pair: the stack's functions, asked which pairs each has. */
@@ -194,17 +222,19 @@ async function findFunction(
 ): Promise<{ name: string; pair: Pair }> {
   const known: string[] = [];
   for (const name of await stackFunctions(deps, stackName)) {
-    const pairs = await pairsOf(deps, name);
+    const inline = await inlinePairs(deps.lambda, name);
+    // A function answers the status of its own pair only (another's is `ignored`, unknown pair).
+    const pairs = inline ?? pairsIn(asList(await invoke(deps.lambda, name, { action: 'status', pair })));
     const found = pairs.find((p) => p.name === pair);
     if (found) return { name, pair: found };
-    known.push(...pairs.map((p) => p.name));
+    known.push(...(inline ?? (await functionPairs(deps.lambda, name))).map((p) => p.name));
   }
   throw new Error(`stack ${stackName} has no pair "${pair}"; it has: ${known.join(', ') || 'none'}`);
 }
 
 /** Invokes a function with a manual event; a FunctionError (the function threw) is thrown with its message. */
-async function invoke(deps: DrillDeps, name: string, event: unknown): Promise<Result | Result[]> {
-  const response = await deps.lambda.send(
+async function invoke(lambda: LambdaClient, name: string, event: unknown): Promise<Result | Result[]> {
+  const response = await lambda.send(
     new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode(JSON.stringify(event)) }),
   );
   const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
@@ -248,11 +278,12 @@ async function fleetStatus(deps: DrillDeps, options: Options): Promise<number> {
   const answers = await Promise.all(
     names.map(async (name) => {
       try {
-        const [pairs, answer] = await Promise.all([
-          pairsOf(deps, name),
-          invoke(deps, name, { action: 'status' }),
+        const [inline, answer] = await Promise.all([
+          inlinePairs(deps.lambda, name),
+          invoke(deps.lambda, name, { action: 'status' }),
         ]);
-        return { name, pairs, results: Array.isArray(answer) ? answer : [answer] };
+        const results = asList(answer);
+        return { name, pairs: inline ?? pairsIn(results), results };
       } catch (error) {
         return { name, error: (error as Error).message };
       }
@@ -310,7 +341,7 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
               ...(options.to ? { to: options.to } : {}),
               dryRun: options.command === 'drill',
             };
-    const answer = await invoke(deps, target.name, event);
+    const answer = await invoke(deps.lambda, target.name, event);
     const result = (Array.isArray(answer) ? answer[0] : answer) as Result;
     const code =
       options.command === 'status'

@@ -757,22 +757,20 @@ export class FakeEc2 {
         return {};
       }),
     );
-    // EC2 API Reference, DeleteTags: a key given with a value is deleted only if the value matches;
-    // deleting a key that is not there is not an error. One handler for ENIs and instances (a second
-    // registration of the same command replaces the first in aws-sdk-client-mock); an instance ID EC2 does not
-    // know is InvalidInstanceID.NotFound (EC2 API Reference, "Error codes").
+    // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value;
+    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the
+    // function deletes its intents and maintenance windows; one deleted meanwhile is skipped) and instances.
     m.on(DeleteTagsCommand).callsFake((input) =>
       this.mutate('DeleteTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          if (!eni && id.startsWith('i-') && !this.instances.has(id))
+          if (!eni && !id.startsWith('i-')) continue;
+          if (!eni && !this.instances.has(id))
             throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-          const tags = eni ? eni.tags : this.instanceTags.get(id);
-          if (!tags) continue;
-          for (const t of input.Tags ?? []) {
-            const key = t.Key as string;
-            if (t.Value === undefined || tags[key] === t.Value) delete tags[key];
-          }
+          const tags = eni ? eni.tags : (this.instanceTags.get(id) ?? {});
+          for (const t of input.Tags ?? [])
+            if (t.Key !== undefined && (t.Value === undefined || tags[t.Key] === t.Value)) delete tags[t.Key];
+          if (!eni) this.instanceTags.set(id, tags);
         }
         return {};
       }),

@@ -23,7 +23,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -35,9 +35,9 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { Ec2Adapter } from '../lambda/aws/ec2';
-import { ENV, parsePairs } from '../lambda/config';
 import type { Result } from '../lambda/result';
 import { holderOf } from '../lambda/view';
+import { functionPairs } from './drill';
 import type {
   AwsPort,
   CdkPort,
@@ -125,8 +125,7 @@ export function awsPort(c: SmokeClients, stackName: string): AwsPort {
       if (!stack) throw new Error(`stack ${stackName} does not exist after the deploy`);
       const [functionName] = output(stack, 'FunctionNames').split(',') as [string];
       const alarmTopics = output(stack, 'AlarmTopicArns').split(',');
-      const config = await c.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
-      const [pair] = parsePairs(JSON.parse(config.Environment?.Variables?.[ENV.pairs] ?? '[]'));
+      const [pair] = await functionPairs(c.lambda, functionName);
       if (!pair) throw new Error(`function ${functionName} protects no pair`);
       // The alarm on the primary's StatusCheckFailed whose action is this stack's alarm topic.
       const alarms = await c.cloudwatch.send(

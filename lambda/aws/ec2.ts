@@ -58,7 +58,11 @@ function toEniView(ni: NetworkInterface): EniView {
  * An instance's application status as the planner reads it: each check's own result by its ID, and whether
  * its reporting is suppressed. An instance EC2 did not answer for has no checks (no check is associated).
  */
-function toApplicationView(s: InstanceApplicationStatus | undefined): InstanceView['application'] {
+function toApplicationView(
+  s: InstanceApplicationStatus | undefined,
+  unreadable: string | undefined,
+): InstanceView['application'] {
+  if (unreadable !== undefined) return { checks: {}, suppressed: undefined, unreadable };
   const status = s?.ApplicationStatus;
   return {
     checks: Object.fromEntries(
@@ -221,7 +225,7 @@ export class Ec2Adapter implements Ec2Port {
         ebsStatus: status?.AttachedEbsStatus?.Status ?? 'unknown',
         applicationStatus: status?.ApplicationStatus?.Status ?? 'unknown',
         application: checkedIds.has(i.InstanceId)
-          ? toApplicationView(applications.get(i.InstanceId))
+          ? toApplicationView(applications.statuses.get(i.InstanceId), applications.unreadable)
           : undefined,
         launchTime: i.LaunchTime?.getTime(),
         maxInterfaces: limits?.card0Interfaces,
@@ -252,7 +256,23 @@ export class Ec2Adapter implements Ec2Port {
    * instance-level status, with `suppressed` and its ResumeAt, and each check's own detail (EC2 API Reference,
    * DescribeApplicationStatus). DescribeInstanceStatus has only the aggregate, without suppression.
    */
-  private async describeApplicationStatus(ids: string[]): Promise<Map<string, InstanceApplicationStatus>> {
+  private async describeApplicationStatus(
+    ids: string[],
+  ): Promise<{ statuses: Map<string, InstanceApplicationStatus>; unreadable?: string }> {
+    try {
+      return { statuses: await this.applicationStatuses(ids) };
+    } catch (error) {
+      // Transient errors are read through (the whole observation is asked again until the deadline), and
+      // the deadline's abort ends it. Any other answer from EC2 (UnauthorizedOperation, an API the region
+      // lacks) leaves the application checks unknown rather than failing the observation: a stopped
+      // holder is still moved off on its state and status checks.
+      const e = error as { name?: string; $fault?: string; message?: string };
+      if (this.isTransient(error) || e?.name === 'AbortError' || e?.$fault === undefined) throw error;
+      return { statuses: new Map(), unreadable: `${e.name}: ${e.message}` };
+    }
+  }
+
+  private async applicationStatuses(ids: string[]): Promise<Map<string, InstanceApplicationStatus>> {
     const out = new Map<string, InstanceApplicationStatus>();
     const ask = async (chunk: string[]) => {
       let token: string | undefined;

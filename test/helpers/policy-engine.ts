@@ -6,7 +6,9 @@
  * account, region and partition. Tests only: the evaluator is AGPL-3.0 and never bundled.
  */
 import { createHash } from 'node:crypto';
+import { isAbsolute, join } from 'node:path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { ENV, loadConfig, type Pair } from '../../lambda/config';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -235,8 +237,45 @@ export function releaseHops(old: CfnTemplate, next: CfnTemplate): Hop[] {
   return hops;
 }
 
+const envOf = (fn: Resource): Record<string, Json> =>
+  (fn.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
+
+/** The pairs a function reads, read by its own loader: its pairs file (in the assembly), its values resolved. */
+function pairsOfFunction(
+  fn: Resource,
+  resolve: (v: Json) => Json,
+  assembly: string | undefined,
+): readonly Pair[] {
+  const env = envOf(fn);
+  if (env[ENV.pairs] !== undefined) return loadConfig({ [ENV.pairs]: String(resolve(env[ENV.pairs])) }).pairs;
+  // The function's code as staged in the assembly: asset.<hash>, the hash its S3 key names (or asset metadata).
+  const key = (fn.Properties?.Code as { S3Key?: Json } | undefined)?.S3Key;
+  const assetPath =
+    (fn as { Metadata?: Record<string, Json> }).Metadata?.['aws:asset:path'] ??
+    (typeof key === 'string' ? `asset.${key.replace(/\.zip$/, '')}` : undefined);
+  if (typeof assetPath !== 'string' || assembly === undefined)
+    throw new Error('a function with a pairs file: pass the cloud assembly directory its code is staged in');
+  return loadConfig({
+    [ENV.pairsFile]: String(env[ENV.pairsFile]),
+    LAMBDA_TASK_ROOT: isAbsolute(assetPath) ? assetPath : join(assembly, assetPath),
+    ...(env[ENV.values] !== undefined ? { [ENV.values]: String(resolve(env[ENV.values])) } : {}),
+  }).pairs;
+}
+
+const isFailoverFunction = ([, f]: [string, Resource]) =>
+  f.Type === 'AWS::Lambda::Function' &&
+  (envOf(f)[ENV.pairsFile] !== undefined || envOf(f)[ENV.pairs] !== undefined);
+
+/** Each failover function's logical ID and the pairs it reads, as deployed (tokens resolved as in resolver()). */
+export function functionPairs(template: CfnTemplate, assembly: string): [string, readonly Pair[]][] {
+  const resolve = resolver(template);
+  return Object.entries(template.Resources)
+    .filter(isFailoverFunction)
+    .map(([id, fn]) => [id, pairsOfFunction(fn, resolve, assembly)]);
+}
+
 /** The hops a template's failover depends on, and the ones it must refuse. */
-export function hopsOf(template: CfnTemplate): Hop[] {
+export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
   const resolve = resolver(template);
   const resources = Object.entries(template.Resources);
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
@@ -404,17 +443,8 @@ export function hopsOf(template: CfnTemplate): Hop[] {
   }
 
   // 4. Each failover function's role: its failure destination, its notifications, its EC2 calls.
-  const envOf = (fn: Resource): Record<string, Json> =>
-    (fn.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
-  const functions = ofType('AWS::Lambda::Function').filter(([, f]) => envOf(f).FAILOVER_PAIRS !== undefined);
-  const pairsOf = (fn: Resource) =>
-    JSON.parse(String(resolve(envOf(fn).FAILOVER_PAIRS))) as {
-      networkInterfaceId: string;
-      primaryInstanceId: string;
-      standbyInstanceId: string;
-      fence?: boolean;
-      applicationCheckId?: string;
-    }[];
+  const functions = resources.filter(isFailoverFunction);
+  const pairsOf = (fn: Resource): readonly Pair[] => pairsOfFunction(fn, resolve, assembly);
   const ec2 = (type: 'instance' | 'network-interface' | 'application-status-check', id: string) =>
     `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
   const stranger = { networkInterfaceId: 'eni-0badbadbadbadbad0', primaryInstanceId: 'i-0badbadbadbadbad0' };
@@ -728,13 +758,21 @@ export function hopsOf(template: CfnTemplate): Hop[] {
 export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
   const results: HopResult[] = [];
   for (const hop of hops) {
+    // EC2 sets ec2:NetworkInterfaceID and ec2:InstanceID from the resource an action names (Service Authorization
+    // Reference, "Actions, resources, and condition keys for Amazon EC2"); the evaluator needs them given.
+    const [, type, id] =
+      /^arn:[^:]+:ec2:[^:]*:[^:]*:(network-interface|instance)\/(.+)$/.exec(hop.resource) ?? [];
+    const ec2Keys =
+      hop.action.startsWith('ec2:') && id
+        ? { [type === 'instance' ? 'ec2:InstanceID' : 'ec2:NetworkInterfaceID']: id }
+        : {};
     const answer = await runSimulation(
       {
         request: {
           principal: hop.principal,
           action: hop.action,
           resource: { resource: hop.resource, accountId: ACCOUNT },
-          contextVariables: hop.context ?? {},
+          contextVariables: { ...ec2Keys, ...hop.context },
         },
         identityPolicies: (hop.identityPolicies ?? []).map((policy, i) => ({ name: `policy${i}`, policy })),
         serviceControlPolicies: [],
@@ -754,8 +792,8 @@ export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
 }
 
 /** The hops whose answer is not the one the failover needs. */
-export async function brokenHops(template: CfnTemplate): Promise<string[]> {
-  return (await evaluate(hopsOf(template)))
+export async function brokenHops(template: CfnTemplate, assembly?: string): Promise<string[]> {
+  return (await evaluate(hopsOf(template, assembly)))
     .filter((r) => (r.expect === 'Allowed' ? r.got !== 'Allowed' : !/Denied$/.test(r.got)))
     .map((r) => `${r.name}: expected ${r.expect}, got ${r.got}`);
 }

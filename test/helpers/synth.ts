@@ -8,10 +8,7 @@ import type { StackConfig } from '../../lib/config-file';
 import { EniFailoverDemoStack } from '../../lib/demo-stack';
 import { EniFailoverStack } from '../../lib/stack';
 
-/** Pairs per group in pairs(n): one function's worth (its FAILOVER_PAIRS fits Lambda's environment). */
-export const PAIRS_PER_GROUP = 20;
-
-/** n valid, distinct pairs; beyond one function's worth, in groups g0, g1, ... of PAIRS_PER_GROUP. */
+/** n valid, distinct pairs, with no `group`: however many, they share one function. */
 export function pairs(n: number): Pair[] {
   const hex = (prefix: string, i: number) => `${prefix}-${i.toString(16).padStart(17, '0')}`;
   return Array.from({ length: n }, (_, i) => ({
@@ -20,7 +17,6 @@ export function pairs(n: number): Pair[] {
     primaryInstanceId: hex('i', 2 * i),
     standbyInstanceId: hex('i', 2 * i + 1),
     deviceIndex: 1,
-    ...(n > PAIRS_PER_GROUP ? { group: `g${Math.floor(i / PAIRS_PER_GROUP)}` } : {}),
   }));
 }
 
@@ -33,10 +29,16 @@ const CDK_CONTEXT = (
   }
 ).context;
 
-/** An App as the CDK CLI makes it from cdk.json, plus the given props (their context wins). */
+/** An App as the CDK CLI makes it from cdk.json (with asset metadata, as the CLI asks), plus the given props (their context wins). */
 export function newApp(props: AppProps = {}): App {
-  return new App({ ...props, context: { ...CDK_CONTEXT, ...props.context } });
+  return new App({
+    ...props,
+    context: { 'aws:cdk:enable-asset-metadata': true, ...CDK_CONTEXT, ...props.context },
+  });
 }
+
+/** Where a synthesized stack's cloud assembly is (its assets, the functions' pairs files among them). */
+export const assemblyOf = (stack: Stack): string => (stack.node.root as App).outdir;
 
 /** Synthesizes the configured stack in-process, with cdk-nag as the bin/ app runs it. */
 export function synthConfigured(config: StackConfig): { stack: Stack; template: Template } {

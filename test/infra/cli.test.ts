@@ -77,7 +77,7 @@ describe('the CDK app through the real CLI (npx cdk synth)', { timeout: 120_000 
     expect(reachedOut(r.err), `the CLI tried the network: ${attempts.join(', ')}\n${r.err}`).toBe(false);
     // The functions are prebuilt (npm run build): the synth bundles nothing, so needs no esbuild.
     expect(r.err).not.toContain('Bundling asset');
-    // Its functions are the prebuilt directories, staged as they are.
+    // Its functions are the prebuilt bundles, staged as they are.
     const template = JSON.parse(readFileSync(join(r.outdir, `${stackName}.template.json`), 'utf8')) as {
       Resources: Record<string, { Type: string; Metadata?: Record<string, string>; Properties?: unknown }>;
     };
@@ -87,8 +87,9 @@ describe('the CDK app through the real CLI (npx cdk synth)', { timeout: 120_000 
     );
     expect(failover.length).toBeGreaterThan(0);
     for (const fn of failover) {
+      // The prebuilt bundle, and the function's pairs beside it.
       const staged = join(r.outdir, String(fn.Metadata?.['aws:asset:path']));
-      expect(readdirSync(staged)).toEqual(['index.mjs']);
+      expect(readdirSync(staged).sort()).toEqual(['index.mjs', 'pairs.json']);
     }
   });
 

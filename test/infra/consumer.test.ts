@@ -458,7 +458,9 @@ describe('in an ES-module JavaScript app (.mjs) with only aws-cdk-lib and constr
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);
     // The construct made no topic of its own for notifications: only the function's alarm topic.
     expect(resourcesOf(template, 'AWS::SNS::Topic')).toHaveLength(1);
-    const publish = (await evaluate(hopsOf(template))).filter((r) => /: publish a result$/.test(r.name));
+    const publish = (await evaluate(hopsOf(template, join(dir, 'app', 'cdk.out')))).filter((r) =>
+      /: publish a result$/.test(r.name),
+    );
     expect(publish.map((r) => [r.resource, r.got])).toEqual([[TOPIC_ARN, 'Allowed']]);
   });
 

@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest';
 import type { ApplicationCheck, Pair } from '../../lambda/config';
 import type { StackConfig } from '../../lib/config-file';
 import { EniFailover } from '../../lib/eni-failover';
+import { slotOf } from '../../lib/grouping';
 import { EniFailoverStack } from '../../lib/stack';
 import { matches } from '../helpers/event-pattern';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { newApp, pairs } from '../helpers/synth';
+import { type CfnTemplate, functionPairs } from '../helpers/policy-engine';
+import { assemblyOf, newApp, pairs } from '../helpers/synth';
 
 /** The configured stack's template, without bundling the functions (these tests read the template only). */
 const templateOf = (config: StackConfig) =>
@@ -17,6 +19,15 @@ const templateOf = (config: StackConfig) =>
       config,
     }),
   );
+/** The pairs each failover function reads, as deployed: its pairs file in the cloud assembly, FAILOVER_VALUES resolved. */
+const deployedPairs = (config: StackConfig): Pair[] => {
+  const stack = new EniFailoverStack(newApp({ context: { 'aws:cdk:bundling-stacks': [] } }), 'EniFailover', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    config,
+  });
+  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  return functionPairs(template, assemblyOf(stack)).flatMap(([, read]) => [...read]);
+};
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 const resourcesOf = (template: Template) => template.toJSON().Resources as Resources;
 const ofType = (template: Template, type: string) =>
@@ -30,7 +41,8 @@ const schedules = (template: Template) =>
 
 describe('the reconcile schedule', () => {
   it('every failover function gets {"action":"reconcile"} every minute, retried within the minute, failures to the dead-letter queue', () => {
-    const template = templateOf({ pairs: pairs(40) });
+    // 20 of them in a group of their own: two functions.
+    const template = templateOf({ pairs: pairs(40).map((p, i) => (i < 20 ? p : { ...p, group: 'apart' })) });
     const functions = failoverFunctions(template);
     expect(functions).toHaveLength(2);
     const rules = schedules(template);
@@ -59,7 +71,8 @@ describe('the reconcile schedule', () => {
     expect(JSON.stringify(rule?.[1].Properties.Targets)).toContain('"MaximumEventAgeInSeconds":300');
     const off = templateOf({ pairs: pairs(2), reconcileScheduleMinutes: false });
     expect(schedules(off)).toEqual([]);
-    expect(ofType(off, 'AWS::Events::Rule')).toHaveLength(1);
+    // The state-change rules stay: one per slot the two pairs fill.
+    expect(ofType(off, 'AWS::Events::Rule')).toHaveLength(new Set(pairs(2).map(slotOf)).size);
   });
 
   it('a period that is not whole minutes is refused by name', () => {
@@ -293,38 +306,31 @@ describe('EC2 application status checks', () => {
     }
   });
 
-  it("the function's FAILOVER_PAIRS names the check it made by its ID, so that the function judges that check alone", () => {
+  it("the function's pairs name the check it made by its ID (through FAILOVER_VALUES), so that the function judges that check alone", () => {
     const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
     const fn = ofType(template, 'AWS::Lambda::Function').find(([, f]) =>
-      String(JSON.stringify(f.Properties.Environment)).includes('FAILOVER_PAIRS'),
+      String(JSON.stringify(f.Properties.Environment)).includes('FAILOVER_PAIRS_FILE'),
     )?.[1];
     if (!fn) throw new Error('no failover function in the template');
-    // Resolved as CloudFormation would: the check's ID where its GetAtt stands.
-    const env = (fn.Properties.Environment as { Variables: { FAILOVER_PAIRS: unknown } }).Variables;
-    const join = (env.FAILOVER_PAIRS as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-    const json = join[1]
-      .map((part) =>
-        typeof part === 'string'
-          ? part
-          : JSON.stringify(part) === JSON.stringify({ 'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'] })
-            ? 'asc-0123456789abcdef0'
-            : `<${JSON.stringify(part)}>`,
-      )
-      .join(join[0]);
-    const deployed = JSON.parse(json) as Pair[];
-    expect(deployed.find((p) => p.name === checked.name)?.applicationCheckId).toBe('asc-0123456789abcdef0');
+    // The ID is a token: it travels in FAILOVER_VALUES, which CloudFormation resolves.
+    expect(JSON.stringify(fn.Properties.Environment)).toContain(
+      JSON.stringify({ 'Fn::GetAtt': [checkId, 'ApplicationStatusCheckId'] }),
+    );
+    // Read as the function reads it (its loader, the pairs file, the values resolved as CloudFormation would).
+    const deployed = deployedPairs({ pairs: [{ ...checked, applicationCheck: settings }, plain] });
+    expect(deployed.find((p) => p.name === checked.name)?.applicationCheckId).toMatch(/^asc-[0-9a-f]{17}$/);
     // The pair without a check names none: its members' application status is not read.
     expect(deployed.find((p) => p.name === plain.name)).not.toHaveProperty('applicationCheckId');
   });
 
   it('a pair that names an existing check (applicationCheckId) gets no check and no association of its own', () => {
-    const named = templateOf({ pairs: [{ ...checked, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' }, plain] });
+    const config = { pairs: [{ ...checked, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' }, plain] };
+    const named = templateOf(config);
     expect(ofType(named, 'AWS::EC2::ApplicationStatusCheck')).toEqual([]);
     expect(ofType(named, 'Custom::ApplicationStatusCheckInstanceAssociation')).toEqual([]);
-    const env = JSON.stringify(
-      ofType(named, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Environment),
+    expect(deployedPairs(config).find((p) => p.name === checked.name)?.applicationCheckId).toBe(
+      'asc-0aaaaaaaaaaaaaaa1',
     );
-    expect(env).toContain('asc-0aaaaaaaaaaaaaaa1');
   });
 
   it('a pair that both makes a check and names one is refused by name', () => {
@@ -348,17 +354,20 @@ describe('EC2 application status checks', () => {
     );
   });
 
-  it('the stack limit counts them: 5 checks push a 170-pair stack over 500 resources, and it says so', () => {
+  it('the stack limit counts them: 3 checks push a 210-pair stack over 500 resources, and it says so', () => {
     const config = (checks: number) => ({
-      pairs: pairs(170).map((p, i) =>
+      pairs: pairs(210).map((p, i) =>
         i % 10 === 0 && i / 10 < checks
           ? { ...p, applicationCheck: { protocol: 'http' as const, port: 80 } }
           : p,
       ),
     });
-    expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBeLessThanOrEqual(500);
-    expect(() => templateOf(config(5))).toThrow(
-      /170 pairs in 9 groups make \d+ CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 4 more with an applicationCheck/,
+    // 210 x 2 alarms + 65 (lib/stack.ts): 485; each check 4 more, and the first 5: the association function's 4
+    // and the function role's ObserveApplicationStatus policy.
+    expect(Object.keys(resourcesOf(templateOf(config(0)))).length).toBe(485);
+    expect(Object.keys(resourcesOf(templateOf(config(2)))).length).toBe(485 + 2 * 4 + 5);
+    expect(() => templateOf(config(3))).toThrow(
+      /210 pairs in 1 function make 502 CloudFormation resources, over CloudFormation's limit of 500 per stack \(each pair takes 2 alarms, and 4 more with an applicationCheck/,
     );
   });
 });

@@ -14,7 +14,7 @@ import {
   hopsOf,
   REGION,
 } from '../helpers/policy-engine';
-import { newApp, pairs } from '../helpers/synth';
+import { assemblyOf, newApp, pairs } from '../helpers/synth';
 
 const NOTIFY_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ops-alerts`;
 const ALARM_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ec2-alarms`;
@@ -36,7 +36,7 @@ describe('a construct given its topics, as AWS authorizes it', () => {
       }),
       alarmTopic: sns.Topic.fromTopicArn(stack, 'Alarms', ALARM_ARN),
     });
-    results = await evaluate(hopsOf(Template.fromStack(stack).toJSON() as CfnTemplate));
+    results = await evaluate(hopsOf(Template.fromStack(stack).toJSON() as CfnTemplate, assemblyOf(stack)));
   });
   const broken = (r: HopResult) => (r.expect === 'Allowed' ? r.got !== 'Allowed' : !/Denied$/.test(r.got));
 

@@ -1,8 +1,9 @@
+import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { EniFailoverDemoStack } from '../../lib/demo-stack';
-import { groupProblems } from '../../lib/grouping';
+import { policyProblems } from '../../lib/function-role';
 import { EniFailoverStack } from '../../lib/stack';
 import {
   ACCOUNT,
@@ -15,14 +16,23 @@ import {
   releaseHops,
   resolver,
 } from '../helpers/policy-engine';
-import { newApp, pairs } from '../helpers/synth';
+import { assemblyOf, newApp, pairs } from '../helpers/synth';
 
 /** Synthesizes without bundling the function: the policies do not depend on its code. */
 const app = () => newApp({ context: { 'aws:cdk:bundling-stacks': [] } });
 const env = { account: ACCOUNT, region: REGION };
 const [a, b] = pairs(2) as [Pair, Pair];
+/** A template, and its cloud assembly: the functions' pairs files are assets there. */
+interface Synthesized {
+  readonly template: CfnTemplate;
+  readonly assembly: string;
+}
+const synthesized = (stack: Stack): Synthesized => ({
+  template: Template.fromStack(stack).toJSON() as CfnTemplate,
+  assembly: assemblyOf(stack),
+});
 const small = () =>
-  Template.fromStack(
+  synthesized(
     new EniFailoverStack(app(), 'Small', {
       env,
       config: {
@@ -34,22 +44,22 @@ const small = () =>
         notificationEmails: ['oncall@example.com'],
       },
     }),
-  ).toJSON() as CfnTemplate;
-const TEMPLATES: [string, () => CfnTemplate][] = [
-  [
-    'the demo',
-    () => Template.fromStack(new EniFailoverDemoStack(app(), 'EniFailoverDemo')).toJSON() as CfnTemplate,
-  ],
+  );
+const TEMPLATES: [string, () => Synthesized][] = [
+  ['the demo', () => synthesized(new EniFailoverDemoStack(app(), 'EniFailoverDemo'))],
   [
     'a small config (a fenced pair, a verified pair with an application check, an experiment, an e-mail)',
     small,
   ],
   [
-    '40 pairs in two groups',
+    '60 pairs with no group (one function), and 5 more in a group of their own',
     () =>
-      Template.fromStack(
-        new EniFailoverStack(app(), 'Forty', { env, config: { pairs: pairs(40) } }),
-      ).toJSON() as CfnTemplate,
+      synthesized(
+        new EniFailoverStack(app(), 'Sixty', {
+          env,
+          config: { pairs: pairs(65).map((p, i) => (i < 60 ? p : { ...p, group: 'apart' })) },
+        }),
+      ),
   ],
 ];
 const isBroken = (r: HopResult) => (r.expect === 'Allowed' ? r.got !== 'Allowed' : !/Denied$/.test(r.got));
@@ -59,9 +69,11 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
   let template: CfnTemplate;
   let results: HopResult[];
   beforeAll(async () => {
-    template = make();
-    results = await evaluate(hopsOf(template));
-  });
+    const made = make();
+    template = made.template;
+    results = await evaluate(hopsOf(template, made.assembly));
+    // 65 pairs make some 1,500 evaluations: 20-40 s alone, minutes when the whole suite shares two cores.
+  }, 300_000);
   const ofType = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
 
   it('allows every hop the failover needs and refuses what it must not do', () => {
@@ -82,9 +94,13 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     ).length;
     expect(functions).toBeGreaterThan(0);
     expect(count(results, /^topic .* -> function /)).toBe(functions);
-    // The rules of every function: the state-change (and Spot warning) rule and the reconcile schedule; and the
-    // rebalance rule where a pair asks for it (the small config's fenced pair does).
-    expect(count(results, /^rule .*StateChangeRule.* -> function /)).toBe(functions);
+    // Each function: a state-change (and Spot warning) rule per slot its pairs fill, and the reconcile schedule;
+    // a rebalance rule per slot that holds a pair asking for it (the small config's fenced pair does).
+    const stateChangeRules = ofType('AWS::Events::Rule').filter((r) =>
+      JSON.stringify(r).includes('EC2 Instance State-change Notification'),
+    ).length;
+    expect(stateChangeRules).toBeGreaterThanOrEqual(functions);
+    expect(count(results, /^rule .*StateChangeRule.* -> function /)).toBe(stateChangeRules);
     const rebalanceRules = ofType('AWS::Events::Rule').filter((r) =>
       JSON.stringify(r).includes('EC2 Instance Rebalance Recommendation'),
     ).length;
@@ -92,7 +108,7 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /^rule .*RebalanceRule.* -> dead-letter queue/)).toBe(rebalanceRules);
     expect(count(results, /^rule .*ReconcileSchedule.* -> function /)).toBe(functions);
     expect(count(results, /^subscription .* -> dead-letter queue/)).toBe(functions);
-    expect(count(results, /^rule .*StateChangeRule.* -> dead-letter queue/)).toBe(functions);
+    expect(count(results, /^rule .*StateChangeRule.* -> dead-letter queue/)).toBe(stateChangeRules);
     expect(count(results, /^rule .*ReconcileSchedule.* -> dead-letter queue/)).toBe(functions);
     expect(count(results, /: failed invocation -> dead-letter queue$/)).toBe(functions);
     expect(count(results, /: publish a result$/)).toBe(functions);
@@ -153,7 +169,8 @@ describe("the old template's custom resources, under the new template's policy (
 
 describe('the application status check alarms, as AWS authorizes them', () => {
   it("each member's StatusCheckFailed_Application alarm may publish to its alarm topic and use the topic's key", async () => {
-    const results = await evaluate(hopsOf(small()));
+    const { template, assembly } = small();
+    const results = await evaluate(hopsOf(template, assembly));
     const hops = results.filter((r) => /^alarm \S*(Primary|Standby)ApplicationCheck\S* -> /.test(r.name));
     // Two alarms (primary, standby), each: the topic, then the key for GenerateDataKey and Decrypt.
     expect(hops).toHaveLength(6);
@@ -163,8 +180,9 @@ describe('the application status check alarms, as AWS authorizes them', () => {
 
 describe('the evaluation fails when a hop is broken (mutations of the small config)', () => {
   let template: CfnTemplate;
+  let assembly: string;
   beforeAll(() => {
-    template = small();
+    ({ template, assembly } = small());
   });
   /** A copy of the template with one change. */
   const mutate = (change: (t: CfnTemplate) => void) => {
@@ -230,13 +248,17 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       /^alarm .* -> kms:GenerateDataKey on .*: expected Allowed/,
     ],
     [
-      "the function role's move statement is widened to *",
+      "the function role's ENI statement loses its condition (the IDs that scope it)",
       (t: CfnTemplate) => {
-        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
-          for (const s of statements)
-            if (s.Sid === 'MoveTheConfiguredEnisBetweenTheirInstances') s.Resource = '*';
+        for (const statements of statementsOf(t, 'AWS::IAM::ManagedPolicy'))
+          for (const s of statements) if (s.Sid === 'MoveKeepAndTagTheConfiguredEnis') delete s.Condition;
       },
       /ec2:AttachNetworkInterface on another ENI eni-0badbadbadbadbad0: expected Denied, got Allowed/,
+    ],
+    [
+      "the function role's instance statement is dropped",
+      (t: CfnTemplate) => dropSid(t, 'AWS::IAM::ManagedPolicy', 'BetweenTheirInstances'),
+      /ec2:AttachNetworkInterface on its instance i-.*: expected Allowed, got ImplicitlyDenied/,
     ],
     [
       "the function's permission for SNS is removed",
@@ -338,8 +360,8 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       /: ec2:TerminateInstances on i-.*: expected Denied, got Allowed/,
     ],
   ] as const)('%s', async (_name, change, finding) => {
-    expect(await brokenHops(template)).toEqual([]);
-    const broken = await brokenHops(mutate(change));
+    expect(await brokenHops(template, assembly)).toEqual([]);
+    const broken = await brokenHops(mutate(change), assembly);
     expect(
       broken.some((line) => finding.test(line)),
       broken.join('\n'),
@@ -347,7 +369,7 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
   });
 });
 
-describe("IAM's size quotas, on the resolved policies of the largest group a function takes", () => {
+describe("IAM's size quotas, on the resolved policies of the fullest function", () => {
   /** IAM counts policy characters without whitespace (IAM User Guide, "IAM and AWS STS quotas"). */
   const INLINE_PER_ROLE = 10_240;
   const MANAGED_POLICY = 6_144;
@@ -355,36 +377,35 @@ describe("IAM's size quotas, on the resolved policies of the largest group a fun
   /** The longest partition and region: ARNs are longest there. */
   const GOV = { account: ACCOUNT, region: 'us-gov-west-1', partition: 'aws-us-gov' };
 
-  /** As many pairs as one group takes, each with the most statements (fence, verifyOs) and the shortest IDs. */
-  function fullestGroup(): Pair[] {
-    const make = (n: number): Pair[] =>
-      Array.from({ length: n }, (_, i) => ({
-        name: `p${i}`,
-        networkInterfaceId: `eni-${(0x10000000 + i).toString(16)}`,
-        primaryInstanceId: `i-${(0x20000000 + 2 * i).toString(16)}`,
-        standbyInstanceId: `i-${(0x20000000 + 2 * i + 1).toString(16)}`,
-        deviceIndex: 1,
-        fence: true,
-        verifyOs: true,
-        group: 'full',
-      }));
+  /**
+   * As many pairs with no group as the policy slots take, each with the most statements (fence, verifyOs) and
+   * the longest IDs: the synth refuses the next one (by its slot, naming its pairs).
+   */
+  function fullestFunction(): Pair[] {
+    const make = (n: number): Pair[] => pairs(n).map((p) => ({ ...p, fence: true, verifyOs: true }));
     let n = 1;
-    while (groupProblems(make(n + 1)).length === 0) n++;
+    while (policyProblems(make(n + 1), 'f').length === 0) n++;
     return make(n);
   }
 
   it.each([
-    // The stack's region is known: CDK writes its partition and region as literals, and splits by their length.
-    ['a stack for us-gov-west-1', { account: ACCOUNT, region: GOV.region }],
+    // The stack's region is known: CDK writes its partition and region as literals.
+    ['a stack for us-gov-west-1', { account: ACCOUNT, region: GOV.region }, fullestFunction],
     // The region is known only at deploy: resolved here as the longest one.
-    ['an environment-agnostic stack, deployed to us-gov-west-1', undefined],
+    ['an environment-agnostic stack, deployed to us-gov-west-1', undefined, fullestFunction],
+    // The stack's edge (lib/stack.ts): plain pairs, as many as CloudFormation's 500 resources take.
+    [
+      '217 plain pairs (the most one stack holds) in us-gov-west-1',
+      { account: ACCOUNT, region: GOV.region },
+      () => pairs(217),
+    ],
   ])(
     '%s: every role within 10,240 characters inline, 6,144 per managed policy, 10 managed policies',
-    (_name, stackEnv) => {
-      const group = fullestGroup();
-      expect(group.length).toBeGreaterThan(20);
+    (_name, stackEnv, configured) => {
+      const all = configured();
+      expect(all.length).toBeGreaterThanOrEqual(60);
       const template = Template.fromStack(
-        new EniFailoverStack(app(), 'Full', { env: stackEnv, config: { pairs: group } }),
+        new EniFailoverStack(app(), 'Full', { env: stackEnv, config: { pairs: all } }),
       ).toJSON() as CfnTemplate;
       const resolve = resolver(template, GOV);
       const size = (doc: unknown) => JSON.stringify(resolve(doc)).length;
@@ -406,8 +427,19 @@ describe("IAM's size quotas, on the resolved policies of the largest group a fun
         for (const [id, p] of managed)
           expect(size(p.Properties?.PolicyDocument), id).toBeLessThanOrEqual(MANAGED_POLICY);
       }
-      // Every pair of the group is still within reach: the policies were split, not truncated.
-      expect(JSON.stringify(template)).toContain(group.at(-1)?.networkInterfaceId);
+      // Every pair is still within reach: split across the slots' policies, not truncated.
+      const policies = JSON.stringify(resources.filter(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy'));
+      for (const p of all) expect(policies).toContain(p.networkInterfaceId);
     },
   );
+
+  it('one pair more than the slots take is refused at synth, naming its slot, its pairs and the way out', () => {
+    const full = fullestFunction();
+    const more = [...full, { ...(pairs(full.length + 1).at(-1) as Pair), fence: true, verifyOs: true }];
+    expect(() =>
+      Template.fromStack(new EniFailoverStack(app(), 'Over', { env, config: { pairs: more } })),
+    ).toThrow(
+      /the pairs without a "group": the permissions of \d+ pairs \(.*\), which share policy slot \d by a hash of their names, make [\d,]+ characters, over IAM's 6,144 per managed policy .* give some of these pairs a "group"/,
+    );
+  });
 });

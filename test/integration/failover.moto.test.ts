@@ -1,6 +1,7 @@
 import {
   DeleteNetworkInterfaceCommand,
   DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -8,8 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Pair } from '../../lambda/config';
 import { execute } from '../../lambda/execute';
-import type { Result } from '../../lambda/result';
-import { TAG } from '../../lambda/view';
+import { plan } from '../../lambda/plan';
+import { automaticMovesOf, TAG } from '../../lambda/view';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { localFailover } from '../helpers/local-failover';
@@ -18,7 +19,8 @@ import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 /** The real function against moto's EC2 (and SSM). */
 const failoverFor = (pairs: Pair[]) => localFailover(pairs).invoke;
 
-const checks = (r: Result) => r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).filter(Boolean);
+const checks = (r: { reasons: string[] }) =>
+  r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).filter(Boolean);
 
 describe.runIf(runMotoTests)('failover against moto EC2', () => {
   let moto: Moto;
@@ -167,18 +169,39 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect(await w.where()).toMatchObject({ holder: w.standby, deviceIndex: 1 });
   });
 
-  it('flap damping reads the real tag: a second automatic move within the cool-down is refused', async () => {
+  it('flap damping reads the real tag: a fresh move damps a holder that still runs, never a stopped one', async () => {
     await w.stop(w.primary);
     const failover = failoverFor([w.pair]);
     expect(await failover(stopped(w.primary))).toMatchObject({ outcome: 'moved', to: w.standby });
+    // The automatic move is recorded on the ENI in EC2, and read back from it.
+    const adapter = new Ec2Adapter(w.ec2);
+    const obs = await adapter.observe(w.pair);
+    expect(automaticMovesOf(obs.eni?.tags ?? {}, Date.now())).toHaveLength(1);
+    // Moto cannot make a running instance impaired: the planner judges the observation EC2 gave, the
+    // standby's system check read as impaired. The fresh tag damps a move off a holder that still runs.
     await w.ec2.send(new StartInstancesCommand({ InstanceIds: [w.primary] }));
+    const running = await adapter.observe(w.pair);
+    const standby = running.instances[w.standby];
+    if (!standby) throw new Error('moto lost the standby');
+    const impaired = {
+      ...running,
+      instances: { ...running.instances, [w.standby]: { ...standby, systemStatus: 'impaired' } },
+    };
+    const damped = plan(w.pair, { kind: 'reconcile', pair: undefined }, impaired, Date.now());
+    expect(damped).toMatchObject({ kind: 'refused', from: w.standby, to: w.primary });
+    expect(checks(damped)).toEqual(['cooldown']);
+    // Damping by cause: the same fresh tag does not keep the address on a stopped holder; it is left at once.
     await w.stop(w.standby);
     const r = await failover(stopped(w.standby));
-    expect(checks(r)).toEqual(['cooldown']);
-    expect((await w.where()).holder).toBe(w.standby);
-    // With no cool-down the same event moves it back.
-    const undamped = failoverFor([{ ...w.pair, cooldownSeconds: 0 }]);
-    expect(await undamped(stopped(w.standby))).toMatchObject({ outcome: 'moved', to: w.primary });
+    expect(r).toMatchObject({ outcome: 'moved', from: w.standby, to: w.primary });
+    expect(checks(r)).toEqual([]);
+    expect((await w.where()).holder).toBe(w.primary);
+    // Each automatic move is recorded on the real ENI, and no intent is left behind.
+    const tags = (await w.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [w.eni] })))
+      .NetworkInterfaces?.[0]?.TagSet;
+    const moves = tags?.find((t) => t.Key === TAG.automaticMoves)?.Value?.split(' ');
+    expect(moves).toHaveLength(2);
+    expect((tags ?? []).filter((t) => t.Key?.startsWith(TAG.intent))).toEqual([]);
   });
 
   it('fencing stops the old holder through the real EC2 API', async () => {

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
-import { ec2Error } from '../../ops/fake-ec2';
-import { alarmMessage, snsAlarm } from '../helpers/events';
+import { ec2Error, throttled } from '../../ops/fake-ec2';
+import { alarmMessage, sample, snsAlarm } from '../helpers/events';
 import { type Harness, harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
@@ -142,6 +142,48 @@ describe('application health is the pair’s own check, never the instance aggre
     const r = await outcome(h.invoke({ action: 'status', pair: 'web' }));
     expect(r.state?.primary).toMatch(/application check asc-0aaaaaaaaaaaaaaa1 passed, /);
     expect(r.state?.standby).toMatch(/application check asc-0aaaaaaaaaaaaaaa1 passed \(suppressed\), /);
+  });
+});
+
+describe('DescribeApplicationStatus that cannot be read: state and status checks still decide', () => {
+  const denied = () => ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.');
+
+  it('a stopped holder is moved off (MOVED, not FAILED), and the result says once why the checks are unknown', async () => {
+    const h = checked();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    h.ec2.fail('DescribeApplicationStatus', denied(), Infinity);
+    const r = await outcome(h.invoke(reconcile));
+    expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
+    expect(h.ec2.holder()).toBe(STANDBY);
+    expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+    expect(r.reasons.filter((x) => /UnauthorizedOperation/.test(x))).toEqual([
+      expect.stringMatching(
+        /^application checks could not be read \(DescribeApplicationStatus: UnauthorizedOperation/,
+      ),
+    ]);
+    expect(h.published().map((p) => p.subject)).toEqual([expect.stringMatching(/: MOVED to i-\w+ in /)]);
+  });
+
+  it('a planned move to a standby whose own check cannot be read is refused, naming the error', async () => {
+    const h = checked();
+    h.ec2.fail('DescribeApplicationStatus', denied(), Infinity);
+    // A Spot warning about the healthy primary: a planned move, which needs the standby's own check passed.
+    const r = await outcome(h.invoke(sample('eventbridge-spot-interruption')));
+    expect(r.outcome).toBe('refused');
+    expect(r.reasons).toContainEqual(
+      expect.stringMatching(/^target-application: standby i-\w+ .*could not be read \(UnauthorizedOperation/),
+    );
+    expect(h.ec2.mutations).toEqual([]);
+    expect(h.ec2.holder()).toBe(PRIMARY);
+  });
+
+  it('a throttled DescribeApplicationStatus is read through: the check decides', async () => {
+    const h = checked();
+    h.ec2.set(PRIMARY, { appChecks: { [OWN]: { status: 'failed' } } });
+    h.ec2.fail('DescribeApplicationStatus', throttled(), 2);
+    const r = await outcome(h.invoke(appAlarm));
+    expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
+    expect(r.reasons.join('\n')).not.toMatch(/could not be read/);
   });
 });
 

@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parsePairs } from '../../lambda/config';
+import { ConfigError, loadConfig, parsePairs, valuePlaceholder } from '../../lambda/config';
 import { PAIR } from '../helpers/world';
 
 const env = (pairs: unknown, extra: Record<string, string> = {}) => ({
@@ -45,9 +48,38 @@ describe('configuration', () => {
 
   it('reports a missing variable and bad JSON', () => {
     expect(problemsOf(() => loadConfig({}))).toEqual([
-      'FAILOVER_PAIRS is not set: it must be a JSON array of pairs',
+      'FAILOVER_PAIRS is not set: it must be a JSON array of pairs (or FAILOVER_PAIRS_FILE a file of them)',
     ]);
     expect(problemsOf(() => loadConfig(env('[{"name":')))[0]).toMatch(/^FAILOVER_PAIRS is not valid JSON/);
+  });
+
+  it("reads the stack's pairs file (in the function's code), FAILOVER_VALUES filling its placeholders", () => {
+    const root = mkdtempSync(join(tmpdir(), 'eni-failover-config-'));
+    const write = (pairs: unknown) => writeFileSync(join(root, 'pairs.json'), JSON.stringify(pairs));
+    const fileEnv = (values?: unknown[]) => ({
+      FAILOVER_PAIRS_FILE: 'pairs.json',
+      LAMBDA_TASK_ROOT: root,
+      ...(values ? { FAILOVER_VALUES: JSON.stringify(values) } : {}),
+    });
+    write([{ ...PAIR, standbyInstanceId: valuePlaceholder(0) }]);
+    expect(loadConfig(fileEnv([PAIR.standbyInstanceId])).pairs).toEqual([PAIR]);
+    // A bad configuration fails at start-up, naming the file's field, as FAILOVER_PAIRS does.
+    expect(problemsOf(() => loadConfig(fileEnv([])))).toEqual([
+      `pairs.json[0].standbyInstanceId is ${valuePlaceholder(0)}, but FAILOVER_VALUES holds 0 value(s)`,
+    ]);
+    expect(problemsOf(() => loadConfig(fileEnv(['i-nope'])))).toEqual([
+      'pairs.json[0].standbyInstanceId must look like i-0123456789abcdef0, got "i-nope"',
+    ]);
+    write([PAIR, PAIR]);
+    expect(problemsOf(() => loadConfig(fileEnv()))[0]).toBe(
+      'pair name "web" is used twice: pairs.json[0] and pairs.json[1]',
+    );
+    expect(problemsOf(() => loadConfig({ ...fileEnv(), LAMBDA_TASK_ROOT: join(root, 'gone') }))[0]).toMatch(
+      /^FAILOVER_PAIRS_FILE pairs\.json: ENOENT/,
+    );
+    expect(problemsOf(() => loadConfig({ ...fileEnv(), FAILOVER_PAIRS: JSON.stringify([PAIR]) }))).toEqual([
+      'FAILOVER_PAIRS and FAILOVER_PAIRS_FILE are both set: set one',
+    ]);
   });
 
   it('lists every problem at once, each naming the field and the value received', () => {

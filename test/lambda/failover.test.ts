@@ -334,7 +334,7 @@ describe('failover: a failure at each step is published, thrown, and converges o
   it.each([
     // Whatever fails after the intent was written, the intent is deleted (DeleteTags).
     ['observe', 'DescribeInstances', 0, [], PRIMARY],
-    ['intent', 'CreateTags', 0, ['CreateTags'], PRIMARY],
+    ['intent', 'CreateTags', 0, ['CreateTags', 'DeleteTags'], PRIMARY],
     ['detach', 'DetachNetworkInterface', 0, ['CreateTags', 'DetachNetworkInterface', 'DeleteTags'], PRIMARY],
     ['attach', 'AttachNetworkInterface', 0, [...MUTATING.slice(0, 3), 'DeleteTags'], undefined],
     // The move's tags are written beside the keep: the ENI did move.
@@ -371,6 +371,24 @@ describe('failover: a failure at each step is published, thrown, and converges o
     expect(retry).toMatchObject({ outcome: holderAfter === STANDBY ? 'unchanged' : 'moved', pair: 'web' });
     // Whatever step failed, the retry leaves an address that survives its holder's termination.
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
+  });
+
+  it('an intent that EC2 wrote but whose CreateTags answered an error is deleted', async () => {
+    const h = harness();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    // EC2 carries out the CreateTags, then the answer is an error that is not retried, and the re-read
+    // that judges it does not show the tag yet (eventual consistency).
+    h.ec2.stale(1, 'CreateTags', 'CreateTags');
+    h.ec2.when('CreateTags', 'after', async () => {
+      throw ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.');
+    });
+
+    const error = await failure(h.invoke(stoppedEvent));
+
+    expect(error.message).toMatch(/intent failed: UnauthorizedOperation/);
+    expect(h.ec2.mutations).toEqual(['CreateTags', 'DeleteTags']);
+    expect(Object.keys(h.ec2.tags).filter((k) => k.startsWith(TAG.intent))).toEqual([]);
+    expect(h.ec2.holder()).toBe(PRIMARY);
   });
 
   it('the detach never settles: the wait ends before the Lambda does, and says where the ENI is', async () => {

@@ -5,6 +5,7 @@
 import {
   CreateTagsCommand,
   DeleteTagsCommand,
+  DetachNetworkInterfaceCommand,
   DisableApplicationStatusCheckSuppressionCommand,
   EnableApplicationStatusCheckSuppressionCommand,
 } from '@aws-sdk/client-ec2';
@@ -175,6 +176,24 @@ describe('maintenance: a holder whose application status reporting is suppressed
     expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
   });
 
+  it('suppression without a duration does not keep the ENI on a holder that stops or fails its system check', async () => {
+    for (const failure of [{ state: 'stopped' }, { systemStatus: 'impaired' }] as const) {
+      const h = harness({ pairs: [named] });
+      h.ec2.set(PRIMARY, { appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'failed' } } });
+      h.ec2.set(STANDBY, { appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'passed' } } });
+      // Lasts until disabled (EC2 API Reference, EnableApplicationStatusCheckSuppression); checks keep running.
+      await h.ec2.client.send(new EnableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));
+      expect((await outcome(h.invoke(reconcile))).outcome).toBe('unchanged');
+      h.ec2.set(PRIMARY, failure);
+      const r = await outcome(h.invoke(reconcile));
+      expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
+      expect(h.ec2.holder()).toBe(STANDBY);
+      // Force by need: neither a stopped holder nor one failing its system check answers.
+      expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
+      expect(h.published().map((p) => p.subject)).toEqual([expect.stringMatching(/: MOVED to i-\w+ in /)]);
+    }
+  });
+
   it('ending the window on the ENI says moves stay paused while the holder is suppressed; disabling suppression resumes them', async () => {
     const h = harness({ pairs: [named] });
     h.ec2.set(PRIMARY, { state: 'running', appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'failed' } } });
@@ -182,7 +201,7 @@ describe('maintenance: a holder whose application status reporting is suppressed
     await h.ec2.client.send(new EnableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));
     const r = await outcome(h.invoke({ action: 'maintenance', pair: 'web', minutes: 0 }));
     expect(r.reasons[0]).toMatch(
-      /^maintenance ended on the ENI, but automatic moves of pair web stay paused: in maintenance until it is resumed: /,
+      /^maintenance ended on the ENI, but moves of pair web for the holder's application check alone stay paused: in maintenance until it is resumed: /,
     );
     expect((await outcome(h.invoke(reconcile))).outcome).toBe('unchanged');
     await h.ec2.client.send(new DisableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));

@@ -695,6 +695,9 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
     [TAG.maintenanceBy]: 'kernel patch',
   });
   const reconcile: Planned = { kind: 'reconcile', pair: undefined };
+  const unreadable = {
+    application: { checks: {}, suppressed: undefined, unreadable: 'UnauthorizedOperation: not authorized' },
+  };
 
   it.each<[string, Planned, Observation, Record<string, unknown>, string[]?]>([
     [
@@ -770,6 +773,37 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
       { kind: 'unchanged', holder: PRIMARY },
     ],
     [
+      "the holder's application reporting suppressed, and it stopped: moved off at once, with Force",
+      reconcile,
+      world({ primary: { state: 'stopped', ...app('failed', {}, true) }, standby: app('passed') }),
+      { kind: 'move', to: STANDBY, detach: { force: true } },
+    ],
+    [
+      "the holder's application reporting suppressed, its EBS check impaired: moved off, without Force",
+      reconcile,
+      world({ primary: { ebsStatus: 'impaired', ...app('passed', {}, true) }, standby: app('passed') }),
+      { kind: 'move', to: STANDBY, detach: { force: false } },
+    ],
+    [
+      'application checks unreadable, holder stopped: moved off on its state, with Force',
+      reconcile,
+      world({ primary: { state: 'stopped', ...unreadable }, standby: unreadable }),
+      { kind: 'move', to: STANDBY, detach: { force: true } },
+    ],
+    [
+      'application checks unreadable, running holder: unchanged (no check reads failed)',
+      reconcile,
+      world({ primary: unreadable, standby: unreadable }),
+      { kind: 'unchanged', holder: PRIMARY },
+    ],
+    [
+      "own check failed, target's cannot be read: refused, naming the error",
+      reconcile,
+      world({ primary: app('failed'), standby: unreadable }),
+      { kind: 'refused' },
+      ['target-application'],
+    ],
+    [
       'a manual move during a window: moved',
       move('standby'),
       world({ eni: eni({ tags: window(30) }) }),
@@ -779,6 +813,19 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
     const p = plan(named, trigger, obs, NOW);
     expect(p).toMatchObject(want);
     if (checks) expect(checksOf(p)).toEqual(checks);
+  });
+
+  it('unreadable application checks: the reasons say why once, and a refusal names the error', () => {
+    const p = plan(named, reconcile, world({ primary: app('failed'), standby: unreadable }), NOW);
+    const said = p.reasons.filter((r) => r.includes('UnauthorizedOperation'));
+    expect(said).toEqual([
+      expect.stringMatching(
+        /^target-application: standby i-\w+ must pass .*could not be read \(UnauthorizedOperation/,
+      ),
+      expect.stringMatching(
+        /^application checks could not be read \(DescribeApplicationStatus: UnauthorizedOperation/,
+      ),
+    ]);
   });
 
   it('status and the pair state show the window and who set it', () => {
@@ -825,13 +872,20 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       },
     ],
   });
+  const named = { ...PAIR, applicationCheckId: 'asc-0aaaaaaaaaaaaaaa1' };
+  const ownCheck = (status: string) => ({
+    application: {
+      checks: { 'asc-0aaaaaaaaaaaaaaa1': { status, reason: undefined } },
+      suppressed: undefined,
+    },
+  });
   // Three automatic moves in the last hour, the last 10 s ago: both the cool-down and the flap limit would refuse.
   const recentlyMoved = {
     [TAG.automaticMoves]: [1_800_000, 600_000, 10_000]
       .map((ago) => new Date(NOW - ago).toISOString())
       .join(' '),
   };
-  type Expect = Partial<Record<'kind' | 'from' | 'to', unknown>> & {
+  type Expect = Partial<Record<'kind' | 'from' | 'to' | 'automatic', unknown>> & {
     force?: boolean;
     checks?: string[];
     reason?: RegExp;
@@ -864,10 +918,41 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       { kind: 'refused', checks: ['cooldown', 'flapping'] },
     ],
     [
-      'Spot warning about a holder that has stopped already: an ordinary failover, with Force',
+      'Spot warning about a holder that has stopped already: a planned move, with Force (by need)',
       spot(PRIMARY),
       world({ primary: { state: 'stopping' } }),
-      { kind: 'move', to: STANDBY, force: true },
+      { kind: 'move', to: STANDBY, force: true, automatic: false },
+    ],
+    [
+      'Spot warning about a holder whose EBS check failed, 10 s after its third automatic move: planned, not damped, no Force',
+      spot(PRIMARY),
+      world({ eni: eni({ tags: recentlyMoved }), primary: { ebsStatus: 'impaired' } }),
+      { kind: 'move', to: STANDBY, force: false, automatic: false, reason: /going away: Spot/ },
+    ],
+    [
+      'holder retires in 14 min and its own application check failed, recently moved: planned, not damped',
+      reconcile,
+      world({
+        eni: eni({ tags: recentlyMoved }),
+        primary: { ...retirement(14), ...ownCheck('failed') },
+        standby: ownCheck('passed'),
+      }),
+      { kind: 'move', to: STANDBY, force: false, automatic: false, reason: /scheduled instance-retirement/ },
+      named,
+    ],
+    [
+      "Spot warning about the holder, the standby's own check initializing: refused (target-application)",
+      spot(PRIMARY),
+      world({ primary: ownCheck('passed'), standby: ownCheck('initializing') }),
+      { kind: 'refused', checks: ['target-application'] },
+      named,
+    ],
+    [
+      "holder retires in 14 min, the standby's own check passed: moves",
+      reconcile,
+      world({ primary: { ...retirement(14), ...ownCheck('passed') }, standby: ownCheck('passed') }),
+      { kind: 'move', to: STANDBY, force: false },
+      named,
     ],
     [
       'Spot warning about the holder, standby stopped: refused, naming the check',

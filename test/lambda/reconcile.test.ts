@@ -157,6 +157,7 @@ describe('status of the whole fleet', () => {
       serving: true,
       redundant: false,
       lastMove: { at: '2026-11-20T08:00:00.000Z', from: STANDBY, to: PRIMARY },
+      members: { primary: PRIMARY, standby: STANDBY },
       events: { primary: [], standby: [] },
       plannedMove: null,
       automaticMoves: { lastHour: 0, limit: 3 },

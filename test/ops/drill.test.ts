@@ -254,6 +254,7 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   serving: true,
   redundant: true,
   lastMove: null,
+  members: { primary: PRIMARY, standby: STANDBY },
   events: { primary: [], standby: [] },
   plannedMove: null,
   automaticMoves: { lastHour: 0, limit: 3 },

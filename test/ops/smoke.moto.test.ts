@@ -14,12 +14,15 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENV, type Pair } from '../../lambda/config';
 import type { Result } from '../../lambda/result';
 import { TAG } from '../../lambda/view';
+import { functionPairs } from '../../ops/drill';
 import type { AwsPort, CdkPort, Deployed, SmokeDeps, SmokeOptions, SmokeReport } from '../../ops/smoke';
 import { runSmoke } from '../../ops/smoke';
 import { awsPort, CDK, smokeClients } from '../../ops/smoke-aws';
@@ -39,7 +42,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
  *   in the template refers to it; it only empties the default security group, which the smoke never uses.
  * A real account gets both. What the CLI prints goes to `log`, as the smoke's CDK port passes it on.
  */
-async function deployAsMotoCan(stackName: string, log: (line: string) => void): Promise<void> {
+async function deployAsMotoCan(stackName: string, log: (line: string) => void): Promise<string> {
   const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: '1', CDK_DISABLE_VERSION_CHECK: '1' };
   const out = mkdtempSync(join(tmpdir(), 'eni-failover-smoke-moto-'));
   const cdk = async (args: string[]) => {
@@ -57,7 +60,11 @@ async function deployAsMotoCan(stackName: string, log: (line: string) => void): 
   }
   writeFileSync(file, JSON.stringify(template));
   await cdk(['deploy', '--app', out, '--require-approval', 'never', '--method=direct']);
+  return out;
 }
+
+/** The cloud assembly the deploy above synthesized: the function's code, its pairs file among it. */
+let assembly: string | undefined;
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'events');
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
@@ -77,22 +84,50 @@ type Handler = (event: unknown, context: Context) => Promise<Result | Result[]>;
 /**
  * moto runs Lambda functions only in Docker, which these machines lack: the deployed function's code
  * (lambda/handler.ts) runs here instead, configured from the deployed function's environment as
- * Lambda would configure it, against moto's EC2 and notification topic.
+ * Lambda would configure it (its pairs file from the code the deploy uploaded), against moto's EC2 and
+ * notification topic.
  */
 async function functionStandIn(lambda: LambdaClient, functionName: string) {
   const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
-  Object.assign(process.env, config.Environment?.Variables);
+  const variables = config.Environment?.Variables ?? {};
+  if (!assembly) throw new Error('no deploy has run: the function code is in its cloud assembly');
+  const template = JSON.parse(readFileSync(join(assembly, `${options.stackName}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string; Metadata?: Record<string, string>; Properties?: object }>;
+  };
+  const code = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r.Properties).includes(ENV.pairsFile),
+  )?.Metadata?.['aws:asset:path'];
+  Object.assign(process.env, variables, {
+    [ENV.pairsFile]: join(assembly, String(code), String(variables[ENV.pairsFile])),
+  });
   const { handler } = (await import('../../lambda/handler')) as { handler: Handler };
   const context = { getRemainingTimeInMillis: () => 60_000, functionName, awsRequestId: 'smoke' } as Context;
   const invocations: unknown[] = [];
   return {
     invocations,
+    answer: (event: unknown) => handler(event, context),
     run: async (event: unknown) => {
       invocations.push(event);
       const answer = await handler(event, context);
       return (Array.isArray(answer) ? answer[0] : answer) as Result;
     },
   };
+}
+
+/** moto's Lambda, except that an invoke runs the function's code here (the operator's status, say). */
+function lambdaWithStandIn(): LambdaClient {
+  const moto = new LambdaClient({});
+  const lambda = new LambdaClient({});
+  mockClient(lambda)
+    .on(GetFunctionConfigurationCommand)
+    .callsFake((input) => moto.send(new GetFunctionConfigurationCommand(input)))
+    .on(InvokeCommand)
+    .callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => {
+      const fn = await functionStandIn(moto, input.FunctionName);
+      const answer = await fn.answer(JSON.parse(new TextDecoder().decode(input.Payload)));
+      return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(answer)) };
+    });
+  return lambda;
 }
 
 /** The alarm as CloudWatch delivers it through SNS (events/sns-alarm.json), for this alarm and instance. */
@@ -113,7 +148,7 @@ function stateChange(instanceId: string, state: string) {
 
 describe.runIf(runMotoTests)('npm run smoke against moto', () => {
   let moto: Moto;
-  const clients = () => smokeClients(options);
+  const clients = () => ({ ...smokeClients(options), lambda: lambdaWithStandIn() });
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -169,10 +204,7 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
       (await c.cloudformation.send(new DescribeStacksCommand({ StackName: options.stackName }))).Stacks?.[0]
         ?.Outputs ?? [];
     const value = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue as string;
-    const fn = await c.lambda.send(
-      new GetFunctionConfigurationCommand({ FunctionName: value('FunctionNames') }),
-    );
-    const [pair] = JSON.parse(fn.Environment?.Variables?.FAILOVER_PAIRS ?? '[]');
+    const [pair] = (await functionPairs(c.lambda, value('FunctionNames'))) as [Pair];
     await new EC2Client({}).send(
       new AttachNetworkInterfaceCommand({
         NetworkInterfaceId: pair.networkInterfaceId,
@@ -269,7 +301,7 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
       {
         deploy: async () => {
           calls.push('deploy');
-          await deployAsMotoCan(options.stackName, (l) => cdkLog.push(l));
+          assembly = await deployAsMotoCan(options.stackName, (l) => cdkLog.push(l));
           await asCloudFormationWould();
           standIn = await cloud(real);
         },
@@ -327,7 +359,8 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
     );
     expect(text).toMatch(/AWS::Logs::LogGroup \S+: aws logs delete-log-group/);
     expect(err.join('\n')).toBe('');
-  }, 120_000);
+    // cdk synth, bootstrap and deploy against moto: about 110 s alone on this 2-core machine under load, more in the whole suite.
+  }, 300_000);
 
   it('a path that does not behave: exit 1, the later paths are not run, and the stack is still destroyed', async () => {
     // The stack of the test above is still in moto (which cannot delete it): deploying again is a no-op.
