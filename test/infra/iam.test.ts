@@ -349,6 +349,28 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       /^experiment tags .*: ec2:DeleteTags naming no tag \(refused\): expected Denied, got Allowed$/,
     ],
     [
+      "the function role's untag loses its tag-key condition",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'UntagOnlyEniFailoverKeys')
+              delete (st.Condition as Record<string, unknown>)['ForAllValues:StringLike'];
+      },
+      /^function .*: ec2:DeleteTags Name on its ENI .* \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      // The policy before the fix: DeleteTags beside Attach/Detach/Modify/CreateTags, under their ENI-ID condition.
+      "the function role's untag back under the ENI-ID condition, which EC2 never sets for DeleteTags",
+      (t: CfnTemplate) => {
+        dropSid(t, 'AWS::IAM::Policy', 'UntagOnlyEniFailoverKeys');
+        for (const statements of statementsOf(t, 'AWS::IAM::ManagedPolicy'))
+          for (const st of statements)
+            if (st.Sid === 'MoveKeepAndTagTheConfiguredEnis')
+              st.Action = [st.Action as string[], 'ec2:DeleteTags'].flat();
+      },
+      /^function .*: ec2:DeleteTags on its ENI .*: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
       'the function role may terminate instances',
       (t: CfnTemplate) => {
         statementsOf(t, 'AWS::IAM::Policy')[0]?.push({
