@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, type CfnTemplate, evaluate, hopsOf, REGION } from '../helpers/policy-engine';
+import { ACCOUNT, type CfnTemplate, evaluate, functionPairs, hopsOf, REGION } from '../helpers/policy-engine';
 import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -369,7 +369,9 @@ describe('in the TypeScript app cdk init writes (CommonJS), with the README exam
     expect(fn?.Properties?.Handler).toBe('index.handler');
     const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
-    expect(JSON.stringify(env?.FAILOVER_PAIRS)).toContain('eni-0123456789abcdef0');
+    // The pairs travel in the function's code (pairs.json), read as the function reads them.
+    const [[, pairs] = ['', []]] = functionPairs(template, join(tsApp, 'cdk.out'));
+    expect(pairs.map((p) => p.networkInterfaceId)).toEqual(['eni-0123456789abcdef0']);
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe('arn:aws:sns:eu-west-1:123456789012:ops-alerts');
   });
 
@@ -458,7 +460,7 @@ describe('in an ES-module JavaScript app (.mjs) with only aws-cdk-lib and constr
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);
     // The construct made no topic of its own for notifications: only the function's alarm topic.
     expect(resourcesOf(template, 'AWS::SNS::Topic')).toHaveLength(1);
-    const publish = (await evaluate(hopsOf(template, join(dir, 'app', 'cdk.out')))).filter((r) =>
+    const publish = (await evaluate(hopsOf(template, join(esmApp, 'cdk.out')))).filter((r) =>
       /: publish a result$/.test(r.name),
     );
     expect(publish.map((r) => [r.resource, r.got])).toEqual([[TOPIC_ARN, 'Allowed']]);
