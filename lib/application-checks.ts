@@ -1,4 +1,4 @@
-import { CustomResource, Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { CustomResource, Duration, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -40,31 +40,65 @@ export function applicationCheckProblems(pairs: readonly Pair[]): string[] {
 export const ASSOCIATION_SERVICE_TIMEOUT = Duration.minutes(10);
 
 /**
+ * The tag that marks an application status check as this construct's (value: the service name). The association
+ * role's permission follows the tag, not the checks' IDs, so that it outlives the template that made them:
+ * CloudFormation puts the role's new policy in place before it runs the resource's update or the clean-up delete
+ * of an old check's resource (the function depends on its policy), and those disassociate what the old template
+ * listed. The Service Authorization Reference gives Associate/DisassociateApplicationStatusCheck the resource type
+ * application-status-check (required), whose condition keys include aws:ResourceTag/${TagKey}.
+ */
+export const CHECK_SERVICE_TAG = 'eni-failover:service';
+
+/**
  * The custom resources' function: one per construct, whatever the number of checks and experiments (it also
- * writes the tag the experiments select their target by). Its role may associate and
- * disassociate only the construct's checks, and only with the pairs' members (the Service Authorization
- * Reference gives both calls the resource type application-status-check, required, and instance);
- * DescribeApplicationStatusCheckAssociations takes no resource type, so `*`.
+ * writes the tag the experiments select their target by). Its role may associate and disassociate only checks
+ * tagged with the construct's service name; associate them only with the pairs' current members, disassociate
+ * them from any instance (an old member the update or clean-up drops is no longer in the template; the check
+ * is required, so no other check is touched). DescribeApplicationStatusCheckAssociations takes no resource
+ * type, so `*`.
  */
 export class AssociationProvider extends Construct {
   readonly serviceToken: string;
-  /** The statement that names each check and its instances, as the checks are made. */
-  private readonly scoped: iam.PolicyStatement;
+  /** The statements for the checks, added with the first check; the members named as the checks are made. */
+  private readonly checkStatements: iam.PolicyStatement[];
+  private readonly associateMembers: iam.PolicyStatement;
   /** The statement that names each experiment member, once there is one. */
   private tagging: iam.PolicyStatement | undefined;
   private readonly role: iam.Role;
 
-  constructor(scope: Construct, id: string, logRetention: logs.RetentionDays, removalPolicy?: RemovalPolicy) {
+  constructor(
+    scope: Construct,
+    id: string,
+    readonly serviceName: string,
+    logRetention: logs.RetentionDays,
+    removalPolicy?: RemovalPolicy,
+  ) {
     super(scope, id);
     const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.role = role;
     logGroup.grantWrite(role);
-    this.scoped = new iam.PolicyStatement({
-      sid: 'AssociateTheConstructsChecksWithTheirMembers',
-      actions: ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck'],
+    // One statement per resource type: a request names both the check and the instances, and each ARN must be
+    // allowed on its own (IAM User Guide, "Policy evaluation logic"), each with only the conditions its type has.
+    this.associateMembers = new iam.PolicyStatement({
+      sid: 'AssociateOnlyCurrentMembers',
+      actions: ['ec2:AssociateApplicationStatusCheck'],
     });
-    // this.scoped joins the policy with the first check: a provider made only for experiments associates nothing.
+    this.checkStatements = [
+      new iam.PolicyStatement({
+        sid: 'OnlyTheConstructsChecks',
+        actions: ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck'],
+        resources: [ec2Arn(this, 'application-status-check', '*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${CHECK_SERVICE_TAG}`]: serviceName } },
+      }),
+      this.associateMembers,
+      new iam.PolicyStatement({
+        sid: 'DisassociateFromAnyInstance',
+        actions: ['ec2:DisassociateApplicationStatusCheck'],
+        resources: [ec2Arn(this, 'instance', '*')],
+      }),
+    ];
+    // The check statements join the policy with the first check: a provider made only for experiments associates nothing.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadAssociationsBack',
@@ -79,7 +113,22 @@ export class AssociationProvider extends Construct {
     acknowledge(
       role,
       'AwsSolutions-IAM5[Resource::*]',
-      "DescribeApplicationStatusCheckAssociations supports no resource-level permissions (Service Authorization Reference); associate and disassociate are scoped to the construct's checks and the pairs' instances",
+      "DescribeApplicationStatusCheckAssociations supports no resource-level permissions (Service Authorization Reference); (dis)associate only checks tagged with the construct's service name, associate only with the pairs' instances; disassociate and untag eni-failover: keys on any instance, so that an update or clean-up can release an old member the new template no longer lists",
+    );
+    // cdk-nag names the resource as the template has it: a pseudo parameter where the stack's partition, region or
+    // account is known only at deploy.
+    const stack = Stack.of(this);
+    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+    const ec2Prefix = `arn:${shown(stack.partition, 'Partition')}:ec2:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}`;
+    acknowledge(
+      role,
+      `AwsSolutions-IAM5[Resource::${ec2Prefix}:application-status-check/*]`,
+      `Only checks tagged ${CHECK_SERVICE_TAG} = the construct's service name (aws:ResourceTag): a check an old template listed stays reachable for its clean-up`,
+    );
+    acknowledge(
+      role,
+      `AwsSolutions-IAM5[Resource::${ec2Prefix}:instance/*]`,
+      "Disassociate only from the construct's checks (the check is required), and remove only eni-failover: tags: an update or clean-up releases old members the new template no longer lists",
     );
     const fn = new lambda.Function(this, 'Function', {
       // Prebuilt with the SDK in our lock, which knows the application status check calls; the runtime's may not.
@@ -100,8 +149,9 @@ export class AssociationProvider extends Construct {
 
   /**
    * The resource that tags both members of an experiment pair with `key` = `value`, the tag its FIS experiment
-   * selects the ENI's holder by (lib/experiments.ts; lambda/custom/experiment-targets.ts). The role may write and
-   * remove only eni-failover: tags, only on these instances.
+   * selects the ENI's holder by (lib/experiments.ts; lambda/custom/experiment-targets.ts). The role may write
+   * only eni-failover: tags, only on these instances; it may remove eni-failover: tags from any instance, since
+   * the update that drops a member, or the clean-up of a removed pair, runs under the new template's policy.
    */
   tagExperimentTargets(
     scope: Construct,
@@ -111,16 +161,25 @@ export class AssociationProvider extends Construct {
     instanceIds: string[],
   ): CustomResource {
     if (this.tagging === undefined) {
+      const onlyOurKeys = {
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['eni-failover:*'] },
+        // A DeleteTags without tags deletes them all: require the keys.
+        Null: { 'aws:TagKeys': 'false' },
+      };
       this.tagging = new iam.PolicyStatement({
         sid: 'TagExperimentMembers',
-        actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
-        conditions: {
-          'ForAllValues:StringLike': { 'aws:TagKeys': ['eni-failover:*'] },
-          // A DeleteTags without tags deletes them all: require the keys.
-          Null: { 'aws:TagKeys': 'false' },
-        },
+        actions: ['ec2:CreateTags'],
+        conditions: onlyOurKeys,
       });
       this.role.addToPrincipalPolicy(this.tagging);
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'UntagOldExperimentMembers',
+          actions: ['ec2:DeleteTags'],
+          resources: [ec2Arn(this, 'instance', '*')],
+          conditions: onlyOurKeys,
+        }),
+      );
     }
     this.tagging.addResources(...instanceIds.map((i) => ec2Arn(scope, 'instance', i)));
     return new CustomResource(scope, id, {
@@ -141,11 +200,9 @@ export class AssociationProvider extends Construct {
     check: ec2.CfnApplicationStatusCheck,
     instanceIds: string[],
   ): CustomResource {
-    if (!this.scoped.hasResource) this.role.addToPrincipalPolicy(this.scoped);
-    this.scoped.addResources(
-      ec2Arn(scope, 'application-status-check', check.attrApplicationStatusCheckId),
-      ...instanceIds.map((i) => ec2Arn(scope, 'instance', i)),
-    );
+    if (!this.associateMembers.hasResource)
+      for (const s of this.checkStatements) this.role.addToPrincipalPolicy(s);
+    this.associateMembers.addResources(...instanceIds.map((i) => ec2Arn(scope, 'instance', i)));
     return new CustomResource(scope, id, {
       serviceToken: this.serviceToken,
       serviceTimeout: ASSOCIATION_SERVICE_TIMEOUT,
@@ -167,6 +224,7 @@ export class AssociationProvider extends Construct {
 export function applicationStatusChecks(
   scope: Construct,
   pairs: readonly Pair[],
+  serviceName: string,
 ): Map<string, ec2.CfnApplicationStatusCheck> {
   const checks = new Map<string, ec2.CfnApplicationStatusCheck>();
   for (const pair of pairs) {
@@ -189,7 +247,11 @@ export function applicationStatusChecks(
       // Included in the instance's application status (DescribeInstanceStatus), which its alarm watches; the
       // function reads the check's own result (DescribeApplicationStatus).
       aggregation: 'included',
-      tags: [{ key: 'Name', value: `eni-failover-${pair.name}` }],
+      tags: [
+        { key: 'Name', value: `eni-failover-${pair.name}` },
+        // What the association role's permission follows (AssociationProvider).
+        { key: CHECK_SERVICE_TAG, value: serviceName },
+      ],
     });
     // cfn-lint 1.51 predates this resource type (E3006); CloudFormation knows it.
     check.addMetadata('cfn-lint', { config: { ignore_checks: ['E3006'] } });

@@ -123,7 +123,13 @@ export class EniFailover extends Construct {
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const associations =
       pairs.some((p) => p.applicationCheck) || (props.experiments ?? []).length > 0
-        ? new AssociationProvider(this, 'ApplicationCheckAssociations', logRetention, removalPolicy)
+        ? new AssociationProvider(
+            this,
+            'ApplicationCheckAssociations',
+            this.serviceName,
+            logRetention,
+            removalPolicy,
+          )
         : undefined;
     // The construct ID (and so every logical ID under it) comes from the group's name, never its position.
     this.shards = groupPairs(pairs).map(

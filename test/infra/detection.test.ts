@@ -230,7 +230,7 @@ describe('EC2 application status checks', () => {
     );
   });
 
-  it('associated with both members by one resource per check, with a service timeout; its role may (dis)associate only that check and those members', () => {
+  it('associated with both members by one resource per check, with a service timeout; its role may (dis)associate only checks tagged with the service, associate only those members', () => {
     const [checkId] = ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0] ?? [];
     const associations = ofType(template, 'Custom::ApplicationStatusCheckAssociations');
     expect(associations).toHaveLength(1);
@@ -255,19 +255,32 @@ describe('EC2 application status checks', () => {
           ).Statement,
       );
     const ec2Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('ec2:'));
-    expect(ec2Actions.sort()).toEqual([
+    expect([...new Set(ec2Actions)].sort()).toEqual([
       'ec2:AssociateApplicationStatusCheck',
       'ec2:DescribeApplicationStatusCheckAssociations',
       'ec2:DisassociateApplicationStatusCheck',
     ]);
-    const scoped = JSON.stringify(
-      statements.find((s) => s.Sid === 'AssociateTheConstructsChecksWithTheirMembers')?.Resource,
+    const bySid = (sid: string) =>
+      statements.find((s) => s.Sid === sid) as { Resource: unknown; Condition?: unknown } | undefined;
+    // The checks by tag, which the check carries: the permission outlives the template that listed them.
+    const checkTags = (
+      (ofType(template, 'AWS::EC2::ApplicationStatusCheck')[0]?.[1].Properties.Tags ?? []) as {
+        Key: string;
+        Value: string;
+      }[]
+    ).filter((t) => t.Key === 'eni-failover:service');
+    expect(checkTags).toHaveLength(1);
+    expect(JSON.stringify(bySid('OnlyTheConstructsChecks')?.Resource)).toContain(
+      ':application-status-check/*',
     );
-    expect(scoped).toContain(':application-status-check/');
-    expect(scoped).toContain(`{"Fn::GetAtt":["${checkId}","ApplicationStatusCheckId"]}`);
-    for (const i of members) expect(scoped).toContain(`:instance/${i}`);
-    expect(scoped).not.toContain(plain.primaryInstanceId);
-    expect(scoped).not.toContain('"*"');
+    expect(bySid('OnlyTheConstructsChecks')?.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/eni-failover:service': checkTags[0]?.Value },
+    });
+    const associate = JSON.stringify(bySid('AssociateOnlyCurrentMembers')?.Resource);
+    for (const i of members) expect(associate).toContain(`:instance/${i}`);
+    expect(associate).not.toContain(plain.primaryInstanceId);
+    expect(associate).not.toContain('*');
+    expect(JSON.stringify(bySid('DisassociateFromAnyInstance')?.Resource)).toContain(':instance/*');
   });
 
   it("an alarm on each member's StatusCheckFailed_Application to the alarm topic, whose policy lets it publish", () => {

@@ -159,6 +159,29 @@ describe("the experiments' target tags over a pair's life (handler against the i
     expect(tagged()).toEqual({ [p.primaryInstanceId]: 'svc', [other]: 'svc' });
   });
 
+  it("an update whose untag of a dropped member is refused fails, naming EC2's refusal (the member keeps the tag, so it stays a target)", async () => {
+    await applyTags(fake.client, event('Create', both));
+    const changed = { ...both, InstanceIds: [p.primaryInstanceId, other] };
+    const update = event('Update', changed, {
+      PhysicalResourceId: `${key}=svc`,
+      OldResourceProperties: both,
+    });
+    fake.fail(
+      'DeleteTags',
+      ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
+    );
+    await expect(applyTags(fake.client, update)).rejects.toThrow(
+      'You are not authorized to perform this operation.',
+    );
+    expect(tagged()).toEqual({ [p.primaryInstanceId]: 'svc', [p.standbyInstanceId]: 'svc', [other]: 'svc' });
+    // Old properties that never tagged anything leave nothing to untag: the update succeeds.
+    const unparsable = event('Update', changed, {
+      PhysicalResourceId: `${key}=svc`,
+      OldResourceProperties: { TagKey: key },
+    });
+    expect(await applyTags(fake.client, unparsable)).toBe(`${key}=svc`);
+  });
+
   it("delete removes only its own value: another construct's tag on the same key stays", async () => {
     await applyTags(fake.client, event('Create', both));
     await applyTags(

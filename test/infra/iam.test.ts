@@ -13,6 +13,7 @@ import {
   type HopResult,
   hopsOf,
   REGION,
+  releaseHops,
   resolver,
 } from '../helpers/policy-engine';
 import { assemblyOf, newApp, pairs } from '../helpers/synth';
@@ -121,6 +122,48 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
       2 * ofType('Custom::ExperimentTargetTags').length,
     );
     expect(count(results, /^FIS .* -> assume /)).toBe(2 * ofType('AWS::FIS::ExperimentTemplate').length);
+  });
+});
+
+describe("the old template's custom resources, under the new template's policy (CloudFormation updates the role's policy first)", () => {
+  const checked = (p: Pair): Pair => ({ ...p, applicationCheck: { protocol: 'http', port: 8080 } });
+  const [web, api, spare] = pairs(3).map(checked) as [Pair, Pair, Pair];
+  const stack = (config: Pair[]) =>
+    Template.fromStack(
+      new EniFailoverStack(app(), 'Life', {
+        env,
+        config: { pairs: config, experiments: config.map((p) => p.name) },
+      }),
+    ).toJSON() as CfnTemplate;
+  let start: CfnTemplate;
+  beforeAll(() => {
+    start = stack([web, api]);
+  });
+
+  it.each([
+    ['change a member', () => [{ ...web, standbyInstanceId: spare.primaryInstanceId }, api]],
+    ['remove a pair', () => [web]],
+    ['rename a pair', () => [{ ...web, name: 'www' }, api]],
+  ] as const)('%s: every disassociate and untag of the old resources is allowed', async (_name, next) => {
+    const hops = releaseHops(start, stack(next()));
+    // Both association resources (their check and two members) and both tag resources (two members).
+    expect(hops).toHaveLength(2 * 3 + 2 * 2);
+    expect((await evaluate(hops)).filter(isBroken).map((r) => `${r.name}: got ${r.got}`)).toEqual([]);
+  });
+
+  it("a check of another service stays out of reach, and the finding names the old template's call", async () => {
+    const next = stack([web]);
+    const retagged = JSON.parse(JSON.stringify(start)) as CfnTemplate;
+    for (const r of Object.values(retagged.Resources))
+      if (r.Type === 'AWS::EC2::ApplicationStatusCheck')
+        for (const t of (r.Properties?.Tags ?? []) as { Key: string; Value: unknown }[])
+          if (t.Key === 'eni-failover:service') t.Value = 'someone-else';
+    const broken = (await evaluate(releaseHops(retagged, next))).filter(isBroken).map((r) => r.name);
+    expect(broken).toHaveLength(2);
+    for (const name of broken)
+      expect(name).toMatch(
+        /^old associations .*: ec2:DisassociateApplicationStatusCheck on its old check, under the new policy$/,
+      );
   });
 });
 
@@ -268,13 +311,22 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       /kms:CreateGrant not for an AWS resource \(refused\): expected Denied, got Allowed$/,
     ],
     [
-      "the association role's (dis)associate statement is widened to *",
+      "the association role's check statement loses its tag condition",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements) if (st.Sid === 'OnlyTheConstructsChecks') delete st.Condition;
+      },
+      /^associations .*: ec2:DisassociateApplicationStatusCheck on another service's check \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      "the association role's associate statement is widened to every instance",
       (t: CfnTemplate) => {
         for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
           for (const st of statements)
-            if (st.Sid === 'AssociateTheConstructsChecksWithTheirMembers') st.Resource = '*';
+            if (st.Sid === 'AssociateOnlyCurrentMembers')
+              st.Resource = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`;
       },
-      /^associations .*: ec2:AssociateApplicationStatusCheck on another check \(refused\): expected Denied, got Allowed$/,
+      /^associations .*: ec2:AssociateApplicationStatusCheck on another instance \(refused\): expected Denied, got Allowed$/,
     ],
     [
       'the experiment tagging may write any tag',
@@ -291,9 +343,32 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       (t: CfnTemplate) => {
         for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
           for (const st of statements)
-            if (st.Sid === 'TagExperimentMembers') delete (st.Condition as Record<string, unknown>).Null;
+            if (st.Sid === 'TagExperimentMembers' || st.Sid === 'UntagOldExperimentMembers')
+              delete (st.Condition as Record<string, unknown>).Null;
       },
       /^experiment tags .*: ec2:DeleteTags naming no tag \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      "the function role's untag loses its tag-key condition",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const st of statements)
+            if (st.Sid === 'UntagOnlyEniFailoverKeys')
+              delete (st.Condition as Record<string, unknown>)['ForAllValues:StringLike'];
+      },
+      /^function .*: ec2:DeleteTags Name on its ENI .* \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      // The policy before the fix: DeleteTags beside Attach/Detach/Modify/CreateTags, under their ENI-ID condition.
+      "the function role's untag back under the ENI-ID condition, which EC2 never sets for DeleteTags",
+      (t: CfnTemplate) => {
+        dropSid(t, 'AWS::IAM::Policy', 'UntagOnlyEniFailoverKeys');
+        for (const statements of statementsOf(t, 'AWS::IAM::ManagedPolicy'))
+          for (const st of statements)
+            if (st.Sid === 'MoveKeepAndTagTheConfiguredEnis')
+              st.Action = [st.Action as string[], 'ec2:DeleteTags'].flat();
+      },
+      /^function .*: ec2:DeleteTags on its ENI .*: expected Allowed, got ImplicitlyDenied$/,
     ],
     [
       'the function role may terminate instances',

@@ -624,6 +624,19 @@ describe('stable homes: a pair keeps its resources, and others theirs, when pair
       }
     }
     expect(untouched).toBeGreaterThan(60);
+    // A managed policy's Description cannot be updated: a change replaces the policy (CloudFormation Template
+    // Reference, AWS::IAM::ManagedPolicy). Every slot's, the newcomer's own included, stays as it was, so its slot's
+    // policy is updated in place (its document changes) rather than replaced beside the others.
+    const descriptions = (resources: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(resources as CfnTemplate['Resources'])
+          .filter(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy')
+          .map(([id, r]) => [id, r.Properties?.Description]),
+      );
+    expect(Object.keys(descriptions(was.resources))).toHaveLength(8);
+    expect(descriptions(now.resources)).toEqual(descriptions(was.resources));
+    const newcomers = now.home.get('newcomer policy') as string;
+    expect(JSON.stringify(was.resources[newcomers])).not.toContain(added.networkInterfaceId);
   }, 120_000);
 });
 
