@@ -57,7 +57,16 @@ describe.runIf(runMotoTests)('cdk bootstrap and cdk deploy against moto', () => 
     writeFileSync(file, JSON.stringify(config));
     const context = ['-c', `config=${file}`];
 
-    const bootstrap = await cdk(['bootstrap', 'aws://123456789012/us-east-1', ...context]);
+    // Its own output directory: bootstrap synthesizes the app too, and the CLI refuses to share cdk.out with
+    // another test file's CLI running at the same moment.
+    const bootstrapOut = mkdtempSync(join(tmpdir(), 'cdk-bootstrap-'));
+    const bootstrap = await cdk([
+      'bootstrap',
+      'aws://123456789012/us-east-1',
+      ...context,
+      '--output',
+      bootstrapOut,
+    ]);
     expect(bootstrap.code, bootstrap.log).toBe(0);
     const assembly = mkdtempSync(join(tmpdir(), 'cdk-out-'));
     const synth = await cdk(['synth', ...context, '--quiet', '--output', assembly]);

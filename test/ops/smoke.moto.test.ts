@@ -288,7 +288,16 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
     // The one step the README asks of a user first.
     await promisify(execFile)(
       CDK,
-      ['bootstrap', `aws://${ACCOUNT}/${REGION}`, '-c', 'demo=true', '--no-notices'],
+      // Its own output directory: the CLI refuses to share cdk.out with another test file's CLI.
+      [
+        'bootstrap',
+        `aws://${ACCOUNT}/${REGION}`,
+        '-c',
+        'demo=true',
+        '--no-notices',
+        '--output',
+        mkdtempSync(join(tmpdir(), 'cdk-bootstrap-')),
+      ],
       { cwd: ROOT, env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: '1', CDK_DISABLE_VERSION_CHECK: '1' } },
     );
     const real = awsPort(clients(), options.stackName);
