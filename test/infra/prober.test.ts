@@ -199,6 +199,19 @@ describe('the Lambda API through an interface endpoint, for a VPC without a NAT 
     });
   });
 
+  it('with the endpoint and no subnets given, the isolated subnets: a VPC without NAT has no others', () => {
+    // `subnets: undefined` overrides the isolated selection the helper passes: the construct's default is tested.
+    const { template } = synth({ isolated: true, probe: { lambdaEndpoint: true, subnets: undefined } });
+    const [fn] = proberFunction(template);
+    expect(fn?.Properties.VpcConfig.SubnetIds).toEqual([
+      { Ref: expect.stringMatching(/^Vpcapp/) },
+      { Ref: expect.stringMatching(/^Vpcapp/) },
+    ]);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('^Vpcapp') }, { Ref: Match.stringLikeRegexp('^Vpcapp') }],
+    });
+  });
+
   it('no endpoint unless asked', () => {
     const { template } = synth();
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
