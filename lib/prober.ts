@@ -168,9 +168,11 @@ export class Prober extends Construct {
       vpc: props.vpc,
       vpcSubnets: subnets,
       securityGroups: [this.securityGroup],
-      // A run that failed is not retried: the next minute's run replaces it. Overlapping runs are two at
-      // most; three leaves room for one that hangs until its timeout.
+      // A run that failed is not retried: the next minute's run replaces it; nor is a throttled one kept
+      // (Lambda would retry it for up to 6 hours): after 60 s, the least Lambda allows, the next run has begun.
+      // Overlapping runs are two at most; three leaves room for one that hangs until its timeout.
       retryAttempts: 0,
+      maxEventAge: Duration.seconds(60),
       reservedConcurrentExecutions: 3,
       environment: {
         [PROBE_ENV.targetsFile]: PROBE_TARGETS_FILE,

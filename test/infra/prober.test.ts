@@ -65,7 +65,7 @@ const proberFunction = (t: Template) =>
 describe("the prober in the pairs' VPC", () => {
   const { template, failover, stack } = synth();
 
-  it("one function in the VPC's private subnets, probing ~75 s a run, arm64, 128 MB, no retries", () => {
+  it("one function in the VPC's private subnets, probing ~75 s a run, arm64, 128 MB, no retries, no run kept past a minute", () => {
     const [fn] = proberFunction(template);
     expect(proberFunction(template)).toHaveLength(1);
     expect(fn?.Properties).toMatchObject({
@@ -83,6 +83,8 @@ describe("the prober in the pairs' VPC", () => {
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: stack.getLogicalId(failover.prober?.function.node.defaultChild as never) },
       MaximumRetryAttempts: 0,
+      // A throttled run is dropped after a minute, not retried for hours.
+      MaximumEventAgeInSeconds: 60,
     });
   });
 
