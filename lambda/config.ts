@@ -122,6 +122,12 @@ export const DEFAULT_COOLDOWN_SECONDS = 300;
 export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
 export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
 /** The prober's defaults (CONTRACT.md event 8). */
+/**
+ * The longest probe window, (failures - 1) x intervalMs. The prober counts failures within one run
+ * (about 75 s, a new one every minute) and the function takes evidence for 30 s: a longer window would
+ * never be seen whole by one run, so it would never detect.
+ */
+export const MAX_PROBE_WINDOW_MS = 30_000;
 export const DEFAULT_PROBE = {
   path: '/',
   expectStatus: 200,
@@ -333,6 +339,12 @@ function probeProblems(pairs: readonly Pair[], root: string): string[] {
     // A probe ends before the next one starts, so that one member never has two probes in flight.
     if (timeout >= interval)
       problems.push(`${at}.timeoutMs must be less than intervalMs (${interval}), got ${timeout}`);
+    const failures = probe.failures ?? DEFAULT_PROBE.failures;
+    const window = (failures - 1) * interval;
+    if (window > MAX_PROBE_WINDOW_MS)
+      problems.push(
+        `${at}: (failures - 1) x intervalMs is ${failures - 1} x ${interval} = ${window} ms, over ${MAX_PROBE_WINDOW_MS} ms: the evidence must fit within one prober run (about 75 s), so a longer window never detects; lower failures or intervalMs`,
+      );
     if (probe.protocol === 'tcp') {
       for (const field of ['path', 'expectStatus'] as const)
         if (probe[field] !== undefined)

@@ -27,7 +27,8 @@ export interface ProbeProps {
   /**
    * Subnets for the prober's network interfaces: private subnets with a route to the Lambda API (a NAT
    * gateway, or `lambdaEndpoint`).
-   * @default - the VPC's private subnets (with egress)
+   * @default - the VPC's private subnets with egress; with `lambdaEndpoint`, its isolated ones (a VPC without NAT has
+   * no subnets with egress)
    */
   readonly subnets?: ec2.SubnetSelection;
   /**
@@ -94,7 +95,10 @@ export class Prober extends Construct {
     }
     this.securityGroup = props.securityGroup ?? (own as ec2.SecurityGroup);
 
-    const subnets = props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    // The endpoint is for a VPC without a NAT gateway, which has no PRIVATE_WITH_EGRESS subnets to select.
+    const subnets = props.subnets ?? {
+      subnetType: props.lambdaEndpoint ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    };
     this.endpoint = props.lambdaEndpoint
       ? new ec2.InterfaceVpcEndpoint(this, 'LambdaEndpoint', {
           vpc: props.vpc,
@@ -164,9 +168,11 @@ export class Prober extends Construct {
       vpc: props.vpc,
       vpcSubnets: subnets,
       securityGroups: [this.securityGroup],
-      // A run that failed is not retried: the next minute's run replaces it. Overlapping runs are two at
-      // most; three leaves room for one that hangs until its timeout.
+      // A run that failed is not retried: the next minute's run replaces it; nor is a throttled one kept
+      // (Lambda would retry it for up to 6 hours): after 60 s, the least Lambda allows, the next run has begun.
+      // Overlapping runs are two at most; three leaves room for one that hangs until its timeout.
       retryAttempts: 0,
+      maxEventAge: Duration.seconds(60),
       reservedConcurrentExecutions: 3,
       environment: {
         [PROBE_ENV.targetsFile]: PROBE_TARGETS_FILE,

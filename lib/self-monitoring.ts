@@ -246,7 +246,7 @@ export function proberAlarms(
     blind: alarmOnAny(
       scope,
       'BlindAlarm',
-      `${prefix} cannot reach either member of a pair: its own path, or both members, are down; nothing moves on its evidence (the logs say which pair)`,
+      `${prefix} cannot reach either member of a pair (its own path, or both members, are down), or has never reached one this run (its security group or listener keeps the prober out); nothing moves on its evidence (the logs say which pair and member)`,
       own('ProbeBlind'),
       notificationTopic,
     ),

@@ -185,6 +185,7 @@ async function proberSees(w: Scene): Promise<string> {
         stop.abort();
       },
       blind: () => stop.abort(),
+      unreached: () => stop.abort(),
       record: () => {},
       error: () => {},
       now: () => Date.now(),

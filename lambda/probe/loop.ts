@@ -26,6 +26,12 @@ export interface ProberPorts {
   send(pair: Pair, evidence: Evidence): Promise<void>;
   /** Both members fail: the prober's own path may be the fault. Called once an episode. */
   blind(pair: Pair, errors: Record<Role, string>): void;
+  /**
+   * A member failed the pair's count of probes without ever having passed one this run: the prober may
+   * be kept out (its security group, a listener on another address), so it sends no evidence and pages
+   * this instead. Called once a run per member.
+   */
+  unreached(pair: Pair, member: Member, error: string): void;
   /** Every probe's result, for the metrics. */
   record(pair: Pair, member: Member, result: ProbeResult): void;
   /** A send that failed; the loop sends again on the next failed probe. */
@@ -41,6 +47,8 @@ export interface RunSummary {
   readonly probes: number;
   readonly sent: Evidence[];
   readonly blind: number;
+  /** Members paged as never reached. */
+  readonly unreached: number;
 }
 
 interface MemberState {
@@ -52,6 +60,10 @@ interface MemberState {
   seen: { passing: boolean; at: number } | undefined;
   /** Evidence sent for this run of failures; cleared by a pass. */
   sent: boolean;
+  /** Has it passed a probe this run? Only a member the prober has reached can be failed by it. */
+  everPassed: boolean;
+  /** "never reached" paged this run. */
+  unreachedPaged: boolean;
 }
 
 /** The errors kept in one piece of evidence: the newest, enough to show what failed. */
@@ -75,11 +87,20 @@ async function probePair(
   stop: AbortSignal | undefined,
 ): Promise<RunSummary> {
   const settings = probeSettings(pair);
-  if (!settings) return { pair: pair.name, probes: 0, sent: [], blind: 0 };
+  if (!settings) return { pair: pair.name, probes: 0, sent: [], blind: 0, unreached: 0 };
   const states = members.map(
-    (): MemberState => ({ failures: 0, first: 0, last: 0, errors: [], seen: undefined, sent: false }),
+    (): MemberState => ({
+      failures: 0,
+      first: 0,
+      last: 0,
+      errors: [],
+      seen: undefined,
+      sent: false,
+      everPassed: false,
+      unreachedPaged: false,
+    }),
   );
-  const summary = { pair: pair.name, probes: 0, sent: [] as Evidence[], blind: 0 };
+  const summary = { pair: pair.name, probes: 0, sent: [] as Evidence[], blind: 0, unreached: 0 };
   let blindPaged = false;
   const sends: Promise<void>[] = [];
   let next = ports.now();
@@ -107,6 +128,16 @@ async function probePair(
     members.forEach((m, i) => {
       const state = states[i] as MemberState;
       const other = states[1 - i] as MemberState;
+      // A member never reached may be one the prober is kept out of, not one that is down: its failures
+      // would move the address off a healthy primary, so they page instead of being sent.
+      if (!state.everPassed) {
+        if (state.failures >= settings.failures && !state.unreachedPaged) {
+          state.unreachedPaged = true;
+          summary.unreached++;
+          ports.unreached(pair, m, state.errors.at(-1) ?? '?');
+        }
+        return;
+      }
       const evidence = evidenceOf(m, state, members[1 - i] as Member, other);
       if (!evidence || state.sent || evidenceProblems(pair, evidence, ports.now()).length > 0) return;
       state.sent = true;
@@ -128,7 +159,7 @@ async function probePair(
 function observe(state: MemberState, r: ProbeResult, at: number): void {
   state.seen = { passing: r.ok, at };
   if (r.ok) {
-    Object.assign(state, { failures: 0, errors: [], sent: false });
+    Object.assign(state, { failures: 0, errors: [], sent: false, everPassed: true });
     return;
   }
   if (state.failures === 0) state.first = at;

@@ -111,6 +111,14 @@ export function createProber(deps: ProberDeps) {
       logger.error('prober cannot reach either member', { pair: pair.name, errors });
       service.singleMetric().addMetric('ProbeBlind', MetricUnit.Count, 1);
     },
+    // The same path as "cannot reach either member": the blind alarm pages on ProbeBlind.
+    unreached: (pair, m, error) => {
+      logger.error(
+        `prober has never reached ${m.instanceId} (${m.role}, ${m.address}): check that its security group lets the prober in on the probed port and that the service listens on its primary address`,
+        { pair: pair.name, instanceId: m.instanceId, error },
+      );
+      service.singleMetric().addMetric('ProbeBlind', MetricUnit.Count, 1);
+    },
     record: (pair, m, r) => {
       const metrics = memberMetrics(pair, m);
       metrics.addMetric('ProbeLatency', MetricUnit.Milliseconds, r.ms);
@@ -131,6 +139,7 @@ export function createProber(deps: ProberDeps) {
         probes: s.probes,
         sent: s.sent.length,
         blind: s.blind,
+        unreached: s.unreached,
       }));
       logger.info('probe run ended', { summaries: answer });
       return answer;

@@ -54,6 +54,9 @@ async function world(base: number, settle: Settle, option: Partial<ProbeOption> 
     blind: () => {
       blind++;
     },
+    unreached: () => {
+      blind++;
+    },
     record: (_, m, r) => {
       if (m.role === 'primary' && !r.ok) failures++;
     },

@@ -793,7 +793,8 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
   }
 
   // 6. The prober (issue 17): it may invoke the failover functions whose pairs it probes, and nothing else:
-  // no other function, no EC2 change, no topic (its pages go through alarms on its metrics).
+  // no other function, no attach, detach or instance change (only the VPC-access network-interface actions every VPC
+  // function's role holds, on *), no topic (its pages go through alarms on its metrics).
   // Its targets read by its own loader, from the file in its code (as the failover functions' pairs).
   const probers = ofType('AWS::Lambda::Function').filter(
     ([, f]) => envOf(f)[PROBE_ENV.targetsFile] !== undefined,

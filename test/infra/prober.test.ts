@@ -65,7 +65,7 @@ const proberFunction = (t: Template) =>
 describe("the prober in the pairs' VPC", () => {
   const { template, failover, stack } = synth();
 
-  it("one function in the VPC's private subnets, probing ~75 s a run, arm64, 128 MB, no retries", () => {
+  it("one function in the VPC's private subnets, probing ~75 s a run, arm64, 128 MB, no retries, no run kept past a minute", () => {
     const [fn] = proberFunction(template);
     expect(proberFunction(template)).toHaveLength(1);
     expect(fn?.Properties).toMatchObject({
@@ -83,6 +83,8 @@ describe("the prober in the pairs' VPC", () => {
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: stack.getLogicalId(failover.prober?.function.node.defaultChild as never) },
       MaximumRetryAttempts: 0,
+      // A throttled run is dropped after a minute, not retried for hours.
+      MaximumEventAgeInSeconds: 60,
     });
   });
 
@@ -196,6 +198,19 @@ describe('the Lambda API through an interface endpoint, for a VPC without a NAT 
       FromPort: 443,
       ToPort: 443,
       SourceSecurityGroupId: Match.anyValue(),
+    });
+  });
+
+  it('with the endpoint and no subnets given, the isolated subnets: a VPC without NAT has no others', () => {
+    // `subnets: undefined` overrides the isolated selection the helper passes: the construct's default is tested.
+    const { template } = synth({ isolated: true, probe: { lambdaEndpoint: true, subnets: undefined } });
+    const [fn] = proberFunction(template);
+    expect(fn?.Properties.VpcConfig.SubnetIds).toEqual([
+      { Ref: expect.stringMatching(/^Vpcapp/) },
+      { Ref: expect.stringMatching(/^Vpcapp/) },
+    ]);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      SubnetIds: [{ Ref: Match.stringLikeRegexp('^Vpcapp') }, { Ref: Match.stringLikeRegexp('^Vpcapp') }],
     });
   });
 

@@ -137,6 +137,23 @@ describe('configuration', () => {
     ]);
   });
 
+  it('a probe window, (failures - 1) x intervalMs, up to 30 s: one that would not fit within one prober run is named', () => {
+    const probed = (probe: Record<string, unknown>) => ({
+      ...PAIR,
+      probe: { protocol: 'tcp', port: 80, ...probe },
+    });
+    // 30 s exactly, the longest: 4 x 7.5 s, and the defaults' 2 s.
+    expect(parsePairs([probed({ failures: 5, intervalMs: 7_500 })])[0]?.probe?.failures).toBe(5);
+    expect(parsePairs([probed({})])).toHaveLength(1);
+    expect(problemsOf(() => parsePairs([probed({ failures: 20, intervalMs: 10_000 })]))).toEqual([
+      'FAILOVER_PAIRS[0].probe: (failures - 1) x intervalMs is 19 x 10000 = 190000 ms, over 30000 ms: the evidence must fit within one prober run (about 75 s), so a longer window never detects; lower failures or intervalMs',
+    ]);
+    // Each part within its own range, the window over.
+    expect(problemsOf(() => parsePairs([probed({ failures: 7, intervalMs: 6_000 })]))[0]).toMatch(
+      /probe: \(failures - 1\) x intervalMs is 6 x 6000 = 36000 ms, over 30000 ms/,
+    );
+  });
+
   it('rejects an empty list and a non-list', () => {
     expect(problemsOf(() => parsePairs([]))).toEqual(['FAILOVER_PAIRS must list at least one pair']);
     expect(problemsOf(() => parsePairs({ pairs: [] }))[0]).toMatch(/^FAILOVER_PAIRS /);

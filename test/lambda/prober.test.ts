@@ -39,6 +39,7 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
   };
   const sent: Evidence[] = [];
   const blind: string[] = [];
+  const unreached: string[] = [];
   const records: { role: string; ok: boolean; ms: number }[] = [];
   const ports: ProberPorts = {
     probe,
@@ -46,6 +47,7 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
       sent.push(e);
     },
     blind: (p) => blind.push(p.name),
+    unreached: (_, m) => unreached.push(m.instanceId),
     record: (_, m, r) => records.push({ role: m.role, ok: r.ok, ms: r.ms }),
     error: (_, e) => {
       throw e;
@@ -54,7 +56,7 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
     sleep: (ms) => sleep(Math.max(0, ms)),
   };
   const run = (ms: number) => runProber([probed], ports, Date.now() + ms);
-  return { primary, standby, port, pair, sent, blind, records, run };
+  return { primary, standby, port, pair, sent, blind, unreached, records, run };
 }
 
 describe('one probe', () => {
@@ -147,20 +149,49 @@ describe('the prober loop against loopback members', () => {
     expect(m.sent).toEqual([]);
   });
 
-  it('the standby is down, the holder fine: evidence about the standby only (the function moves nothing for it)', async () => {
+  it('the standby dies, the holder fine: evidence about the standby only (the function moves nothing for it)', async () => {
     const m = await setup(22);
+    const running = m.run(1_500);
+    await sleep(250);
     await m.standby.set({ kind: 'down' });
-    await m.run(1_200);
+    await running;
 
     expect(m.sent.map((e) => e.instanceId)).toEqual([STANDBY]);
+    expect(m.unreached).toEqual([]);
   });
 
-  it('a service that answers 503: failed by status', async () => {
+  it('a service that starts answering 503: failed by status', async () => {
     const m = await setup(24);
+    const running = m.run(1_400);
+    await sleep(250);
     await m.primary.set({ kind: 'status', code: 503 });
-    await m.run(1_000);
+    await running;
 
     expect(m.sent[0]?.errors).toEqual(['status 503', 'status 503', 'status 503']);
+  });
+
+  it('a holder the prober never reaches (its security group, a listener elsewhere): no evidence, "never reached" paged once', async () => {
+    const m = await setup(30);
+    await m.primary.set({ kind: 'down' });
+    await m.run(1_600);
+
+    const failures = m.records.filter((r) => r.role === 'primary' && !r.ok).length;
+    expect(failures).toBeGreaterThanOrEqual(6);
+    expect(m.sent).toEqual([]);
+    expect(m.unreached).toEqual([PRIMARY]);
+    expect(m.blind).toEqual([]);
+  });
+
+  it('a holder that answered, then died: evidence sent, nothing paged as never reached', async () => {
+    const m = await setup(32);
+    const running = m.run(1_600);
+    await sleep(250);
+    expect(m.records.some((r) => r.role === 'primary' && r.ok)).toBe(true);
+    await m.primary.set({ kind: 'down' });
+    await running;
+
+    expect(m.sent.map((e) => [e.instanceId, e.failures])).toEqual([[PRIMARY, 3]]);
+    expect(m.unreached).toEqual([]);
   });
 });
 
@@ -190,11 +221,12 @@ describe("the prober entry: addresses from the function's status, evidence by as
       serviceName: 'test',
       namespace: 'EniFailoverTest',
     });
-    await m.primary.set({ kind: 'down' });
+    // It dies after the first probes have reached it: a member never reached sends no evidence.
+    setTimeout(() => void m.primary.set({ kind: 'down' }), 300);
 
     const answer = await run({}, { getRemainingTimeInMillis: () => 60_000 });
 
-    expect(answer).toEqual([{ pair: 'web', probes: expect.any(Number), sent: 1, blind: 0 }]);
+    expect(answer).toEqual([{ pair: 'web', probes: expect.any(Number), sent: 1, blind: 0, unreached: 0 }]);
     const calls = mock.commandCalls(InvokeCommand).map((c) => c.args[0].input);
     expect(calls[0]).toMatchObject({ FunctionName: 'failover-web', Payload: '{"action":"status"}' });
     const sent = calls.filter((c) => c.InvocationType === 'Event');
