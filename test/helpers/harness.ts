@@ -6,7 +6,8 @@ import { Ec2Adapter } from '../../lambda/aws/ec2';
 import { publishResult } from '../../lambda/aws/sns';
 import type { Pair } from '../../lambda/config';
 import type { Clock, OsPort } from '../../lambda/execute';
-import { createFailover } from '../../lambda/failover';
+import { createFailover, FailoverError } from '../../lambda/failover';
+import type { Result } from '../../lambda/result';
 import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
 import { PAIR, PRIMARY, STANDBY } from './world';
 
@@ -103,4 +104,20 @@ export function fleet(n: number): { h: Harness; pairs: Pair[] } {
     h.ec2.place(p.primaryInstanceId, 1, p.networkInterfaceId);
   }
   return { h, pairs };
+}
+
+/** Every result of an invocation; a failure part-way answers the results it published before throwing. */
+export async function results(promise: Promise<unknown>): Promise<Result[]> {
+  try {
+    const r = await promise;
+    return (Array.isArray(r) ? r : [r]) as Result[];
+  } catch (error) {
+    if (error instanceof FailoverError) return error.results;
+    throw error;
+  }
+}
+
+/** What Lambda returns for a one-pair event or, for a failure part-way, the result it published before throwing. */
+export async function outcome(promise: Promise<unknown>): Promise<Result> {
+  return (await results(promise))[0] as Result;
 }

@@ -3,12 +3,11 @@
 // made (Force or not), every invocation's outcome, and the pages sent.
 import { AttachNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { TAG } from '../../lambda/view';
 import { throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
-import { fleet, type Harness, harness } from '../helpers/harness';
+import { fleet, type Harness, harness, results } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const stateChange = (id: string, state = 'stopped') => ({
@@ -19,16 +18,6 @@ const alarmOn = (id: string) => sample('sns-alarm', { [PRIMARY]: id });
 const reconcile = { action: 'reconcile' };
 const failBack = { action: 'move', pair: 'web', to: 'primary' };
 
-/** Every result of an invocation; a failure part-way answers the results it published before throwing. */
-async function results(promise: Promise<unknown>): Promise<Result[]> {
-  try {
-    const r = await promise;
-    return (Array.isArray(r) ? r : [r]) as Result[];
-  } catch (error) {
-    if (error instanceof FailoverError) return error.results;
-    throw error;
-  }
-}
 const one = async (promise: Promise<unknown>) => (await results(promise))[0] as Result;
 const checks = (r: Result) => r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).filter(Boolean);
 const subjects = (h: Harness) => h.published().map((p) => p.subject);

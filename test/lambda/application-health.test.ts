@@ -8,11 +8,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { ec2Error, throttled } from '../../ops/fake-ec2';
 import { alarmMessage, sample, snsAlarm } from '../helpers/events';
-import { type Harness, harness } from '../helpers/harness';
+import { type Harness, harness, outcome } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 /** The pair's own check, and another team's check on the same instances. */
@@ -26,16 +25,6 @@ const appAlarm = snsAlarm([
     Trigger: { ...(alarmMessage().Trigger as object), MetricName: 'StatusCheckFailed_Application' },
   }),
 ]);
-
-async function outcome(promise: Promise<unknown>): Promise<Result> {
-  try {
-    const r = await promise;
-    return (Array.isArray(r) ? r[0] : r) as Result;
-  } catch (error) {
-    if (error instanceof FailoverError) return error.results[0] as Result;
-    throw error;
-  }
-}
 
 /** Both members with the pair's own check passing; then each test changes one thing. */
 function checked(pairs: Pair[] = [named]): Harness {

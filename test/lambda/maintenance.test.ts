@@ -11,26 +11,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { FailoverError } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
 import { throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
-import { harness } from '../helpers/harness';
+import { harness, outcome } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const UNTIL = '2026-11-22T10:45:00.000Z'; // the harness clock (10:15) plus 30 minutes
 const reconcile = { action: 'reconcile' };
 const stoppedEvent = sample('eventbridge-state-change');
-
-async function outcome(promise: Promise<unknown>): Promise<Result> {
-  try {
-    const r = await promise;
-    return (Array.isArray(r) ? r[0] : r) as Result;
-  } catch (error) {
-    if (error instanceof FailoverError) return error.results[0] as Result;
-    throw error;
-  }
-}
 
 describe('maintenance: a window on the ENI pauses automatic moves', () => {
   it('starts: the window and who set it on the ENI; the answer is the status with the window, paged once', async () => {

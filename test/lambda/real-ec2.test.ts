@@ -2,27 +2,15 @@
 // executor over the in-memory EC2 (each behaviour cites its AWS source in ops/fake-ec2.ts).
 import { DescribeNetworkInterfacesCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { TAG } from '../../lambda/view';
 import { ec2Error, throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
-import { harness } from '../helpers/harness';
+import { harness, outcome } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const stoppedEvent = sample('eventbridge-state-change');
 const drill = { action: 'move', pair: 'web', to: 'standby' };
-
-/** What Lambda returns or, for a failure part-way, the result it published before throwing. */
-async function outcome(promise: Promise<unknown>): Promise<Result> {
-  try {
-    const r = await promise;
-    return (Array.isArray(r) ? r[0] : r) as Result;
-  } catch (error) {
-    if (error instanceof FailoverError) return error.results[0] as Result;
-    throw error;
-  }
-}
 
 const checks = (r: Result) => r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).filter(Boolean);
 

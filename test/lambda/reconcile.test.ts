@@ -3,25 +3,13 @@
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { FailoverError } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
 import { TAG } from '../../lambda/view';
 import { alarmMessage, snsAlarm } from '../helpers/events';
-import { fleet, type Harness, harness } from '../helpers/harness';
+import { fleet, type Harness, harness, results } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const reconcileAll = { action: 'reconcile' };
 const trigger = alarmMessage().Trigger as Record<string, unknown>;
-
-async function results(promise: Promise<unknown>): Promise<Result[]> {
-  try {
-    const r = await promise;
-    return (Array.isArray(r) ? r : [r]) as Result[];
-  } catch (error) {
-    if (error instanceof FailoverError) return error.results;
-    throw error;
-  }
-}
 
 describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
   it('a healthy fleet: one unchanged result per pair, no mutating call, nobody paged', async () => {
