@@ -1,4 +1,4 @@
-// The checks that must all pass before any call that changes anything (CONTRACT.md, "What it decides").
+// The checks that must all pass before any call that changes anything (docs/contract.md, "What it decides").
 // Each refusal names its check ("target-az: ..."), so that operators and tests can match on it.
 import { type Pair, roleOf } from './config';
 import { type EniView, holderOf, type InstanceView, ownApplication, TAG, who } from './view';

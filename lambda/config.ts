@@ -109,7 +109,7 @@ export interface ApplicationCheck {
 }
 
 /**
- * The EventBridge detail-types that announce a planned failure (CONTRACT.md event 7), by the warning each
+ * The EventBridge detail-types that announce a planned failure (docs/contract.md event 7), by the warning each
  * becomes: here, because the stack routes them (lib/detection.ts) and the function parses them (events.ts).
  */
 export const PLANNED_DETAIL_TYPES = {
@@ -121,7 +121,7 @@ export type PlannedWarning = keyof typeof PLANNED_DETAIL_TYPES;
 export const DEFAULT_COOLDOWN_SECONDS = 300;
 export const DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES = 15;
 export const DEFAULT_MAX_MOVES_PER_HOUR = 3;
-/** The prober's defaults (CONTRACT.md event 8). */
+/** The prober's defaults (docs/contract.md event 8). */
 /**
  * The longest probe window, (failures - 1) x intervalMs. The prober counts failures within one run
  * (about 75 s, a new one every minute) and the function takes evidence for 30 s: a longer window would

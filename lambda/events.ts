@@ -8,7 +8,7 @@ export type Trigger =
   | { kind: 'alarm'; instanceId: string; alarmName: string; region: string }
   | { kind: 'state-change'; instanceId: string; state: FailedState; region: string }
   /**
-   * EC2 announces that an instance is going away (CONTRACT.md event 7): a Spot interruption warning, or a
+   * EC2 announces that an instance is going away (docs/contract.md event 7): a Spot interruption warning, or a
    * rebalance recommendation. `sentAt` (ISO): the event's time; `endsAt` (ISO): when the instance goes, where
    * EC2 says (two minutes after a Spot warning).
    */
@@ -27,7 +27,7 @@ export type Trigger =
   | { kind: 'move'; pair: string; to: Role | undefined; dryRun: boolean }
   /** The automatic rules applied to what EC2 shows now (a schedule, or by hand); `pair` undefined: every pair. */
   | { kind: 'reconcile'; pair: string | undefined }
-  /** The construct's prober saw `instanceId` fail (CONTRACT.md event 8); the rule is lambda/evidence.ts. */
+  /** The construct's prober saw `instanceId` fail (docs/contract.md event 8); the rule is lambda/evidence.ts. */
   | ({ kind: 'probe'; pair: string } & Evidence)
   /** Pause the pair's automatic moves for `minutes` (0 ends the pause); `reason` says who and why. */
   | { kind: 'maintenance'; pair: string; minutes: number; reason: string | undefined }
@@ -53,7 +53,7 @@ export interface ParsedEvent {
   readonly batch: boolean;
 }
 
-/** EC2 states that mean the instance has failed (CONTRACT.md); other states are ignored. */
+/** EC2 states that mean the instance has failed (docs/contract.md); other states are ignored. */
 const FAILED_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
 export type FailedState = (typeof FAILED_STATES)[number];
 

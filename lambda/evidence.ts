@@ -1,4 +1,4 @@
-// PURE: the probe evidence rule (CONTRACT.md event 8), shared by the planner (lambda/plan.ts), which
+// PURE: the probe evidence rule (docs/contract.md event 8), shared by the planner (lambda/plan.ts), which
 // decides on it, and the prober (lambda/probe/), which sends evidence only when its side of it holds.
 // The rule exists so that the prober's own network can never move the address: a holder counts as
 // failed by probe only while the other member passes in the same window.

@@ -49,7 +49,7 @@ const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 1000;
 const POLL_FRACTION = 0.1;
 /**
- * What EC2 answers a replayed detach or attach (AWS_FACTS.md, "Retried mutations"), and how long a
+ * What EC2 answers a replayed detach or attach (EC2 API Reference, "Ensuring idempotency": DetachNetworkInterface and AttachNetworkInterface take no ClientToken), and how long a
  * read may still show the state from before the call (EC2 API Reference, "Eventual consistency").
  */
 const REPLAY_ANSWERS = new Set([
@@ -612,7 +612,7 @@ async function awaitAttached(run: Run, ours: string): Promise<EniView> {
 
 /**
  * The address outlives its new holder: set it explicitly rather than trust the attachment's default
- * (AWS_FACTS.md). Idempotent, so a transient error is retried.
+ * (EC2 User Guide, "Network interface attributes": DeleteOnTermination). Idempotent, so a transient error is retried.
  */
 async function keep({ ec2, eniId, step, ec2Patience }: Run, ours: string): Promise<void> {
   await step('keep-on-termination', () =>

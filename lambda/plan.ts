@@ -68,7 +68,7 @@ import {
   who,
 } from './view';
 
-/** How long an automatic move waits for a detach without Force before it forces it (CONTRACT.md). */
+/** How long an automatic move waits for a detach without Force before it forces it (docs/contract.md). */
 export const FORCE_AFTER_MS = 20_000;
 
 export type Plan =

@@ -59,7 +59,7 @@ export interface PairState {
   readonly intent: { readonly id: string; readonly to: string; readonly until: string } | null;
 }
 
-/** The one answer per event (CONTRACT.md "What it answers"); `failed` is published, then thrown. */
+/** The one answer per event (docs/contract.md "What it answers"); `failed` is published, then thrown. */
 export interface Result {
   readonly outcome: Outcome;
   readonly pair: string | null;

@@ -108,7 +108,7 @@ export function ruleProblems(pairs: readonly Pair[], which: string): string[] {
 
 /**
  * Detection 2: stops and terminations within seconds, and Spot interruption warnings two minutes ahead
- * (CONTRACT.md events 3 and 7), straight to the function. One rule per rule slot of the function's pairs
+ * (docs/contract.md events 3 and 7), straight to the function. One rule per rule slot of the function's pairs
  * (lib/grouping.ts), so that each pattern stays within EventBridge's size and a pair added or removed changes
  * only its own slot's rule; the warnings share it, so they cost no resource of their own (a stack holds at most 500).
  */
@@ -136,7 +136,7 @@ export function stateChangeRules(
 }
 
 /**
- * Rebalance recommendations (CONTRACT.md event 7), only for the members of pairs with `moveOnRebalance`, so that
+ * Rebalance recommendations (docs/contract.md event 7), only for the members of pairs with `moveOnRebalance`, so that
  * the others' never invoke the function: one rule per rule slot that holds such a pair (the state-change rules'
  * slots, so its pattern is never larger than that slot's state-change pattern), none when no pair asks for them.
  */

@@ -104,7 +104,7 @@ export interface EniFailoverProps {
   /**
    * A prober in the pairs' VPC for the pairs with a `probe` option: it probes both members every interval
    * (1 s by default) and hands the failover function its evidence, so that an application that dies on a
-   * running instance moves in seconds (CONTRACT.md event 8). It reaches the Lambda API through a NAT
+   * running instance moves in seconds (docs/contract.md event 8). It reaches the Lambda API through a NAT
    * gateway, or the interface endpoint `lambdaEndpoint` creates.
    * @default - no prober (pairs may not set `probe`)
    */

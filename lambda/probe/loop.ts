@@ -168,7 +168,7 @@ function observe(state: MemberState, r: ProbeResult, at: number): void {
   state.errors = [...state.errors, r.error ?? 'failed'].slice(-ERRORS_KEPT);
 }
 
-/** The evidence about `m` (CONTRACT.md event 8), or undefined while it has not failed. */
+/** The evidence about `m` (docs/contract.md event 8), or undefined while it has not failed. */
 function evidenceOf(m: Member, state: MemberState, o: Member, other: MemberState): Evidence | undefined {
   if (state.failures === 0 || !other.seen) return undefined;
   return {

@@ -308,7 +308,7 @@ describe('review: what real EC2 does on a bad day, continued', () => {
     expect(h.ec2.holder()).toBe(STANDBY);
   });
 
-  it('an application-only move whose attach fails puts the ENI back on the holder, which runs (CONTRACT.md)', async () => {
+  it('an application-only move whose attach fails puts the ENI back on the holder, which runs (docs/contract.md)', async () => {
     const h = harness({ pairs: [checked] });
     h.ec2.set(PRIMARY, { appStatus: 'impaired' });
     h.ec2.set(STANDBY, { appStatus: 'ok' });
