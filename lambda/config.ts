@@ -11,6 +11,8 @@ export const ENV = {
   /** The values the file names by placeholder: those CloudFormation resolves at deploy (tokens). */
   values: 'FAILOVER_VALUES',
   topicArn: 'NOTIFICATION_TOPIC_ARN',
+  /** The DynamoDB table of pair state (docs/contract.md, "Pair state"): required; the function never creates it. */
+  stateTable: 'FAILOVER_STATE_TABLE',
 } as const;
 
 /** How the pairs file names the i-th value of FAILOVER_VALUES (a whole string value, never part of one). */
