@@ -9,12 +9,16 @@ import type { Clock, OsPort } from '../../lambda/execute';
 import { createFailover, FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
+import type { StatePort } from '../../lambda/state';
+import { localState } from './state';
 import { PAIR, PRIMARY, STANDBY } from './world';
 
 export const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events';
 
 export interface Harness {
   ec2: FakeEc2;
+  /** The pair state every container shares: a table of its own on dynalite (test/helpers/state.ts). */
+  state: StatePort;
   sns: AwsClientStub<SNSClient>;
   clock: FakeClock;
   invoke: (event: unknown, remainingMs?: number) => Promise<unknown>;
@@ -36,8 +40,10 @@ export function harness(
     logger?: Logger;
     metrics?: Metrics;
     os?: OsPort;
+    state?: StatePort;
   } = {},
 ): Harness {
+  const state = options.state ?? localState();
   const clock = new FakeClock();
   const ec2 = new FakeEc2(
     PAIR.networkInterfaceId,
@@ -59,6 +65,7 @@ export function harness(
     const failover = createFailover({
       config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
       ec2: new Ec2Adapter(ec2.client),
+      state,
       notify: (r, signal) => publishResult(snsClient, TOPIC, r, signal),
       logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
       metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
@@ -71,6 +78,7 @@ export function harness(
   };
   return {
     ec2,
+    state,
     sns,
     clock,
     invoke: container(),
