@@ -309,18 +309,20 @@ async function observe(
 }
 
 /** The pair's record, read through transient errors for at most STATE_BOUND_MS. */
-function readState(engine: Engine, pair: Pair, time: Budget): Promise<PairRecord> {
+async function readState(engine: Engine, pair: Pair, time: Budget): Promise<PairRecord> {
   const { clock, deps } = engine;
   const until = Math.min(time.deadline, clock.now() + STATE_BOUND_MS);
   const read = readThrough(clock, until, (e) => deps.state.isTransient(e), `pair ${pair.name}'s state`, () =>
     deps.state.read(pair.name),
   );
   // A call that hangs past the bound is given up on here (the SDK's own timeouts end it later).
+  const ms = Math.max(0, until - clock.now());
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    const ms = Math.max(0, until - clock.now());
-    setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref?.();
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
-  return Promise.race([read, late]);
+  read.catch(() => undefined);
+  return Promise.race([read, late]).finally(() => clearTimeout(timer));
 }
 
 /**
