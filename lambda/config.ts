@@ -486,7 +486,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       `${ENV.stateTable} is not set: it names the DynamoDB table of pair state (the stack creates it; docs/contract.md, "Pair state")`,
     );
   else if (!TABLE_NAME.test(stateTable))
-    problems.push(`${ENV.stateTable} must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .), got ${show(stateTable)}`);
+    problems.push(
+      `${ENV.stateTable} must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .), got ${show(stateTable)}`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   return { pairs, topicArn, stateTable };
 }

@@ -361,8 +361,6 @@ export async function execute(
     const tail = await Promise.allSettled([keep(run, attachmentId), breadcrumb(run), verifyTarget(run)]);
     for (const t of tail) if (t.status === 'rejected') throw t.reason;
     made = true;
-    await verifyOs(run);
-    return { made: true, steps, notes };
   } catch (error) {
     if (error instanceof LeaseLostError) return { made: false, steps, notes, reason: error.message };
     throw error;
@@ -370,6 +368,9 @@ export async function execute(
     await Promise.all(records);
     await release(run, made);
   }
+  // After the lease: asking the new holder's OS changes nothing, and may take a while.
+  await verifyOs(run);
+  return { made: true, steps, notes };
 }
 
 /** The lease this move holds: whose, and until when (epoch ms). */
@@ -385,7 +386,13 @@ class LeaseLostError extends Error {
 }
 
 /** A state call read through transient errors, for at most `ms` (and never past the deadline). */
-function stateCall<T>(run: Run, state: StatePort, what: string, ms: number, call: () => Promise<T>): Promise<T> {
+function stateCall<T>(
+  run: Run,
+  state: StatePort,
+  what: string,
+  ms: number,
+  call: () => Promise<T>,
+): Promise<T> {
   const until = Math.min(run.options.deadline, run.clock.now() + ms);
   return readThrough(run.clock, until, (e) => state.isTransient(e), what, call);
 }

@@ -312,8 +312,12 @@ async function observe(
 async function readState(engine: Engine, pair: Pair, time: Budget): Promise<PairRecord> {
   const { clock, deps } = engine;
   const until = Math.min(time.deadline, clock.now() + STATE_BOUND_MS);
-  const read = readThrough(clock, until, (e) => deps.state.isTransient(e), `pair ${pair.name}'s state`, () =>
-    deps.state.read(pair.name),
+  const read = readThrough(
+    clock,
+    until,
+    (e) => deps.state.isTransient(e),
+    `pair ${pair.name}'s state`,
+    () => deps.state.read(pair.name),
   );
   // A call that hangs past the bound is given up on here (the SDK's own timeouts end it later).
   const ms = Math.max(0, until - clock.now());
@@ -353,9 +357,12 @@ async function carryLegacy(
     logger.info("carried an earlier version's ENI tags into the pair's state", { keys });
     return carried;
   } catch (error) {
-    logger.warn("could not carry an earlier version's tags into the pair's state; the next look tries again", {
-      error,
-    });
+    logger.warn(
+      "could not carry an earlier version's tags into the pair's state; the next look tries again",
+      {
+        error,
+      },
+    );
     return record;
   }
 }
@@ -427,12 +434,21 @@ async function lookAndAct(
  * member it saw fail (when the evidence holds its rule but for the target part), and the other one it saw pass.
  * Best effort: the evidence itself still decides this invocation.
  */
-async function noteProbe(engine: Engine, pair: Pair, trigger: Extract<Trigger, { kind: 'probe' }>): Promise<void> {
+async function noteProbe(
+  engine: Engine,
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'probe' }>,
+): Promise<void> {
   const { state, logger } = engine.deps;
   const sound = evidenceProblems(pair, trigger, engine.clock.now()).every(isTargetProbe);
   const writes = [
     ...(sound
-      ? [state.observe(pair.name, trigger.instanceId, { failedAt: trigger.lastFailureAt, failures: trigger.failures })]
+      ? [
+          state.observe(pair.name, trigger.instanceId, {
+            failedAt: trigger.lastFailureAt,
+            failures: trigger.failures,
+          }),
+        ]
       : []),
     ...(roleOf(pair, trigger.other.instanceId) && trigger.other.passing
       ? [state.observe(pair.name, trigger.other.instanceId, { passedAt: trigger.other.at })]
@@ -463,14 +479,18 @@ async function maintain(
   if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
   const now = clock.now();
   const wanted = maintenanceChange(trigger.minutes, trigger.reason, now);
-  const written = await timed(clock, steps, trigger.minutes > 0 ? 'maintenance-start' : 'maintenance-end', () =>
-    readThrough(
-      clock,
-      time.deadline,
-      (e) => deps.state.isTransient(e),
-      `pair ${pair.name}'s state (writing its maintenance window)`,
-      () => deps.state.change(pair.name, () => wanted),
-    ),
+  const written = await timed(
+    clock,
+    steps,
+    trigger.minutes > 0 ? 'maintenance-start' : 'maintenance-end',
+    () =>
+      readThrough(
+        clock,
+        time.deadline,
+        (e) => deps.state.isTransient(e),
+        `pair ${pair.name}'s state (writing its maintenance window)`,
+        () => deps.state.change(pair.name, () => wanted),
+      ),
   );
   const after: Observation = { ...observation, record: written, stateUnavailable: undefined };
   const status = plan(pair, { kind: 'status', pair: pair.name }, after, now);
@@ -514,7 +534,9 @@ async function pageOnce(engine: Engine, pair: Pair, once: Once, r: Result, steps
     );
     return { result: r, page: written !== undefined };
   } catch (error) {
-    engine.deps.logger.warn('could not record the page in the state; the next look pages it again', { error });
+    engine.deps.logger.warn('could not record the page in the state; the next look pages it again', {
+      error,
+    });
     return { result: r, page: true };
   }
 }
@@ -559,7 +581,11 @@ async function move(
       reason: decision.reasons.join('; '),
       os: deps.os,
       steps,
-      lease: { state: deps.state, owner: randomUUID().slice(0, 8), unavailable: observation.stateUnavailable },
+      lease: {
+        state: deps.state,
+        owner: randomUUID().slice(0, 8),
+        unavailable: observation.stateUnavailable,
+      },
     });
   } catch (error) {
     if (!(error instanceof StateUnavailableError)) throw error;

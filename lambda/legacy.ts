@@ -68,7 +68,9 @@ export function legacyRecord(tags: Tags, now: number): RecordChange | undefined 
       ...(tags[OLD.noticePrimary] ? { primary: tags[OLD.noticePrimary] } : {}),
       ...(tags[OLD.noticeStandby] ? { standby: tags[OLD.noticeStandby] } : {}),
     },
-    ...(forcedFrom && forcedAt !== undefined ? { forcedDetach: { instanceId: forcedFrom, at: forcedAt } } : {}),
+    ...(forcedFrom && forcedAt !== undefined
+      ? { forcedDetach: { instanceId: forcedFrom, at: forcedAt } }
+      : {}),
     ...(until !== undefined && until > now
       ? { maintenance: { until, by: tags[OLD.maintenanceBy] ?? 'set by an earlier version' } }
       : {}),

@@ -211,12 +211,7 @@ export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
  * healthy member of the pair"; the trigger is only a reason to look again.
  */
-export function plan(
-  pair: Pair,
-  trigger: PlanTrigger,
-  obs: Observation,
-  now: number,
-): Plan {
+export function plan(pair: Pair, trigger: PlanTrigger, obs: Observation, now: number): Plan {
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
   const decision =
@@ -241,7 +236,10 @@ function withoutState(pair: Pair, obs: Observation, decision: Plan): Plan {
   if (error === undefined) return decision;
   const why = `the state table could not be read (${error})`;
   if (decision.kind !== 'move')
-    return { ...decision, reasons: [...decision.reasons, `${why}: this look saw no lease, window or damping`] };
+    return {
+      ...decision,
+      reasons: [...decision.reasons, `${why}: this look saw no lease, window or damping`],
+    };
   if (decision.withoutLease && !decision.dryRun)
     return {
       ...decision,
@@ -319,7 +317,11 @@ function leaseBlocks({
   const legacy = legacyIntents(eni.tags, now)[0];
   const rival = lease
     ? { id: lease.owner, target: lease.target, until: lease.until }
-    : legacy && { id: `${legacy.id}, an earlier version's intent`, target: legacy.target, until: legacy.until };
+    : legacy && {
+        id: `${legacy.id}, an earlier version's intent`,
+        target: legacy.target,
+        until: legacy.until,
+      };
   if (!rival) return undefined;
   return {
     kind: 'unchanged',
@@ -468,10 +470,7 @@ function noticeOnce(holder: string, record: PairRecord, role: Role, mark: string
  * (a holder that answers lets go the ordinary way). The other member going away as soon is no place for the
  * address (target-going-away); for a pair that names its check, the target's own check must read passed.
  */
-function plannedMove(
-  { pair, trigger, obs, record, eni, holder, cause, now }: Situation,
-  why: string,
-): Plan {
+function plannedMove({ pair, trigger, obs, record, eni, holder, cause, now }: Situation, why: string): Plan {
   const from = holder as string;
   const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
   const at = plannedMoveAt(pair, obs.instances[to]);
@@ -923,7 +922,8 @@ function adopt(
   how: { dryRun?: boolean; unattended?: boolean },
 ): Plan {
   const refusals: string[] = [];
-  const leaving = eni.attachment?.status === 'detaching' ? roleOf(pair, eni.attachment.instanceId ?? '') : undefined;
+  const leaving =
+    eni.attachment?.status === 'detaching' ? roleOf(pair, eni.attachment.instanceId ?? '') : undefined;
   const order = leaving ? ([otherRole(leaving), leaving] as const) : (['standby', 'primary'] as const);
   const forced = recordOf(obs).forcedDetach;
   for (const role of order) {
@@ -1029,7 +1029,8 @@ export function redundancy(
   const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
   return {
     attached: true,
-    redundant: targetProblems(pair, eni, other, obs.instances[other], recordOf(obs).forcedDetach).length === 0,
+    redundant:
+      targetProblems(pair, eni, other, obs.instances[other], recordOf(obs).forcedDetach).length === 0,
   };
 }
 

@@ -111,7 +111,7 @@ export function subjectOf(r: Result): string {
         // Every page about a forced move says so: the old holder may refuse that device index until restarted.
         const forced = r.steps.some((s) => s.name.endsWith('force-detach')) ? ' (FORCED)' : '';
         return r.reasons.some((x) => x.startsWith('os-check: FAILED'))
-          ? `MOVED${forced} to ${r.to} in ${seconds}, but its OS has NOT brought the address up`
+          ? `MOVED${forced} to ${r.to} in ${seconds}; the address is NOT up in its OS`
           : `MOVED${forced} to ${r.to} in ${seconds}`;
       }
       case 'failed':

@@ -20,10 +20,10 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { Pair } from '../config';
-import { isTransient } from './clients';
 import type { Ec2Port } from '../execute';
 import type { MovePlan } from '../plan';
-import { type EniView, type InstanceView, type Observation, type ScheduledEvent, BREADCRUMB } from '../view';
+import { BREADCRUMB, type EniView, type InstanceView, type Observation, type ScheduledEvent } from '../view';
+import { isTransient } from './clients';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;

@@ -155,7 +155,11 @@ export class StateAdapter implements StatePort {
   }
 
   /** Sets `attribute` unless it holds a later time already: evidence delivered late never hides newer evidence. */
-  private async newer(pair: string, attribute: string, value: { at: number; failures?: number }): Promise<void> {
+  private async newer(
+    pair: string,
+    attribute: string,
+    value: { at: number; failures?: number },
+  ): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({

@@ -8,8 +8,8 @@ import type { Pair } from '../../lambda/config';
 import type { Clock, OsPort } from '../../lambda/execute';
 import { createFailover, FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
-import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
 import type { StatePort } from '../../lambda/state';
+import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
 import { localState } from './state';
 import { PAIR, PRIMARY, STANDBY } from './world';
 

@@ -76,7 +76,8 @@ export function withFaults(state: StatePort): StatePort & {
   fail(method: Method | 'all', error: () => Error, times?: number): void;
 } {
   const faults: { method: Method | 'all'; error: () => Error; times: number }[] = [];
-  const gate = <A extends unknown[], R>(method: Method, call: (...a: A) => Promise<R>) =>
+  const gate =
+    <A extends unknown[], R>(method: Method, call: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
       const fault = faults.find((f) => f.times > 0 && (f.method === method || f.method === 'all'));
       if (fault) {

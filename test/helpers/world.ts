@@ -1,5 +1,5 @@
-import { EMPTY_RECORD, type PairRecord } from '../../lambda/state';
 import type { Pair } from '../../lambda/config';
+import { EMPTY_RECORD, type PairRecord } from '../../lambda/state';
 import type { EniView, InstanceView, Observation } from '../../lambda/view';
 
 /** A pair and a healthy world around it, for the planner and executor tests to vary one fact at a time. */

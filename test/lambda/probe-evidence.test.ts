@@ -291,13 +291,7 @@ describe('plan: probe evidence decides as an application-only failure', () => {
   });
 
   it('damping applies: a probe move 60 s after an automatic one is refused cooldown', () => {
-    const moved = new Date(NOW - 60_000).toISOString();
-    const p = plan(
-      PROBED,
-      probe(),
-      world({ eni: eni({ tags: { 'eni-failover:automatic-moves': moved } }) }),
-      NOW,
-    );
+    const p = plan(PROBED, probe(), world({ record: { automaticMoves: [NOW - 60_000] } }), NOW);
     expect(p.kind).toBe('refused');
     expect(checksOf(p.reasons)).toEqual(['cooldown']);
   });
