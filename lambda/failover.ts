@@ -19,7 +19,7 @@ import {
 } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
-import { type MovePlan, type Once, type Plan, pairState, plan } from './plan';
+import { type MovePlan, type Once, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
 import { telemetry } from './telemetry';

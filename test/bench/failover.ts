@@ -5,6 +5,7 @@ import { systemClock } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { FakeEc2 } from '../../ops/fake-ec2';
+import { localState } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 export interface FailoverFigures {
@@ -35,6 +36,7 @@ export async function benchFailover(
     const failover = createFailover({
       config: { pairs: [PAIR], topicArn: undefined },
       ec2: new Ec2Adapter(ec2.client),
+      state: localState(),
       notify: async () => {},
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Bench' }),

@@ -6,7 +6,7 @@ import { parseEvent, type Trigger } from '../../lambda/events';
 import { type Evidence, evidenceProblems } from '../../lambda/evidence';
 import { plan } from '../../lambda/plan';
 import { sample } from '../helpers/events';
-import { eni, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
+import { PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
 const PROBED: Pair = { ...PAIR, probe: { protocol: 'http', port: 80 } };
 const T0 = Date.UTC(2026, 10, 22, 10, 15);
