@@ -811,11 +811,14 @@ function moveTo(
   } = {},
 ): Plan {
   const from = holderOf(eni);
-  const forced = recordOf(obs).forcedDetach;
-  const problems = [...(how.blockers ?? []), ...targetProblems(pair, eni, to, obs.instances[to], forced)];
+  const holder = eni.attachment?.instanceId;
+  // Force's test is the one for "cannot serve": not running, or failing its instance or system check.
+  const down = from === null || forceFor(holder === undefined ? undefined : obs.instances[holder]);
+  const checked = targetProblems(pair, eni, to, obs.instances[to], recordOf(obs).forcedDetach);
+  const { problems: refusals, notes } = forcedDetachOnlyWarns(checked, down);
+  const problems = [...(how.blockers ?? []), ...refusals];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
   const detach = detachFor(obs, eni);
-  const holder = eni.attachment?.instanceId;
   return {
     kind: 'move',
     from,
@@ -828,12 +831,27 @@ function moveTo(
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     automatic: how.automatic ?? false,
     probe: how.probe ?? false,
-    // Force's test is the one for "cannot serve": not running, or failing its instance or system check.
-    withoutLease: from === null || forceFor(holder === undefined ? undefined : obs.instances[holder]),
+    withoutLease: down,
     escalate: how.automatic || how.unattended ? escalateFor(pair, obs, eni, detach) : undefined,
     // A person's move: a detach the holder does not let go of is theirs to force, never the function's.
     detachWithinMs: how.automatic || how.unattended ? undefined : FORCE_AFTER_MS,
-    reasons: why,
+    reasons: [...why, ...notes],
+  };
+}
+
+/**
+ * After a forced detach, AWS documents that the instance may refuse an interface at that device index until it
+ * is stopped and started (target-forced-detach). That refuses a move off a holder that still serves; off one that
+ * cannot (or of an ENI on no one), the address is down either way, so the attach is tried, saying so.
+ */
+function forcedDetachOnlyWarns(problems: string[], down: boolean): { problems: string[]; notes: string[] } {
+  const forced = problems.filter((p) => p.startsWith('target-forced-detach:'));
+  if (!down || forced.length === 0) return { problems, notes: [] };
+  return {
+    problems: problems.filter((p) => !forced.includes(p)),
+    notes: forced.map(
+      (p) => `${p.replace(/^target-forced-detach: /, '')}; trying it all the same, since the address is down`,
+    ),
   };
 }
 
@@ -921,26 +939,28 @@ function adopt(
   why: string,
   how: { dryRun?: boolean; unattended?: boolean },
 ): Plan {
-  const refusals: string[] = [];
   const leaving =
     eni.attachment?.status === 'detaching' ? roleOf(pair, eni.attachment.instanceId ?? '') : undefined;
   const order = leaving ? ([otherRole(leaving), leaving] as const) : (['standby', 'primary'] as const);
   const forced = recordOf(obs).forcedDetach;
-  for (const role of order) {
+  const candidates = order.map((role) => {
     const id = instanceOf(pair, role);
-    const problems = targetProblems(pair, eni, id, obs.instances[id], forced);
-    if (problems.length === 0) {
-      return moveTo(
-        pair,
-        obs,
-        eni,
-        id,
-        [`${eni.id} is attached to no one`, why, `attaching it to ${role} ${id}`],
-        how,
-      );
-    }
-    refusals.push(...problems);
-  }
+    return { role, id, problems: targetProblems(pair, eni, id, obs.instances[id], forced) };
+  });
+  // A member that passes every check first; else one refused only for a forced-detach record (moveTo tries it).
+  const chosen =
+    candidates.find((c) => c.problems.length === 0) ??
+    candidates.find((c) => forcedDetachOnlyWarns(c.problems, true).problems.length === 0);
+  if (chosen)
+    return moveTo(
+      pair,
+      obs,
+      eni,
+      chosen.id,
+      [`${eni.id} is attached to no one`, why, `attaching it to ${chosen.role} ${chosen.id}`],
+      how,
+    );
+  const refusals = candidates.flatMap((c) => c.problems);
   return {
     kind: 'refused',
     from: null,

@@ -90,6 +90,9 @@ const TYPES: Record<string, { cards: number[]; ipv4: number; ipv6: number; ipv6S
 };
 
 /** An error as EC2 returns it (after the SDK's retries, if it is retryable). */
+/** User tags per resource (EC2 User Guide, "Tag restrictions"). */
+const TAGS_PER_RESOURCE = 50;
+
 export function ec2Error(
   name: string,
   message = name,
@@ -747,8 +750,17 @@ export class FakeEc2 {
         NextToken: from + size < all.length ? String(from + size) : undefined,
       };
     });
+    // CreateTags: at most 50 user tags a resource, keys starting `aws:` not counted; a call that would exceed it is
+    // refused whole with TagLimitExceeded (EC2 User Guide, "Tag restrictions"; EC2 API Reference, error codes).
     m.on(CreateTagsCommand).callsFake((input) =>
       this.mutate('CreateTags', input.DryRun, () => {
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          const keys = new Set(Object.keys(eni?.tags ?? {}).filter((k) => !k.startsWith('aws:')));
+          for (const t of input.Tags ?? []) keys.add(t.Key as string);
+          if (keys.size > TAGS_PER_RESOURCE)
+            throw ec2Error('TagLimitExceeded', `The maximum number of tags for resource '${id}' has been reached.`);
+        }
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
           if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;

@@ -328,10 +328,9 @@ describe('plan: every failed check is named, and nothing moves', () => {
       ['target-address-limit'],
     ],
     [
-      'the ENI was force-detached from the standby, which has not been stopped and started since',
-      stopped(PRIMARY),
+      'a drill onto a standby force-detached from, not stopped and started since (the holder serves)',
+      move('standby'),
       world({
-        ...FAILED_PRIMARY,
         record: { forcedDetach: { instanceId: STANDBY, at: Date.parse('2026-11-20T10:00:00.000Z') } },
         standby: { launchTime: Date.parse('2026-11-19T08:00:00.000Z') },
       }),
@@ -621,6 +620,28 @@ describe("plan: one address, many actors (the pair's lease)", () => {
     expect(
       plan(PAIR, stopped(PRIMARY), world({ eni: eni({ tags: tags(-1) }), ...FAILED_PRIMARY }), NOW).kind,
     ).toBe('move');
+  });
+});
+
+describe('plan: a forced-detach record never keeps the address on a dead holder', () => {
+  const forced = {
+    record: { forcedDetach: { instanceId: STANDBY, at: Date.parse('2026-11-20T10:00:00.000Z') } },
+    standby: { launchTime: Date.parse('2026-11-19T08:00:00.000Z') },
+  };
+  it('a stopped holder is left for that standby all the same, the reasons saying why', () => {
+    const p = plan(PAIR, stopped(PRIMARY), world({ ...forced, ...FAILED_PRIMARY }), NOW);
+    expect(p).toMatchObject({ kind: 'move', to: STANDBY });
+    expect(p.reasons.at(-1)).toMatch(
+      /force-detached from standby .*; trying it all the same, since the address is down/,
+    );
+  });
+  it('an ENI on no one goes to the member without a record first, else to the one with it', () => {
+    expect(plan(PAIR, stopped(PRIMARY), world({ ...forced, eni: eni({}, null) }), NOW)).toMatchObject({
+      kind: 'move',
+      to: PRIMARY,
+    });
+    const both = world({ ...forced, eni: eni({}, null), primary: { state: 'stopped' } });
+    expect(plan(PAIR, stopped(PRIMARY), both, NOW)).toMatchObject({ kind: 'move', to: STANDBY });
   });
 });
 
