@@ -22,8 +22,11 @@ export interface Harness {
   sns: AwsClientStub<SNSClient>;
   clock: FakeClock;
   invoke: (event: unknown, remainingMs?: number) => Promise<unknown>;
-  /** Another Lambda container of the same function: its own adapter and in-process queue, the same EC2. */
-  container: () => (event: unknown, remainingMs?: number) => Promise<unknown>;
+  /**
+   * Another Lambda container of the same function: its own adapter and in-process queue, the same EC2 and
+   * state table (or `through`, a view of that table that can pause this container between its calls).
+   */
+  container: (through?: StatePort) => (event: unknown, remainingMs?: number) => Promise<unknown>;
   /** Every published result, parsed back from its JSON body. */
   published: () => { subject: string; body: Record<string, unknown> }[];
 }
@@ -61,11 +64,11 @@ export function harness(
   });
   const sns = mockClient(snsClient);
   sns.resolves({ MessageId: 'm-1' });
-  const container = () => {
+  const container = (through: StatePort = state) => {
     const failover = createFailover({
       config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
       ec2: new Ec2Adapter(ec2.client),
-      state,
+      state: through,
       notify: (r, signal) => publishResult(snsClient, TOPIC, r, signal),
       logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
       metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
