@@ -759,7 +759,10 @@ export class FakeEc2 {
           const keys = new Set(Object.keys(eni?.tags ?? {}).filter((k) => !k.startsWith('aws:')));
           for (const t of input.Tags ?? []) keys.add(t.Key as string);
           if (keys.size > TAGS_PER_RESOURCE)
-            throw ec2Error('TagLimitExceeded', `The maximum number of tags for resource '${id}' has been reached.`);
+            throw ec2Error(
+              'TagLimitExceeded',
+              `The maximum number of tags for resource '${id}' has been reached.`,
+            );
         }
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
