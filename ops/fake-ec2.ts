@@ -283,6 +283,16 @@ export class FakeEc2 {
     this.stale_ = { after, shows, reads, armed: false };
   }
 
+  /**
+   * Tags written on an ENI show in reads only `ms` later: EC2's API is eventually consistent, and a tag written
+   * may read stale for a while (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
+   */
+  lagTags(ms: number): void {
+    this.tagLagMs = ms;
+  }
+  private tagLagMs = 0;
+  private readonly tagVisibleAt = new Map<string, number>();
+
   /** Make each call take a random time in [minMs, maxMs] (real time), drawn from `seed`. */
   withLatency(minMs: number, maxMs: number, seed = 1): void {
     this.latency = { minMs, maxMs };
@@ -471,7 +481,9 @@ export class FakeEc2 {
         Status: a.status,
         DeleteOnTermination: a.deleteOnTermination,
       },
-      TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      TagSet: Object.entries(tags)
+        .filter(([Key]) => (this.tagVisibleAt.get(`${eni.id} ${Key}`) ?? 0) <= this.clock.now())
+        .map(([Key, Value]) => ({ Key, Value })),
     };
   }
 
@@ -766,7 +778,11 @@ export class FakeEc2 {
         }
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+          if (eni)
+            for (const t of input.Tags ?? []) {
+              eni.tags[t.Key as string] = t.Value as string;
+              this.tagVisibleAt.set(`${id} ${t.Key}`, this.clock.now() + this.tagLagMs);
+            }
           else if (this.instances.has(id)) {
             const tags = this.instanceTags.get(id) ?? {};
             for (const t of input.Tags ?? []) tags[t.Key as string] = t.Value ?? '';
