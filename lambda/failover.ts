@@ -8,6 +8,7 @@ import { parseEvent, type Trigger } from './events';
 import { evidenceProblems, isTargetProbe } from './evidence';
 import type { Ec2Port } from './execute';
 import {
+  bounded,
   type Clock,
   execute,
   type OsPort,
@@ -19,7 +20,7 @@ import {
 } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
-import { type MovePlan, type Once, pairState, plan } from './plan';
+import { liveLease, type MovePlan, type Once, pairState, plan } from './plan';
 import { type Result, result, type Step } from './result';
 import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
 import { telemetry } from './telemetry';
@@ -274,7 +275,13 @@ interface Answer {
   readonly result: Result;
   /** true: page it; false: page nobody; undefined: the default. */
   readonly page?: boolean;
+  /** Another invocation's lease stood in the way (or the state changed under this look) until then (epoch ms). */
+  readonly lookAgainAt?: number;
 }
+
+/** Time a look after waiting for another's lease still needs for a move of its own (EC2 settles in seconds). */
+const MOVE_RESERVE_MS = 60_000;
+const LEASE_POLL_MS = 1_000;
 
 /**
  * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
@@ -376,6 +383,50 @@ async function lookAndAct(
   time: Budget,
   observed: Promise<Observation> | undefined,
 ): Promise<Answer> {
+  const first = await lookOnce(engine, pair, trigger, ec2, time, observed);
+  if (first.lookAgainAt === undefined || !isAutomatic(trigger)) return first;
+  // An automatic trigger that another invocation's lease held back would be lost (Lambda retries no success):
+  // it waits for that lease to end (released, or expired: its mover died) and looks once more. What the second
+  // look finds already done pages nobody; a mover that died is taken over.
+  if (!(await leaseEnded(engine, pair, first.lookAgainAt, time))) return first;
+  const again = await lookOnce(engine, pair, trigger, ec2, time, undefined);
+  return again.result.outcome === 'unchanged' ? { ...again, page: false } : again;
+}
+
+/**
+ * Waits until the pair's lease is released or expired, or `until`, polling the table; false when this invocation
+ * would have too little time left for a move of its own by then.
+ */
+async function leaseEnded(engine: Engine, pair: Pair, until: number, time: Budget): Promise<boolean> {
+  const { clock, deps } = engine;
+  if (until + MOVE_RESERVE_MS > time.deadline) return false;
+  while (clock.now() < until) {
+    await clock.sleep(Math.min(LEASE_POLL_MS, Math.max(0, until - clock.now())));
+    try {
+      const record = await bounded(
+        clock,
+        clock.now() + STATE_BOUND_MS,
+        deps.state,
+        `pair ${pair.name}'s lease`,
+        () => deps.state.read(pair.name),
+      );
+      if (!liveLease(record, clock.now())) return true;
+    } catch {
+      // The table went away: the lease's term is the answer.
+    }
+  }
+  return true;
+}
+
+/** Look, decide, act, once. */
+async function lookOnce(
+  engine: Engine,
+  pair: Pair,
+  trigger: PairTrigger,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Answer> {
   const { clock } = engine;
   const steps: Step[] = [];
   const noted = trigger.kind === 'probe' ? noteProbe(engine, pair, trigger) : undefined;
@@ -411,7 +462,7 @@ async function lookAndAct(
         steps,
       });
       if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
-      return { result: r, page: decision.quiet ? false : undefined };
+      return { result: r, page: decision.quiet ? false : undefined, lookAgainAt: decision.leasedUntil };
     }
     case 'refused': {
       const r = result('refused', pair, {
@@ -584,6 +635,7 @@ async function move(
       lease: {
         state: deps.state,
         owner: randomUUID().slice(0, 8),
+        seen: observation.record?.version ?? 0,
         unavailable: observation.stateUnavailable,
       },
     });
@@ -603,6 +655,7 @@ async function move(
     return {
       result: result('unchanged', pair, { ...fields, reasons: [done.reason, ...done.notes] }),
       page: false,
+      lookAgainAt: done.lookAgainAt,
     };
   }
   engine.telemetry.gauge(pair, observation, decision.to);

@@ -88,6 +88,8 @@ export type Plan =
        * already, a rebalance recommendation the pair ignores.
        */
       readonly quiet?: boolean;
+      /** Another invocation holds the pair's lease until then (epoch ms): worth a look once it ends. */
+      readonly leasedUntil?: number;
     }
   | {
       readonly kind: 'refused';
@@ -327,6 +329,7 @@ function leaseBlocks({
     kind: 'unchanged',
     holder: holderOf(eni),
     quiet: true,
+    leasedUntil: rival.until,
     reasons: [
       `a move by another invocation is under way (${rival.id}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()})`,
     ],
