@@ -1,8 +1,13 @@
 // Pair state on a real lock (docs/contract.md, "Pair state"): the review's cases, each over several handler
 // copies (Lambda containers) sharing one in-memory EC2 and one state table on dynalite (DynamoDB's API, in
 // process): never a mock of the lease. What an operator sees: where the ENI ends, the outcomes, the pages.
+
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DetachNetworkInterfaceCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
+import { STATE_HTTP } from '../../lambda/aws/clients';
+import { StateAdapter } from '../../lambda/aws/state';
 import type { Pair } from '../../lambda/config';
 import type { Result } from '../../lambda/result';
 import { BREADCRUMB } from '../../lambda/view';
@@ -98,10 +103,26 @@ describe('rules that see each other', () => {
     expect(rounds.map((r) => r.outcome)).toEqual(['refused', 'refused', 'refused', 'refused', 'refused']);
     expect(checks(rounds[0] as Result)).toEqual(['target-probe']);
     expect((rounds[0] as Result).reasons[0]).toMatch(
-      /failed 3 probes in a row .* has not seen it pass since/,
+      /was moved off on probe evidence at .* and the prober has not seen it pass since/,
     );
     // The status says which member the evidence condemns.
     expect((await one(h.invoke({ action: 'status', pair: 'web' }))).state?.condemned).toEqual([PRIMARY]);
+  });
+
+  it("the prober's observation lost (the table throttled it): the move it made is remembered all the same", async () => {
+    const state = withFaults(localState());
+    const h = harness({ pairs: [PROBED], state });
+    state.fail('observe', tableThrottled);
+    expect(await one(h.invoke(evidence(h.clock.now())))).toMatchObject({ outcome: 'moved', to: STANDBY });
+    const at = h.clock.now() + 10 * 60_000;
+    h.ec2.set(STANDBY, {
+      events: [{ code: 'instance-retirement', notBefore: new Date(at), description: 'degraded hardware' }],
+    });
+    h.clock.tick(60_000);
+    const round = await one(h.container()(reconcile));
+    expect(round.outcome).toBe('refused');
+    expect(checks(round)).toEqual(['target-probe']);
+    expect(h.ec2.holder()).toBe(STANDBY);
   });
 
   it('the prober seeing the primary pass again lifts it: the planned move off the retiring standby goes ahead', async () => {
@@ -378,6 +399,32 @@ describe('the table never keeps the address on a dead holder', () => {
     expect(subjects(h).filter((s) => s.includes('MOVED'))).toHaveLength(1);
   });
 
+  it('a table behind a connection that never answers (the real SDK client, its own timeouts): a stopped holder is still left', async () => {
+    // A loopback server that accepts and never answers: the SDK's request timeout and retries, not a mocked error.
+    const sockets: Socket[] = [];
+    const blackhole = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const { port } = blackhole.address() as AddressInfo;
+    try {
+      const client = new DynamoDBClient({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+        requestHandler: STATE_HTTP,
+      });
+      const h = harness({ state: new StateAdapter(client, 'eni-failover-state') });
+      h.ec2.set(PRIMARY, { state: 'stopped' });
+      const r = await one(h.invoke(stateChange(PRIMARY)));
+      expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
+      expect(r.reasons).toContainEqual(
+        expect.stringMatching(/state table could not be read .*no answer within 5000 ms/),
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      blackhole.close();
+    }
+  });
+
   it('unreachable only for the lease: a stopped holder is still left; a drill is refused state-unavailable', async () => {
     const state = withFaults(localState());
     const h = harness({ state });
@@ -452,6 +499,30 @@ describe("upgrade in place: an earlier version's tags", () => {
     // The window holds: a stopped primary is not moved (DOWN is paged instead).
     h.ec2.set(PRIMARY, { state: 'stopped' });
     expect(await one(h.container()(stateChange(PRIMARY)))).toMatchObject({ outcome: 'unchanged' });
+  });
+
+  it('a mixed fleet mid-deploy: tags an earlier version writes after the first carry are merged in, nothing lost', async () => {
+    const h = harness();
+    const now = h.clock.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    h.ec2.tags['eni-failover:automatic-moves'] = iso(now - 600_000);
+    await h.invoke({ action: 'status', pair: 'web' });
+    h.ec2.tags['eni-failover:automatic-moves'] = iso(now - 300_000);
+    await h.container()({ action: 'status', pair: 'web' });
+    expect((await record(h)).automaticMoves).toEqual([now - 600_000, now - 300_000]);
+    expect(h.ec2.tags).toEqual({});
+  });
+
+  it('the tags cannot be deleted (DeleteTags refused): the carried window decides all the same', async () => {
+    const h = harness();
+    const now = h.clock.now();
+    h.ec2.fail('DeleteTags', ec2Error('UnauthorizedOperation', 'not allowed'), Number.POSITIVE_INFINITY);
+    h.ec2.tags['eni-failover:maintenance-until'] = new Date(now + 30 * 60_000).toISOString();
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    const r = await one(h.invoke(stateChange(PRIMARY)));
+    expect(r.outcome).toBe('unchanged');
+    expect(r.reasons[0]).toMatch(/^DOWN: /);
+    expect(h.ec2.holder()).toBe(PRIMARY);
   });
 
   it("an earlier version's live intent is honoured until it expires", async () => {
