@@ -76,6 +76,7 @@ function attOf(id: string, type: string | undefined, attribute: string, where: W
     'AWS::CloudWatch::Alarm': () => arn('cloudwatch', `alarm:${id}`),
     'AWS::Events::Rule': () => arn('events', `rule/${id}`),
     'AWS::Logs::LogGroup': () => arn('logs', `log-group:${id}:*`),
+    'AWS::DynamoDB::Table': () => arn('dynamodb', `table/${id}`),
   };
   const make = type && attribute.endsWith('Arn') ? arns[type] : undefined;
   return make ? make() : `${id}.${attribute}`;
@@ -517,6 +518,28 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
         as("use the notification topic's key", 'Allowed', 'kms:GenerateDataKey', arnOf(keyId), {
           resourcePolicy: keyPolicyOf(keyId),
         });
+    }
+    // Its pair-state table (docs/contract.md, "Pair state"): the item calls lambda/aws/state.ts makes, on that
+    // table only; nothing that reads or deletes in bulk, nothing on another table.
+    const tableId = refId(envOf(fn).FAILOVER_STATE_TABLE);
+    if (tableId) {
+      const table = arnOf(tableId);
+      for (const action of [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]) {
+        as(`${action} on its state table`, 'Allowed', action, table);
+        as(
+          `${action} on another table (refused)`,
+          'Denied',
+          action,
+          `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/SomeoneElsesTable`,
+        );
+      }
+      for (const action of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteTable'])
+        as(`${action} on its state table (refused)`, 'Denied', action, table);
     }
     const own = pairsOf(fn);
     const others = functions.filter(([id]) => id !== fnId).flatMap(([, f]) => pairsOf(f));

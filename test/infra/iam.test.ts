@@ -113,6 +113,8 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /: failed invocation -> dead-letter queue$/)).toBe(functions);
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
+    expect(count(results, /: dynamodb:PutItem on its state table$/)).toBe(functions);
+    expect(count(results, /: dynamodb:PutItem on another table \(refused\)$/)).toBe(functions);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
     // Each association resource and each experiment's tags: their role's calls; each experiment: its role's trust.
     expect(count(results, /^associations .* on another check \(refused\)$/)).toBe(
@@ -380,6 +382,25 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
         });
       },
       /: ec2:TerminateInstances on i-.*: expected Denied, got Allowed/,
+    ],
+    [
+      "the state table's grant is dropped",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy')) {
+          const i = statements.findIndex((s) => JSON.stringify(s.Action).includes('dynamodb:PutItem'));
+          if (i >= 0) statements.splice(i, 1);
+        }
+      },
+      /^function .*: dynamodb:PutItem on its state table: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
+      'the state table is granted on every table',
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const s of statements)
+            if (JSON.stringify(s.Action).includes('dynamodb:PutItem')) s.Resource = '*';
+      },
+      /^function .*: dynamodb:PutItem on another table \(refused\): expected Denied, got Allowed$/,
     ],
   ] as const)('%s', async (_name, change, finding) => {
     expect(await brokenHops(template, assembly)).toEqual([]);
