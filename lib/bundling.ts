@@ -25,6 +25,8 @@ export const HANDLER_ENTRY = join(ROOT, 'lambda', 'handler.ts');
 export const OS_CHECK_ENTRY = join(ROOT, 'lambda', 'handler-os-check.ts');
 /** The custom resource that associates EC2 application status checks with instances (lib/application-checks.ts). */
 export const ASSOCIATION_ENTRY = join(ROOT, 'lambda', 'custom', 'app-check-association.ts');
+/** The deploy-time rehearsal's custom resource (lib/rehearsal.ts). */
+export const REHEARSAL_ENTRY = join(ROOT, 'lambda', 'custom', 'rehearsal.ts');
 /** The prober, in the pairs' VPC (issue 17). */
 export const PROBER_ENTRY = join(ROOT, 'lambda', 'probe', 'handler.ts');
 
@@ -70,6 +72,7 @@ export const FUNCTION_ENTRIES = {
   'handler-os-check': OS_CHECK_ENTRY,
   'app-check-association': ASSOCIATION_ENTRY,
   prober: PROBER_ENTRY,
+  rehearsal: REHEARSAL_ENTRY,
 } as const;
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
 

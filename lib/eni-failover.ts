@@ -20,6 +20,7 @@ import { policyProblems } from './function-role.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
 import { Prober } from './prober.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
+import { Rehearsal } from './rehearsal.ts';
 import { heartbeatAlarms, METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
 import {
   allowAlarmsToPublish,
@@ -107,6 +108,8 @@ export class EniFailover extends Construct {
    * failover function reads and writes (FAILOVER_STATE_TABLE). Kept by `removalPolicy`.
    */
   readonly stateTable: dynamodb.Table;
+  /** The rehearsal: at every deploy (a custom resource that fails the deploy when a pair is not ready) and daily. */
+  readonly rehearsal: Rehearsal;
   private readonly pairNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
@@ -177,14 +180,23 @@ export class EniFailover extends Construct {
         }),
     );
     this.functions = this.shards.map((s) => s.function);
+    this.rehearsal = new Rehearsal(this, 'Rehearsal', {
+      shards: this.shards,
+      timeout: props.timeout ?? Duration.minutes(5),
+      logRetention,
+      removalPolicy,
+      deadLetterQueue: deadLetters,
+    });
     allowDeadLetters(
       this.deadLetterQueue,
-      this.shards.map((s) => ({
+      this.shards.map((s, i) => ({
         alarmTopic: s.alarmTopic,
         rules: [
           ...s.stateChangeRules,
           ...s.rebalanceRules,
           ...(s.reconcileSchedule ? [s.reconcileSchedule] : []),
+          // The daily rehearsal's rules serve every function: listed once.
+          ...(i === 0 ? this.rehearsal.schedules : []),
         ],
       })),
     );
