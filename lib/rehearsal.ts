@@ -115,10 +115,9 @@ export class Rehearsal extends Construct {
         Fingerprint: fingerprint(this, shards),
       },
     });
-    // Every function and every policy of its role: the role's default and inline policies are its children; the
-    // slot policies are the shard's (FailoverFunction.policies).
+    // Every function (by FunctionNames' Ref) and every policy of its role: the role's default and inline policies are
+    // its children; the slot policies are the shard's (FailoverFunction.policies).
     for (const s of shards) {
-      this.resource.node.addDependency(s.function);
       if (s.function.role) this.resource.node.addDependency(s.function.role);
       for (const policy of s.policies) this.resource.node.addDependency(policy);
     }
