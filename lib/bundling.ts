@@ -39,7 +39,8 @@ export const PROBER_ENTRY = join(ROOT, 'lambda', 'probe', 'handler.ts');
  */
 export const BUNDLING = {
   format: 'esm',
-  target: 'node22',
+  // The runtime the functions run on (lambda.Runtime.NODEJS_24_X): esbuild keeps what Node 24 has natively.
+  target: 'node24',
   mainFields: ['module', 'main'],
   minify: true,
   // Some dependencies still call require(); ESM output has none unless one is made.
@@ -82,7 +83,7 @@ export const FUNCTIONS_DIR = join(ROOT, 'dist', 'functions');
 export const PREBUILT_HANDLER = 'index.handler';
 
 /**
- * A prebuilt function's code: built once (npm's `prepare`, before packing), so that an app using the
+ * A prebuilt function's code: built once (npm's `prepack`, before packing), so that an app using the
  * construct needs neither esbuild nor tsx at synth.
  */
 export function prebuiltCode(name: FunctionName, files: Readonly<Record<string, string>> = {}): lambda.Code {

@@ -21,6 +21,11 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ops-alerts`;
 /** The oldest aws-cdk-lib the peer range allows: the first with CfnApplicationStatusCheck. */
 const CDK_LIB_FLOOR = '2.269.0';
+/**
+ * The oldest constructs the peer range allows: aws-cdk-lib's own floor (its peerDependencies say ^10.5.0), so that an
+ * app pinned there installs without ERESOLVE.
+ */
+const CONSTRUCTS_FLOOR = '10.5.0';
 
 /** The ES-module app: the whole of it, one .mjs file. */
 const APP = `import { App, Stack } from 'aws-cdk-lib';
@@ -211,7 +216,7 @@ let attw: Promise<Run>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'eni-failover-consumer-'));
-  // As a publisher packs it: `prepare` builds the library and the functions first. The templates meanwhile.
+  // As a publisher packs it: `prepack` builds the library and the functions first. The templates meanwhile.
   const [packed, ts, js] = await Promise.all([
     must('npm', ['pack', '--json', '--pack-destination', dir], ROOT),
     cdkInit(join(dir, 'ts'), 'typescript'),
@@ -251,7 +256,15 @@ beforeAll(async () => {
     must('npm', ['install', ...NPM_FLAGS, '--prefer-offline', tgz], tsApp),
     must(
       'npm',
-      ['install', ...NPM_FLAGS, '--prefer-offline', '--save-exact', `aws-cdk-lib@${CDK_LIB_FLOOR}`, tgz],
+      [
+        'install',
+        ...NPM_FLAGS,
+        '--prefer-offline',
+        '--save-exact',
+        `aws-cdk-lib@${CDK_LIB_FLOOR}`,
+        `constructs@${CONSTRUCTS_FLOOR}`,
+        tgz,
+      ],
       jsApp,
     ),
     must('npm', ['install', ...NPM_FLAGS, '--offline', tgz], esmApp),
@@ -384,19 +397,27 @@ describe('in the TypeScript app cdk init writes (CommonJS), with the README exam
   });
 });
 
-describe(`in the JavaScript app cdk init writes (CommonJS, require), at aws-cdk-lib ${CDK_LIB_FLOOR}`, {
+describe(`in the JavaScript app cdk init writes (CommonJS, require), at aws-cdk-lib ${CDK_LIB_FLOOR} and constructs ${CONSTRUCTS_FLOOR}`, {
   timeout: 120_000,
 }, () => {
-  it(`has aws-cdk-lib ${CDK_LIB_FLOOR}, the floor of the peer range, and one copy of it`, () => {
+  it(`has aws-cdk-lib ${CDK_LIB_FLOOR} and constructs ${CONSTRUCTS_FLOOR}, the floors of the peer ranges, one copy of each`, () => {
     const modules = join(jsApp, 'node_modules');
-    expect(readJson<{ version: string }>(join(modules, 'aws-cdk-lib', 'package.json')).version).toBe(
-      CDK_LIB_FLOOR,
-    );
+    const versionOf = (name: string) =>
+      readJson<{ version: string }>(join(modules, name, 'package.json')).version;
+    expect(versionOf('aws-cdk-lib')).toBe(CDK_LIB_FLOOR);
+    expect(versionOf('constructs')).toBe(CONSTRUCTS_FLOOR);
+    const peers = readJson<{ peerDependencies: Record<string, string> }>(
+      join(modules, 'eni-failover', 'package.json'),
+    ).peerDependencies;
+    expect(peers).toEqual({ 'aws-cdk-lib': `^${CDK_LIB_FLOOR}`, constructs: `^${CONSTRUCTS_FLOOR}` });
+    // aws-cdk-lib's own range for constructs: no stricter (ERESOLVE), no looser.
     expect(
-      readJson<{ peerDependencies: Record<string, string> }>(join(modules, 'eni-failover', 'package.json'))
-        .peerDependencies['aws-cdk-lib'],
-    ).toBe(`^${CDK_LIB_FLOOR}`);
+      readJson<{ peerDependencies: Record<string, string> }>(
+        join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json'),
+      ).peerDependencies.constructs,
+    ).toBe(peers.constructs);
     expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'aws-cdk-lib'))).toBe(false);
+    expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'constructs'))).toBe(false);
   });
 
   it('require() gives the public API and nothing else', async () => {
