@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import { createClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
 import { publishResult } from './aws/sns';
+import { StateAdapter } from './aws/state';
 import { ConfigError, loadConfig } from './config';
 import type { OsPort } from './execute';
 import { createFailover } from './failover';
@@ -30,11 +31,13 @@ export function makeHandler(osCheck?: OsCheckFactory) {
   const metrics = new Metrics({ namespace: 'EniFailover', serviceName });
   // No X-Ray capture of the SDK clients: the X-Ray SDK it loads costs cold-start time, and the
   // result's steps already time every call. Lambda's active tracing still records the invocation.
-  const { ec2, sns } = createClients();
+  const { ec2, sns, dynamodb } = createClients();
   const { topicArn } = config;
   const failover = createFailover({
     config,
     ec2: new Ec2Adapter(ec2),
+    // loadConfig refused a configuration without it.
+    state: new StateAdapter(dynamodb, config.stateTable as string),
     notify: topicArn ? (result, signal) => publishResult(sns, topicArn, result, signal) : async () => {},
     logger,
     metrics,

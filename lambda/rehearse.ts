@@ -10,7 +10,7 @@ import type { Config, Pair } from './config';
 import { type Rehearsal, type Result, result } from './result';
 import type { StatePort } from './state';
 import { telemetry } from './telemetry';
-import { holderOf, type Observation, TAG, who } from './view';
+import { BREADCRUMB, holderOf, type Observation, who } from './view';
 
 /** One call a move could make, as the rehearsal asks EC2 to try it with DryRun. */
 export type DryRunCall =
@@ -46,8 +46,8 @@ export interface RehearsalEc2 {
 export interface RehearsalDeps {
   readonly config: Config;
   readonly ec2: RehearsalEc2;
-  /** The pair-state table; undefined: a function built without one, which cannot be ready. */
-  readonly state: StatePort | undefined;
+  /** The pair-state table: the rehearsal proves the function may write the pair's item. */
+  readonly state: StatePort;
   readonly notify: (result: Result, signal: AbortSignal) => Promise<void>;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -107,8 +107,8 @@ export function callsOf(pair: Pair, eni: Observation['eni']): DryRunCall[] {
           deviceIndex: pair.deviceIndex,
         }) as const,
     ),
-    { action: 'CreateTags', networkInterfaceId: id, key: TAG.movedAt },
-    { action: 'DeleteTags', networkInterfaceId: id, key: TAG.movedAt },
+    { action: 'CreateTags', networkInterfaceId: id, key: BREADCRUMB },
+    { action: 'DeleteTags', networkInterfaceId: id, key: BREADCRUMB },
     ...(pair.fence ? members.map((instanceId) => ({ action: 'StopInstances', instanceId }) as const) : []),
   ];
 }

@@ -14,6 +14,7 @@ import { evidenceEvent, type ProberPorts, runProber } from '../../lambda/probe/l
 import type { Result } from '../../lambda/result';
 import { FakeEc2 } from '../../ops/fake-ec2';
 import { memberPair } from '../../ops/members';
+import { localState } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 export interface Settle {
@@ -32,6 +33,7 @@ async function world(base: number, settle: Settle, option: Partial<ProbeOption> 
   const failover = createFailover({
     config: { pairs: [pair], topicArn: undefined },
     ec2: new Ec2Adapter(ec2.client),
+    state: localState(),
     notify: async () => {},
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Bench' }),
