@@ -158,7 +158,8 @@ async function rehearsePair(
   if (state !== undefined)
     refused.push(
       /AccessDenied/.test(state)
-        ? `permission: dynamodb:PutItem on the pair's state item: ${state}`
+        ? // DynamoDB's message names the action refused ("not authorized to perform: dynamodb:UpdateItem on ...").
+          `permission: dynamodb on the pair's state item: ${state}`
         : `state: the pair's state item could not be written: ${state}`,
     );
   const rehearsal: Rehearsal = {

@@ -14,6 +14,7 @@ import type { Result } from '../../lambda/result';
 import type { StatePort } from '../../lambda/state';
 import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
 import { TOPIC } from '../helpers/harness';
+import { localState } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 /**
@@ -161,14 +162,25 @@ describe('rehearse: {"action":"rehearse"}', () => {
     ]);
   });
 
+  it("the real state table (the DynamoDB adapter over dynalite): its write is allowed, and the pair's item stays as it was", async () => {
+    const state = localState();
+    const { invoke } = setup({ state });
+    const [r] = await invoke({ action: 'rehearse' });
+    expect(r?.outcome).toBe('ready');
+    // No item was made: a rehearsal changes nothing, the table included.
+    expect((await state.read(PAIR.name)).version).toBe(0);
+  });
+
   it("the state table's write refused is a refused call", async () => {
     const { invoke } = setup({
-      state: stateThatAnswers('AccessDeniedException: User is not authorized to perform: dynamodb:PutItem'),
+      state: stateThatAnswers(
+        'AccessDeniedException: User is not authorized to perform: dynamodb:UpdateItem',
+      ),
     });
     const [r] = await invoke({ action: 'rehearse' });
     expect(r?.outcome).toBe('not-ready');
     expect(r?.rehearsal?.refusedCalls).toEqual([
-      "permission: dynamodb:PutItem on the pair's state item: AccessDeniedException: User is not authorized to perform: dynamodb:PutItem",
+      "permission: dynamodb on the pair's state item: AccessDeniedException: User is not authorized to perform: dynamodb:UpdateItem",
     ]);
   });
 
