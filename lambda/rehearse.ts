@@ -127,7 +127,7 @@ export function checksOf(pair: Pair, obs: Observation): string[] {
 async function rehearsePair(
   pair: Pair,
   observed: Observation | Error,
-  deps: Pick<RehearsalDeps, 'ec2' | 'state'>,
+  deps: Pick<RehearsalDeps, 'ec2' | 'state' | 'logger'>,
 ): Promise<Result> {
   const refused: string[] = [];
   let checks: string[] = [];
@@ -143,6 +143,9 @@ async function rehearsePair(
       const answer = await deps.ec2.dryRun(call);
       if (!answer) continue;
       const what = `ec2:${call.action} on ${describeCall(pair, call, holder)}`;
+      // EC2's whole answer (an UnauthorizedOperation carries an encoded authorization message, for
+      // `aws sts decode-authorization-message`) goes to the log; the result names the call and the code.
+      deps.logger.warn('rehearsal: EC2 refused a call', { pair: pair.name, call, error: answer });
       refused.push(
         answer.name === 'UnauthorizedOperation'
           ? `permission: ${what}: ${answer.name}`

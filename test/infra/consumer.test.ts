@@ -277,17 +277,25 @@ afterAll(() => {
 });
 
 describe('the tarball', () => {
-  it('holds only what a consumer runs: the CommonJS library, its types, the prebuilt functions, README and LICENSE', () => {
+  it('holds only what a consumer runs: the CommonJS library, its types, the prebuilt functions, README, CHANGELOG and LICENSE', () => {
     const paths = tarball.files.map((f) => f.path).sort();
     const unexpected = paths.filter(
       (p) =>
         !/^dist\/types\/(lib\/[\w-]+|lambda\/config|lambda\/probe\/config)\.d\.ts$/.test(p) &&
         !/^dist\/functions\/[\w-]+\/index\.mjs$/.test(p) &&
-        !['README.md', 'LICENSE', 'package.json', 'dist/index.cjs', 'dist/types/package.json'].includes(p),
+        ![
+          'README.md',
+          'CHANGELOG.md',
+          'LICENSE',
+          'package.json',
+          'dist/index.cjs',
+          'dist/types/package.json',
+        ].includes(p),
     );
     expect(unexpected).toEqual([]);
     expect(paths).toEqual(
       expect.arrayContaining([
+        'CHANGELOG.md',
         'LICENSE',
         'README.md',
         'dist/index.cjs',
@@ -298,6 +306,7 @@ describe('the tarball', () => {
         'dist/functions/handler-os-check/index.mjs',
         'dist/functions/app-check-association/index.mjs',
         'dist/functions/prober/index.mjs',
+        'dist/functions/rehearsal/index.mjs',
       ]),
     );
     // `npm pack --dry-run` lists the very same files.
