@@ -93,6 +93,8 @@ export function resolver(template: CfnTemplate, where: Where = HERE): (value: Js
     'AWS::Partition': where.partition,
     'AWS::URLSuffix': 'amazonaws.com',
     'AWS::StackName': 'Stack',
+    // The stack's own ARN: what the rehearsal's role may read (DescribeStacks on this stack only).
+    'AWS::StackId': `arn:${where.partition}:cloudformation:${where.region}:${where.account}:stack/Stack/1`,
   };
   const resolve = (value: Json): Json => {
     if (Array.isArray(value)) return value.map(resolve);
@@ -862,6 +864,54 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
     }
     for (const topicId of ofType('AWS::SNS::Topic').map(([id]) => id))
       byProber(`publish to ${topicId}`, 'Denied', 'sns:Publish', topicArn(topicId));
+  }
+
+  // 8. The deploy-time rehearsal (Custom::Rehearsal, issue 22): its function may invoke the failover functions it
+  // names, themselves (not a version), and read this stack's status; nothing of EC2, no other function or stack.
+  for (const [, resource] of ofType('Custom::Rehearsal')) {
+    const fnId = getAttId(resource.Properties?.ServiceToken) as string;
+    const roleId = idOf(template.Resources[fnId]?.Properties?.Role) as string;
+    const byRehearsal = (name: string, expect: Hop['expect'], action: string, arn: string) =>
+      hops.push({
+        name: `rehearsal ${fnId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource: arn,
+        identityPolicies: identityOf(roleId),
+      });
+    const named = list(resource.Properties?.FunctionNames).map((n) => refId(n));
+    for (const [failoverId] of functions) {
+      byRehearsal(
+        `invoke ${failoverId}`,
+        named.includes(failoverId) ? 'Allowed' : 'Denied',
+        'lambda:InvokeFunction',
+        arnOf(failoverId),
+      );
+      byRehearsal(
+        `invoke ${failoverId}'s version 1`,
+        'Denied',
+        'lambda:InvokeFunction',
+        `${arnOf(failoverId)}:1`,
+      );
+    }
+    const lambdaArn = (name: string) => `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    byRehearsal('invoke another function', 'Denied', 'lambda:InvokeFunction', lambdaArn('payroll'));
+    const stackArn = String(resolve({ Ref: 'AWS::StackId' }));
+    byRehearsal('read its stack', 'Allowed', 'cloudformation:DescribeStacks', stackArn);
+    byRehearsal(
+      'read another stack',
+      'Denied',
+      'cloudformation:DescribeStacks',
+      `arn:${PARTITION}:cloudformation:${REGION}:${ACCOUNT}:stack/SomeoneElses/1`,
+    );
+    for (const p of functions.flatMap(([, f]) => pairsOf(f)))
+      byRehearsal(
+        `detach ${p.networkInterfaceId}`,
+        'Denied',
+        'ec2:DetachNetworkInterface',
+        ec2('network-interface', p.networkInterfaceId),
+      );
   }
   return hops;
 }

@@ -114,6 +114,9 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
     expect(count(results, /: dynamodb:PutItem on its state table$/)).toBe(functions);
+    // The deploy-time rehearsal: its role invokes each failover function, and may read its own stack.
+    expect(count(results, /^rehearsal .*: invoke .*Function[0-9A-F]{8}$/)).toBe(functions);
+    expect(count(results, /^rehearsal .*: read its stack$/)).toBe(1);
     expect(count(results, /: dynamodb:PutItem on another table \(refused\)$/)).toBe(functions);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
     // Each association resource and each experiment's tags: their role's calls; each experiment: its role's trust.
@@ -401,6 +404,14 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
             if (JSON.stringify(s.Action).includes('dynamodb:PutItem')) s.Resource = '*';
       },
       /^function .*: dynamodb:PutItem on another table \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      "the rehearsal's role may invoke any function",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const s of statements) if (s.Sid === 'RehearseTheFailoverFunctions') s.Resource = '*';
+      },
+      /^rehearsal .*: invoke another function: expected Denied, got Allowed$/,
     ],
   ] as const)('%s', async (_name, change, finding) => {
     expect(await brokenHops(template, assembly)).toEqual([]);
