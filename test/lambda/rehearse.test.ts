@@ -13,6 +13,7 @@ import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import type { StatePort } from '../../lambda/state';
 import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
+import { sample } from '../helpers/events';
 import { TOPIC } from '../helpers/harness';
 import { localState } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
@@ -87,7 +88,7 @@ describe('rehearse: {"action":"rehearse"}', () => {
   it('a ready pair: every call of a move tried with DryRun, nothing changed, nobody paged', async () => {
     const { ec2, sns, invoke, dryRuns } = setup();
 
-    const [r, ...more] = await invoke({ action: 'rehearse' });
+    const [r, ...more] = await invoke(sample('manual-rehearse'));
 
     expect(more).toEqual([]);
     expect(r).toMatchObject({
