@@ -124,7 +124,9 @@ test('the stack protects the web pair', () => {
   const app = new cdk.App();
   const stack = new MyApp.MyAppStack(app, 'MyTestStack');
   const template = Template.fromStack(stack);
-  template.resourceCountIs('AWS::Lambda::Function', 1);
+  // The failover function, and the rehearsal's that proves it at every deploy.
+  template.resourceCountIs('AWS::Lambda::Function', 2);
+  template.resourceCountIs('Custom::Rehearsal', 1);
   template.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 2, MetricName: 'Moved' });
 });
 `;
@@ -201,6 +203,11 @@ const templateOf = (app: string): CfnTemplate => {
 };
 const resourcesOf = (template: CfnTemplate, type: string) =>
   Object.values(template.Resources).filter((r) => r.Type === type);
+/** The failover functions (their pairs file), not the deploy-time rehearsal's. */
+const failoverFunctionsOf = (template: CfnTemplate) =>
+  resourcesOf(template, 'AWS::Lambda::Function').filter((f) =>
+    JSON.stringify(f.Properties?.Environment ?? {}).includes('FAILOVER_PAIRS_FILE'),
+  );
 
 type PackFile = { path: string };
 type Pack = { filename: string; size: number; files: PackFile[] };
@@ -387,8 +394,10 @@ describe('in the TypeScript app cdk init writes (CommonJS), with the README exam
     expect(synth.status, synth.out).toBe(0);
     expect(synth.out).not.toContain('Bundling asset');
     const template = templateOf(tsApp);
-    const [fn] = resourcesOf(template, 'AWS::Lambda::Function');
-    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(1);
+    const [fn] = failoverFunctionsOf(template);
+    expect(failoverFunctionsOf(template)).toHaveLength(1);
+    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(2);
+    expect(resourcesOf(template, 'Custom::Rehearsal')).toHaveLength(1);
     expect(fn?.Properties?.Handler).toBe('index.handler');
     const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
@@ -479,13 +488,14 @@ describe('in an ES-module JavaScript app (.mjs) with only aws-cdk-lib and constr
   it('imports the named exports and synthesizes without bundling anything', () => {
     expect(synth.status, synth.out).toBe(0);
     expect(synth.out).not.toContain('Bundling asset');
-    const functions = resourcesOf(template, 'AWS::Lambda::Function');
+    const functions = failoverFunctionsOf(template);
     expect(functions).toHaveLength(1);
     expect(functions[0]?.Properties?.Handler).toBe('index.handler');
+    expect(resourcesOf(template, 'Custom::Rehearsal')).toHaveLength(1);
   });
 
   it('the function notifies the topic it was given, and its role may publish there', async () => {
-    const fn = resourcesOf(template, 'AWS::Lambda::Function')[0];
+    const fn = failoverFunctionsOf(template)[0];
     const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);
