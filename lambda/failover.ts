@@ -21,6 +21,7 @@ import {
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
 import { liveLease, type MovePlan, type Once, pairState, plan } from './plan';
+import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
 import { type Result, result, type Step } from './result';
 import {
   type PairRecord,
@@ -32,8 +33,8 @@ import {
 import { telemetry } from './telemetry';
 import { holderOf, type Observation, who } from './view';
 
-/** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
-export interface FailoverEc2 extends Ec2Port {
+/** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, rehearse, and bound every call by a deadline. */
+export interface FailoverEc2 extends Ec2Port, RehearsalEc2 {
   observe(pair: Pair): Promise<Observation>;
   /** Several pairs in one round of calls, by pair name. */
   observeAll(pairs: readonly Pair[]): Promise<Map<string, Observation>>;
@@ -78,8 +79,8 @@ export class FailoverError extends Error {
   }
 }
 
-/** A trigger about one pair, as the planner takes it. */
-type PairTrigger = Exclude<Trigger, { kind: 'ignored' }>;
+/** A trigger about one pair, as the planner takes it (a rehearsal goes its own way: lambda/rehearse.ts). */
+type PairTrigger = Exclude<Trigger, { kind: 'ignored' | 'rehearse' }>;
 type Resolved = { pair: Pair; trigger: PairTrigger } | { ignored: string };
 
 /** Status and reconcile without a pair mean every pair of the function. */
@@ -90,6 +91,9 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
   switch (trigger.kind) {
     case 'ignored':
       return [{ ignored: trigger.reason }];
+    case 'rehearse':
+      // Taken before (createFailover): never a pair's trigger.
+      return [{ ignored: 'a rehearsal in a batch of events' }];
     case 'alarm':
     case 'state-change':
     case 'planned': {
@@ -184,6 +188,9 @@ export function createFailover(deps: FailoverDeps) {
     const time: Budget = { deadline: end - REPORT_RESERVE_MS, end };
     const ec2 = deps.ec2.within(time.deadline, () => engine.clock.now());
     const parsed = parseEvent(event);
+    // A rehearsal (docs/contract.md event 9) changes nothing and answers one result per pair, whatever it finds.
+    const rehearse = parsed.triggers.find((t) => t.kind === 'rehearse');
+    if (rehearse) return rehearsal({ ...deps, ec2, end: time.end - PUBLISH_MARGIN_MS }, rehearse.pair);
     // Pairs in parallel, no pair waiting for another.
     const results = (
       await Promise.all(parsed.triggers.map((trigger) => handleTrigger(engine, trigger, ec2, time)))

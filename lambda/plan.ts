@@ -207,7 +207,7 @@ const AUTOMATIC: readonly Rule[] = [
 ];
 
 /** What the planner decides about: every trigger but those handled before it (ignored, maintenance). */
-export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
+export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' | 'rehearse' }>;
 
 /**
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a

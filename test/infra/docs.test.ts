@@ -14,7 +14,7 @@ const DOCS = [
 ].filter((f) => f.endsWith('.md') && existsSync(join(ROOT, f)));
 
 /** GitHub's anchor for each heading of a Markdown file (fenced code left out). */
-export function anchorsOf(markdown: string): Set<string> {
+function anchorsOf(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
   let fenced = false;
