@@ -1,12 +1,23 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
 import { lastHour, type MovePlan } from './plan';
 import type { Step } from './result';
+import {
+  attachedTo,
+  bounded,
+  type Clock,
+  describe,
+  type EniCalls,
+  NotOursError,
+  patience,
+  readThrough,
+  SettleTimeoutError,
+  systemClock,
+} from './retry';
 import { LEASE_TERM_MS, type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
 import { BREADCRUMB, type EniView, who } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
-export interface Ec2Port {
+export interface Ec2Port extends EniCalls {
   describeEni(networkInterfaceId: string): Promise<EniView | undefined>;
   detach(attachmentId: string, force: boolean): Promise<void>;
   /** Returns the new attachment's ID. */
@@ -37,28 +48,6 @@ export interface OsPort {
   ): Promise<{ up: boolean; detail: string }>;
 }
 
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
-
-// Polling: the first look after 200 ms, then every tenth of the time waited so far, at most 1 s apart.
-// A settle of T seconds is then seen within ~T/10 of happening (the SDK's waiter waits 20 s at least).
-const POLL_MIN_MS = 200;
-const POLL_MAX_MS = 1000;
-const POLL_FRACTION = 0.1;
-/**
- * What EC2 answers a replayed detach or attach (EC2 API Reference, "Ensuring idempotency": DetachNetworkInterface and AttachNetworkInterface take no ClientToken), and how long a
- * read may still show the state from before the call (EC2 API Reference, "Eventual consistency").
- */
-const REPLAY_ANSWERS = new Set([
-  'IncorrectState',
-  'InvalidAttachmentID.NotFound',
-  'InvalidNetworkInterface.InUse',
-]);
-const STALE_READ_MS = 10_000;
 /**
  * Time a move that may put the ENI back keeps for it: its attach stops retrying this long before the
  * deadline, so that the put-back (an attach and its settling, a few seconds on AWS) still fits.
@@ -97,10 +86,6 @@ export async function timed<T>(
   }
 }
 
-export class SettleTimeoutError extends Error {
-  override readonly name = 'SettleTimeoutError';
-}
-
 export interface ExecuteOptions {
   readonly clock?: Clock;
   /** Epoch ms by which every wait must end: the Lambda's remaining time less a reserve to report. */
@@ -119,6 +104,8 @@ export interface ExecuteOptions {
   readonly lease?: {
     readonly state: StatePort;
     readonly owner: string;
+    /** The version of the pair's record the decision was made on: a record changed since makes it look again. */
+    readonly seen: number;
     /** The observation could not read the table (what it answered): the move goes without the lease at once. */
     readonly unavailable?: string;
   };
@@ -132,159 +119,14 @@ export class StateUnavailableError extends Error {
 /** What a move ended in: `made`, or the ENI was (or is being) moved by another invocation. */
 export type Executed =
   | { readonly made: true; readonly steps: Step[]; readonly notes: string[] }
-  | { readonly made: false; readonly steps: Step[]; readonly notes: string[]; readonly reason: string };
-
-const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-
-/** Attached (or attaching) to `instanceId`: its attachment ID. */
-function attachedTo(eni: EniView, instanceId: string): string | undefined {
-  const a = eni.attachment;
-  return a && a.instanceId === instanceId && (a.status === 'attached' || a.status === 'attaching')
-    ? a.id
-    : undefined;
-}
-
-/** The delays between looks: 200 ms, then a tenth of the time waited so far, at most 1 s, until `until`. */
-async function pause(clock: Clock, start: number, until: number, what: () => string): Promise<void> {
-  const delay = Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (clock.now() - start) * POLL_FRACTION));
-  if (clock.now() + delay > until) throw new SettleTimeoutError(what());
-  await clock.sleep(delay);
-}
-
-/**
- * A read, read through: throttling, a 5xx, a timeout (`isTransient`) is asked again until `until`;
- * any other error stands. Every read of the function goes through it, the first observation included.
- */
-export async function readThrough<T>(
-  clock: Clock,
-  until: number,
-  isTransient: (error: unknown) => boolean,
-  what: string,
-  call: () => Promise<T>,
-): Promise<T> {
-  const start = clock.now();
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      await pause(
-        clock,
-        start,
-        until,
-        () => `could not read ${what} before the deadline: ${describe(error)}`,
-      );
-    }
-  }
-}
-
-/**
- * Reading and changing one ENI during a move as real EC2 must be treated: transient errors (throttling,
- * 5xx, timeouts) are read through until the deadline, and a mutation is judged by EC2 rather than by
- * its answer. Detach and attach take no client token, and the SDK replays a call whose answer was
- * lost (EC2 API Reference, "Ensuring idempotency": only calls with a ClientToken are idempotent).
- */
-function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, notes: string[]) {
-  /** One read of the ENI. */
-  const read = async (): Promise<EniView> => {
-    const eni = await readThrough(
-      clock,
-      deadline,
-      (e) => ec2.isTransient(e),
-      eniId,
-      () => ec2.describeEni(eniId),
-    );
-    if (!eni) throw new Error(`${eniId} no longer exists`);
-    return eni;
-  };
-
-  /** Polls until `done` answers a value; `wrong` ends the wait early with a reason; gives up at `until`. */
-  const settle = async <T>(
-    want: string,
-    done: (eni: EniView) => T | undefined,
-    wrong?: (eni: EniView) => string | undefined,
-    until = deadline,
-  ): Promise<T> => {
-    const start = clock.now();
-    for (;;) {
-      await pause(
-        clock,
-        start,
-        Math.min(until, deadline),
-        () => `${eniId} was not ${want} after ${((clock.now() - start) / 1000).toFixed(1)} s`,
-      );
-      const eni = await read();
-      const value = done(eni);
-      if (value !== undefined) return value;
-      const problem = wrong?.(eni);
-      if (problem) throw new Error(problem);
-    }
-  };
-
-  /**
-   * A mutation: after an error, read the ENI; if it shows the step done (a replay of a call EC2 had
-   * carried out), go on; if the error was transient and the ENI still allows the call ('again'), make
-   * it again; otherwise ('no') the error stands. The answer a replay gets (the attachment gone or
-   * detaching, the ENI in use) may meet a read that still shows the old state, so after such an
-   * answer EC2 is read again for a while before the error is believed.
-   */
-  const mutate = async <T>(
-    name: string,
-    call: () => Promise<T>,
-    judge: (eni: EniView) => { done: T } | 'again' | 'no',
-    until = deadline,
-  ): Promise<T> => {
-    const start = clock.now();
-    for (;;) {
-      try {
-        return await call();
-      } catch (error) {
-        const judged = clock.now();
-        const replayed = REPLAY_ANSWERS.has((error as Error).name);
-        for (;;) {
-          const verdict = judge(await read());
-          if (verdict !== 'again' && verdict !== 'no') {
-            notes.push(
-              `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
-            );
-            return verdict.done;
-          }
-          if (!replayed || clock.now() - judged >= STALE_READ_MS) {
-            if (verdict === 'no' || !ec2.isTransient(error)) throw error;
-            break;
-          }
-          await pause(
-            clock,
-            judged,
-            deadline,
-            () => `${name}: EC2 answered ${describe(error)} until the deadline`,
-          );
-        }
-        await pause(
-          clock,
-          start,
-          Math.min(until, deadline),
-          () => `${name} kept failing until the deadline: ${describe(error)}`,
-        );
-      }
-    }
-  };
-
-  /** Attach to `to`, unless EC2 shows it done; again while the ENI is available and the error transient. */
-  const attach = (name: string, to: string, deviceIndex: number, until = deadline) =>
-    mutate(
-      name,
-      () => ec2.attach(eniId, to, deviceIndex),
-      (eni) => {
-        const ours = attachedTo(eni, to);
-        if (ours) return { done: ours };
-        return eni.status === 'available' ? 'again' : 'no';
-      },
-      until,
-    );
-
-  return { read, settle, mutate, attach };
-}
+  | {
+      readonly made: false;
+      readonly steps: Step[];
+      readonly notes: string[];
+      readonly reason: string;
+      /** This invocation stood aside before any mutation: worth a new look at this time (epoch ms). */
+      readonly lookAgainAt?: number;
+    };
 
 /** One move in progress: what every step of execute() uses. */
 interface Run {
@@ -330,18 +172,17 @@ export async function execute(
     eniId,
     steps,
     notes,
-    ec2Patience: patience(ec2, eniId, clock, options.deadline, notes),
+    ec2Patience: patience(ec2, eniId, clock, options.deadline, notes, (name) => hold(run, name)),
     step: (name, action) => timed(clock, steps, name, action),
     lease: undefined,
   };
-  const taken = await takeLease(run);
-  if (taken) return { made: false, steps, notes, reason: taken };
+  const aside = await takeLease(run);
+  if (aside) return { made: false, steps, notes, ...aside };
   // Recorded at once, in parallel with the wait, and awaited before the end: AWS documents that the
   // instance may refuse another interface at that device index until it is stopped and started.
   const records: Promise<void>[] = [];
   let made = false;
   try {
-    await hold(run, 'detach');
     await detachStep(run);
     if (plan.detach?.record) records.push(recordForcedDetach(run, plan.detach.instanceId));
     await fence(run, plan.fence);
@@ -353,7 +194,6 @@ export async function execute(
         notes,
         reason: `${eniId} was attached to ${who(pair, plan.to)} by another invocation meanwhile; this one made no attach`,
       };
-    await hold(run, 'attach');
     const attachmentId = await attachOrPutBack(run);
     await awaitAttached(run, attachmentId);
     // Independent calls, made together: the tail of a move costs one call's time, not three. Each is
@@ -362,7 +202,9 @@ export async function execute(
     for (const t of tail) if (t.status === 'rejected') throw t.reason;
     made = true;
   } catch (error) {
-    if (error instanceof LeaseLostError) return { made: false, steps, notes, reason: error.message };
+    const cause = error instanceof StepError ? error.cause : error;
+    if (cause instanceof LeaseLostError || cause instanceof NotOursError)
+      return { made: false, steps, notes, reason: (cause as Error).message };
     throw error;
   } finally {
     await Promise.all(records);
@@ -377,6 +219,7 @@ export async function execute(
 interface Lease {
   readonly state: StatePort;
   readonly owner: string;
+  readonly takenAt: number;
   until: number;
 }
 
@@ -393,8 +236,7 @@ function stateCall<T>(
   ms: number,
   call: () => Promise<T>,
 ): Promise<T> {
-  const until = Math.min(run.options.deadline, run.clock.now() + ms);
-  return readThrough(run.clock, until, (e) => state.isTransient(e), what, call);
+  return bounded(run.clock, Math.min(run.options.deadline, run.clock.now() + ms), state, what, call);
 }
 
 /**
@@ -402,7 +244,7 @@ function stateCall<T>(
  * invocation stands aside when another holds it. A table that cannot be reached within STATE_BOUND_MS lets only
  * a move off a holder that cannot serve go ahead (plan.withoutLease), with EC2 as the lock; any other stops here.
  */
-async function takeLease(run: Run): Promise<string | undefined> {
+async function takeLease(run: Run): Promise<{ reason: string; lookAgainAt: number } | undefined> {
   const lease = run.options.lease;
   if (!lease) return undefined;
   const { clock, pair, plan } = run;
@@ -411,22 +253,34 @@ async function takeLease(run: Run): Promise<string | undefined> {
     if (lease.unavailable !== undefined) throw new Error(lease.unavailable);
     const rival = await run.step('lease', () =>
       stateCall(run, lease.state, `pair ${pair.name}'s lease`, STATE_BOUND_MS, () =>
-        lease.state.takeLease(pair.name, {
-          owner: lease.owner,
-          target: plan.to,
-          takenAt: now,
-          until: now + LEASE_TERM_MS,
-        }),
+        lease.state.takeLease(
+          pair.name,
+          { owner: lease.owner, target: plan.to, takenAt: now, until: now + LEASE_TERM_MS },
+          lease.seen,
+        ),
       ),
     );
+    if (rival === 'stale')
+      return {
+        reason: `the pair's state changed since this invocation looked (another invocation's move?): it looks again`,
+        lookAgainAt: clock.now(),
+      };
     if (rival)
-      return `a move by another invocation is under way (${rival.owner}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()}); this one stood aside`;
-    run.lease = { state: lease.state, owner: lease.owner, until: now + LEASE_TERM_MS };
+      return {
+        reason: `a move by another invocation is under way (${rival.owner}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()}); this one stood aside`,
+        lookAgainAt: rival.until,
+      };
+    run.lease = { state: lease.state, owner: lease.owner, takenAt: now, until: now + LEASE_TERM_MS };
     return undefined;
   } catch (error) {
     const why = describe(error instanceof StepError ? error.cause : error);
-    if (!plan.withoutLease)
+    if (!plan.withoutLease) {
+      // A take whose answer was lost may have taken it: released by owner, best effort, so that it blocks no one.
+      void stateCall(run, lease.state, `pair ${pair.name}'s lease`, STATE_BOUND_MS, () =>
+        lease.state.change(pair.name, () => undefined, { releaseLease: lease.owner }),
+      ).catch(() => undefined);
       throw new StateUnavailableError(`the pair's lease could not be taken (${why})`, { cause: error });
+    }
     run.notes.push(
       `the state table could not be reached for the lease (${why}): moving without it, since the holder is down; EC2's conditional detach and attach are the lock`,
     );
@@ -446,7 +300,12 @@ async function hold(run: Run, before: string): Promise<void> {
   const until = now + LEASE_TERM_MS;
   const kept = await run.step('renew-lease', () =>
     stateCall(run, lease.state, `pair ${run.pair.name}'s lease`, STATE_BOUND_MS, () =>
-      lease.state.renewLease(run.pair.name, lease.owner, until),
+      lease.state.renewLease(run.pair.name, {
+        owner: lease.owner,
+        target: run.plan.to,
+        takenAt: lease.takenAt,
+        until,
+      }),
     ),
   );
   if (!kept)
@@ -463,8 +322,10 @@ async function hold(run: Run, before: string): Promise<void> {
  */
 async function release(run: Run, made: boolean): Promise<void> {
   const { plan, pair, clock, options } = run;
-  const state = run.lease?.state ?? options.lease?.state;
-  if (!state || (!made && !run.lease)) return;
+  const lease = options.lease;
+  // Nothing to record, and no lease asked for (the observation could not read the table).
+  if (!lease || (!made && !run.lease && lease.unavailable !== undefined)) return;
+  const state = lease.state;
   const at = clock.now();
   const move = (r: PairRecord): RecordChange | undefined =>
     made
@@ -485,7 +346,8 @@ async function release(run: Run, made: boolean): Promise<void> {
   try {
     await run.step(made ? 'record-move' : 'release-lease', () =>
       stateCall(run, state, `pair ${pair.name}'s state`, ms, () =>
-        state.change(pair.name, move, run.lease ? { releaseLease: run.lease.owner } : {}),
+        // By owner, even without a lease known to be held: a take whose answer was lost may have taken it.
+        state.change(pair.name, move, { releaseLease: lease.owner }),
       ),
     );
   } catch (error) {
@@ -560,7 +422,9 @@ function recordForcedDetach(run: Run, forcedFrom: string): Promise<void> {
     'record-forced-detach',
     async () => {
       if (!state) throw new Error('no state table');
-      await stateCall(run, state, `pair ${pair.name}'s state`, options.deadline - clock.now(), () =>
+      // Retried until the deadline under the lease; without it (the table was unreachable), one bounded try.
+      const ms = run.lease ? options.deadline - clock.now() : STATE_BOUND_MS;
+      await stateCall(run, state, `pair ${pair.name}'s state`, ms, () =>
         state.change(pair.name, () => ({ forcedDetach: { instanceId: forcedFrom, at } })),
       );
       return `recorded the forced detach from ${forcedFrom}: it is not a target until it is stopped and started`;
@@ -638,7 +502,6 @@ async function awaitAvailable(run: Run, records: Promise<void>[]): Promise<strin
   notes.push(
     `the detach without Force had not finished after ${escalate.afterMs / 1000} s: forced (the holder's OS is not letting go)`,
   );
-  await hold(run, 'forced detach');
   await forceOrNot(run, escalate.attachmentId, true, true);
   if (escalate.record) records.push(recordForcedDetach(run, escalate.instanceId));
   await fence(run, escalate.fence);
@@ -656,10 +519,7 @@ async function attachOrPutBack(run: Run): Promise<string> {
   try {
     return await step('attach', () => ec2Patience.attach('attach', plan.to, pair.deviceIndex, until));
   } catch (error) {
-    if (plan.putBack) {
-      await hold(run, 'put-back');
-      await putBack(run, plan.putBack, error);
-    }
+    if (plan.putBack) await putBack(run, plan.putBack, error);
     throw error;
   }
 }

@@ -6,23 +6,20 @@ import { eniProblems, failed } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import { evidenceProblems, isTargetProbe } from './evidence';
-import type { Ec2Port } from './execute';
-import {
-  type Clock,
-  execute,
-  type OsPort,
-  readThrough,
-  StateUnavailableError,
-  StepError,
-  systemClock,
-  timed,
-} from './execute';
+import { type Ec2Port, execute, type OsPort, StateUnavailableError, StepError, timed } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
-import { type MovePlan, type Once, pairState, plan } from './plan';
+import { liveLease, type MovePlan, type Once, pairState, plan } from './plan';
 import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
 import { type Result, result, type Step } from './result';
-import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
+import { bounded, type Clock, readThrough, systemClock } from './retry';
+import {
+  type PairRecord,
+  type ProbeObservation,
+  type RecordChange,
+  STATE_BOUND_MS,
+  type StatePort,
+} from './state';
 import { telemetry } from './telemetry';
 import { holderOf, type Observation, who } from './view';
 
@@ -281,7 +278,13 @@ interface Answer {
   readonly result: Result;
   /** true: page it; false: page nobody; undefined: the default. */
   readonly page?: boolean;
+  /** Another invocation's lease stood in the way (or the state changed under this look) until then (epoch ms). */
+  readonly lookAgainAt?: number;
 }
+
+/** Time a look after waiting for another's lease still needs for a move of its own (EC2 settles in seconds). */
+const MOVE_RESERVE_MS = 60_000;
+const LEASE_POLL_MS = 1_000;
 
 /**
  * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
@@ -312,34 +315,25 @@ async function observe(
     ),
   ]);
   if ('error' in record) return { ...seen, stateUnavailable: record.error };
-  return { ...seen, record: await carryLegacy(engine, pair, seen, record.record, ec2) };
+  return { ...seen, record: await carryLegacy(engine, pair, seen, record.record, ec2, time) };
 }
 
 /** The pair's record, read through transient errors for at most STATE_BOUND_MS. */
 async function readState(engine: Engine, pair: Pair, time: Budget): Promise<PairRecord> {
   const { clock, deps } = engine;
-  const until = Math.min(time.deadline, clock.now() + STATE_BOUND_MS);
-  const read = readThrough(
-    clock,
-    until,
-    (e) => deps.state.isTransient(e),
-    `pair ${pair.name}'s state`,
-    () => deps.state.read(pair.name),
+  return bounded(clock, stateUntil(engine, time), deps.state, `pair ${pair.name}'s state`, () =>
+    deps.state.read(pair.name),
   );
-  // A call that hangs past the bound is given up on here (the SDK's own timeouts end it later).
-  const ms = Math.max(0, until - clock.now());
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  read.catch(() => undefined);
-  return Promise.race([read, late]).finally(() => clearTimeout(timer));
 }
 
+/** Until when a state call may take, from now: STATE_BOUND_MS, never past the deadline. */
+const stateUntil = (engine: Engine, time: Budget) =>
+  Math.min(time.deadline, engine.clock.now() + STATE_BOUND_MS);
+
 /**
- * Upgrade in place (docs/contract.md, "Pair state"): a pair seen for the first time whose ENI carries an earlier
- * version's records keeps them: they are carried into its item (by compare-and-swap: once, whoever sees it first),
- * then those tags are deleted (best effort; a later look deletes what is left).
+ * Upgrade in place (docs/contract.md, "Pair state"): a pair whose ENI carries an earlier version's records keeps
+ * them: they are merged into its item (by compare-and-swap), then those tags are deleted (best effort; a later look
+ * deletes what is left). Merged whenever such tags are there, so that a mixed fleet mid-deploy loses nothing.
  */
 async function carryLegacy(
   engine: Engine,
@@ -347,22 +341,19 @@ async function carryLegacy(
   obs: Observation,
   record: PairRecord,
   ec2: FailoverEc2,
+  time: Budget,
 ): Promise<PairRecord> {
   const tags = obs.eni?.tags ?? {};
-  const keys = legacyKeys(tags);
+  const now = engine.clock.now();
+  const keys = legacyKeys(tags, now);
   if (keys.length === 0) return record;
   const { state, logger } = engine.deps;
+  let carried = record;
   try {
-    let carried = record;
-    if (!record.migrated) {
-      const change = legacyRecord(tags, engine.clock.now());
-      carried =
-        (await state.change(pair.name, (r) => (r.migrated ? undefined : (change as RecordChange)))) ??
-        (await state.read(pair.name));
-    }
-    await ec2.untag(pair.networkInterfaceId, keys);
-    logger.info("carried an earlier version's ENI tags into the pair's state", { keys });
-    return carried;
+    carried =
+      (await bounded(engine.clock, stateUntil(engine, time), state, `pair ${pair.name}'s state`, () =>
+        state.change(pair.name, (r) => legacyRecord(r, tags, now)),
+      )) ?? record;
   } catch (error) {
     logger.warn(
       "could not carry an earlier version's tags into the pair's state; the next look tries again",
@@ -372,10 +363,63 @@ async function carryLegacy(
     );
     return record;
   }
+  try {
+    await ec2.untag(pair.networkInterfaceId, keys);
+    logger.info("carried an earlier version's ENI tags into the pair's state", { keys });
+  } catch (error) {
+    logger.warn("carried an earlier version's tags, but could not delete them; the next look tries again", {
+      error,
+    });
+  }
+  return carried;
 }
 
 /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
 async function lookAndAct(
+  engine: Engine,
+  pair: Pair,
+  trigger: PairTrigger,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Answer> {
+  const first = await lookOnce(engine, pair, trigger, ec2, time, observed);
+  if (first.lookAgainAt === undefined || !isAutomatic(trigger)) return first;
+  // An automatic trigger that another invocation's lease held back would be lost (Lambda retries no success):
+  // it waits for that lease to end (released, or expired: its mover died) and looks once more. What the second
+  // look finds already done pages nobody; a mover that died is taken over.
+  if (!(await leaseEnded(engine, pair, first.lookAgainAt, time))) return first;
+  const again = await lookOnce(engine, pair, trigger, ec2, time, undefined);
+  return again.result.outcome === 'unchanged' ? { ...again, page: false } : again;
+}
+
+/**
+ * Waits until the pair's lease is released or expired, or `until`, polling the table; false when this invocation
+ * would have too little time left for a move of its own by then.
+ */
+async function leaseEnded(engine: Engine, pair: Pair, until: number, time: Budget): Promise<boolean> {
+  const { clock, deps } = engine;
+  if (until + MOVE_RESERVE_MS > time.deadline) return false;
+  while (clock.now() < until) {
+    await clock.sleep(Math.min(LEASE_POLL_MS, Math.max(0, until - clock.now())));
+    try {
+      const record = await bounded(
+        clock,
+        clock.now() + STATE_BOUND_MS,
+        deps.state,
+        `pair ${pair.name}'s lease`,
+        () => deps.state.read(pair.name),
+      );
+      if (!liveLease(record, clock.now())) return true;
+    } catch {
+      // The table went away: the lease's term is the answer.
+    }
+  }
+  return true;
+}
+
+/** Look, decide, act, once. */
+async function lookOnce(
   engine: Engine,
   pair: Pair,
   trigger: PairTrigger,
@@ -418,7 +462,7 @@ async function lookAndAct(
         steps,
       });
       if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
-      return { result: r, page: decision.quiet ? false : undefined };
+      return { result: r, page: decision.quiet ? false : undefined, lookAgainAt: decision.leasedUntil };
     }
     case 'refused': {
       const r = result('refused', pair, {
@@ -448,17 +492,18 @@ async function noteProbe(
 ): Promise<void> {
   const { state, logger } = engine.deps;
   const sound = evidenceProblems(pair, trigger, engine.clock.now()).every(isTargetProbe);
+  const other = trigger.other;
+  const write = (instanceId: string, seen: ProbeObservation) =>
+    bounded(engine.clock, engine.clock.now() + STATE_BOUND_MS, state, `pair ${pair.name}'s probe view`, () =>
+      state.observe(pair.name, instanceId, seen),
+    );
   const writes = [
     ...(sound
-      ? [
-          state.observe(pair.name, trigger.instanceId, {
-            failedAt: trigger.lastFailureAt,
-            failures: trigger.failures,
-          }),
-        ]
+      ? [write(trigger.instanceId, { failedAt: trigger.lastFailureAt, failures: trigger.failures })]
       : []),
-    ...(roleOf(pair, trigger.other.instanceId) && trigger.other.passing
-      ? [state.observe(pair.name, trigger.other.instanceId, { passedAt: trigger.other.at })]
+    // The other member as the prober saw it: passing lifts an earlier condemnation; failing is a failure seen too.
+    ...(roleOf(pair, other.instanceId)
+      ? [write(other.instanceId, other.passing ? { passedAt: other.at } : { failedAt: other.at })]
       : []),
   ];
   try {
@@ -491,10 +536,11 @@ async function maintain(
     steps,
     trigger.minutes > 0 ? 'maintenance-start' : 'maintenance-end',
     () =>
-      readThrough(
+      // A table that does not answer within a few seconds fails the request, saying so (docs/contract.md).
+      bounded(
         clock,
-        time.deadline,
-        (e) => deps.state.isTransient(e),
+        stateUntil(engine, time),
+        deps.state,
         `pair ${pair.name}'s state (writing its maintenance window)`,
         () => deps.state.change(pair.name, () => wanted),
       ),
@@ -537,7 +583,13 @@ async function pageOnce(engine: Engine, pair: Pair, once: Once, r: Result, steps
   };
   try {
     const written = await timed(engine.clock, steps, `record-page-${once.key}`, () =>
-      engine.deps.state.change(pair.name, set),
+      bounded(
+        engine.clock,
+        engine.clock.now() + STATE_BOUND_MS,
+        engine.deps.state,
+        `pair ${pair.name}'s state`,
+        () => engine.deps.state.change(pair.name, set),
+      ),
     );
     return { result: r, page: written !== undefined };
   } catch (error) {
@@ -591,6 +643,7 @@ async function move(
       lease: {
         state: deps.state,
         owner: randomUUID().slice(0, 8),
+        seen: observation.record?.version ?? 0,
         unavailable: observation.stateUnavailable,
       },
     });
@@ -610,6 +663,7 @@ async function move(
     return {
       result: result('unchanged', pair, { ...fields, reasons: [done.reason, ...done.notes] }),
       page: false,
+      lookAgainAt: done.lookAgainAt,
     };
   }
   engine.telemetry.gauge(pair, observation, decision.to);
