@@ -8,7 +8,7 @@ import { parseEvent, type Trigger } from './events';
 import { evidenceProblems, isTargetProbe } from './evidence';
 import { type Ec2Port, execute, type OsPort, StateUnavailableError, StepError, timed } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
-import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
+import { describeChange, maintenanceOf, setWindow } from './maintenance';
 import { paged, pagedByDefault, pageOnce as pageOnceAt } from './paging';
 import { liveLease, type MovePlan, type Once, plan } from './plan';
 import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
@@ -521,30 +521,15 @@ async function maintain(
   const eni = observation.eni;
   if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
   const now = clock.now();
-  const wanted = maintenanceChange(trigger.minutes, trigger.reason, now);
   const written = await timed(
     clock,
     steps,
     trigger.minutes > 0 ? 'maintenance-start' : 'maintenance-end',
-    () =>
-      // A table that does not answer within a few seconds fails the request, saying so (docs/contract.md).
-      bounded(
-        clock,
-        stateUntil(engine, time),
-        deps.state,
-        `pair ${pair.name}'s state (writing its maintenance window)`,
-        () => deps.state.change(pair.name, () => wanted),
-      ),
+    () => setWindow({ state: deps.state, clock }, pair.name, trigger, stateUntil(engine, time)),
   );
   const after: Observation = { ...observation, record: written, stateUnavailable: undefined };
   const status = statusOf(pair, after, now);
-  const still = maintenanceOf(pair, after, now);
-  const window = written?.maintenance;
-  const change = window
-    ? `maintenance until ${new Date(window.until).toISOString()}: automatic moves of pair ${pair.name} are paused; manual moves still work (${window.by})`
-    : still
-      ? `maintenance ended, but moves of pair ${pair.name} for the holder's application check alone stay paused: ${describeMaintenance(still, now)}`
-      : `maintenance ended: automatic moves of pair ${pair.name} resume`;
+  const change = describeChange(pair, written, maintenanceOf(pair, after, now), now);
   return result('status', pair, {
     from: holderOf(eni),
     reasons: [change, ...status.reasons],

@@ -1,8 +1,9 @@
-// PURE: a pair's maintenance window, as its state and its holder's application status show it.
-// The window is kept in the pair's record (lambda/state.ts), so that every invocation in every Lambda
-// container sees the same one, and it outlives the invocation that set it.
+// A pair's maintenance window: what it is, as its state and its holder's application status show it (pure), and
+// how a request sets one. The window is kept in the pair's record (lambda/state.ts), so that every invocation in
+// every Lambda container sees the same one, and it outlives the invocation that set it.
 import type { Pair } from './config';
-import type { PairRecord, RecordChange } from './state';
+import { bounded, type Clock } from './retry';
+import type { PairRecord, RecordChange, StatePort } from './state';
 import { holderOf, type Observation, recordOf, who } from './view';
 
 /** Who set a window and why, kept short enough to read in a page. */
@@ -74,4 +75,36 @@ export function describeMaintenance(m: Maintenance, now: number): string {
       ? 'until it is resumed'
       : `until ${m.until.replace(/\.\d+Z$/, 'Z')} (${Math.max(1, Math.ceil((Date.parse(m.until) - now) / 60_000))} min left)`;
   return `in maintenance ${left}: ${m.why}`;
+}
+
+/**
+ * A maintenance request written: the window opened (or ended), by compare-and-swap. A table that does not answer by
+ * `until` fails the request, saying so, and nothing is changed (docs/contract.md event 6).
+ */
+export function setWindow(
+  deps: { readonly state: StatePort; readonly clock: Clock },
+  pair: string,
+  request: { readonly minutes: number; readonly reason?: string },
+  until: number,
+): Promise<PairRecord | undefined> {
+  const { state, clock } = deps;
+  const wanted = maintenanceChange(request.minutes, request.reason, clock.now());
+  return bounded(clock, until, state, `pair ${pair}'s state (writing its maintenance window)`, () =>
+    state.change(pair, () => wanted),
+  );
+}
+
+/** What a maintenance request changed, as the first reason of its answer (and its page's subject). */
+export function describeChange(
+  pair: Pair,
+  written: PairRecord | undefined,
+  still: Maintenance | undefined,
+  now: number,
+): string {
+  const window = written?.maintenance;
+  if (window)
+    return `maintenance until ${new Date(window.until).toISOString()}: automatic moves of pair ${pair.name} are paused; manual moves still work (${window.by})`;
+  return still
+    ? `maintenance ended, but moves of pair ${pair.name} for the holder's application check alone stay paused: ${describeMaintenance(still, now)}`
+    : `maintenance ended: automatic moves of pair ${pair.name} resume`;
 }
