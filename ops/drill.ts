@@ -23,18 +23,21 @@ Commands:
                          make, in both directions, tried with EC2 DryRun by the function's own
                          role (StopInstances too for pairs with fence), the state table's write,
                          and every check; nothing changes. What the deploy and the daily schedule run
-  maintenance <pair> <duration>
+  maintenance --pair <name> <duration>
                          pause the pair's automatic moves for 30m, 2h or 90 (minutes), at most a
-                         week; recorded on the ENI, shown by status; manual moves still work
-  maintenance <pair> off end the pause now
+                         week; recorded in the pair's state, shown by status; manual moves still work
+  maintenance --pair <name> off
+                         end the pause now
+
+Every command names its pair the same way, --pair <name>. \`<command> --help\` shows one command with an example.
 
 Options:
-  --pair <name>          the pair, as named in the configuration (required by drill and move)
+  --pair <name>          the pair, as named in the configuration (required by drill, move and maintenance)
   --to standby|primary   with move: where the ENI goes (default: the member that does not hold it)
   --stack-name <name>    the deployed stack whose outputs name the function(s) (default: EniFailover)
   --function-name <name> ask this function only, instead of those the stack names
   --region <region>      the AWS region (default: the SDK's, e.g. AWS_REGION)
-  --reason <text>        with maintenance: who and why, recorded on the ENI (default: the drill CLI and
+  --reason <text>        with maintenance: who and why, recorded with the window (default: the drill CLI and
                          your user name)
   --json                 print the function's raw result (status of the fleet: one array of them all)
   --help                 print this help
@@ -66,8 +69,36 @@ export interface DrillDeps {
   err: (line: string) => void;
 }
 
+/** One command's help, with an example (`npm run drill -- <command> --help`). */
+export const COMMAND_HELP: Record<Options['command'], string> = {
+  status: `usage: npm run drill -- status [--pair <name>] [--json]
+
+Every pair of the stack as a table, or one pair in full. Exit 0 when every pair shown is protected.
+Example: npm run drill -- status --pair web`,
+  drill: `usage: npm run drill -- drill --pair <name> [--to standby|primary]
+
+A dry run of a move: every check, plus EC2's DryRun of the detach and the attach. Nothing changes.
+Example: npm run drill -- drill --pair web`,
+  move: `usage: npm run drill -- move --pair <name> [--to standby|primary]
+
+A real move (a drill, or a fail-back with --to primary). Never forced: a detach that does not finish in 20 s fails.
+Example: npm run drill -- move --pair web --to primary`,
+  rehearse: `usage: npm run drill -- rehearse [--pair <name>]
+
+Every call a move could make, in both directions, tried with DryRun by the function's own role; every check.
+Example: npm run drill -- rehearse`,
+  maintenance: `usage: npm run drill -- maintenance --pair <name> <30m|2h|90|off> [--reason <text>]
+
+Pause (or end the pause of) the pair's automatic moves; a holder that fails meanwhile pages DOWN once.
+Example: npm run drill -- maintenance --pair web 30m --reason "kernel patch, by ana"`,
+};
+
+const COMMANDS = Object.keys(COMMAND_HELP) as Options['command'][];
+
 interface Options {
   command: 'status' | 'drill' | 'move' | 'maintenance' | 'rehearse';
+  /** A note for the operator: an older form of the command, still accepted. */
+  hint?: string;
   /** Undefined: status of every pair. */
   pair: string | undefined;
   to: 'standby' | 'primary' | undefined;
@@ -119,22 +150,31 @@ export function parseDuration(text: string): number {
   return minutes;
 }
 
-/** maintenance <pair> <duration|off>, or maintenance --pair <pair> <duration|off>. */
+/** maintenance --pair <pair> <duration|off>; the older maintenance <pair> <duration|off> still works, with a hint. */
 function parseMaintenance(rest: string[], pairOption: string | undefined) {
   const args = pairOption === undefined ? rest : [pairOption, ...rest];
   if (args.length !== 2)
     throw new UsageError(
-      'maintenance takes a pair and a duration: maintenance web 30m, or maintenance web off',
+      'maintenance takes a pair and a duration: maintenance --pair web 30m, or maintenance --pair web off',
     );
   const [pair, duration] = args as [string, string];
-  return { pair, minutes: parseDuration(duration) };
+  const hint =
+    pairOption === undefined
+      ? `hint: name the pair as every command does: npm run drill -- maintenance --pair ${pair} ${duration}`
+      : undefined;
+  return { pair, minutes: parseDuration(duration), ...(hint ? { hint } : {}) };
 }
 
-export function parseDrillArgs(argv: string[]): Options | 'help' {
+export function parseDrillArgs(argv: string[]): Options | { help: string } {
   const parsed = parseCli(argv);
   const { values, positionals } = parsed;
-  if (values.help) return 'help';
   const [command, ...rest] = positionals;
+  if (values.help)
+    return {
+      help: COMMANDS.includes(command as Options['command'])
+        ? COMMAND_HELP[command as Options['command']]
+        : USAGE,
+    };
   if (!command) throw new UsageError('a command is required: status, drill, move, rehearse or maintenance');
   if (command === 'maintenance') {
     if (values.to !== undefined) throw new UsageError('--to goes with move, not maintenance');
@@ -346,7 +386,7 @@ async function rehearseAll(deps: DrillDeps, options: Options): Promise<number> {
 
 /** Runs one drill command; returns the exit status. */
 export async function runDrill(argv: string[], deps: DrillDeps): Promise<number> {
-  let options: Options | 'help';
+  let options: Options | { help: string };
   try {
     options = parseDrillArgs(argv);
   } catch (error) {
@@ -354,10 +394,11 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
     deps.err(`error: ${error.message}\n\n${USAGE}`);
     return 2;
   }
-  if (options === 'help') {
-    deps.out(USAGE);
+  if ('help' in options) {
+    deps.out(options.help);
     return 0;
   }
+  if (options.hint) deps.err(options.hint);
   try {
     if (options.command === 'rehearse') return await rehearseAll(deps, options);
     if (options.pair === undefined) return await fleetStatus(deps, options);

@@ -185,6 +185,18 @@ describe('drill CLI against a stubbed Lambda', () => {
     expect(await aws.run(['--help'])).toBe(0);
     expect(aws.out.join('\n')).toMatch(/Commands:[\s\S]*status[\s\S]*drill[\s\S]*move/);
   });
+
+  it.each(['status', 'drill', 'move', 'rehearse', 'maintenance'])(
+    '%s --help prints that command alone, with an example naming the pair by --pair, and exits 0',
+    async (command) => {
+      const aws = stubbedAws(() => result({}));
+      expect(await aws.run([command, '--help'])).toBe(0);
+      const text = aws.out.join('\n');
+      expect(text).toMatch(new RegExp(`^usage: npm run drill -- ${command} `));
+      expect(text).toMatch(new RegExp(`Example: npm run drill -- ${command}( --pair web)?`));
+      expect(aws.lambdaMock).not.toHaveReceivedCommand(InvokeCommand);
+    },
+  );
 });
 
 describe('drill CLI maintenance, stubbed', () => {
@@ -198,11 +210,12 @@ describe('drill CLI maintenance, stubbed', () => {
     });
 
   it.each<[string[], number, string | undefined]>([
-    [['maintenance', 'web', '30m'], 30, undefined],
-    [['maintenance', 'web', '2h', '--reason', 'kernel patch, by ana'], 120, 'kernel patch, by ana'],
-    [['maintenance', 'web', '90'], 90, undefined],
-    [['maintenance', '--pair', 'web', '45m'], 45, undefined],
-    [['maintenance', 'web', 'off'], 0, undefined],
+    [['maintenance', '--pair', 'web', '30m'], 30, undefined],
+    [['maintenance', '--pair', 'web', '2h', '--reason', 'kernel patch, by ana'], 120, 'kernel patch, by ana'],
+    [['maintenance', '--pair', 'web', '90'], 90, undefined],
+    [['maintenance', '--pair', 'web', 'off'], 0, undefined],
+    // The older form, still accepted (with a hint).
+    [['maintenance', 'web', '45m'], 45, undefined],
   ])(
     '%j sends {"action":"maintenance"} to the function that has the pair, and exits 0',
     async (argv, minutes, reason) => {
@@ -222,7 +235,7 @@ describe('drill CLI maintenance, stubbed', () => {
   it.each<[string[], RegExp]>([
     [
       ['maintenance', 'web'],
-      /maintenance takes a pair and a duration: maintenance web 30m, or maintenance web off/,
+      /maintenance takes a pair and a duration: maintenance --pair web 30m, or maintenance --pair web off/,
     ],
     [
       ['maintenance', 'web', '30s'],
@@ -237,6 +250,17 @@ describe('drill CLI maintenance, stubbed', () => {
     expect(await aws.run(argv)).toBe(2);
     expect(aws.err.join('\n')).toMatch(message);
     expect(aws.lambdaMock).not.toHaveReceivedCommand(InvokeCommand);
+  });
+
+  it('the older form (maintenance web 30m) works, and hints at the one syntax; the new one gives no hint', async () => {
+    const old = stubbedAws(answer);
+    expect(await old.run(['maintenance', 'web', '30m'])).toBe(0);
+    expect(old.err).toEqual([
+      'hint: name the pair as every command does: npm run drill -- maintenance --pair web 30m',
+    ]);
+    const now = stubbedAws(answer);
+    expect(await now.run(['maintenance', '--pair', 'web', '30m'])).toBe(0);
+    expect(now.err).toEqual([]);
   });
 
   it('a maintenance request the function ignores exits 1', async () => {
