@@ -537,7 +537,18 @@ export class FakeEc2 {
     return undefined;
   }
 
+  /** Every command the fake answers, by group. */
   private wire(): void {
+    this.wireDescribes();
+    this.wireInstanceReads();
+    this.wireMoves();
+    this.wireAssociations();
+    this.wireTags();
+    this.wireApplicationStatus();
+  }
+
+  /** The ENIs' reads. */
+  private wireDescribes(): void {
     const m = this.mock;
     m.on(DescribeNetworkInterfacesCommand).callsFake(async (input) => {
       await this.lag();
@@ -577,6 +588,11 @@ export class FakeEc2 {
       if (this.stale_?.armed && this.stale_.reads > 0) this.stale_.reads -= 1;
       return { NetworkInterfaces: answer };
     });
+  }
+
+  /** The instances' reads: the instances, their statuses, their types' limits. */
+  private wireInstanceReads(): void {
+    const m = this.mock;
     m.on(DescribeInstancesCommand).callsFake(async (input) => {
       await this.lag();
       this.enter('DescribeInstances');
@@ -649,6 +665,11 @@ export class FakeEc2 {
       this.enter('DescribeInstanceTypes');
       return { InstanceTypes: (input.InstanceTypes ?? []).map((t: string) => this.typeInfo(t)) };
     });
+  }
+
+  /** What a move changes: detach, attach, the attachment's DeleteOnTermination, and a fence's stop. */
+  private wireMoves(): void {
+    const m = this.mock;
     m.on(DetachNetworkInterfaceCommand).callsFake((input) =>
       this.mutate('DetachNetworkInterface', input.DryRun, () => {
         const eni = [...this.enis.values()].find((e) => e.attachment?.id === input.AttachmentId);
@@ -714,6 +735,11 @@ export class FakeEc2 {
         return {};
       }),
     );
+  }
+
+  /** Application status check associations (the construct's custom resource makes them). */
+  private wireAssociations(): void {
+    const m = this.mock;
     // Application status check associations. Associate and disassociate answer per instance: an instance already
     // associated, or not associated, is an unsuccessful result, not an error (EC2 API Reference,
     // AssociateApplicationStatusCheck and DisassociateApplicationStatusCheck: SuccessfulResults,
@@ -771,6 +797,11 @@ export class FakeEc2 {
         NextToken: from + size < all.length ? String(from + size) : undefined,
       };
     });
+  }
+
+  /** Tags on ENIs and instances. */
+  private wireTags(): void {
+    const m = this.mock;
     // CreateTags: at most 50 user tags a resource, keys starting `aws:` not counted; a call that would exceed it is
     // refused whole with TagLimitExceeded (EC2 User Guide, "Tag restrictions"; EC2 API Reference, error codes).
     m.on(CreateTagsCommand).callsFake((input) =>
@@ -802,8 +833,8 @@ export class FakeEc2 {
       }),
     );
     // DeleteTags: a tag given with a value is deleted only if its value matches; without one, whatever its value;
-    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the
-    // function deletes its intents and maintenance windows; one deleted meanwhile is skipped) and instances.
+    // deleting a key that is not there is not an error (EC2 API Reference, DeleteTags, Tag.N). ENIs (the function
+    // deletes an earlier version's records once carried into the pair's state) and instances.
     m.on(DeleteTagsCommand).callsFake((input) =>
       this.mutate('DeleteTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
@@ -819,7 +850,6 @@ export class FakeEc2 {
         return {};
       }),
     );
-    this.wireApplicationStatus();
   }
 
   /**
