@@ -46,7 +46,7 @@ import {
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
-import { evidenceProblems, isTargetProbe, probeSettings } from './evidence';
+import { evidenceProblems, failureKinds, isTargetProbe, probeSettings } from './evidence';
 import { describeMaintenance, maintenanceOf, taggedMaintenance } from './maintenance';
 import type { PairState, PlannedEvent } from './result';
 import {
@@ -508,7 +508,8 @@ function probedFailure({ pair, trigger, now }: Situation): string | undefined {
   if (evidenceProblems(pair, trigger, now).some((p) => !isTargetProbe(p))) return undefined;
   const settings = probeSettings(pair);
   const errors = [...new Set(trigger.errors)].join(', ') || 'no errors given';
-  return `the prober saw ${trigger.failures} ${settings?.protocol ?? ''} probes of port ${settings?.port ?? '?'} fail in a row from ${new Date(trigger.firstFailureAt).toISOString()} to ${new Date(trigger.lastFailureAt).toISOString()} (${errors}) while ${who(pair, trigger.other.instanceId)} passed`;
+  // Which kind of failure moved the address (issue 23): refused, timeout, status …
+  return `the prober saw ${trigger.failures} ${settings?.protocol ?? ''} probes of port ${settings?.port ?? '?'} fail in a row from ${new Date(trigger.firstFailureAt).toISOString()} to ${new Date(trigger.lastFailureAt).toISOString()} (failed by ${failureKinds(trigger.errors)}: ${errors}) while ${who(pair, trigger.other.instanceId)} passed`;
 }
 
 /** A move on probe evidence alone: refused when the prober sees the target failing too (target-probe). */
@@ -977,6 +978,8 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     addresses: {
       primary: obs.instances[pair.primaryInstanceId]?.privateIp ?? null,
       standby: obs.instances[pair.standbyInstanceId]?.privateIp ?? null,
+      // The service address (the ENI's primary private IP), which the prober probes too (issue 23).
+      service: obs.eni?.privateIp ?? null,
     },
     attached,
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,

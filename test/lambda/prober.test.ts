@@ -49,9 +49,13 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
     blind: (p) => blind.push(p.name),
     unreached: (_, m) => unreached.push(m.instanceId),
     record: (_, m, r) => records.push({ role: m.role, ok: r.ok, ms: r.ms }),
+    service: () => {},
+    outage: () => {},
+    vetoed: () => {},
     error: (_, e) => {
       throw e;
     },
+    runId: 'run-1',
     now: () => Date.now(),
     sleep: (ms) => sleep(Math.max(0, ms)),
   };
@@ -79,20 +83,25 @@ describe('one probe', () => {
 });
 
 describe('the prober loop against loopback members', () => {
-  it("the holder's server dies: evidence sent once, 3 failures over >= 2 intervals, the standby passing since", async () => {
+  it("the holder's server dies: evidence of 3 failures over >= 2 intervals, the standby passing each; sent again 5 intervals later while it fails", async () => {
     const m = await setup(12);
-    const running = m.run(2_000);
+    const running = m.run(2_400);
     await sleep(300);
     await m.primary.set({ kind: 'down' });
     await running;
 
-    expect(m.sent).toHaveLength(1);
+    expect(m.sent.length).toBeGreaterThanOrEqual(2);
     const e = m.sent[0] as Evidence;
     expect(e).toMatchObject({
       instanceId: PRIMARY,
       failures: 3,
-      other: { instanceId: STANDBY, passing: true },
+      other: { instanceId: STANDBY, passing: true, passes: 3, failures: 0 },
     });
+    // The repeat: the same failures and the ones since, 5 intervals (1 s) on.
+    const again = m.sent[1] as Evidence;
+    expect(again.firstFailureAt).toBe(e.firstFailureAt);
+    expect(again.failures).toBeGreaterThanOrEqual(7);
+    expect(again.lastFailureAt - e.lastFailureAt).toBeGreaterThanOrEqual(1_000);
     expect(e.lastFailureAt - e.firstFailureAt).toBeGreaterThanOrEqual(400);
     expect(e.other.at).toBeGreaterThanOrEqual(e.firstFailureAt);
     expect(e.errors).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
@@ -101,7 +110,7 @@ describe('the prober loop against loopback members', () => {
 
   it('TCP: a listener that closes is seen the same way', async () => {
     const m = await setup(14, {}, 'tcp');
-    const running = m.run(1_800);
+    const running = m.run(1_300);
     await sleep(250);
     await m.primary.set({ kind: 'down' });
     await running;
@@ -170,10 +179,10 @@ describe('the prober loop against loopback members', () => {
     expect(m.sent[0]?.errors).toEqual(['status 503', 'status 503', 'status 503']);
   });
 
-  it('a holder the prober never reaches (its security group, a listener elsewhere): no evidence, "never reached" paged once', async () => {
+  it('a holder the prober never reaches (its security group drops: every probe times out): no evidence, "never reached" paged once', async () => {
     const m = await setup(30);
-    await m.primary.set({ kind: 'down' });
-    await m.run(1_600);
+    await m.primary.set({ kind: 'silent' });
+    await m.run(2_000);
 
     const failures = m.records.filter((r) => r.role === 'primary' && !r.ok).length;
     expect(failures).toBeGreaterThanOrEqual(6);
@@ -182,15 +191,29 @@ describe('the prober loop against loopback members', () => {
     expect(m.blind).toEqual([]);
   });
 
+  it('a holder down before the run starts but refusing: reached (a security group never refuses), so evidence within 3 intervals', async () => {
+    const m = await setup(34);
+    await m.primary.set({ kind: 'down' });
+    await m.run(1_000);
+
+    expect(m.sent[0]).toMatchObject({
+      instanceId: PRIMARY,
+      failures: 3,
+      errors: Array(3).fill('ECONNREFUSED'),
+    });
+    expect(m.unreached).toEqual([]);
+  });
+
   it('a holder that answered, then died: evidence sent, nothing paged as never reached', async () => {
     const m = await setup(32);
     const running = m.run(1_600);
     await sleep(250);
     expect(m.records.some((r) => r.role === 'primary' && r.ok)).toBe(true);
-    await m.primary.set({ kind: 'down' });
+    await m.primary.set({ kind: 'silent' });
     await running;
 
     expect(m.sent.map((e) => [e.instanceId, e.failures])).toEqual([[PRIMARY, 3]]);
+    expect(m.sent[0]?.errors).toEqual(Array(3).fill('timeout after 100 ms'));
     expect(m.unreached).toEqual([]);
   });
 });
@@ -226,7 +249,9 @@ describe("the prober entry: addresses from the function's status, evidence by as
 
     const answer = await run({}, { getRemainingTimeInMillis: () => 60_000 });
 
-    expect(answer).toEqual([{ pair: 'web', probes: expect.any(Number), sent: 1, blind: 0, unreached: 0 }]);
+    expect(answer).toEqual([
+      { pair: 'web', probes: expect.any(Number), sent: 1, blind: 0, unreached: 0, vetoed: 0, outages: 0 },
+    ]);
     const calls = mock.commandCalls(InvokeCommand).map((c) => c.args[0].input);
     expect(calls[0]).toMatchObject({ FunctionName: 'failover-web', Payload: '{"action":"status"}' });
     const sent = calls.filter((c) => c.InvocationType === 'Event');

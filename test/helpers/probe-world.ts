@@ -1,0 +1,176 @@
+// The prober end to end (issue 23), for its tests and the bench: two members as real servers on loopback
+// addresses, the service address on a third that forwards to whichever member the ENI is attached to, the
+// in-memory EC2 on the real clock with its settle times, the real failover function (evidence handed to it as
+// Lambda's asynchronous Invoke would), and the prober's view in a real DynamoDB API (dynalite, in process).
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Ec2Adapter } from '../../lambda/aws/ec2';
+import type { Pair, ProbeOption, Role } from '../../lambda/config';
+import type { Evidence } from '../../lambda/evidence';
+import { systemClock } from '../../lambda/execute';
+import { createFailover } from '../../lambda/failover';
+import { probe } from '../../lambda/probe/check';
+import { evidenceEvent, type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
+import { DynamoViewStore, type Outage } from '../../lambda/probe/store';
+import type { Result } from '../../lambda/result';
+import { FakeEc2 } from '../../ops/fake-ec2';
+import { type MemberServer, memberPair, serviceAddress } from '../../ops/members';
+import { PAIR, PRIMARY, STANDBY } from './world';
+
+// dynalite ships no types; it is DynamoDB's API over HTTP, in memory (AWS_FACTS: validates like the service).
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs: number }) => Server;
+
+/** A pair-state table (partition key `pk`) in an in-process DynamoDB on a loopback port. */
+export async function stateTable(): Promise<{ store: DynamoViewStore; close: () => Promise<void> }> {
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  const TableName = 'eni-failover-state';
+  await client.send(
+    new CreateTableCommand({
+      TableName,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  return {
+    store: new DynamoViewStore(TableName, DynamoDBDocumentClient.from(client)),
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface ProbeWorld {
+  readonly pair: Pair;
+  readonly primary: MemberServer;
+  readonly standby: MemberServer;
+  readonly service: MemberServer;
+  readonly ec2: FakeEc2;
+  /** Evidence handed to the function, with when (performance.now()) and its answer. */
+  readonly sent: { at: number; evidence: Evidence; result?: Result }[];
+  /** Pages the function published (subjects). */
+  readonly pages: string[];
+  /** The prober's own pages: "cannot reach either member", "never reached". */
+  readonly proberPages: string[];
+  readonly vetoed: Evidence[];
+  readonly outages: Outage[];
+  /** Probes of the service address: failed, and failed while the holder was attached and up (the alarm's metric). */
+  readonly service$: { at: number; ok: boolean; holderUp: boolean }[];
+  /** One prober run of `ms`, as a Lambda invocation would make it: the holder from the function's status first. */
+  run(ms: number, runId?: string): ReturnType<typeof runProber>;
+  /** The ENI's mutations (detach and attach calls). */
+  moves(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * One world, the ENI on the primary. `base`: the members on 127.0.0.<base> and <base + 1>, the service address on
+ * 127.0.1.<base>. The function's answers are awaited by the run (as Lambda's queue would take them), not by the loop.
+ */
+export async function probeWorld(
+  base: number,
+  options: {
+    probe?: Partial<ProbeOption>;
+    pair?: Partial<Pair>;
+    settle?: { detachMs: number; attachMs: number };
+    table?: DynamoViewStore;
+  } = {},
+): Promise<ProbeWorld> {
+  const { primary, standby, port } = await memberPair(base);
+  const pair: Pair = { ...PAIR, ...options.pair, probe: { protocol: 'http', port, ...options.probe } };
+  const ec2 = new FakeEc2(
+    PAIR.networkInterfaceId,
+    'eu-west-1a',
+    'vpc-1',
+    systemClock,
+    options.settle ?? { detachMs: 300, attachMs: 400 },
+  );
+  ec2.addInstance({ id: PRIMARY });
+  ec2.addInstance({ id: STANDBY });
+  ec2.place(PRIMARY);
+  const addressOf = (id: string | undefined) =>
+    id === PRIMARY ? primary.address : id === STANDBY ? standby.address : undefined;
+  const service = await serviceAddress(`127.0.1.${base}`, port, () => addressOf(ec2.holder()));
+  const pages: string[] = [];
+  const failover = createFailover({
+    config: { pairs: [pair], topicArn: 'arn:aws:sns:eu-west-1:123456789012:t' },
+    ec2: new Ec2Adapter(ec2.client),
+    notify: async (r) => {
+      pages.push(`${r.outcome} ${r.reasons.join('; ')}`);
+    },
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'EniFailoverTest' }),
+    region: 'eu-west-1',
+  });
+  const invoke = (event: unknown) => failover(event, { getRemainingTimeInMillis: () => 120_000 });
+  const world = {
+    pair,
+    primary,
+    standby,
+    service,
+    ec2,
+    sent: [] as ProbeWorld['sent'],
+    pages,
+    proberPages: [] as string[],
+    vetoed: [] as Evidence[],
+    outages: [] as Outage[],
+    service$: [] as ProbeWorld['service$'],
+  };
+  const ports: Omit<ProberPorts, 'runId'> = {
+    probe,
+    view: options.table,
+    send: async (p, evidence) => {
+      const entry: ProbeWorld['sent'][number] = { at: performance.now(), evidence };
+      world.sent.push(entry);
+      entry.result = (await invoke(evidenceEvent(p, evidence))) as Result;
+    },
+    blind: () => void world.proberPages.push('blind'),
+    unreached: (_, m) => void world.proberPages.push(`unreached ${m.role}`),
+    record: () => {},
+    service: (_, r, holderUp) => void world.service$.push({ at: Date.now(), ok: r.ok, holderUp }),
+    outage: (_, o) => void world.outages.push(o),
+    vetoed: (_, e) => void world.vetoed.push(e),
+    error: (_, e) => {
+      throw e;
+    },
+    now: () => Date.now(),
+    sleep: (ms) => sleep(Math.max(0, ms)),
+  };
+  let runs = 0;
+  return {
+    ...world,
+    async run(ms, runId = `run-${++runs}`) {
+      // What the prober's entry does first (lambda/probe/prober.ts membersOf): the holder from the status.
+      const [status] = (await invoke({ action: 'status', pair: pair.name })) as Result[];
+      const holder: Role | null = status?.state?.attached ? status.state.holder : null;
+      const probed: ProbedPair = {
+        pair,
+        members: [
+          { role: 'primary', instanceId: PRIMARY, address: primary.address },
+          { role: 'standby', instanceId: STANDBY, address: standby.address },
+        ],
+        service: service.address,
+        holder,
+      };
+      return runProber([probed], { ...ports, runId }, Date.now() + ms);
+    },
+    moves: () =>
+      ec2.calls.filter((c) => c === 'DetachNetworkInterface' || c === 'AttachNetworkInterface').length,
+    close: async () => {
+      await Promise.all([primary.close(), standby.close(), service.close()]);
+    },
+  };
+}
