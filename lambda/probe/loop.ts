@@ -98,9 +98,10 @@ const ERRORS_KEPT = 10;
 /**
  * Evidence is sent again every this many intervals while the member keeps failing (5 s at the default 1 s): a
  * refusal for the cool-down, a lost or throttled event, one Lambda retried too late (stale) are followed by
- * another a few seconds later. About a member that did not hold the ENI at the run's status, every 60 (a
- * minute): it moves nothing, and a dead standby would otherwise invoke the function 12 times a minute for as
- * long as it stays dead.
+ * another a few seconds later. While the service address answers, every 60 (a minute): the failing member is
+ * not the one serving it (a dead standby, or the old holder after a move), its evidence moves nothing, and it
+ * would otherwise invoke the function 12 times a minute for as long as it stays dead. The address says who
+ * serves better than the run's status, which a move during the run makes stale.
  */
 export const RESEND_INTERVALS = 5;
 export const RESEND_NOT_HOLDER_INTERVALS = 60;
@@ -157,8 +158,8 @@ async function probePair(
     .filter(([, r]) => r.until < start - RUN_KEPT_MS)
     .map(([id]) => id);
   const reachedNow: Record<string, number> = {};
-  const runView = (): RunView => ({
-    until,
+  const runView = (end = until): RunView => ({
+    until: end,
     members: Object.fromEntries(
       members.map((m, i) => {
         const s = states[i] as MemberState;
@@ -191,6 +192,7 @@ async function probePair(
     write({ clearPages: [key] });
   };
   let serviceDown: number | undefined;
+  let serviceAnswers = false;
   const sends: Promise<void>[] = [];
   let first = true;
 
@@ -232,6 +234,7 @@ async function probePair(
       const holderIndex = p.holder === 'primary' ? 0 : p.holder === 'standby' ? 1 : undefined;
       const holderUp = holderIndex !== undefined && (holderIndex === 0 ? a : b)?.ok === true;
       ports.service(pair, s, holderUp);
+      serviceAnswers = s.ok;
       if (!s.ok) serviceDown ??= at;
       else if (serviceDown !== undefined) {
         const outage = { from: serviceDown, to: at, ms: at - serviceDown };
@@ -271,7 +274,7 @@ async function probePair(
         });
         continue;
       }
-      const resend = p.holder === undefined || p.holder === null || p.holder === m.role;
+      const resend = !serviceAnswers;
       const due =
         state.sentAt === undefined ||
         at - state.sentAt >= settings.intervalMs * (resend ? RESEND_INTERVALS : RESEND_NOT_HOLDER_INTERVALS);
@@ -297,6 +300,9 @@ async function probePair(
       );
     }
   }
+  // The run's last word: it probed until its last slot, not until `until`; a later run is not vetoed by it.
+  const last = states[0].history.at(-1)?.at;
+  if (last !== undefined) write({ run: { id: ports.runId, view: runView(last) } });
   await Promise.all(sends);
   await writes;
   return summary;

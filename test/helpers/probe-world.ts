@@ -66,11 +66,16 @@ export interface ProbeWorld {
   /** The prober's own pages: "cannot reach either member", "never reached". */
   readonly proberPages: string[];
   readonly vetoed: Evidence[];
+  /** Member probes that failed, retries included: what the path lost. */
+  readonly failedAttempts: () => number;
   readonly outages: Outage[];
   /** Probes of the service address: failed, and failed while the holder was attached and up (the alarm's metric). */
   readonly service$: { at: number; ok: boolean; holderUp: boolean }[];
-  /** One prober run of `ms`, as a Lambda invocation would make it: the holder from the function's status first. */
-  run(ms: number, runId?: string): ReturnType<typeof runProber>;
+  /**
+   * One prober run of `ms`, as a Lambda invocation would make it: the holder from the function's status first.
+   * `primaryAt`: the address this run reaches the primary on (another run's path, in another subnet).
+   */
+  run(ms: number, options?: { runId?: string; primaryAt?: string }): ReturnType<typeof runProber>;
   /** The ENI's mutations (detach and attach calls). */
   moves(): number;
   close(): Promise<void>;
@@ -90,7 +95,13 @@ export async function probeWorld(
   } = {},
 ): Promise<ProbeWorld> {
   const { primary, standby, port } = await memberPair(base);
-  const pair: Pair = { ...PAIR, ...options.pair, probe: { protocol: 'http', port, ...options.probe } };
+  // A name of its own: worlds may share one table, and the prober's item is the pair's.
+  const pair: Pair = {
+    ...PAIR,
+    name: `web-${base}`,
+    ...options.pair,
+    probe: { protocol: 'http', port, ...options.probe },
+  };
   const ec2 = new FakeEc2(
     PAIR.networkInterfaceId,
     'eu-west-1a',
@@ -129,8 +140,13 @@ export async function probeWorld(
     outages: [] as Outage[],
     service$: [] as ProbeWorld['service$'],
   };
+  let failedAttempts = 0;
   const ports: Omit<ProberPorts, 'runId'> = {
-    probe,
+    probe: async (address, settings) => {
+      const r = await probe(address, settings);
+      if (!r.ok && address !== service.address) failedAttempts++;
+      return r;
+    },
     view: options.table,
     send: async (p, evidence) => {
       const entry: ProbeWorld['sent'][number] = { at: performance.now(), evidence };
@@ -152,14 +168,16 @@ export async function probeWorld(
   let runs = 0;
   return {
     ...world,
-    async run(ms, runId = `run-${++runs}`) {
+    failedAttempts: () => failedAttempts,
+    async run(ms, { runId = `run-${++runs}`, primaryAt = primary.address } = {}) {
       // What the prober's entry does first (lambda/probe/prober.ts membersOf): the holder from the status.
-      const [status] = (await invoke({ action: 'status', pair: pair.name })) as Result[];
+      const answer = await invoke({ action: 'status', pair: pair.name });
+      const [status] = (Array.isArray(answer) ? answer : [answer]) as Result[];
       const holder: Role | null = status?.state?.attached ? status.state.holder : null;
       const probed: ProbedPair = {
         pair,
         members: [
-          { role: 'primary', instanceId: PRIMARY, address: primary.address },
+          { role: 'primary', instanceId: PRIMARY, address: primaryAt },
           { role: 'standby', instanceId: STANDBY, address: standby.address },
         ],
         service: service.address,
