@@ -60,7 +60,7 @@ export interface ProbeWorld {
   readonly service: MemberServer;
   readonly ec2: FakeEc2;
   /** Evidence handed to the function, with when (performance.now()) and its answer. */
-  readonly sent: { at: number; evidence: Evidence; result?: Result }[];
+  readonly sent: { at: number; evidence: Evidence; result?: Result; answeredAt?: number }[];
   /** Pages the function published (subjects). */
   readonly pages: string[];
   /** The prober's own pages: "cannot reach either member", "never reached". */
@@ -152,6 +152,7 @@ export async function probeWorld(
       const entry: ProbeWorld['sent'][number] = { at: performance.now(), evidence };
       world.sent.push(entry);
       entry.result = (await invoke(evidenceEvent(p, evidence))) as Result;
+      entry.answeredAt = performance.now();
     },
     blind: () => void world.proberPages.push('blind'),
     unreached: (_, m) => void world.proberPages.push(`unreached ${m.role}`),
