@@ -46,7 +46,11 @@ export function probe(address: string, s: Settings): Promise<ProbeResult> {
           : { ok: false, ms: elapsed(), error, kind: failureKind(error) },
       );
     };
-    const timer = setTimeout(() => done(`timeout after ${s.timeoutMs} ms`), s.timeoutMs);
+    // The timeout is decided after the event loop's I/O phase (setImmediate runs after poll): an answer that
+    // came within the timeout but that a busy loop had not read yet is a pass, not a failure of the member.
+    // Node's timers run before I/O callbacks in each turn, so without this a loop lagging past the timeout would
+    // fail every probe in flight, the prober's own lag counted against the members.
+    const timer = setTimeout(() => setImmediate(() => done(`timeout after ${s.timeoutMs} ms`)), s.timeoutMs);
     const failure = (e: NodeJS.ErrnoException) => done(e.code ?? e.message);
     let cleanup = () => {};
     if (s.protocol === 'tcp') {

@@ -95,8 +95,13 @@ describe('no move on a flaky path', () => {
   for (const share of [0.1, 0.2])
     it(`both members' paths lose ${share * 100} % of connections, 20 runs: no move, no evidence about the holder`, async () => {
       // 20 runs side by side, each a world of its own (its own addresses, EC2, function and view).
+      // A 200 ms timeout: 20 worlds in one process lag, and the members' failures must be the paths' losses.
       const worlds = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => world(60 + 3 * i + (share === 0.2 ? 100 : 0))),
+        Array.from({ length: 20 }, (_, i) =>
+          world(60 + 3 * i + (share === 0.2 ? 100 : 0), {
+            probe: { intervalMs: 400, timeoutMs: 200, failures: 3 },
+          }),
+        ),
       );
       await Promise.all(
         worlds.flatMap((w) => [
@@ -105,10 +110,10 @@ describe('no move on a flaky path', () => {
         ]),
       );
 
-      await Promise.all(worlds.map((w) => w.run(2_000)));
+      await Promise.all(worlds.map((w) => w.run(2_400)));
 
-      // The paths did lose connections: 20 runs x 10 slots x 2 members, each probe lost by chance `share`.
-      expect(worlds.reduce((n, w) => n + w.failedAttempts(), 0)).toBeGreaterThan(400 * share * 0.4);
+      // The paths did lose connections: 20 runs x 6 slots x 2 members, each probe lost by chance `share`.
+      expect(worlds.reduce((n, w) => n + w.failedAttempts(), 0)).toBeGreaterThan(240 * share * 0.3);
       expect(worlds.map((w) => w.moves())).toEqual(Array(20).fill(0));
       expect(worlds.flatMap((w) => w.sent.filter((s) => s.evidence.instanceId === PRIMARY))).toEqual([]);
     });
