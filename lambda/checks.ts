@@ -1,7 +1,8 @@
 // The checks that must all pass before any call that changes anything (docs/contract.md, "What it decides").
 // Each refusal names its check ("target-az: ..."), so that operators and tests can match on it.
 import { type Pair, roleOf } from './config';
-import { type EniView, holderOf, type InstanceView, ownApplication, TAG, who } from './view';
+import type { PairRecord } from './state';
+import { type EniView, holderOf, type InstanceView, ownApplication, who } from './view';
 
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
 export const failed = (check: string, detail: string) => `${check}: ${detail}`;
@@ -38,6 +39,8 @@ export function targetProblems(
   eni: EniView,
   instanceId: string,
   target: InstanceView | undefined,
+  /** The pair's record of its last forced detach (lambda/state.ts). */
+  forced?: PairRecord['forcedDetach'],
 ): string[] {
   const name = who(pair, instanceId);
   if (!target) return [failed('target-exists', `${name} does not exist`)];
@@ -100,8 +103,8 @@ export function targetProblems(
     );
   }
   problems.push(...addressProblems(name, eni, target));
-  const forced = forcedDetachProblem(name, eni, instanceId, target);
-  if (forced) problems.push(forced);
+  const refused = forcedDetachProblem(name, forced, instanceId, target);
+  if (refused) problems.push(refused);
   return problems;
 }
 
@@ -150,15 +153,14 @@ function addressProblems(name: string, eni: EniView, target: InstanceView): stri
  */
 function forcedDetachProblem(
   name: string,
-  eni: EniView,
+  forced: PairRecord['forcedDetach'],
   instanceId: string,
   target: InstanceView,
 ): string | undefined {
-  if (eni.tags[TAG.forcedFrom] !== instanceId) return undefined;
-  const at = Date.parse(eni.tags[TAG.forcedAt] ?? '');
-  if (Number.isNaN(at) || (target.launchTime !== undefined && target.launchTime > at)) return undefined;
+  if (forced?.instanceId !== instanceId) return undefined;
+  if (target.launchTime !== undefined && target.launchTime > forced.at) return undefined;
   return failed(
     'target-forced-detach',
-    `the ENI was force-detached from ${name} at ${eni.tags[TAG.forcedAt]}, and it has not been stopped and started since; AWS documents that it may refuse an interface at that device index until then`,
+    `the ENI was force-detached from ${name} at ${new Date(forced.at).toISOString()}, and it has not been stopped and started since; AWS documents that it may refuse an interface at that device index until then`,
   );
 }

@@ -141,7 +141,12 @@ export const DEFAULT_PROBE = {
 export interface Config {
   readonly pairs: readonly Pair[];
   readonly topicArn: string | undefined;
+  /** The pair state table's name (FAILOVER_STATE_TABLE): loadConfig requires it; tests that build a Config give their own StatePort. */
+  readonly stateTable?: string;
 }
+
+/** A DynamoDB table name (DynamoDB Developer Guide, "Naming rules"): 3-255 of letters, digits, _ - and . */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -445,27 +450,47 @@ export function readCodeFile(
   }
 }
 
+/** The pairs alone, as the function reads them from its environment (a deployed template's, in tests). */
+export function loadPairs(env: Readonly<Record<string, string | undefined>>): Pair[] {
+  const problems: string[] = [];
+  const pairs = pairsOf(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return pairs;
+}
+
+function pairsOf(env: Readonly<Record<string, string | undefined>>, problems: string[]): Pair[] {
+  const raw = rawPairs(env, problems);
+  if (raw === undefined) return [];
+  try {
+    return parsePairs(raw.input, raw.root);
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems);
+    else throw error;
+    return [];
+  }
+}
+
 // A plain record, not NodeJS.ProcessEnv: this file's declarations ship with the package (Pair, ConfigError),
 // and a consumer's type check must not need @types/node.
 /** Reads the function's configuration from its environment; throws ConfigError naming every problem. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
-  let pairs: Pair[] = [];
-  const raw = rawPairs(env, problems);
-  if (raw !== undefined) {
-    try {
-      pairs = parsePairs(raw.input, raw.root);
-    } catch (error) {
-      if (error instanceof ConfigError) problems.push(...error.problems);
-      else throw error;
-    }
-  }
+  const pairs = pairsOf(env, problems);
   const topicArn = env[ENV.topicArn]?.trim() || undefined;
   if (topicArn !== undefined && !TOPIC_ARN.test(topicArn)) {
     problems.push(`${ENV.topicArn} must be an SNS topic ARN, got ${show(topicArn)}`);
   }
+  const stateTable = env[ENV.stateTable]?.trim() || undefined;
+  if (stateTable === undefined)
+    problems.push(
+      `${ENV.stateTable} is not set: it names the DynamoDB table of pair state (the stack creates it; docs/contract.md, "Pair state")`,
+    );
+  else if (!TABLE_NAME.test(stateTable))
+    problems.push(
+      `${ENV.stateTable} must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .), got ${show(stateTable)}`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
-  return { pairs, topicArn };
+  return { pairs, topicArn, stateTable };
 }
 
 export type Role = 'primary' | 'standby';

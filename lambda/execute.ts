@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pair } from './config';
-import { type MovePlan, rivalIntent } from './plan';
+import { lastHour, type MovePlan } from './plan';
 import type { Step } from './result';
-import { type EniView, intentsOf, intentTag, TAG, withAutomaticMove } from './view';
+import { LEASE_TERM_MS, type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
+import { BREADCRUMB, type EniView, who } from './view';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port {
@@ -111,11 +112,21 @@ export interface ExecuteOptions {
   /** Steps already taken (the observation), which this execution's steps follow. */
   readonly steps?: Step[];
   /**
-   * This invocation's ID: the move records its intent on the ENI before its first mutation, stands
-   * aside for a rival that goes first, and deletes its intent when it ends. Without it, EC2 alone is
-   * the lock (as for a test that drives execute() directly).
+   * The pair's state and this invocation's ID: the move takes the pair's lease before its first mutation,
+   * holds it through every mutation, and releases it at the end, recording the move. Without it, EC2 alone
+   * is the lock (as for a test that drives execute() directly).
    */
-  readonly invocation?: string;
+  readonly lease?: {
+    readonly state: StatePort;
+    readonly owner: string;
+    /** The observation could not read the table (what it answered): the move goes without the lease at once. */
+    readonly unavailable?: string;
+  };
+}
+
+/** The state table could not be reached for the lease, and the move may not go ahead without it. */
+export class StateUnavailableError extends Error {
+  override readonly name = 'StateUnavailableError';
 }
 
 /** What a move ended in: `made`, or the ENI was (or is being) moved by another invocation. */
@@ -174,9 +185,6 @@ export async function readThrough<T>(
  * lost (EC2 API Reference, "Ensuring idempotency": only calls with a ClientToken are idempotent).
  */
 function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, notes: string[]) {
-  /** The ENI as last read: its tags name the expired intents to clear. */
-  let last: EniView | undefined;
-
   /** One read of the ENI. */
   const read = async (): Promise<EniView> => {
     const eni = await readThrough(
@@ -187,7 +195,6 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
       () => ec2.describeEni(eniId),
     );
     if (!eni) throw new Error(`${eniId} no longer exists`);
-    last = eni;
     return eni;
   };
 
@@ -276,15 +283,7 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
       until,
     );
 
-  /** Write tags, unless EC2 shows them written; again on a transient error, until the deadline. */
-  const tag = (name: string, tags: Record<string, string>) =>
-    mutate(
-      name,
-      () => ec2.tag(eniId, tags),
-      (eni) => (Object.entries(tags).every(([k, v]) => eni.tags[k] === v) ? { done: undefined } : 'again'),
-    );
-
-  return { read, settle, mutate, attach, tag, last: () => last };
+  return { read, settle, mutate, attach };
 }
 
 /** One move in progress: what every step of execute() uses. */
@@ -301,13 +300,16 @@ interface Run {
   readonly ec2Patience: ReturnType<typeof patience>;
   /** Runs one named, timed step; a failure becomes a StepError. */
   readonly step: <T>(name: string, action: () => Promise<T>) => Promise<T>;
+  /** The pair's lease, when this move holds one: checked (and renewed) before each mutation. */
+  lease: Lease | undefined;
 }
 
 /**
- * Performs a move plan: record the intent, detach (Force by need) while confirming the intent, wait
- * (forcing a detach that hangs, for an automatic move), attach (or put back), wait, keep, tag, re-read
- * the target, delete the intent. EC2 is the lock underneath: the detach names the attachment that was
- * observed, and the attach is made only to an ENI seen `available` (see patience()).
+ * Performs a move plan: take the pair's lease, detach (Force by need), wait (forcing a detach that hangs, for an
+ * automatic move; failing a manual one that hangs), attach (or put back), wait, keep, leave the breadcrumb, re-read
+ * the target, release the lease with the move recorded. EC2 is the lock underneath: the detach names the attachment
+ * that was observed, and the attach is made only to an ENI seen `available` (see patience()). Reports come from
+ * ownership: `made` only when this invocation's own attach put the ENI on the target.
  */
 export async function execute(
   plan: MovePlan,
@@ -330,115 +332,168 @@ export async function execute(
     notes,
     ec2Patience: patience(ec2, eniId, clock, options.deadline, notes),
     step: (name, action) => timed(clock, steps, name, action),
+    lease: undefined,
   };
-  const self = options.invocation;
+  const taken = await takeLease(run);
+  if (taken) return { made: false, steps, notes, reason: taken };
   // Recorded at once, in parallel with the wait, and awaited before the end: AWS documents that the
   // instance may refuse another interface at that device index until it is stopped and started.
   const records: Promise<void>[] = [];
+  let made = false;
   try {
-    // Inside the try: a CreateTags that EC2 carried out but whose answer was an error (or lost) leaves
-    // an intent on the ENI, which the finally deletes.
-    if (self) await recordIntent(run, self);
-    const rival = await detachAndConfirm(run, self);
-    if (rival) return { made: false, steps, notes, reason: rival };
+    await hold(run, 'detach');
+    await detachStep(run);
     if (plan.detach?.record) records.push(recordForcedDetach(run, plan.detach.instanceId));
-    await fence(run);
+    await fence(run, plan.fence);
     const already = await awaitAvailable(run, records);
-    const attachmentId = already ?? (await attachOrPutBack(run));
-    const settled = await awaitAttached(run, attachmentId);
-    const owner = self ? ownerOf(settled, self, plan.to, clock.now()) : undefined;
-    if (owner) return { made: false, steps, notes, reason: owner };
     if (already)
-      notes.push(`${eniId} was attached to ${plan.to} by another invocation while this one waited`);
+      return {
+        made: false,
+        steps,
+        notes,
+        reason: `${eniId} was attached to ${who(pair, plan.to)} by another invocation meanwhile; this one made no attach`,
+      };
+    await hold(run, 'attach');
+    const attachmentId = await attachOrPutBack(run);
+    await awaitAttached(run, attachmentId);
     // Independent calls, made together: the tail of a move costs one call's time, not three. Each is
-    // let finish before a failure is thrown, so that the intent is deleted after them.
-    const tail = await Promise.allSettled([keep(run, attachmentId), tagMove(run), verifyTarget(run)]);
+    // let finish before a failure is thrown.
+    const tail = await Promise.allSettled([keep(run, attachmentId), breadcrumb(run), verifyTarget(run)]);
     for (const t of tail) if (t.status === 'rejected') throw t.reason;
-    await verifyOs(run);
-    return { made: true, steps, notes };
+    made = true;
+  } catch (error) {
+    if (error instanceof LeaseLostError) return { made: false, steps, notes, reason: error.message };
+    throw error;
   } finally {
     await Promise.all(records);
-    if (self) await releaseIntent(run, self);
+    await release(run, made);
   }
+  // After the lease: asking the new holder's OS changes nothing, and may take a while.
+  await verifyOs(run);
+  return { made: true, steps, notes };
+}
+
+/** The lease this move holds: whose, and until when (epoch ms). */
+interface Lease {
+  readonly state: StatePort;
+  readonly owner: string;
+  until: number;
+}
+
+/** Another invocation took the lease over (this one's expired while it hung): this one stops. */
+class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
+/** A state call read through transient errors, for at most `ms` (and never past the deadline). */
+function stateCall<T>(
+  run: Run,
+  state: StatePort,
+  what: string,
+  ms: number,
+  call: () => Promise<T>,
+): Promise<T> {
+  const until = Math.min(run.options.deadline, run.clock.now() + ms);
+  return readThrough(run.clock, until, (e) => state.isTransient(e), what, call);
 }
 
 /**
- * Before the first mutation, the move writes on the ENI which invocation moves it where, until when
- * (its deadline, after which it calls EC2 no more). One key per invocation, so that no write hides
- * another's: tags are last-writer-wins per key.
+ * Takes the pair's lease before the first mutation (docs/contract.md, "Pair state"): answers why this
+ * invocation stands aside when another holds it. A table that cannot be reached within STATE_BOUND_MS lets only
+ * a move off a holder that cannot serve go ahead (plan.withoutLease), with EC2 as the lock; any other stops here.
  */
-async function recordIntent({ plan, clock, options, step, ec2Patience }: Run, self: string): Promise<void> {
+async function takeLease(run: Run): Promise<string | undefined> {
+  const lease = run.options.lease;
+  if (!lease) return undefined;
+  const { clock, pair, plan } = run;
   const now = clock.now();
-  const tags = intentTag({ id: self, target: plan.to, until: options.deadline, writtenAt: now });
-  await step('intent', () => ec2Patience.tag('intent', tags));
-}
-
-/**
- * The detach, and beside it the re-read that confirms the intent: a rival that goes first (earliest
- * written, then smallest ID) makes this invocation stand aside. Doing both at once keeps the intent to
- * one call on the critical path; the detach is safe to make before the answer, since every move from
- * the observed holder detaches that same attachment, and EC2 refuses it twice. Answers the rival's
- * move when this invocation stands aside.
- */
-async function detachAndConfirm(run: Run, self: string | undefined): Promise<string | undefined> {
-  const confirming = self ? run.step('confirm-intent', () => confirmIntent(run, self)) : undefined;
-  const [detached, confirmed] = await Promise.allSettled([detachStep(run), confirming]);
-  if (confirmed.status === 'fulfilled' && confirmed.value) return confirmed.value;
-  if (detached.status === 'rejected') throw detached.reason;
-  if (confirmed.status === 'rejected') throw confirmed.reason;
-  return undefined;
-}
-
-/** Re-reads the ENI until it shows this invocation's intent (reads may lag), then looks for a rival. */
-async function confirmIntent({ clock, eniId, ec2Patience, notes }: Run, self: string) {
-  const start = clock.now();
-  for (;;) {
-    const eni = await ec2Patience.read();
-    const now = clock.now();
-    if (intentsOf(eni.tags).some((i) => i.id === self)) {
-      const rival = rivalIntent(eni.tags, self, now);
-      return rival
-        ? `a move by another invocation is under way (${rival.id}: to ${rival.target}); this one stood aside`
-        : undefined;
-    }
-    if (now - start >= STALE_READ_MS) {
-      notes.push(
-        `${eniId}: its intent did not show in a read within ${STALE_READ_MS / 1000} s; EC2 is the lock`,
-      );
-      return undefined;
-    }
-    // Bounded by STALE_READ_MS above (and each read by the deadline), not by the pause.
-    await pause(clock, start, Number.POSITIVE_INFINITY, () => `${eniId}: its intent did not show`);
-  }
-}
-
-/**
- * Reports come from ownership: of the live intents to move the ENI to `to`, the first owns the move.
- * Two invocations that both went on (a rival's intent landed after this one's re-read) both find the
- * ENI on the target; one reports `moved`, the other `unchanged`.
- */
-function ownerOf(eni: EniView, self: string, to: string, now: number): string | undefined {
-  const first = rivalIntent(eni.tags, self, now, to);
-  return first ? `${eni.id} was moved to ${to} by another invocation (${first.id})` : undefined;
-}
-
-/** Deletes this invocation's intent, and any expired one a crashed invocation left; a failure only notes it. */
-async function releaseIntent({ ec2, eniId, clock, options, notes, ec2Patience }: Run, self: string) {
-  const now = clock.now();
-  const expired = intentsOf(ec2Patience.last()?.tags ?? {})
-    .filter((i) => i.until <= now && i.id !== self)
-    .map((i) => i.key);
-  const keys = [`${TAG.intent}${self}`, ...expired];
   try {
-    await readThrough(
-      clock,
-      options.deadline,
-      (e) => ec2.isTransient(e),
-      `${eniId} (delete intent)`,
-      () => ec2.untag(eniId, keys),
+    if (lease.unavailable !== undefined) throw new Error(lease.unavailable);
+    const rival = await run.step('lease', () =>
+      stateCall(run, lease.state, `pair ${pair.name}'s lease`, STATE_BOUND_MS, () =>
+        lease.state.takeLease(pair.name, {
+          owner: lease.owner,
+          target: plan.to,
+          takenAt: now,
+          until: now + LEASE_TERM_MS,
+        }),
+      ),
+    );
+    if (rival)
+      return `a move by another invocation is under way (${rival.owner}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()}); this one stood aside`;
+    run.lease = { state: lease.state, owner: lease.owner, until: now + LEASE_TERM_MS };
+    return undefined;
+  } catch (error) {
+    const why = describe(error instanceof StepError ? error.cause : error);
+    if (!plan.withoutLease)
+      throw new StateUnavailableError(`the pair's lease could not be taken (${why})`, { cause: error });
+    run.notes.push(
+      `the state table could not be reached for the lease (${why}): moving without it, since the holder is down; EC2's conditional detach and attach are the lock`,
+    );
+    return undefined;
+  }
+}
+
+/**
+ * Before each mutation: the lease is still this move's. Renewed once half its term has passed; a renewal the
+ * table refuses means another invocation took it over, and this one stops.
+ */
+async function hold(run: Run, before: string): Promise<void> {
+  const lease = run.lease;
+  if (!lease) return;
+  const now = run.clock.now();
+  if (lease.until - now > LEASE_TERM_MS / 2) return;
+  const until = now + LEASE_TERM_MS;
+  const kept = await run.step('renew-lease', () =>
+    stateCall(run, lease.state, `pair ${run.pair.name}'s lease`, STATE_BOUND_MS, () =>
+      lease.state.renewLease(run.pair.name, lease.owner, until),
+    ),
+  );
+  if (!kept)
+    throw new LeaseLostError(
+      `this invocation's lease on pair ${run.pair.name} expired and another invocation took it over: stopped before the ${before}`,
+    );
+  lease.until = until;
+}
+
+/**
+ * Releases the lease, recording the move this invocation made: the last move, an automatic one for damping, and
+ * the end of a forced-detach record once the ENI is on that instance again. Read through until the deadline:
+ * damping that forgot a move would let the address flap. Without the lease (the table was down), one bounded try.
+ */
+async function release(run: Run, made: boolean): Promise<void> {
+  const { plan, pair, clock, options } = run;
+  const state = run.lease?.state ?? options.lease?.state;
+  if (!state || (!made && !run.lease)) return;
+  const at = clock.now();
+  const move = (r: PairRecord): RecordChange | undefined =>
+    made
+      ? {
+          lastMove: {
+            at,
+            from: plan.from,
+            to: plan.to,
+            reason: options.reason.slice(0, 512),
+            automatic: plan.automatic,
+            probe: plan.probe,
+          },
+          ...(plan.automatic ? { automaticMoves: [...lastHour(r, at), at].slice(-20) } : {}),
+          ...(r.forcedDetach?.instanceId === plan.to ? { forcedDetach: null } : {}),
+        }
+      : undefined;
+  const ms = run.lease ? options.deadline - clock.now() : STATE_BOUND_MS;
+  try {
+    await run.step(made ? 'record-move' : 'release-lease', () =>
+      stateCall(run, state, `pair ${pair.name}'s state`, ms, () =>
+        state.change(pair.name, move, run.lease ? { releaseLease: run.lease.owner } : {}),
+      ),
     );
   } catch (error) {
-    notes.push(`could not delete its intent from ${eniId} (${describe(error)}); it expires at the deadline`);
+    run.notes.push(
+      made
+        ? `could not record the move in the pair's state (${describe(error instanceof StepError ? error.cause : error)}): damping does not count it${run.lease ? '; the lease expires on its own' : ''}`
+        : `could not release the pair's lease (${describe(error instanceof StepError ? error.cause : error)}): it expires on its own`,
+    );
   }
 }
 
@@ -493,29 +548,31 @@ async function reported(
 }
 
 /**
- * Write the forced detach on the ENI, for a holder that still runs (target-forced-detach), retried
+ * Record the forced detach in the pair's state, for a holder that still runs (target-forced-detach), retried
  * until the deadline: it decides later refusals, so a throttled call must not lose it.
  */
 function recordForcedDetach(run: Run, forcedFrom: string): Promise<void> {
-  const { clock, ec2Patience } = run;
+  const { clock, pair, options } = run;
+  const state = options.lease?.state;
+  const at = clock.now();
   return reported(
     run,
     'record-forced-detach',
     async () => {
-      await ec2Patience.tag('record-forced-detach', {
-        [TAG.forcedFrom]: forcedFrom,
-        [TAG.forcedAt]: new Date(clock.now()).toISOString(),
-      });
+      if (!state) throw new Error('no state table');
+      await stateCall(run, state, `pair ${pair.name}'s state`, options.deadline - clock.now(), () =>
+        state.change(pair.name, () => ({ forcedDetach: { instanceId: forcedFrom, at } })),
+      );
       return `recorded the forced detach from ${forcedFrom}: it is not a target until it is stopped and started`;
     },
     (e) => `could not record the forced detach from ${forcedFrom} (${describe(e)})`,
   );
 }
 
-/** Stop the failed holder, when the pair fences. */
-async function fence(run: Run): Promise<void> {
-  const fenced = run.plan.fence;
+/** Stop the failed holder after a forced detach, when the pair fences. */
+async function fence(run: Run, fenced: string | undefined): Promise<void> {
   if (!fenced) return;
+  await hold(run, 'fence');
   // Fencing is a precaution: if the stop fails, moving the address still matters more. Say so instead.
   await reported(
     run,
@@ -562,18 +619,29 @@ async function awaitAvailable(run: Run, records: Promise<void>[]): Promise<strin
       ),
     ).then((seen) => seen || undefined);
   const escalate = plan.escalate;
-  if (!escalate) return wait();
+  const bound = escalate?.afterMs ?? plan.detachWithinMs;
+  if (bound === undefined) return wait();
   try {
-    return await wait(clock.now() + escalate.afterMs);
+    return await wait(clock.now() + bound);
   } catch (error) {
     const timedOut = error instanceof StepError && error.cause instanceof SettleTimeoutError;
     if (!timedOut || clock.now() >= run.options.deadline) throw error;
+    if (!escalate) {
+      const from = plan.detach?.instanceId;
+      throw new StepError('wait-detached', run.steps, {
+        cause: new Error(
+          `the detach${from ? ` from ${who(run.pair, from)}` : ''} had not finished after ${bound / 1000} s; a manual move never forces it (the holder's OS is not letting go): the ENI is still detaching, and the next round attaches it to ${who(run.pair, plan.to)} when it is healthy`,
+        ),
+      });
+    }
   }
   notes.push(
     `the detach without Force had not finished after ${escalate.afterMs / 1000} s: forced (the holder's OS is not letting go)`,
   );
+  await hold(run, 'forced detach');
   await forceOrNot(run, escalate.attachmentId, true, true);
   if (escalate.record) records.push(recordForcedDetach(run, escalate.instanceId));
+  await fence(run, escalate.fence);
   return wait();
 }
 
@@ -588,7 +656,10 @@ async function attachOrPutBack(run: Run): Promise<string> {
   try {
     return await step('attach', () => ec2Patience.attach('attach', plan.to, pair.deviceIndex, until));
   } catch (error) {
-    if (plan.putBack) await putBack(run, plan.putBack, error);
+    if (plan.putBack) {
+      await hold(run, 'put-back');
+      await putBack(run, plan.putBack, error);
+    }
     throw error;
   }
 }
@@ -625,18 +696,22 @@ async function keep({ ec2, eniId, step, ec2Patience }: Run, ours: string): Promi
   );
 }
 
-/** The ENI says where it moved, when and why (idempotent, retried on a transient error). */
-async function tagMove({ plan, clock, options, step, ec2Patience }: Run): Promise<void> {
-  const now = clock.now();
-  const tags: Record<string, string> = {
-    [TAG.movedAt]: new Date(now).toISOString(),
-    [TAG.from]: plan.from ?? 'none',
-    [TAG.to]: plan.to,
-    [TAG.reason]: options.reason.slice(0, 256),
-  };
-  // Only automatic moves away from a failed holder count towards the cool-down and the flap limit.
-  if (plan.automatic) tags[TAG.automaticMoves] = withAutomaticMove(ec2Patience.last()?.tags ?? {}, now);
-  await step('tag', () => ec2Patience.tag('tag', tags));
+/**
+ * One breadcrumb on the ENI for a person reading the console: when, from where, to where, why. Best effort: the
+ * ENI's tags are the owner's (EC2 allows 50 per resource, User Guide "Tag restrictions"), so a full budget or a
+ * refused call only notes it; no decision ever reads it.
+ */
+async function breadcrumb({ plan, clock, options, ec2, eniId, notes, steps }: Run): Promise<void> {
+  const start = clock.now();
+  const value = `${new Date(start).toISOString()} ${plan.from ?? 'none'} -> ${plan.to}: ${options.reason}`;
+  try {
+    // A tag value holds 256 characters (EC2 User Guide, "Tag restrictions").
+    await ec2.tag(eniId, { [BREADCRUMB]: value.slice(0, 256) });
+  } catch (error) {
+    notes.push(`could not leave the breadcrumb tag on ${eniId} (${describe(error)}); the move stands`);
+  } finally {
+    steps.push({ name: 'breadcrumb', ms: clock.now() - start });
+  }
 }
 
 /**

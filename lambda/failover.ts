@@ -2,16 +2,29 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { eniProblems } from './checks';
+import { eniProblems, failed } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
+import { evidenceProblems, isTargetProbe } from './evidence';
 import type { Ec2Port } from './execute';
-import { type Clock, execute, type OsPort, readThrough, StepError, systemClock, timed } from './execute';
-import { describeMaintenance, MAINTENANCE_TAG_KEYS, maintenanceOf, maintenanceTags } from './maintenance';
-import { type MovePlan, type Plan, pairState, plan } from './plan';
-import { type Result, result, type Step } from './result';
+import {
+  type Clock,
+  execute,
+  type OsPort,
+  readThrough,
+  StateUnavailableError,
+  StepError,
+  systemClock,
+  timed,
+} from './execute';
+import { legacyKeys, legacyRecord } from './legacy';
+import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
+import { type MovePlan, type Once, pairState, plan } from './plan';
+import { lastAddressOutage, type ViewStore } from './probe/store';
+import { type AddressOutage, type Result, result, type Step } from './result';
+import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
 import { telemetry } from './telemetry';
-import { holderOf, type Observation, TAG, who } from './view';
+import { holderOf, type Observation, who } from './view';
 
 /** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
 export interface FailoverEc2 extends Ec2Port {
@@ -25,6 +38,8 @@ export interface FailoverEc2 extends Ec2Port {
 export interface FailoverDeps {
   readonly config: Config;
   readonly ec2: FailoverEc2;
+  /** The pair state table (lambda/aws/state.ts): leases, damping, windows, pages made once. */
+  readonly state: StatePort;
   /** Publishes one result, giving up when `signal` aborts; a no-op when no topic is configured. */
   readonly notify: (result: Result, signal: AbortSignal) => Promise<void>;
   readonly logger: Logger;
@@ -34,6 +49,8 @@ export interface FailoverDeps {
   readonly clock?: Clock;
   /** Asks a new holder's OS about the address, for pairs with verifyOs. */
   readonly os?: OsPort;
+  /** The prober's items in the state table (lambda/probe/store.ts): a probed pair's status shows its address's last outage. */
+  readonly proberView?: Pick<ViewStore, 'load'>;
 }
 
 /**
@@ -264,9 +281,11 @@ interface Answer {
 
 /**
  * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
- * fleet round's batched read that failed falls back to this pair's own read.
+ * fleet round's batched read that failed falls back to this pair's own read. The pair's state is read beside
+ * it; a table that has not answered within STATE_BOUND_MS leaves the observation without it (stateUnavailable),
+ * which the planner reads (withoutState).
  */
-function observe(
+async function observe(
   engine: Engine,
   pair: Pair,
   ec2: FailoverEc2,
@@ -281,7 +300,74 @@ function observe(
       `pair ${pair.name}`,
       () => ec2.observe(pair),
     );
-  return observed ? observed.catch(own) : own();
+  const [seen, record] = await Promise.all([
+    observed ? observed.catch(own) : own(),
+    readState(engine, pair, time).then(
+      (r) => ({ record: r }),
+      (error: Error) => ({ error: `${error.name}: ${error.message}` }),
+    ),
+  ]);
+  if ('error' in record) return { ...seen, stateUnavailable: record.error };
+  return { ...seen, record: await carryLegacy(engine, pair, seen, record.record, ec2) };
+}
+
+/** The pair's record, read through transient errors for at most STATE_BOUND_MS. */
+async function readState(engine: Engine, pair: Pair, time: Budget): Promise<PairRecord> {
+  const { clock, deps } = engine;
+  const until = Math.min(time.deadline, clock.now() + STATE_BOUND_MS);
+  const read = readThrough(
+    clock,
+    until,
+    (e) => deps.state.isTransient(e),
+    `pair ${pair.name}'s state`,
+    () => deps.state.read(pair.name),
+  );
+  // A call that hangs past the bound is given up on here (the SDK's own timeouts end it later).
+  const ms = Math.max(0, until - clock.now());
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  read.catch(() => undefined);
+  return Promise.race([read, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Upgrade in place (docs/contract.md, "Pair state"): a pair seen for the first time whose ENI carries an earlier
+ * version's records keeps them: they are carried into its item (by compare-and-swap: once, whoever sees it first),
+ * then those tags are deleted (best effort; a later look deletes what is left).
+ */
+async function carryLegacy(
+  engine: Engine,
+  pair: Pair,
+  obs: Observation,
+  record: PairRecord,
+  ec2: FailoverEc2,
+): Promise<PairRecord> {
+  const tags = obs.eni?.tags ?? {};
+  const keys = legacyKeys(tags);
+  if (keys.length === 0) return record;
+  const { state, logger } = engine.deps;
+  try {
+    let carried = record;
+    if (!record.migrated) {
+      const change = legacyRecord(tags, engine.clock.now());
+      carried =
+        (await state.change(pair.name, (r) => (r.migrated ? undefined : (change as RecordChange)))) ??
+        (await state.read(pair.name));
+    }
+    await ec2.untag(pair.networkInterfaceId, keys);
+    logger.info("carried an earlier version's ENI tags into the pair's state", { keys });
+    return carried;
+  } catch (error) {
+    logger.warn(
+      "could not carry an earlier version's tags into the pair's state; the next look tries again",
+      {
+        error,
+      },
+    );
+    return record;
+  }
 }
 
 /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
@@ -295,9 +381,11 @@ async function lookAndAct(
 ): Promise<Answer> {
   const { clock } = engine;
   const steps: Step[] = [];
+  const noted = trigger.kind === 'probe' ? noteProbe(engine, pair, trigger) : undefined;
   const observation = await timed(clock, steps, 'observe', () => observe(engine, pair, ec2, time, observed));
+  await noted;
   if (trigger.kind === 'maintenance')
-    return { result: await maintain(engine, pair, trigger, observation, ec2, time, steps) };
+    return { result: await maintain(engine, pair, trigger, observation, time, steps) };
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
   const holder = observation.eni ? holderOf(observation.eni) : null;
@@ -309,7 +397,7 @@ async function lookAndAct(
           from: decision.holder,
           reasons: decision.reasons,
           steps,
-          state: pairState(pair, observation, clock.now()),
+          state: { ...pairState(pair, observation, clock.now()), ...(await addressOutageOf(engine, pair)) },
         }),
       };
     case 'unchanged': {
@@ -325,11 +413,19 @@ async function lookAndAct(
         reasons: decision.reasons,
         steps,
       });
-      if (decision.notice) return noticeOnce(engine, pair, decision.notice, ec2, r, steps);
+      if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
       return { result: r, page: decision.quiet ? false : undefined };
     }
-    case 'refused':
-      return refuse(engine, pair, decision, ec2, steps);
+    case 'refused': {
+      const r = result('refused', pair, {
+        from: decision.from,
+        to: decision.to,
+        reasons: decision.reasons,
+        steps,
+      });
+      if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
+      return { result: r, page: decision.quiet ? false : undefined };
+    }
     case 'move':
       if (decision.dryRun) return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
       return move(engine, pair, decision, observation, ec2, time, steps);
@@ -337,47 +433,98 @@ async function lookAndAct(
 }
 
 /**
- * A maintenance request: the window written on the ENI (or ended), then the pair's status as it is now,
- * the change first in its reasons. Published like every manual request, so that the change pages.
+ * What the prober said, kept in the pair's state (docs/contract.md, "Pair state"), so that rounds see it: the
+ * member it saw fail (when the evidence holds its rule but for the target part), and the other one it saw pass.
+ * Best effort: the evidence itself still decides this invocation.
+ */
+async function noteProbe(
+  engine: Engine,
+  pair: Pair,
+  trigger: Extract<Trigger, { kind: 'probe' }>,
+): Promise<void> {
+  const { state, logger } = engine.deps;
+  const sound = evidenceProblems(pair, trigger, engine.clock.now()).every(isTargetProbe);
+  const writes = [
+    ...(sound
+      ? [
+          state.observe(pair.name, trigger.instanceId, {
+            failedAt: trigger.lastFailureAt,
+            failures: trigger.failures,
+          }),
+        ]
+      : []),
+    ...(roleOf(pair, trigger.other.instanceId) && trigger.other.passing
+      ? [state.observe(pair.name, trigger.other.instanceId, { passedAt: trigger.other.at })]
+      : []),
+  ];
+  try {
+    await Promise.all(writes);
+  } catch (error) {
+    logger.warn("could not keep the prober's observation in the pair's state", { error });
+  }
+}
+
+/**
+ * The service address's last outage as the prober measured it (issue 23), for a probed pair's status: best effort,
+ * bounded like the pair's own state (a status must answer when the table does not).
+ */
+async function addressOutageOf(
+  engine: Engine,
+  pair: Pair,
+): Promise<{ addressOutage?: AddressOutage | null }> {
+  const view = engine.deps.proberView;
+  if (!view || !pair.probe) return {};
+  const bound = new Promise<undefined>((resolve) =>
+    setTimeout(() => resolve(undefined), STATE_BOUND_MS).unref(),
+  );
+  try {
+    const outage = await Promise.race([lastAddressOutage(view, pair.name), bound]);
+    return outage === undefined ? {} : { addressOutage: outage };
+  } catch (error) {
+    engine.deps.logger.warn("could not read the prober's view of the pair", { pair: pair.name, error });
+    return {};
+  }
+}
+
+/**
+ * A maintenance request: the window written in the pair's state (or ended), then the pair's status as it is now,
+ * the change first in its reasons. Published like every manual request, so that the change pages. A table that
+ * cannot be written fails the request (nothing else is changed), saying so.
  */
 async function maintain(
   engine: Engine,
   pair: Pair,
   trigger: Extract<Trigger, { kind: 'maintenance' }>,
   observation: Observation,
-  ec2: FailoverEc2,
   time: Budget,
   steps: Step[],
 ): Promise<Result> {
-  const { clock } = engine;
+  const { clock, deps } = engine;
   const eni = observation.eni;
   if (!eni) return result('refused', pair, { reasons: eniProblems(pair, eni), steps });
   const now = clock.now();
-  const opened = trigger.minutes > 0 ? maintenanceTags(trigger.minutes, trigger.reason, now) : undefined;
-  // CreateTags and DeleteTags set the same tags however often they are made: transient errors are
-  // retried until the deadline.
-  await timed(clock, steps, opened ? 'maintenance-start' : 'maintenance-end', () =>
-    readThrough(
-      clock,
-      time.deadline,
-      (e) => ec2.isTransient(e),
-      `${eni.id} (writing its maintenance tags)`,
-      () =>
-        opened
-          ? ec2.tag(pair.networkInterfaceId, opened)
-          : ec2.untag(pair.networkInterfaceId, [...MAINTENANCE_TAG_KEYS]),
-    ),
+  const wanted = maintenanceChange(trigger.minutes, trigger.reason, now);
+  const written = await timed(
+    clock,
+    steps,
+    trigger.minutes > 0 ? 'maintenance-start' : 'maintenance-end',
+    () =>
+      readThrough(
+        clock,
+        time.deadline,
+        (e) => deps.state.isTransient(e),
+        `pair ${pair.name}'s state (writing its maintenance window)`,
+        () => deps.state.change(pair.name, () => wanted),
+      ),
   );
-  const tags = Object.fromEntries(
-    Object.entries(eni.tags).filter(([key]) => !(MAINTENANCE_TAG_KEYS as readonly string[]).includes(key)),
-  );
-  const after: Observation = { ...observation, eni: { ...eni, tags: { ...tags, ...opened } } };
+  const after: Observation = { ...observation, record: written, stateUnavailable: undefined };
   const status = plan(pair, { kind: 'status', pair: pair.name }, after, now);
   const still = maintenanceOf(pair, after, now);
-  const change = opened
-    ? `maintenance until ${opened[TAG.maintenanceUntil]}: automatic moves of pair ${pair.name} are paused; manual moves still work (${opened[TAG.maintenanceBy]})`
+  const window = written?.maintenance;
+  const change = window
+    ? `maintenance until ${new Date(window.until).toISOString()}: automatic moves of pair ${pair.name} are paused; manual moves still work (${window.by})`
     : still
-      ? `maintenance ended on the ENI, but moves of pair ${pair.name} for the holder's application check alone stay paused: ${describeMaintenance(still, now)}`
+      ? `maintenance ended, but moves of pair ${pair.name} for the holder's application check alone stay paused: ${describeMaintenance(still, now)}`
       : `maintenance ended: automatic moves of pair ${pair.name} resume`;
   return result('status', pair, {
     from: holderOf(eni),
@@ -388,55 +535,35 @@ async function maintain(
 }
 
 /**
- * A notice ("redundancy ends at"), paged once: recorded on the ENI first (best effort), so that the next
- * round, a retry or another container sees it paged; a record that failed pages again next time.
+ * A page made once (a "redundancy ends" notice, a flapping episode, DOWN in maintenance): the mark is written by
+ * compare-and-swap first, and only the invocation whose write changed it pages; one that finds it written (another
+ * container, a retry, the next round) pages nobody. A table that cannot be written pages (twice beats never).
  */
-async function noticeOnce(
-  engine: Engine,
-  pair: Pair,
-  notice: { tag: string; mark: string },
-  ec2: FailoverEc2,
-  r: Result,
-  steps: Step[],
-): Promise<Answer> {
+async function pageOnce(engine: Engine, pair: Pair, once: Once, r: Result, steps: Step[]): Promise<Answer> {
+  const set = (record: PairRecord): RecordChange | undefined => {
+    switch (once.key) {
+      case 'primary':
+      case 'standby':
+        return record.notices[once.key] === once.mark
+          ? undefined
+          : { notices: { ...record.notices, [once.key]: once.mark } };
+      case 'flapping':
+        return record.flappingPaged === once.mark ? undefined : { flappingPaged: once.mark };
+      case 'down':
+        return record.downPaged === once.mark ? undefined : { downPaged: once.mark };
+    }
+  };
   try {
-    await timed(engine.clock, steps, 'record-notice', () =>
-      ec2.tag(pair.networkInterfaceId, { [notice.tag]: notice.mark }),
+    const written = await timed(engine.clock, steps, `record-page-${once.key}`, () =>
+      engine.deps.state.change(pair.name, set),
     );
+    return { result: r, page: written !== undefined };
   } catch (error) {
-    engine.deps.logger.warn('could not record the notice; the next look pages it again', { error });
+    engine.deps.logger.warn('could not record the page in the state; the next look pages it again', {
+      error,
+    });
+    return { result: r, page: true };
   }
-  return { result: r, page: true };
-}
-
-/**
- * A refusal. Flapping pages once an episode: the first refusal records the page on the ENI
- * (TAG.flappingPaged, best effort), and later ones, from any trigger, page nobody.
- */
-async function refuse(
-  engine: Engine,
-  pair: Pair,
-  decision: Extract<Plan, { kind: 'refused' }>,
-  ec2: FailoverEc2,
-  steps: Step[],
-): Promise<Answer> {
-  const r = result('refused', pair, {
-    from: decision.from,
-    to: decision.to,
-    reasons: decision.reasons,
-    steps,
-  });
-  const flapping = decision.flapping;
-  if (!flapping) return { result: r };
-  if (flapping.paged) return { result: r, page: false };
-  try {
-    await timed(engine.clock, steps, 'record-flapping-page', () =>
-      ec2.tag(pair.networkInterfaceId, { [TAG.flappingPaged]: flapping.mark }),
-    );
-  } catch (error) {
-    engine.deps.logger.warn('could not record the flapping page; the next refusal pages again', { error });
-  }
-  return { result: r, page: true };
 }
 
 /** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */
@@ -471,14 +598,30 @@ async function move(
   steps: Step[],
 ): Promise<Answer> {
   const { clock, deps } = engine;
-  const done = await execute(decision, pair, ec2, {
-    clock,
-    deadline: time.deadline,
-    reason: decision.reasons.join('; '),
-    os: deps.os,
-    steps,
-    invocation: randomUUID().slice(0, 8),
-  });
+  let done: Awaited<ReturnType<typeof execute>>;
+  try {
+    done = await execute(decision, pair, ec2, {
+      clock,
+      deadline: time.deadline,
+      reason: decision.reasons.join('; '),
+      os: deps.os,
+      steps,
+      lease: {
+        state: deps.state,
+        owner: randomUUID().slice(0, 8),
+        unavailable: observation.stateUnavailable,
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof StateUnavailableError)) throw error;
+    const reasons = [
+      failed(
+        'state-unavailable',
+        `${error.message}: only a move off a holder that is not running or fails its instance or system check goes ahead without it`,
+      ),
+    ];
+    return { result: result('refused', pair, { from: decision.from, to: decision.to, reasons, steps }) };
+  }
   if (!done.made) {
     engine.telemetry.gauge(pair, observation, observation.eni ? holderOf(observation.eni) : null);
     const fields = { from: decision.from, to: decision.to, steps: done.steps };

@@ -1,12 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { createClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
 import { publishResult } from './aws/sns';
+import { StateAdapter } from './aws/state';
 import { ConfigError, loadConfig } from './config';
 import type { OsPort } from './execute';
 import { createFailover } from './failover';
+import { DynamoViewStore } from './probe/store';
 
 /** Builds the OS check, for the entry that has one (lambda/handler-os-check.ts). */
 export type OsCheckFactory = () => OsPort;
@@ -30,16 +33,22 @@ export function makeHandler(osCheck?: OsCheckFactory) {
   const metrics = new Metrics({ namespace: 'EniFailover', serviceName });
   // No X-Ray capture of the SDK clients: the X-Ray SDK it loads costs cold-start time, and the
   // result's steps already time every call. Lambda's active tracing still records the invocation.
-  const { ec2, sns } = createClients();
+  const { ec2, sns, dynamodb } = createClients();
   const { topicArn } = config;
   const failover = createFailover({
     config,
     ec2: new Ec2Adapter(ec2),
+    // loadConfig refused a configuration without it.
+    state: new StateAdapter(dynamodb, config.stateTable as string),
     notify: topicArn ? (result, signal) => publishResult(sns, topicArn, result, signal) : async () => {},
     logger,
     metrics,
     region: process.env.AWS_REGION,
     os: verifying.length > 0 ? osCheck?.() : undefined,
+    // The prober's items in the same table: a probed pair's status shows its service address's last outage.
+    proberView: config.pairs.some((p) => p.probe)
+      ? new DynamoViewStore(config.stateTable as string, DynamoDBDocumentClient.from(dynamodb))
+      : undefined,
   });
   return async (event: unknown, context: Context) => {
     logger.addContext(context);

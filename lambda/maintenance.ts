@@ -1,18 +1,19 @@
-// PURE: a pair's maintenance window, as its ENI's tags and its holder's application status show it.
-// The window is recorded on the ENI (TAG.maintenanceUntil, TAG.maintenanceBy), so that every
-// invocation in every Lambda container sees the same one, and it outlives the invocation that set it.
+// PURE: a pair's maintenance window, as its state and its holder's application status show it.
+// The window is kept in the pair's record (lambda/state.ts), so that every invocation in every Lambda
+// container sees the same one, and it outlives the invocation that set it.
 import type { Pair } from './config';
-import { holderOf, type Observation, TAG, who } from './view';
+import type { PairRecord, RecordChange } from './state';
+import { holderOf, type Observation, recordOf, who } from './view';
 
-/** EC2 allows tag values of up to 256 characters (EC2 User Guide, "Tag restrictions"). */
-const TAG_VALUE_MAX = 256;
+/** Who set a window and why, kept short enough to read in a page. */
+const WHY_MAX = 256;
 
 export interface Maintenance {
   /** When it ends (ISO); null: until someone ends it (suppression without a duration). */
   readonly until: string | null;
   /** Who set it and why, or what EC2 shows. */
   readonly why: string;
-  readonly source: 'tag' | 'suppressed';
+  readonly source: 'window' | 'suppressed';
 }
 
 /**
@@ -23,25 +24,18 @@ export function maintenanceOf(pair: Pair, obs: Observation, now: number): Mainte
   if (!obs.eni) return undefined;
   const holder = holderOf(obs.eni);
   return (
-    taggedMaintenance(obs.eni.tags, now) ??
+    windowOf(recordOf(obs), now) ??
     (holder === null
       ? undefined
       : suppressedMaintenance(who(pair, holder), obs.instances[holder]?.application?.suppressed, now))
   );
 }
 
-/** The ENI's tag keys of a window, for ending one (DeleteTags). */
-export const MAINTENANCE_TAG_KEYS = [TAG.maintenanceUntil, TAG.maintenanceBy] as const;
-
-/** The window the ENI's tags record, if it holds at `now`; an expired or unreadable one is none. */
-export function taggedMaintenance(
-  tags: Readonly<Record<string, string>>,
-  now: number,
-): Maintenance | undefined {
-  const until = tags[TAG.maintenanceUntil];
-  const at = Date.parse(until ?? '');
-  if (until === undefined || Number.isNaN(at) || at <= now) return undefined;
-  return { until, why: tags[TAG.maintenanceBy] ?? 'no reason given', source: 'tag' };
+/** The operator's window the record holds, if it holds at `now`; an expired one is none. */
+export function windowOf(record: PairRecord, now: number): Maintenance | undefined {
+  const m = record.maintenance;
+  if (!m || m.until <= now) return undefined;
+  return { until: new Date(m.until).toISOString(), why: m.by, source: 'window' };
 }
 
 /**
@@ -65,17 +59,12 @@ export function suppressedMaintenance(
   };
 }
 
-/** The tags that open a window of `minutes` from `now`. */
-export function maintenanceTags(
-  minutes: number,
-  reason: string | undefined,
-  now: number,
-): Record<string, string> {
+/** The change that opens a window of `minutes` from `now`, or ends it (0 minutes). */
+export function maintenanceChange(minutes: number, reason: string | undefined, now: number): RecordChange {
+  if (minutes <= 0) return { maintenance: null, downPaged: null };
   const by = `${reason ?? 'manual maintenance request'} (set ${new Date(now).toISOString()})`;
-  return {
-    [TAG.maintenanceUntil]: new Date(now + minutes * 60_000).toISOString(),
-    [TAG.maintenanceBy]: by.slice(0, TAG_VALUE_MAX),
-  };
+  // A new window's DOWN page is its own: the one an earlier window paged does not silence it.
+  return { maintenance: { until: now + minutes * 60_000, by: by.slice(0, WHY_MAX) }, downPaged: null };
 }
 
 /** A window as a person reads it, in a result's reasons and the fleet table. */

@@ -4,10 +4,12 @@
 //
 //   plan                   status, or the ENI's own checks (checks.ts eniProblems), then the trigger's rules
 //   Automatic triggers (alarm, state change, planned-failure warning, reconcile); the first rule that answers decides:
-//     intentBlocks         another invocation's live intent: it is moving the ENI, so this one does nothing
-//     inMaintenance        a pair in maintenance (a window an operator set on its ENI) is left alone:
-//                          every automatic move is paused
-//     adoptStranded        an ENI attached to no one is attached to a healthy member, the standby first
+//     leaseBlocks          another invocation holds the pair's lease (lambda/state.ts): it is moving the ENI,
+//                          so this one does nothing (an earlier version's live intent tag too)
+//     inMaintenance        a pair in maintenance (an operator's window in its state) is left alone: every
+//                          automatic move is paused; a holder that failed or is going away pages DOWN once
+//     adoptStranded        an ENI attached to no one is attached to a healthy member: the one it was not
+//                          detaching from first (a manual move's bounded detach), else the standby first
 //     rebalanceNotWanted   a rebalance recommendation moves nothing for a pair without moveOnRebalance
 //     warnedAboutOther     a warning about the member that does not hold the ENI: "redundancy ends at", paged once
 //     warnedAboutHolder    a warning about the holder, failed or not: a planned move now (not damped)
@@ -25,7 +27,7 @@
 //                          terminated holder is left at once; a move on probe evidence alone needs a
 //                          target the prober sees passing (target-probe);
 //                          a move for the application check alone needs a ready target (applicationReady)
-//   Manual move: intentBlocks, then
+//   Manual move: leaseBlocks, then
 //     manualMove           to the named member (or the other one); never damped
 //   Every move (moveTo):   the target's checks (checks.ts targetProblems), then
 //     detachFor            the detach first, with Force by need (forceFor), the forced detach recorded
@@ -34,6 +36,9 @@
 //     fenceFor             the failed holder to stop after a forced detach
 //   After the decision:
 //     keepAddress          an attachment that would die with its instance is set to outlive it
+//     withoutState         the state table could not be read: only a move off a holder that is not running or
+//                          fails its instance or system check (or of an ENI on no one) goes ahead, with EC2's
+//                          conditional attach as the lock; any other move is refused (state-unavailable)
 
 import { eniProblems, failed, targetProblems } from './checks';
 import {
@@ -47,23 +52,20 @@ import {
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import { evidenceProblems, failureKinds, isTargetProbe, probeSettings } from './evidence';
-import { describeMaintenance, maintenanceOf, taggedMaintenance } from './maintenance';
+import { legacyIntents } from './legacy';
+import { describeMaintenance, maintenanceOf, windowOf } from './maintenance';
 import type { PairState, PlannedEvent } from './result';
+import type { PairRecord } from './state';
 import {
-  automaticMovesOf,
   describeEvent,
   type EniView,
   goingAway,
   health,
   holderOf,
   type InstanceView,
-  type Intent,
-  intentsOf,
-  noticeTag,
   type Observation,
   ownApplication,
-  precedes,
-  TAG,
+  recordOf,
   takesItAway,
   who,
 } from './view';
@@ -79,11 +81,8 @@ export type Plan =
       readonly reasons: string[];
       /** An attachment to set DeleteOnTermination=false on: a move whose last steps failed left it true. */
       readonly keep?: string;
-      /**
-       * Page this result, once: write `mark` in the ENI's tag `tag` (the planner saw it not there yet), so that
-       * no invocation pages the same notice again (a member going away: "redundancy ends at").
-       */
-      readonly notice?: { readonly tag: string; readonly mark: string };
+      /** Page this result once (a member going away: "redundancy ends at"; DOWN during maintenance). */
+      readonly once?: Once;
       /**
        * Page nobody, whatever the trigger: another invocation's move is under way (it reports), a notice paged
        * already, a rebalance recommendation the pair ignores.
@@ -95,13 +94,22 @@ export type Plan =
       readonly from: string | null;
       readonly to: string | null;
       readonly reasons: string[];
-      /**
-       * Refused as flapping: paged once an episode. `paged`: this episode was paged already; `mark`:
-       * the value of TAG.flappingPaged that records the page.
-       */
-      readonly flapping?: { readonly paged: boolean; readonly mark: string };
+      /** Refused as flapping: paged once an episode. */
+      readonly once?: Once;
+      /** Page nobody: this flapping episode was paged already. */
+      readonly quiet?: boolean;
     }
   | MovePlan;
+
+/**
+ * A page made once: the failover writes `mark` at `key` of the pair's record by compare-and-swap and pages
+ * only if its write changed it, so that no other invocation, container or round pages the same thing again.
+ */
+export interface Once {
+  /** primary, standby: "redundancy ends" notices about that member; flapping: an episode; down: DOWN in maintenance. */
+  readonly key: 'primary' | 'standby' | 'flapping' | 'down';
+  readonly mark: string;
+}
 
 export interface MovePlan {
   readonly kind: 'move';
@@ -132,8 +140,17 @@ export interface MovePlan {
   readonly fence: string | undefined;
   /** After the attach, confirm that the new holder's OS brought this address up (the pair's verifyOs). */
   readonly verifyAddress: string | undefined;
-  /** An automatic move away from a failed holder: recorded in TAG.automaticMoves, which damping counts. */
+  /** An automatic move away from a failed holder: recorded in the state's automatic moves, which damping counts. */
   readonly automatic: boolean;
+  /** Made on probe evidence alone (the holder passes EC2's checks): remembered, so that a round does not undo it. */
+  readonly probe: boolean;
+  /**
+   * It may go ahead without the state table (unreadable, or its lease unreachable): the holder is not running or
+   * fails its instance or system check, or no one holds the ENI. EC2's conditional attach is then the lock.
+   */
+  readonly withoutLease: boolean;
+  /** A manual move never forces its detach: one that has not finished within this bound fails, saying where the ENI is. */
+  readonly detachWithinMs: number | undefined;
   /**
    * A detach without Force that has not finished after `afterMs` is forced (an automatic move): the
    * holder's OS is not letting go. `record`: write the forced detach, for a holder that still runs.
@@ -144,6 +161,8 @@ export interface MovePlan {
         readonly instanceId: string;
         readonly afterMs: number;
         readonly record: boolean;
+        /** Stop this instance after forcing it: the pair fences, and the holder still runs. */
+        readonly fence: string | undefined;
       }
     | undefined;
   /** Why the move is right, for the result and the ENI's tag. */
@@ -155,14 +174,14 @@ interface Situation {
   readonly pair: Pair;
   readonly trigger: AutomaticTrigger;
   readonly obs: Observation;
+  /** The pair's state as read with the observation. */
+  readonly record: PairRecord;
   readonly eni: EniView;
   /** The instance that holds the ENI, or null. */
   readonly holder: string | null;
   /** The trigger as a person reads it. */
   readonly cause: string;
   readonly now: number;
-  /** This invocation's ID, for its own intent on the ENI; undefined before it has written one. */
-  readonly self: string | undefined;
 }
 
 /** An automatic rule: a plan when it decides, undefined to let the next rule decide. */
@@ -170,7 +189,7 @@ type Rule = (s: Situation) => Plan | undefined;
 
 /** The automatic rules, in order. */
 const AUTOMATIC: readonly Rule[] = [
-  intentBlocks,
+  leaseBlocks,
   inMaintenance,
   adoptStranded,
   rebalanceNotWanted,
@@ -192,14 +211,7 @@ export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
  * healthy member of the pair"; the trigger is only a reason to look again.
  */
-export function plan(
-  pair: Pair,
-  trigger: PlanTrigger,
-  obs: Observation,
-  now: number,
-  /** This invocation's ID, once it has recorded its intent on the ENI. */
-  self?: string,
-): Plan {
+export function plan(pair: Pair, trigger: PlanTrigger, obs: Observation, now: number): Plan {
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
   const decision =
@@ -209,8 +221,44 @@ export function plan(
         : ({ kind: 'status', holder: null, reasons: problems } as const)
       : !eni || problems.length > 0
         ? ({ kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems } as const)
-        : keepAddress(eni, decide(pair, trigger, obs, eni, now, self));
+        : withoutState(pair, obs, keepAddress(eni, decide(pair, trigger, obs, eni, now)));
   return withUnreadable(obs, decision);
+}
+
+/**
+ * The state table could not be read: the record the rules saw was empty (no lease, no damping, no window). A move
+ * off a holder that is not running or fails its instance or system check, or of an ENI on no one, goes ahead with
+ * EC2's conditional attach as the lock, and says so; any other move (drills, planned, application-only, probe) is
+ * refused: without the lease and the window it could undo someone else's move (docs/contract.md, "Pair state").
+ */
+function withoutState(pair: Pair, obs: Observation, decision: Plan): Plan {
+  const error = obs.stateUnavailable;
+  if (error === undefined) return decision;
+  const why = `the state table could not be read (${error})`;
+  if (decision.kind !== 'move')
+    return {
+      ...decision,
+      reasons: [...decision.reasons, `${why}: this look saw no lease, window or damping`],
+    };
+  if (decision.withoutLease && !decision.dryRun)
+    return {
+      ...decision,
+      reasons: [
+        ...decision.reasons,
+        `${why}: moving without the lease, since the holder is down; EC2's conditional detach and attach are the lock`,
+      ],
+    };
+  return {
+    kind: 'refused',
+    from: decision.from,
+    to: decision.to,
+    reasons: [
+      failed(
+        'state-unavailable',
+        `${why}: only a move off a holder that is not running or fails its instance or system check goes ahead without it; ${pair.name}'s ${decision.dryRun ? 'dry run' : 'move'} waits for the table`,
+      ),
+    ],
+  };
 }
 
 /**
@@ -231,19 +279,19 @@ function decide(
   obs: Observation,
   eni: EniView,
   now: number,
-  self: string | undefined,
 ): Plan {
+  const record = recordOf(obs);
   if (trigger.kind === 'move')
-    return intentBlocks({ pair, eni, now, self }) ?? manualMove(pair, trigger, obs, eni);
+    return leaseBlocks({ pair, eni, record, now }) ?? manualMove(pair, trigger, obs, eni);
   const situation: Situation = {
     pair,
     trigger,
     obs,
+    record,
     eni,
     holder: holderOf(eni),
     cause: describeTrigger(trigger),
     now,
-    self,
   };
   for (const rule of AUTOMATIC) {
     const decision = rule(situation);
@@ -255,17 +303,25 @@ function decide(
 // ── Automatic rules ──────────────────────────────────────────────────────────────────────────────
 
 /**
- * One address, many actors: another invocation's live intent means it is moving the ENI, and it will
- * report the move; this one changes nothing and pages nobody. With an intent of its own (`self`, the
- * re-read after writing it), only a rival that precedes it (lambda/view.ts precedes) blocks.
+ * One address, many actors: another invocation holds the pair's lease, so it is moving the ENI and will report
+ * the move; this one changes nothing and pages nobody. An expired lease blocks no one (its mover died or hangs),
+ * and neither does a lease the state could not show. An earlier version's live intent tag is honoured too.
  */
-function intentBlocks({
+function leaseBlocks({
   pair,
   eni,
+  record,
   now,
-  self,
-}: Pick<Situation, 'pair' | 'eni' | 'now' | 'self'>): Plan | undefined {
-  const rival = rivalIntent(eni.tags, self, now);
+}: Pick<Situation, 'pair' | 'eni' | 'record' | 'now'>): Plan | undefined {
+  const lease = liveLease(record, now);
+  const legacy = legacyIntents(eni.tags, now)[0];
+  const rival = lease
+    ? { id: lease.owner, target: lease.target, until: lease.until }
+    : legacy && {
+        id: `${legacy.id}, an earlier version's intent`,
+        target: legacy.target,
+        until: legacy.until,
+      };
   if (!rival) return undefined;
   return {
     kind: 'unchanged',
@@ -277,50 +333,47 @@ function intentBlocks({
   };
 }
 
-/**
- * The live intent of another invocation that goes before this one's, if any (only those moving the ENI
- * to `target`, when given); expired intents are ignored.
- */
-export function rivalIntent(
-  tags: Readonly<Record<string, string>>,
-  self: string | undefined,
-  now: number,
-  target?: string,
-): Intent | undefined {
-  const live = intentsOf(tags).filter((i) => i.until > now && (target === undefined || i.target === target));
-  const own = live.find((i) => i.id === self);
-  return live
-    .filter((i) => i.id !== self && (!own || precedes(i, own)))
-    .sort((a, b) => (precedes(a, b) ? -1 : 1))[0];
-}
+/** The pair's lease if someone holds it at `now`. */
+export const liveLease = (record: PairRecord, now: number) =>
+  record.lease && record.lease.until > now ? record.lease : undefined;
 
 /**
- * A window on the ENI pauses every automatic move of the pair, a stranded or failed holder's included: an
- * operator said hands off. The answer says what would have been done, so that a person can move the ENI
- * by hand (manual moves still work) or end the window. A holder's suppressed application reporting is no
- * such window (applicationSuppressed): it may last until someone disables it, while the holder can die.
+ * An operator's window pauses every automatic move of the pair, a stranded or failed holder's included: an
+ * operator said hands off. The answer says what would have been done, so that a person can move the ENI by hand
+ * (manual moves still work) or end the window. An address that is down (or about to be: a warning or scheduled
+ * event about its holder) needs that person: DOWN is paged once per holder and window. A holder's suppressed
+ * application reporting is no such window (applicationSuppressed): it may last until someone disables it.
  */
-function inMaintenance({ pair, obs, eni, holder, cause, now }: Situation): Plan | undefined {
-  const window = taggedMaintenance(eni.tags, now);
+function inMaintenance({ pair, trigger, obs, record, eni, holder, cause, now }: Situation): Plan | undefined {
+  const window = windowOf(record, now);
   if (!window) return undefined;
   const failure = holder === null ? undefined : holderFailure(pair, obs.instances[holder]);
+  const leaving =
+    holder !== null &&
+    ((trigger.kind === 'planned' && trigger.instanceId === holder) ||
+      (plannedMoveAt(pair, obs.instances[holder]) ?? Number.POSITIVE_INFINITY) <= now);
   const down =
     holder === null
-      ? `${eni.id} is attached to no one`
+      ? `${eni.id} is attached to no one: the address is down`
       : failure
-        ? `${who(pair, holder)} holds the ENI and has failed: ${failure}`
-        : undefined;
-  return {
-    kind: 'unchanged',
-    holder,
-    reasons: [
-      `${cause}: ${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`,
-      ...(down ? [`${down}: not acting while in maintenance; move it by hand or end the window`] : []),
-    ],
-  };
+        ? `${who(pair, holder)} holds the ENI and has failed (${failure}): the address is down`
+        : leaving
+          ? `${who(pair, holder)} holds the ENI and is going away (${cause}): the address is about to be down`
+          : undefined;
+  const paused = `${cause}: ${describeMaintenance(window, now)}; automatic moves are paused (a manual move still works)`;
+  if (!down) return { kind: 'unchanged', holder, reasons: [paused] };
+  const text = `DOWN: ${down}; not acting while in maintenance: move it by hand or end the window`;
+  const mark = `${holder ?? 'no one'} in the window until ${window.until}`;
+  if (record.downPaged === mark)
+    return { kind: 'unchanged', holder, reasons: [text, paused, 'paged already'], quiet: true };
+  return { kind: 'unchanged', holder, reasons: [text, paused], once: { key: 'down', mark } };
 }
 
-/** An ENI that no one holds is attached to a healthy member, whatever the trigger was about. */
+/**
+ * An ENI that no one holds is attached to a healthy member, whatever the trigger was about. One still detaching
+ * from a member (a manual move whose detach did not finish) goes to the other one first: that is where the
+ * person was moving it, and the member it is leaving may be forced off it by nobody's choice.
+ */
 function adoptStranded({ pair, obs, eni, holder, cause }: Situation): Plan | undefined {
   if (holder !== null) return undefined;
   return adopt(pair, obs, eni, `triggered by ${cause}`, { unattended: true });
@@ -341,7 +394,7 @@ function rebalanceNotWanted({ pair, trigger, holder, cause }: Situation): Plan |
 }
 
 /** A warning about the member that does not hold the ENI moves nothing; the pair's redundancy ends, paged once. */
-function warnedAboutOther({ pair, trigger, obs, eni, holder, cause }: Situation): Plan | undefined {
+function warnedAboutOther({ pair, trigger, obs, record, holder, cause }: Situation): Plan | undefined {
   if (trigger.kind !== 'planned' || holder === null || holder === trigger.instanceId) return undefined;
   // A holder that has failed is no reason to wait: left to the rules for failures (and the next round).
   if (holderFailure(pair, obs.instances[holder]) !== undefined) return undefined;
@@ -349,7 +402,7 @@ function warnedAboutOther({ pair, trigger, obs, eni, holder, cause }: Situation)
   const ends = trigger.endsAt ?? 'a time EC2 has not given (a rebalance recommendation)';
   return noticeOnce(
     holder,
-    eni,
+    record,
     role,
     // The same warning delivered again (a retry, a duplicate) has the same time: paged once.
     `${trigger.warning} ${trigger.sentAt}`,
@@ -387,7 +440,7 @@ function scheduledForHolder(s: Situation): Plan | undefined {
 
 /** The other member has a scheduled event that takes it away: the pair's redundancy ends then, paged once. */
 function otherScheduled(s: Situation): Plan | undefined {
-  const { pair, obs, eni, holder, cause } = s;
+  const { pair, obs, record, holder, cause } = s;
   // failureOf: a holder failed by probe evidence is left too, not kept for the notice.
   if (holder === null || failureOf(s) !== undefined) return undefined;
   const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
@@ -395,22 +448,21 @@ function otherScheduled(s: Situation): Plan | undefined {
   if (event?.notBefore === undefined) return undefined;
   const role = roleOf(pair, other) as Role;
   const mark = `${event.code} ${new Date(event.notBefore).toISOString()}`;
-  if (eni.tags[noticeTag(role)] === mark) return undefined;
+  if (record.notices[role] === mark) return undefined;
   return noticeOnce(
     holder,
-    eni,
+    record,
     role,
     mark,
     `redundancy ends at ${new Date(event.notBefore).toISOString()}: ${who(pair, other)} has a scheduled ${describeEvent(event)} (seen by ${cause}); ${who(pair, holder)} keeps the ENI`,
   );
 }
 
-/** An unchanged result that pages `text` once: not when the ENI's notice tag for `role` already holds `mark`. */
-function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text: string): Plan {
-  const tag = noticeTag(role);
-  if (eni.tags[tag] === mark)
+/** An unchanged result that pages `text` once: not when the record's notice about `role` already holds `mark`. */
+function noticeOnce(holder: string, record: PairRecord, role: Role, mark: string, text: string): Plan {
+  if (record.notices[role] === mark)
     return { kind: 'unchanged', holder, reasons: [text, 'paged already'], quiet: true };
-  return { kind: 'unchanged', holder, reasons: [text], notice: { tag, mark } };
+  return { kind: 'unchanged', holder, reasons: [text], once: { key: role, mark } };
 }
 
 /**
@@ -418,12 +470,15 @@ function noticeOnce(holder: string, eni: EniView, role: Role, mark: string, text
  * (a holder that answers lets go the ordinary way). The other member going away as soon is no place for the
  * address (target-going-away); for a pair that names its check, the target's own check must read passed.
  */
-function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation, why: string): Plan {
+function plannedMove({ pair, trigger, obs, record, eni, holder, cause, now }: Situation, why: string): Plan {
   const from = holder as string;
   const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
   const at = plannedMoveAt(pair, obs.instances[to]);
   const event = goingAway(obs.instances[to]);
+  const condemned = condemnedBy(record, to, now);
   const blockers = [
+    // The evidence that moved the ENI off it stands: a planned move must not take it back onto a dead service.
+    ...(condemned ? [failed('target-probe', `${who(pair, to)} ${condemned}`)] : []),
     ...(at !== undefined && event !== undefined && now >= at
       ? [failed('target-going-away', `${who(pair, to)} has a scheduled ${describeEvent(event)} too`)]
       : []),
@@ -446,6 +501,21 @@ function plannedMove({ pair, trigger, obs, eni, holder, cause, now }: Situation,
     // holder does not let go of is forced after FORCE_AFTER_MS, as for any move without a person.
     { unattended: true, blockers },
   );
+}
+
+/** Probe evidence outlives the invocation that acted on it by this much, unless the prober sees the member pass. */
+export const CONDEMNED_FOR_MS = 10 * 60_000;
+
+/**
+ * Why probe evidence still condemns `instanceId` at `now` (the prober saw it fail and has not seen it pass since,
+ * within CONDEMNED_FOR_MS), or undefined.
+ */
+export function condemnedBy(record: PairRecord, instanceId: string, now: number): string | undefined {
+  const seen = record.probes[instanceId];
+  const failedAt = seen?.failedAt;
+  if (failedAt === undefined || now - failedAt >= CONDEMNED_FOR_MS) return undefined;
+  if (seen?.passedAt !== undefined && seen.passedAt > failedAt) return undefined;
+  return `failed ${seen?.failures ?? 'several'} probes in a row at ${new Date(failedAt).toISOString()} and the prober has not seen it pass since`;
 }
 
 const leadMinutes = (pair: Pair) => pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;
@@ -559,12 +629,12 @@ function applicationSuppressed(s: Situation): Plan | undefined {
 
 /** A holder that has failed is left for the other member, unless damping holds the move back. */
 function failOver(s: Situation): Plan {
-  const { pair, obs, eni, holder, cause, now } = s;
+  const { pair, obs, record, eni, holder, cause, now } = s;
   const from = holder as string;
   const instance = obs.instances[from];
   const why = failureOf(s);
   const to = instanceOf(pair, otherRole(roleOf(pair, from) as Role));
-  const damping = dampingFor(pair, eni, instance, now);
+  const damping = dampingFor(pair, record, instance, now);
   const decision = moveTo(
     pair,
     obs,
@@ -573,6 +643,7 @@ function failOver(s: Situation): Plan {
     [`${who(pair, from)} holds the ENI and has failed: ${why}`, `triggered by ${cause}`],
     {
       automatic: true,
+      probe: holderFailure(pair, instance) === undefined,
       blockers: [
         ...damping.reasons,
         ...(applicationOnly(pair, instance)
@@ -587,9 +658,10 @@ function failOver(s: Situation): Plan {
       ],
     },
   );
-  return decision.kind === 'refused' && damping.flapping
-    ? { ...decision, flapping: damping.flapping }
-    : decision;
+  if (decision.kind !== 'refused' || !damping.flapping) return decision;
+  return damping.flapping.paged
+    ? { ...decision, quiet: true }
+    : { ...decision, once: { key: 'flapping', mark: damping.flapping.mark } };
 }
 
 /** Why an instance counts as failed, or undefined if it is healthy. */
@@ -640,18 +712,18 @@ function applicationReady(pair: Pair, obs: Observation, to: string, task: string
 
 /**
  * Damping by cause: the cool-down and the flap limit hold back only a move away from a holder that
- * still runs (a failed check), and count only automatic moves (TAG.automaticMoves). A holder that is
+ * still runs (a failed check), and count only automatic moves (the record's automaticMoves). A holder that is
  * stopping, stopped, shutting down, terminated or gone is left at once: damping never keeps the
  * address on a dead holder.
  */
 function dampingFor(
   pair: Pair,
-  eni: EniView,
+  record: PairRecord,
   holder: InstanceView | undefined,
   now: number,
 ): { reasons: string[]; flapping?: { paged: boolean; mark: string } } {
   if (!stillRuns(holder)) return { reasons: [] };
-  const moves = automaticMovesOf(eni.tags, now);
+  const moves = lastHour(record, now);
   const reasons: string[] = [];
   const last = moves.at(-1);
   const seconds = pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS;
@@ -673,8 +745,12 @@ function dampingFor(
     ),
   );
   const mark = new Date(last).toISOString();
-  return { reasons, flapping: { paged: eni.tags[TAG.flappingPaged] === mark, mark } };
+  return { reasons, flapping: { paged: record.flappingPaged === mark, mark } };
 }
+
+/** The pair's automatic moves of the last hour (epoch ms, oldest first). */
+export const lastHour = (record: PairRecord, now: number) =>
+  record.automaticMoves.filter((t) => now - t < 3_600_000).sort((a, b) => a - b);
 
 /** Running (or starting): its failure is a check, not its state, so damping and a detach without Force apply. */
 const stillRuns = (instance: InstanceView | undefined) =>
@@ -712,7 +788,7 @@ const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'prima
 
 /** What each kind of maintenance pauses, as a person reads it. */
 const PAUSED = {
-  tag: 'automatic moves are paused',
+  window: 'automatic moves are paused',
   suppressed: 'moves for its application check alone are paused',
 } as const;
 
@@ -729,12 +805,19 @@ function moveTo(
     automatic?: boolean;
     /** Moves without a person: a hung detach is forced (adopting a stranded ENI, a failed holder). */
     unattended?: boolean;
+    /** Made on probe evidence alone: remembered in the state. */
+    probe?: boolean;
     /** Reasons to refuse besides the target's checks (damping). */
     blockers?: string[];
   } = {},
 ): Plan {
   const from = holderOf(eni);
-  const problems = [...(how.blockers ?? []), ...targetProblems(pair, eni, to, obs.instances[to])];
+  const holder = eni.attachment?.instanceId;
+  // Force's test is the one for "cannot serve": not running, or failing its instance or system check.
+  const down = from === null || forceFor(holder === undefined ? undefined : obs.instances[holder]);
+  const checked = targetProblems(pair, eni, to, obs.instances[to], recordOf(obs).forcedDetach);
+  const { problems: refusals, notes } = forcedDetachOnlyWarns(checked, down);
+  const problems = [...(how.blockers ?? []), ...refusals];
   if (problems.length > 0) return { kind: 'refused', from, to, reasons: problems };
   const detach = detachFor(obs, eni);
   return {
@@ -748,8 +831,28 @@ function moveTo(
     fence: fenceFor(pair, from, detach?.force === true, obs),
     verifyAddress: pair.verifyOs ? eni.privateIp : undefined,
     automatic: how.automatic ?? false,
-    escalate: how.automatic || how.unattended ? escalateFor(obs, eni, detach) : undefined,
-    reasons: why,
+    probe: how.probe ?? false,
+    withoutLease: down,
+    escalate: how.automatic || how.unattended ? escalateFor(pair, obs, eni, detach) : undefined,
+    // A person's move: a detach the holder does not let go of is theirs to force, never the function's.
+    detachWithinMs: how.automatic || how.unattended ? undefined : FORCE_AFTER_MS,
+    reasons: [...why, ...notes],
+  };
+}
+
+/**
+ * After a forced detach, AWS documents that the instance may refuse an interface at that device index until it
+ * is stopped and started (target-forced-detach). That refuses a move off a holder that still serves; off one that
+ * cannot (or of an ENI on no one), the address is down either way, so the attach is tried, saying so.
+ */
+function forcedDetachOnlyWarns(problems: string[], down: boolean): { problems: string[]; notes: string[] } {
+  const forced = problems.filter((p) => p.startsWith('target-forced-detach:'));
+  if (!down || forced.length === 0) return { problems, notes: [] };
+  return {
+    problems: problems.filter((p) => !forced.includes(p)),
+    notes: forced.map(
+      (p) => `${p.replace(/^target-forced-detach: /, '')}; trying it all the same, since the address is down`,
+    ),
   };
 }
 
@@ -786,16 +889,24 @@ function forceFor(instance: InstanceView | undefined): boolean {
 }
 
 /** The detach an automatic move forces if it has not finished within FORCE_AFTER_MS. */
-function escalateFor(obs: Observation, eni: EniView, detach: MovePlan['detach']): MovePlan['escalate'] {
+function escalateFor(
+  pair: Pair,
+  obs: Observation,
+  eni: EniView,
+  detach: MovePlan['detach'],
+): MovePlan['escalate'] {
   const a = eni.attachment;
   if (detach?.force || !a?.instanceId) return undefined;
   if (!detach && a.status !== 'detaching') return undefined;
   const instance = obs.instances[a.instanceId];
+  const running = instance?.state === 'running';
   return {
     attachmentId: a.id,
     instanceId: a.instanceId,
     afterMs: FORCE_AFTER_MS,
-    record: instance?.state === 'running',
+    record: running,
+    // Every forced detach off a running holder is fenced, an escalated one too.
+    fence: pair.fence && running ? a.instanceId : undefined,
   };
 }
 
@@ -829,22 +940,28 @@ function adopt(
   why: string,
   how: { dryRun?: boolean; unattended?: boolean },
 ): Plan {
-  const refusals: string[] = [];
-  for (const role of ['standby', 'primary'] as const) {
+  const leaving =
+    eni.attachment?.status === 'detaching' ? roleOf(pair, eni.attachment.instanceId ?? '') : undefined;
+  const order = leaving ? ([otherRole(leaving), leaving] as const) : (['standby', 'primary'] as const);
+  const forced = recordOf(obs).forcedDetach;
+  const candidates = order.map((role) => {
     const id = instanceOf(pair, role);
-    const problems = targetProblems(pair, eni, id, obs.instances[id]);
-    if (problems.length === 0) {
-      return moveTo(
-        pair,
-        obs,
-        eni,
-        id,
-        [`${eni.id} is attached to no one`, why, `attaching it to ${role} ${id}`],
-        how,
-      );
-    }
-    refusals.push(...problems);
-  }
+    return { role, id, problems: targetProblems(pair, eni, id, obs.instances[id], forced) };
+  });
+  // A member that passes every check first; else one refused only for a forced-detach record (moveTo tries it).
+  const chosen =
+    candidates.find((c) => c.problems.length === 0) ??
+    candidates.find((c) => forcedDetachOnlyWarns(c.problems, true).problems.length === 0);
+  if (chosen)
+    return moveTo(
+      pair,
+      obs,
+      eni,
+      chosen.id,
+      [`${eni.id} is attached to no one`, why, `attaching it to ${chosen.role} ${chosen.id}`],
+      how,
+    );
+  const refusals = candidates.flatMap((c) => c.problems);
   return {
     kind: 'refused',
     from: null,
@@ -888,7 +1005,7 @@ function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Pl
   const holderRole = holder === null ? undefined : roleOf(pair, holder);
   const toRole = otherRole(holderRole ?? 'primary');
   const to = instanceOf(pair, toRole);
-  const blockers = targetProblems(pair, eni, to, obs.instances[to]);
+  const blockers = targetProblems(pair, eni, to, obs.instances[to], recordOf(obs).forcedDetach);
   reasons.push(
     blockers.length === 0
       ? `a move to ${toRole} ${to} would pass every check`
@@ -933,7 +1050,8 @@ export function redundancy(
   const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
   return {
     attached: true,
-    redundant: targetProblems(pair, eni, other, obs.instances[other]).length === 0,
+    redundant:
+      targetProblems(pair, eni, other, obs.instances[other], recordOf(obs).forcedDetach).length === 0,
   };
 }
 
@@ -954,10 +1072,9 @@ function plannedEvents(instance: InstanceView | undefined): PlannedEvent[] {
 export function pairState(pair: Pair, obs: Observation, now: number): PairState {
   const holder = obs.eni ? holderOf(obs.eni) : null;
   const { attached, redundant } = redundancy(pair, obs, holder);
-  const tags = obs.eni?.tags ?? {};
-  const at = tags[TAG.movedAt];
+  const record = recordOf(obs);
   const planned = holder === null ? undefined : plannedMoveAt(pair, obs.instances[holder]);
-  const moves = automaticMovesOf(tags, now);
+  const moves = lastHour(record, now);
   const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
   const iso = (ms: number) => new Date(ms).toISOString();
   const last = moves.at(-1);
@@ -969,7 +1086,7 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
       : cooldownEnds > now
         ? `cooldown until ${iso(cooldownEnds)}`
         : null;
-  const intent = rivalIntent(tags, undefined, now);
+  const lease = liveLease(record, now);
   const window = maintenanceOf(pair, obs, now);
   return {
     holder: holder === null ? null : (roleOf(pair, holder) ?? null),
@@ -984,7 +1101,9 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     attached,
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
     redundant,
-    lastMove: at ? { at, from: tags[TAG.from] ?? '?', to: tags[TAG.to] ?? '?' } : null,
+    lastMove: record.lastMove
+      ? { at: iso(record.lastMove.at), from: record.lastMove.from ?? 'none', to: record.lastMove.to }
+      : null,
     members: { primary: pair.primaryInstanceId, standby: pair.standbyInstanceId },
     events: {
       primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
@@ -993,7 +1112,14 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
     automaticMoves: { lastHour: moves.length, limit },
     damping,
-    intent: intent ? { id: intent.id, to: intent.target, until: iso(intent.until) } : null,
+    lease: lease ? { owner: lease.owner, to: lease.target, until: iso(lease.until) } : null,
     maintenance: window ? { until: window.until, why: window.why } : null,
+    forcedDetach: record.forcedDetach
+      ? { from: record.forcedDetach.instanceId, at: iso(record.forcedDetach.at) }
+      : null,
+    condemned: [pair.primaryInstanceId, pair.standbyInstanceId].filter(
+      (id) => condemnedBy(record, id, now) !== undefined,
+    ),
+    state: obs.stateUnavailable === undefined ? 'ok' : `unavailable: ${obs.stateUnavailable}`,
   };
 }

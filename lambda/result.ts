@@ -51,7 +51,7 @@ export interface PairState {
   readonly serving: boolean;
   /** The member that does not hold the ENI could take it now. */
   readonly redundant: boolean;
-  /** From the ENI's move tags. */
+  /** The last move this function made (the pair's state). */
   readonly lastMove: { readonly at: string; readonly from: string; readonly to: string } | null;
   /** The pair's instances by role: what the drill CLI names a move's members by (the pairs are not in the environment). */
   readonly members: { readonly primary: string; readonly standby: string };
@@ -74,8 +74,14 @@ export interface PairState {
    * `flapping until <ISO>`, or null. A stopped or terminated holder is left whatever it says.
    */
   readonly damping: string | null;
-  /** A live intent: another invocation is moving the ENI to `to` until `until`; null when none. */
-  readonly intent: { readonly id: string; readonly to: string; readonly until: string } | null;
+  /** The pair's live lease: an invocation (`owner`) is moving the ENI to `to` until `until`; null when none. */
+  readonly lease: { readonly owner: string; readonly to: string; readonly until: string } | null;
+  /** The last forced detach off an instance that still ran: it is no target until stopped and started. */
+  readonly forcedDetach?: { readonly from: string; readonly at: string } | null;
+  /** Members that recent probe evidence condemns: no target for a planned move. */
+  readonly condemned?: readonly string[];
+  /** `ok`, or why the pair's state table could not be read. */
+  readonly state?: string;
 }
 
 /** The one answer per event (docs/contract.md "What it answers"); `failed` is published, then thrown. */
@@ -120,10 +126,13 @@ export function subjectOf(r: Result): string {
   const checks = r.reasons.map((reason) => /^([a-z-]+): /.exec(reason)?.[1]).filter((c) => c !== undefined);
   const text = (() => {
     switch (r.outcome) {
-      case 'moved':
+      case 'moved': {
+        // Every page about a forced move says so: the old holder may refuse that device index until restarted.
+        const forced = r.steps.some((s) => s.name.endsWith('force-detach')) ? ' (FORCED)' : '';
         return r.reasons.some((x) => x.startsWith('os-check: FAILED'))
-          ? `MOVED to ${r.to} in ${seconds}, but its OS has NOT brought the address up`
-          : `MOVED to ${r.to} in ${seconds}`;
+          ? `MOVED${forced} to ${r.to} in ${seconds}; the address is NOT up in its OS`
+          : `MOVED${forced} to ${r.to} in ${seconds}`;
+      }
       case 'failed':
         return `FAILED mid-failover: ${r.reasons[0] ?? 'see message'}`;
       case 'refused':
@@ -138,6 +147,8 @@ export function subjectOf(r: Result): string {
       case 'unchanged': {
         // A member going away (plan.ts warnedAboutOther, otherScheduled): the page is the time.
         const ends = /^redundancy ends at (.+?): /.exec(r.reasons[0] ?? '')?.[1];
+        // A holder that failed or is going away during maintenance (plan.ts inMaintenance): a person must act.
+        if (r.reasons[0]?.startsWith('DOWN: ')) return `DOWN (in maintenance), held by ${r.from ?? 'no one'}`;
         return ends
           ? `REDUNDANCY ENDS at ${ends}, held by ${r.from ?? 'no one'}`
           : `unchanged, held by ${r.from ?? 'no one'}`;

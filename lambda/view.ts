@@ -1,6 +1,7 @@
-// What the function sees of a pair: the ENI and its members as EC2 shows them, and the tags the
-// function writes on the ENI. Data and how a person reads it; no decisions (lambda/plan.ts).
-import { type Pair, type Role, roleOf } from './config';
+// What the function sees of a pair: the ENI and its members as EC2 shows them, and the pair's state
+// (lambda/state.ts). Data and how a person reads it; no decisions (lambda/plan.ts).
+import { type Pair, roleOf } from './config';
+import { EMPTY_RECORD, type PairRecord } from './state';
 
 export interface EniView {
   readonly id: string;
@@ -96,38 +97,20 @@ export interface Observation {
   readonly eni: EniView | undefined;
   /** The pair's instances that EC2 knows, by ID. */
   readonly instances: Readonly<Record<string, InstanceView>>;
+  /** The pair's state (lambda/state.ts) as read with the observation; EMPTY_RECORD when absent. */
+  readonly record?: PairRecord;
+  /** The state table could not be read within STATE_BOUND_MS: what it answered. */
+  readonly stateUnavailable?: string;
 }
 
-/** Tags the function writes on the ENI: the last move (the cool-down reads movedAt back), a forced detach. */
-export const TAG = {
-  movedAt: 'eni-failover:moved-at',
-  from: 'eni-failover:moved-from',
-  to: 'eni-failover:moved-to',
-  reason: 'eni-failover:move-reason',
-  /** The last instance the ENI was force-detached from, and when: see targetProblems, target-forced-detach. */
-  forcedFrom: 'eni-failover:forced-detach-from',
-  forcedAt: 'eni-failover:forced-detach-at',
-  /** A maintenance window (lambda/maintenance.ts): until when (ISO), and who set it and why. */
-  maintenanceUntil: 'eni-failover:maintenance-until',
-  maintenanceBy: 'eni-failover:maintenance-by',
-  /**
-   * The times of the pair's automatic moves in the last hour, oldest first (ISO, space-separated): the
-   * cool-down and the flap limit count them. Manual moves and adopting a stranded ENI are not in it.
-   */
-  automaticMoves: 'eni-failover:automatic-moves',
-  /** The newest automatic move a `flapping` refusal was paged for: one page a flapping episode. */
-  flappingPaged: 'eni-failover:flapping-paged',
-  /** One invocation's intent to move the ENI: `eni-failover:intent:<id>` = `<target> <until ISO> <written-at ISO>`. */
-  intent: 'eni-failover:intent:',
-  /**
-   * The last "redundancy ends" notice paged about each member (a Spot warning, a scheduled event): the
-   * same notice is paged once, whichever invocation, container or round sees it again.
-   */
-  noticePrimary: 'eni-failover:notice-primary',
-  noticeStandby: 'eni-failover:notice-standby',
-} as const;
+/** The pair's record, or the empty one. */
+export const recordOf = (obs: Observation): PairRecord => obs.record ?? EMPTY_RECORD;
 
-export const noticeTag = (role: Role) => (role === 'primary' ? TAG.noticePrimary : TAG.noticeStandby);
+/**
+ * The one tag the function writes on the ENI: a breadcrumb of the last move, for a person reading the console
+ * (best effort, never read by a decision). What decisions remember lives in the pair state (lambda/state.ts).
+ */
+export const BREADCRUMB = 'eni-failover:last-move';
 
 /**
  * Scheduled events that take the instance away: a stop, a retirement (a stop or termination), a reboot
@@ -152,65 +135,6 @@ export function describeEvent(e: ScheduledEvent): string {
   const from = e.notBefore === undefined ? 'at a time EC2 did not give' : isoSeconds(e.notBefore);
   const to = e.notAfter === undefined ? '' : ` to ${isoSeconds(e.notAfter)}`;
   return `${e.code} ${from}${to}${e.description ? ` (${e.description})` : ''}`;
-}
-
-/** An intent to move the ENI, recorded on it by the invocation that moves it (TAG.intent). */
-export interface Intent {
-  /** The tag key, to delete it with. */
-  readonly key: string;
-  /** The invocation that moves the ENI. */
-  readonly id: string;
-  /** Where it moves it. */
-  readonly target: string;
-  /** Epoch ms after which it is ignored: the invocation has stopped calling EC2 by then. */
-  readonly until: number;
-  /** Epoch ms when it was written: the earliest live intent wins. */
-  readonly writtenAt: number;
-}
-
-/** Every intent recorded on the ENI; one that cannot be read counts as expired (until 0). */
-export function intentsOf(tags: Readonly<Record<string, string>>): Intent[] {
-  return Object.entries(tags)
-    .filter(([key]) => key.startsWith(TAG.intent))
-    .map(([key, value]) => {
-      const [target = '', until = '', writtenAt = ''] = value.split(' ');
-      const ms = (iso: string) => (Number.isNaN(Date.parse(iso)) ? 0 : Date.parse(iso));
-      return { key, id: key.slice(TAG.intent.length), target, until: ms(until), writtenAt: ms(writtenAt) };
-    });
-}
-
-/** The tag that records an intent. */
-export function intentTag(intent: Omit<Intent, 'key'>): Record<string, string> {
-  const iso = (ms: number) => new Date(ms).toISOString();
-  return {
-    [`${TAG.intent}${intent.id}`]: `${intent.target} ${iso(intent.until)} ${iso(intent.writtenAt)}`,
-  };
-}
-
-/** Who goes first when two intents are live: the earlier written, then the smaller ID. */
-export const precedes = (a: Intent, b: Intent) =>
-  a.writtenAt < b.writtenAt || (a.writtenAt === b.writtenAt && a.id < b.id);
-
-const HOUR_MS = 3_600_000;
-
-/** The automatic moves of the last hour (epoch ms, oldest first), from TAG.automaticMoves. */
-export function automaticMovesOf(tags: Readonly<Record<string, string>>, now: number): number[] {
-  return (tags[TAG.automaticMoves] ?? '')
-    .split(' ')
-    .map((iso) => Date.parse(iso))
-    .filter((t) => !Number.isNaN(t) && now - t < HOUR_MS)
-    .sort((a, b) => a - b);
-}
-
-/**
- * TAG.automaticMoves after one more automatic move at `at`. At most the last 10 times are kept: a
- * tag value holds 256 characters (EC2 User Guide, "Tag restrictions"), and the flap limit is 10 at most.
- */
-export function withAutomaticMove(tags: Readonly<Record<string, string>>, at: number): string {
-  return [...automaticMovesOf(tags, at), at]
-    .slice(-10)
-    .map((t) => new Date(t).toISOString())
-    .join(' ');
 }
 
 /** An instance as a person reads it: "standby i-…" for a member, the bare ID for anyone else. */

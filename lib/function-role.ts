@@ -84,8 +84,8 @@ export function pairStatements(pairs: readonly Pair[], at: ArnParts): iam.Policy
 }
 
 /**
- * A move deletes its intent tag when it ends (lambda/execute.ts releaseIntent), and a maintenance window is ended
- * early (lambda/maintenance.ts): DeleteTags on the ENI. The Service Authorization Reference lists no
+ * The first look at a pair whose ENI an earlier version tagged carries those records into the pair's state, then
+ * deletes the tags (lambda/failover.ts carryLegacy; docs/contract.md, "Pair state"): DeleteTags on the ENI. The Service Authorization Reference lists no
  * ec2:NetworkInterfaceID for DeleteTags (a condition on a key absent from the request never matches: an implicit
  * deny), only aws:TagKeys: so any network interface, only eni-failover: keys, and the keys must be named (a
  * DeleteTags naming none deletes every tag). One statement for the whole role, not per pair: naming each ENI by

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -12,6 +13,7 @@ import { probe } from '../lambda/probe/check';
 import { evidenceEvent, runProber } from '../lambda/probe/loop';
 import type { Result } from '../lambda/result';
 import { type ApplicationStatus, ApplicationStatusProxy } from './app-status-proxy';
+import { createStateTable, dynamoClient, startDynalite } from './dynamo';
 import { startEmbedded } from './embedded';
 import { chooseEmulator, type EmulatorChoice, headline } from './emulator';
 import { formatFleet, formatResult, type Names } from './format';
@@ -30,6 +32,8 @@ interface Stage {
   /** How this emulator shows application status, printed under the act that uses it. */
   applicationStatusNote: string;
   topicArn: string;
+  /** The pair state table (docs/contract.md, "Pair state"), made on this emulator's DynamoDB. */
+  stateTable: string;
   /** The subjects the on-call phone received since the last look. */
   phone(): Promise<string[]>;
   stop(): Promise<void>;
@@ -53,6 +57,8 @@ async function motoStage(): Promise<Stage> {
     stops.push(() => appStatus.stop());
     process.env.AWS_ENDPOINT_URL_EC2 = appStatus.url;
     const world = await buildWorld();
+    // moto serves DynamoDB on the same port: the pair state table lives there.
+    await createStateTable(new DynamoDBClient({}), STATE_TABLE);
     const sns = new SNSClient({});
     const sqs = new SQSClient({});
     const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'eni-failover-events' })))
@@ -70,6 +76,7 @@ async function motoStage(): Promise<Stage> {
       intro: [
         `moto plays EC2 and SNS at ${moto.url}: VPC ${world.vpcId}, subnets in eu-west-1a and eu-west-1b;`,
         "  it settles an attach or a detach at once and ignores Force, so the timings are the function's own.",
+        `  moto's DynamoDB holds the pair state table (${STATE_TABLE}): the lease, damping, windows.`,
       ],
       setApplicationStatus: (id, status) => appStatus.set(id, status),
       applicationStatusNote:
@@ -77,6 +84,7 @@ async function motoStage(): Promise<Stage> {
         '(DescribeInstanceStatus ApplicationStatus: primary impaired, standby ok); the StatusCheckFailed_Application\n' +
         'alarm event, and everything the function does about it, are real.',
       topicArn,
+      stateTable: STATE_TABLE,
       phone: async () =>
         (
           (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 })))
@@ -96,10 +104,18 @@ async function motoStage(): Promise<Stage> {
  */
 const EMBEDDED_SETTLE = { detachMs: 1_000, attachMs: 1_500 };
 
+/** The demo's pair state table, as the stack would make it (partition key `pk`). */
+const STATE_TABLE = 'eni-failover-demo-state';
+
 /** The project's own EC2 (ops/fake-ec2.ts) and an SNS stand-in, in this process (see ops/embedded.ts). */
 async function embeddedStage(): Promise<Stage> {
   const { world, fake } = buildEmbeddedWorld(EMBEDDED_SETTLE);
   const embedded = startEmbedded(fake, 'eni-failover-events');
+  // The pair state table on dynalite (npm: DynamoDB's API in this process, on loopback), where the function's
+  // own DynamoDB client finds it through the SDK's service-specific endpoint variable.
+  const dynamo = await startDynalite();
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+  await createStateTable(dynamoClient(dynamo.endpoint), STATE_TABLE);
   const s = (ms: number) => `${ms / 1000} s`;
   return {
     world,
@@ -108,6 +124,7 @@ async function embeddedStage(): Promise<Stage> {
       `  where a detach and an attach pass through detaching and attaching (${s(EMBEDDED_SETTLE.detachMs)} and ${s(EMBEDDED_SETTLE.attachMs)} here) and`,
       '  refuse what EC2 refuses; SNS from a stand-in that hands the phone what is published.',
       `VPC ${world.vpcId}, subnets in eu-west-1a and eu-west-1b, built straight into the model.`,
+      `The pair state table (${STATE_TABLE}: the lease, damping, windows) is on dynalite, DynamoDB's API in this process.`,
     ],
     setApplicationStatus: (id, status) => fake.set(id, { appStatus: status }),
     applicationStatusNote:
@@ -115,8 +132,13 @@ async function embeddedStage(): Promise<Stage> {
       "impaired and the standby's to ok there, and DescribeInstanceStatus reports them as EC2 does (ApplicationStatus);\n" +
       'the StatusCheckFailed_Application alarm event, and everything the function does about it, are real.',
     topicArn: embedded.topicArn,
+    stateTable: STATE_TABLE,
     phone: async () => embedded.subjects(),
-    stop: async () => embedded.stop(),
+    stop: async () => {
+      embedded.stop();
+      delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
+      await dynamo.close();
+    },
   };
 }
 
@@ -437,6 +459,7 @@ export async function runDemo(
 
     process.env.FAILOVER_PAIRS = JSON.stringify([w.pair, api]);
     process.env.NOTIFICATION_TOPIC_ARN = stage.topicArn;
+    process.env.FAILOVER_STATE_TABLE = stage.stateTable;
     const { handler } = (await import('../lambda/handler')) as { handler: Handler };
     const context = {
       getRemainingTimeInMillis: () => 60_000,

@@ -90,6 +90,9 @@ const TYPES: Record<string, { cards: number[]; ipv4: number; ipv6: number; ipv6S
 };
 
 /** An error as EC2 returns it (after the SDK's retries, if it is retryable). */
+/** User tags per resource (EC2 User Guide, "Tag restrictions"). */
+const TAGS_PER_RESOURCE = 50;
+
 export function ec2Error(
   name: string,
   message = name,
@@ -280,6 +283,16 @@ export class FakeEc2 {
     this.stale_ = { after, shows, reads, armed: false };
   }
 
+  /**
+   * Tags written on an ENI show in reads only `ms` later: EC2's API is eventually consistent, and a tag written
+   * may read stale for a while (EC2 API Reference, "Eventual consistency in the Amazon EC2 API").
+   */
+  lagTags(ms: number): void {
+    this.tagLagMs = ms;
+  }
+  private tagLagMs = 0;
+  private readonly tagVisibleAt = new Map<string, number>();
+
   /** Make each call take a random time in [minMs, maxMs] (real time), drawn from `seed`. */
   withLatency(minMs: number, maxMs: number, seed = 1): void {
     this.latency = { minMs, maxMs };
@@ -468,7 +481,9 @@ export class FakeEc2 {
         Status: a.status,
         DeleteOnTermination: a.deleteOnTermination,
       },
-      TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      TagSet: Object.entries(tags)
+        .filter(([Key]) => (this.tagVisibleAt.get(`${eni.id} ${Key}`) ?? 0) <= this.clock.now())
+        .map(([Key, Value]) => ({ Key, Value })),
     };
   }
 
@@ -747,11 +762,27 @@ export class FakeEc2 {
         NextToken: from + size < all.length ? String(from + size) : undefined,
       };
     });
+    // CreateTags: at most 50 user tags a resource, keys starting `aws:` not counted; a call that would exceed it is
+    // refused whole with TagLimitExceeded (EC2 User Guide, "Tag restrictions"; EC2 API Reference, error codes).
     m.on(CreateTagsCommand).callsFake((input) =>
       this.mutate('CreateTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
           const eni = this.enis.get(id);
-          if (eni) for (const t of input.Tags ?? []) eni.tags[t.Key as string] = t.Value as string;
+          const keys = new Set(Object.keys(eni?.tags ?? {}).filter((k) => !k.startsWith('aws:')));
+          for (const t of input.Tags ?? []) keys.add(t.Key as string);
+          if (keys.size > TAGS_PER_RESOURCE)
+            throw ec2Error(
+              'TagLimitExceeded',
+              `The maximum number of tags for resource '${id}' has been reached.`,
+            );
+        }
+        for (const id of input.Resources ?? []) {
+          const eni = this.enis.get(id);
+          if (eni)
+            for (const t of input.Tags ?? []) {
+              eni.tags[t.Key as string] = t.Value as string;
+              this.tagVisibleAt.set(`${id} ${t.Key}`, this.clock.now() + this.tagLagMs);
+            }
           else if (this.instances.has(id)) {
             const tags = this.instanceTags.get(id) ?? {};
             for (const t of input.Tags ?? []) tags[t.Key as string] = t.Value ?? '';

@@ -166,8 +166,8 @@ export function formatFleet(results: readonly Result[], pairs: readonly Pair[], 
       s.redundant ? 'yes' : 'NO',
       // A function deployed before the flap limit does not report these.
       s.automaticMoves ? `${s.automaticMoves.lastHour}/${s.automaticMoves.limit}` : '?',
-      s.intent
-        ? `MOVING to ${role(s.intent.to)} (until ${s.intent.until.replace(/\.\d+Z$/, 'Z')})`
+      s.lease
+        ? `MOVING to ${role(s.lease.to)} (until ${s.lease.until.replace(/\.\d+Z$/, 'Z')})`
         : (s.damping?.replace(/\.\d+Z$/, 'Z') ?? '-'),
       window(s.maintenance, now),
       last,

@@ -19,11 +19,11 @@ import {
   paginateDescribeNetworkInterfaces,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
 import type { MovePlan } from '../plan';
-import { type EniView, type InstanceView, type Observation, type ScheduledEvent, TAG } from '../view';
+import { BREADCRUMB, type EniView, type InstanceView, type Observation, type ScheduledEvent } from '../view';
+import { isTransient } from './clients';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;
@@ -159,9 +159,7 @@ export class Ec2Adapter implements Ec2Port {
 
   /** Throttling, a 5xx, a timeout or a dropped connection: worth asking again. An abort is not. */
   isTransient(error: unknown): boolean {
-    const e = error as Parameters<typeof isTransientError>[0];
-    if (e?.name === 'AbortError') return false;
-    return isThrottlingError(e) || isTransientError(e) || isServerError(e);
+    return isTransient(error);
   }
 
   /** Everything the planner needs about one pair. */
@@ -466,20 +464,20 @@ export class Ec2Adapter implements Ec2Port {
         this.client.send(
           new CreateTagsCommand({
             Resources: [pair.networkInterfaceId],
-            Tags: [{ Key: TAG.movedAt, Value: 'dry-run' }],
+            Tags: [{ Key: BREADCRUMB, Value: 'dry-run' }],
             DryRun: true,
           }),
           this.options,
         ),
     ]);
-    // A move deletes its intent when it ends.
+    // The first look at a pair an earlier version tagged deletes those tags once carried into the state.
     calls.push([
       'DeleteTags',
       () =>
         this.client.send(
           new DeleteTagsCommand({
             Resources: [pair.networkInterfaceId],
-            Tags: [{ Key: `${TAG.intent}dry-run` }],
+            Tags: [{ Key: 'eni-failover:moved-at' }],
             DryRun: true,
           }),
           this.options,

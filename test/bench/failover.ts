@@ -5,6 +5,7 @@ import { systemClock } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { FakeEc2 } from '../../ops/fake-ec2';
+import { localState } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 export interface FailoverFigures {
@@ -16,12 +17,15 @@ export interface FailoverFigures {
 
 /**
  * Failovers against the in-memory EC2 with the real clock: EC2 takes `detachMs` to let go of the
- * ENI and `attachMs` to attach it, and the function's own wall time is measured around that.
+ * ENI and `attachMs` to attach it, and the function's own wall time is measured around that. The pair's
+ * state is a table on dynalite (in process, on loopback): its round trips are a lower bound of DynamoDB's.
  */
 export async function benchFailover(
   detachMs: number,
   attachMs: number,
   runs: number,
+  /** Tags written show in reads this much later (EC2's eventual consistency); 0: at once. */
+  tagLagMs = 0,
 ): Promise<FailoverFigures> {
   const figures: FailoverFigures = { detachMs, attachMs, runs: [], calls: {} };
   for (let i = 0; i < runs; i++) {
@@ -32,9 +36,11 @@ export async function benchFailover(
     ec2.addInstance({ id: PRIMARY, state: 'stopped' });
     ec2.addInstance({ id: STANDBY });
     ec2.place(PRIMARY);
+    ec2.lagTags(tagLagMs);
     const failover = createFailover({
       config: { pairs: [PAIR], topicArn: undefined },
       ec2: new Ec2Adapter(ec2.client),
+      state: localState(),
       notify: async () => {},
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Bench' }),

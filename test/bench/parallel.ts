@@ -8,8 +8,8 @@ export interface ParallelRun {
   /** The most moves in flight at one moment. */
   peak: number;
   moved: number;
-  /** The intent's write (step `intent`, the one call it adds before the detach) in each moved result, in ms. */
-  intentMs: number[];
+  /** The lease's write (step `lease`, the one call it adds before the detach) in each moved result, in ms. */
+  leaseMs: number[];
 }
 
 /**
@@ -38,10 +38,10 @@ export async function benchParallel(
         wallMs: o.wallMs,
         peak: peakOverlap(o.moves.values()),
         moved: o.results.flat().filter((r) => r.outcome === 'moved').length,
-        intentMs: o.results
+        leaseMs: o.results
           .flat()
           .filter((r) => r.outcome === 'moved')
-          .flatMap((r) => r.steps.filter((st) => st.name === 'intent').map((st) => st.ms)),
+          .flatMap((r) => r.steps.filter((st) => st.name === 'lease').map((st) => st.ms)),
       });
     }
     return runs;

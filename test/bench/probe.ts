@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProbeOption } from '../../lambda/config';
 import { PROBE_CPU_MS, probeCpuMsPerSecond, proberMemoryFor } from '../../lib/prober';
-import { type ProbeWorld, probeWorld, stateTable } from '../helpers/probe-world';
+import { type ProbeWorld, probeWorld, type StateTable, stateTable } from '../helpers/probe-world';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 import { measureScale } from './probe-scale';
 
@@ -24,7 +24,7 @@ export interface DetectionRun {
   outageMs: number;
 }
 
-type Table = Awaited<ReturnType<typeof stateTable>>;
+type Table = StateTable;
 
 /** `runs` kills of the holder's server, `parallel` at a time (each its own addresses, EC2, function and pair). */
 export async function benchDetection(
@@ -36,7 +36,7 @@ export async function benchDetection(
   const out: DetectionRun[] = [];
   for (let done = 0; done < runs; done += parallel) {
     const batch = Array.from({ length: Math.min(parallel, runs - done) }, async (_, i) => {
-      const w = await probeWorld(10 + 3 * (done + i), { settle, table: table.store });
+      const w = await probeWorld(10 + 3 * (done + i), { settle, table });
       try {
         const running = w.run(1_500 + 1_000 + 12_000);
         // Both members pass first; then the kill, at a random moment of the 1 s interval.
@@ -75,7 +75,7 @@ async function withWorld<T>(
   probe: Partial<ProbeOption> | undefined,
   f: (w: ProbeWorld) => Promise<T>,
 ) {
-  const w = await probeWorld(base, { settle, table: table.store, probe: probe ?? {} });
+  const w = await probeWorld(base, { settle, table, probe: probe ?? {} });
   try {
     return await f(w);
   } finally {
@@ -112,7 +112,7 @@ export async function benchFalsePositives(
   for (const share of [0.1, 0.2]) {
     const worlds = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        probeWorld(110 + 3 * i + (share === 0.2 ? 60 : 0), { settle, table: table.store }),
+        probeWorld(110 + 3 * i + (share === 0.2 ? 60 : 0), { settle, table }),
       ),
     );
     try {

@@ -8,18 +8,25 @@ import type { Pair } from '../../lambda/config';
 import type { Clock, OsPort } from '../../lambda/execute';
 import { createFailover, FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import type { StatePort } from '../../lambda/state';
 import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
+import { localState } from './state';
 import { PAIR, PRIMARY, STANDBY } from './world';
 
 export const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events';
 
 export interface Harness {
   ec2: FakeEc2;
+  /** The pair state every container shares: a table of its own on dynalite (test/helpers/state.ts). */
+  state: StatePort;
   sns: AwsClientStub<SNSClient>;
   clock: FakeClock;
   invoke: (event: unknown, remainingMs?: number) => Promise<unknown>;
-  /** Another Lambda container of the same function: its own adapter and in-process queue, the same EC2. */
-  container: () => (event: unknown, remainingMs?: number) => Promise<unknown>;
+  /**
+   * Another Lambda container of the same function: its own adapter and in-process queue, the same EC2 and
+   * state table (or `through`, a view of that table that can pause this container between its calls).
+   */
+  container: (through?: StatePort) => (event: unknown, remainingMs?: number) => Promise<unknown>;
   /** Every published result, parsed back from its JSON body. */
   published: () => { subject: string; body: Record<string, unknown> }[];
 }
@@ -36,8 +43,10 @@ export function harness(
     logger?: Logger;
     metrics?: Metrics;
     os?: OsPort;
+    state?: StatePort;
   } = {},
 ): Harness {
+  const state = options.state ?? localState();
   const clock = new FakeClock();
   const ec2 = new FakeEc2(
     PAIR.networkInterfaceId,
@@ -55,10 +64,11 @@ export function harness(
   });
   const sns = mockClient(snsClient);
   sns.resolves({ MessageId: 'm-1' });
-  const container = () => {
+  const container = (through: StatePort = state) => {
     const failover = createFailover({
       config: { pairs: options.pairs ?? [PAIR], topicArn: TOPIC },
       ec2: new Ec2Adapter(ec2.client),
+      state: through,
       notify: (r, signal) => publishResult(snsClient, TOPIC, r, signal),
       logger: options.logger ?? new Logger({ logLevel: 'SILENT' }),
       metrics: options.metrics ?? new Metrics({ namespace: 'EniFailoverTest' }),
@@ -71,6 +81,7 @@ export function harness(
   };
   return {
     ec2,
+    state,
     sns,
     clock,
     invoke: container(),

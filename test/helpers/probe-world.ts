@@ -2,14 +2,12 @@
 // addresses, the service address on a third that forwards to whichever member the ENI is attached to, the
 // in-memory EC2 on the real clock with its settle times, the real failover function (evidence handed to it as
 // Lambda's asynchronous Invoke would), and the prober's view in a real DynamoDB API (dynalite, in process).
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
+import { StateAdapter } from '../../lambda/aws/state';
 import type { Pair, ProbeOption, Role } from '../../lambda/config';
 import type { Evidence } from '../../lambda/evidence';
 import { systemClock } from '../../lambda/execute';
@@ -18,37 +16,33 @@ import { probe } from '../../lambda/probe/check';
 import { evidenceEvent, type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
 import { DynamoViewStore, type Outage } from '../../lambda/probe/store';
 import type { Result } from '../../lambda/result';
+import type { StatePort } from '../../lambda/state';
+import { createStateTable, dynamoClient, startDynalite } from '../../ops/dynamo';
 import { FakeEc2 } from '../../ops/fake-ec2';
 import { type MemberServer, memberPair, serviceAddress } from '../../ops/members';
+import { localState } from './state';
 import { PAIR, PRIMARY, STANDBY } from './world';
 
-// dynalite ships no types; it is DynamoDB's API over HTTP, in memory (AWS_FACTS: validates like the service).
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs: number }) => Server;
+/** The pair-state table (partition key `pk`) on dynalite: the function's items and the prober's side by side. */
+export interface StateTable {
+  /** The prober's view (`prober#<pair>` items). */
+  readonly store: DynamoViewStore;
+  /** The failover function's pair state (`<pair>` items). */
+  readonly state: StatePort;
+  close(): Promise<void>;
+}
 
-/** A pair-state table (partition key `pk`) in an in-process DynamoDB on a loopback port. */
-export async function stateTable(): Promise<{ store: DynamoViewStore; close: () => Promise<void> }> {
-  const server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  const TableName = 'eni-failover-state';
-  await client.send(
-    new CreateTableCommand({
-      TableName,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+export async function stateTable(): Promise<StateTable> {
+  const local = await startDynalite();
+  const client = dynamoClient(local.endpoint);
+  const name = 'eni-failover-state';
+  await createStateTable(client, name);
   return {
-    store: new DynamoViewStore(TableName, DynamoDBDocumentClient.from(client)),
+    store: new DynamoViewStore(name, DynamoDBDocumentClient.from(client)),
+    state: new StateAdapter(client, name),
     close: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await local.close();
     },
   };
 }
@@ -76,6 +70,8 @@ export interface ProbeWorld {
    * `primaryAt`: the address this run reaches the primary on (another run's path, in another subnet).
    */
   run(ms: number, options?: { runId?: string; primaryAt?: string }): ReturnType<typeof runProber>;
+  /** The function's answer to `{"action": "status"}` for the pair. */
+  status(): Promise<Result>;
   /** The ENI's mutations (detach and attach calls). */
   moves(): number;
   close(): Promise<void>;
@@ -91,7 +87,8 @@ export async function probeWorld(
     probe?: Partial<ProbeOption>;
     pair?: Partial<Pair>;
     settle?: { detachMs: number; attachMs: number };
-    table?: DynamoViewStore;
+    /** The table both use; without it, the function gets one of its own and the prober has no view. */
+    table?: StateTable;
   } = {},
 ): Promise<ProbeWorld> {
   const { primary, standby, port } = await memberPair(base);
@@ -119,6 +116,8 @@ export async function probeWorld(
   const failover = createFailover({
     config: { pairs: [pair], topicArn: 'arn:aws:sns:eu-west-1:123456789012:t' },
     ec2: new Ec2Adapter(ec2.client),
+    state: options.table?.state ?? localState(),
+    proberView: options.table?.store,
     notify: async (r) => {
       pages.push(`${r.outcome} ${r.reasons.join('; ')}`);
     },
@@ -147,7 +146,7 @@ export async function probeWorld(
       if (!r.ok && address !== service.address) failedAttempts++;
       return r;
     },
-    view: options.table,
+    view: options.table?.store,
     send: async (p, evidence) => {
       const entry: ProbeWorld['sent'][number] = { at: performance.now(), evidence };
       world.sent.push(entry);
@@ -185,6 +184,10 @@ export async function probeWorld(
         holder,
       };
       return runProber([probed], { ...ports, runId }, Date.now() + ms);
+    },
+    status: async () => {
+      const answer = await invoke({ action: 'status', pair: pair.name });
+      return (Array.isArray(answer) ? answer[0] : answer) as Result;
     },
     moves: () =>
       ec2.calls.filter((c) => c === 'DetachNetworkInterface' || c === 'AttachNetworkInterface').length,

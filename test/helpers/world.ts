@@ -1,4 +1,5 @@
 import type { Pair } from '../../lambda/config';
+import { EMPTY_RECORD, type PairRecord } from '../../lambda/state';
 import type { EniView, InstanceView, Observation } from '../../lambda/view';
 
 /** A pair and a healthy world around it, for the planner and executor tests to vary one fact at a time. */
@@ -63,6 +64,10 @@ export function world(
     eni?: EniView | undefined;
     primary?: Partial<InstanceView> | null;
     standby?: Partial<InstanceView> | null;
+    /** The pair's state as read with the observation (lambda/state.ts); the empty record when absent. */
+    record?: Partial<PairRecord>;
+    /** The state table could not be read: what it answered. */
+    stateUnavailable?: string;
   } = {},
 ): Observation {
   const theEni = 'eni' in options ? options.eni : eni();
@@ -83,5 +88,10 @@ export function world(
           }
         : base;
   }
-  return { eni: theEni, instances };
+  return {
+    eni: theEni,
+    instances,
+    ...(options.record ? { record: { ...EMPTY_RECORD, version: 1, ...options.record } } : {}),
+    ...(options.stateUnavailable ? { stateUnavailable: options.stateUnavailable } : {}),
+  };
 }

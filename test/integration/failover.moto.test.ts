@@ -1,7 +1,6 @@
 import {
   DeleteNetworkInterfaceCommand,
   DescribeInstancesCommand,
-  DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
   StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -10,10 +9,11 @@ import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Pair } from '../../lambda/config';
 import { execute } from '../../lambda/execute';
 import { plan } from '../../lambda/plan';
-import { automaticMovesOf, TAG } from '../../lambda/view';
+import { BREADCRUMB } from '../../lambda/view';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { localFailover } from '../helpers/local-failover';
+import { motoState } from '../helpers/state';
 import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 
 /** The real function against moto's EC2 (and SSM). */
@@ -38,14 +38,17 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     w = await buildWorld();
   });
 
-  it('a stopped primary: the ENI ends on the standby at its device index, tagged with the move', async () => {
+  it("a stopped primary: the ENI ends on the standby at its device index, the move in the pair's state on moto's DynamoDB", async () => {
     await w.stop(w.primary);
     const r = await failoverFor([w.pair])(stopped(w.primary));
     expect(r).toMatchObject({ outcome: 'moved', from: w.primary, to: w.standby });
     const now = await w.where();
     expect(now).toMatchObject({ holder: w.standby, deviceIndex: 1 });
-    expect(now.tags).toMatchObject({ [TAG.from]: w.primary, [TAG.to]: w.standby });
-    expect(now.tags[TAG.reason]).toMatch(/state is stopped/);
+    // One breadcrumb for a person; the record is the table's.
+    expect(now.tags[BREADCRUMB]).toMatch(new RegExp(`${w.primary} -> ${w.standby}: .*state is stopped`));
+    const record = await motoState().read('web');
+    expect(record.lastMove).toMatchObject({ from: w.primary, to: w.standby, automatic: true });
+    expect(record.lease).toBeUndefined();
   });
 
   it('a status-check alarm via SNS moves it; the same alarm again changes nothing', async () => {
@@ -169,14 +172,14 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect(await w.where()).toMatchObject({ holder: w.standby, deviceIndex: 1 });
   });
 
-  it('flap damping reads the real tag: a fresh move damps a holder that still runs, never a stopped one', async () => {
+  it("flap damping reads the pair's state on moto's DynamoDB: a fresh move damps a holder that still runs, never a stopped one", async () => {
     await w.stop(w.primary);
     const failover = failoverFor([w.pair]);
     expect(await failover(stopped(w.primary))).toMatchObject({ outcome: 'moved', to: w.standby });
-    // The automatic move is recorded on the ENI in EC2, and read back from it.
+    // The automatic move is recorded in the pair's item, and read back from it.
     const adapter = new Ec2Adapter(w.ec2);
-    const obs = await adapter.observe(w.pair);
-    expect(automaticMovesOf(obs.eni?.tags ?? {}, Date.now())).toHaveLength(1);
+    const record = await motoState().read('web');
+    expect(record.automaticMoves).toHaveLength(1);
     // Moto cannot make a running instance impaired: the planner judges the observation EC2 gave, the
     // standby's system check read as impaired. The fresh tag damps a move off a holder that still runs.
     await w.ec2.send(new StartInstancesCommand({ InstanceIds: [w.primary] }));
@@ -185,6 +188,7 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     if (!standby) throw new Error('moto lost the standby');
     const impaired = {
       ...running,
+      record,
       instances: { ...running.instances, [w.standby]: { ...standby, systemStatus: 'impaired' } },
     };
     const damped = plan(w.pair, { kind: 'reconcile', pair: undefined }, impaired, Date.now());
@@ -196,12 +200,10 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect(r).toMatchObject({ outcome: 'moved', from: w.standby, to: w.primary });
     expect(checks(r)).toEqual([]);
     expect((await w.where()).holder).toBe(w.primary);
-    // Each automatic move is recorded on the real ENI, and no intent is left behind.
-    const tags = (await w.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [w.eni] })))
-      .NetworkInterfaces?.[0]?.TagSet;
-    const moves = tags?.find((t) => t.Key === TAG.automaticMoves)?.Value?.split(' ');
-    expect(moves).toHaveLength(2);
-    expect((tags ?? []).filter((t) => t.Key?.startsWith(TAG.intent))).toEqual([]);
+    // Each automatic move is recorded in the pair's item, and no lease is left behind.
+    const after = await motoState().read('web');
+    expect(after.automaticMoves).toHaveLength(2);
+    expect(after.lease).toBeUndefined();
   });
 
   it('fencing stops the old holder through the real EC2 API', async () => {
@@ -224,6 +226,9 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
         fence: w.primary,
         verifyAddress: undefined,
         automatic: false,
+        probe: false,
+        withoutLease: true,
+        detachWithinMs: undefined,
         escalate: undefined,
         reasons: [],
       },
@@ -267,19 +272,23 @@ describe.runIf(runMotoTests)('failover against moto EC2', () => {
     expect(status).toMatchObject({ outcome: 'status', from: w.primary });
   });
 
-  it('maintenance through the real EC2 API: the window tagged on the ENI holds a round off a stopped primary; off (DeleteTags) lets it move', async () => {
+  it("maintenance through moto: the window in the pair's item holds a round off a stopped primary; off lets it move", async () => {
     const failover = failoverFor([w.pair]);
     const on = await failover({ action: 'maintenance', pair: 'web', minutes: 30, reason: 'kernel patch' });
     expect(on).toMatchObject({ outcome: 'status', from: w.primary });
-    expect((await w.where()).tags[TAG.maintenanceUntil]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect((await motoState().read('web')).maintenance?.by).toMatch(/^kernel patch/);
+    // The ENI's tags are the owner's: the window is not there.
+    expect(Object.keys((await w.where()).tags)).toEqual([]);
     await w.stop(w.primary);
     const paused = await failover({ action: 'reconcile', pair: 'web' });
     expect(paused).toMatchObject({ outcome: 'unchanged', from: w.primary });
-    expect(paused.reasons[0]).toMatch(/in maintenance until .*: kernel patch/);
+    // The stopped holder is DOWN: the person who set the window is told once.
+    expect(paused.reasons[0]).toMatch(/^DOWN: primary .* has failed \(state is stopped\)/);
+    expect(paused.reasons[1]).toMatch(/in maintenance until .*: kernel patch/);
     expect((await w.where()).holder).toBe(w.primary);
     const off = await failover({ action: 'maintenance', pair: 'web', minutes: 0 });
     expect(off.reasons[0]).toBe('maintenance ended: automatic moves of pair web resume');
-    expect((await w.where()).tags).not.toHaveProperty(TAG.maintenanceUntil);
+    expect((await motoState().read('web')).maintenance).toBeUndefined();
     expect(await failover({ action: 'reconcile', pair: 'web' })).toMatchObject({
       outcome: 'moved',
       to: w.standby,

@@ -4,10 +4,10 @@
 import { AttachNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Result } from '../../lambda/result';
-import { TAG } from '../../lambda/view';
 import { throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
 import { fleet, type Harness, harness, results } from '../helpers/harness';
+import { localState, tableThrottled, withFaults } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const stateChange = (id: string, state = 'stopped') => ({
@@ -23,7 +23,9 @@ const checks = (r: Result) => r.reasons.map((x) => /^([a-z-]+): /.exec(x)?.[1]).
 const subjects = (h: Harness) => h.published().map((p) => p.subject);
 const forced = (h: Harness) =>
   h.ec2.mock.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input.Force);
-const intents = (h: Harness) => Object.keys(h.ec2.tags).filter((k) => k.startsWith(TAG.intent));
+/** The pair's lease, once every invocation has ended: none. */
+const lease = async (h: Harness) => (await h.state.read('web')).lease;
+const automaticMoves = async (h: Harness) => (await h.state.read('web')).automaticMoves;
 
 describe('damping never keeps the address on a dead holder', () => {
   it('a fail-back drill, then the primary stops a minute later: moved to the standby at once', async () => {
@@ -37,7 +39,7 @@ describe('damping never keeps the address on a dead holder', () => {
 
     expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
     expect(h.ec2.holder()).toBe(STANDBY);
-    expect(subjects(h).at(-1)).toMatch(/^eni-failover web: MOVED to /);
+    expect(subjects(h).at(-1)).toMatch(/^eni-failover web: MOVED \(FORCED\) to /);
   });
 
   it('a manual move or adopting a stranded ENI arms no cool-down: an impaired holder a minute later is left', async () => {
@@ -49,10 +51,10 @@ describe('damping never keeps the address on a dead holder', () => {
     h.ec2.set(STANDBY, { instanceStatus: 'impaired' });
     expect(await one(h.invoke(alarmOn(STANDBY)))).toMatchObject({ outcome: 'moved', to: PRIMARY });
     // That automatic move is counted; adopting is not.
-    expect(h.ec2.tags[TAG.automaticMoves]?.split(' ')).toHaveLength(1);
+    expect(await automaticMoves(h)).toHaveLength(1);
     h.ec2.unplace();
     expect(await one(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', from: null });
-    expect(h.ec2.tags[TAG.automaticMoves]?.split(' ')).toHaveLength(1);
+    expect(await automaticMoves(h)).toHaveLength(1);
   });
 
   it('the flap limit: the 4th automatic move in an hour off a holder that still runs is refused as flapping, paged once', async () => {
@@ -90,7 +92,7 @@ describe('reads read through', () => {
     h.ec2.set(PRIMARY, { state: 'stopped' });
     h.ec2.fail('DescribeNetworkInterfaces', throttled(), 3);
     expect(await one(h.invoke(stateChange(PRIMARY)))).toMatchObject({ outcome: 'moved', to: STANDBY });
-    expect(subjects(h)).toEqual([expect.stringMatching(/^eni-failover web: MOVED to /)]);
+    expect(subjects(h)).toEqual([expect.stringMatching(/^eni-failover web: MOVED \(FORCED\) to /)]);
   });
 
   it('a fleet round whose batched read fails falls back to per-pair reads: every pair decided, one page a pair', async () => {
@@ -130,7 +132,7 @@ describe('Force by need', () => {
     h.ec2.set(PRIMARY, { ebsStatus: 'impaired' });
     expect(await one(h.invoke(alarmOn(PRIMARY)))).toMatchObject({ outcome: 'moved', to: STANDBY });
     expect(forced(h)).toEqual([false]);
-    expect(h.ec2.tags[TAG.forcedFrom]).toBeUndefined();
+    expect((await h.state.read('web')).forcedDetach).toBeUndefined();
     h.ec2.set(PRIMARY, { ebsStatus: 'ok' });
     expect(await one(h.invoke(failBack))).toMatchObject({ outcome: 'moved', to: PRIMARY });
   });
@@ -147,17 +149,20 @@ describe('Force by need', () => {
     expect(forced(h)).toEqual([false, true]);
     expect(r.reasons.join('\n')).toMatch(/had not finished after 20 s: forced/);
     expect(h.clock.now() - start).toBeGreaterThanOrEqual(20_000);
-    expect(h.ec2.tags[TAG.forcedFrom]).toBe(PRIMARY);
+    expect((await h.state.read('web')).forcedDetach?.instanceId).toBe(PRIMARY);
+    // Every page about a forced move says so, an escalated one too.
+    expect(subjects(h)).toEqual([expect.stringMatching(/^eni-failover web: MOVED \(FORCED\) to /)]);
   });
 
   it('the forced-detach record survives throttling: retried until it is written', async () => {
-    const h = harness();
+    const state = withFaults(localState());
+    const h = harness({ state });
     h.ec2.set(PRIMARY, { systemStatus: 'impaired' });
-    // The intent's tag goes through; the record is throttled three times (after the SDK's retries).
-    h.ec2.fail('CreateTags', throttled(), 3, 1);
+    // The table throttles the record three times (after the SDK's own retries).
+    h.ec2.when('DetachNetworkInterface', 'after', async () => state.fail('change', tableThrottled, 3));
     expect(await one(h.invoke(alarmOn(PRIMARY)))).toMatchObject({ outcome: 'moved', to: STANDBY });
     expect(forced(h)).toEqual([true]);
-    expect(h.ec2.tags[TAG.forcedFrom]).toBe(PRIMARY);
+    expect((await h.state.read('web')).forcedDetach?.instanceId).toBe(PRIMARY);
   });
 });
 
@@ -185,7 +190,7 @@ describe('a move keeps its promises at the end', () => {
     expect(r.outcome).toBe('failed');
     expect(r.reasons[0]).toMatch(/verify-target failed: .* is stopping now, not running/);
     expect(subjects(h)).toEqual([expect.stringMatching(/^eni-failover web: FAILED mid-failover/)]);
-    expect(intents(h)).toEqual([]);
+    expect(await lease(h)).toBeUndefined();
   });
 });
 
@@ -215,8 +220,8 @@ describe('one address, many actors', () => {
     ]);
     expect(h.ec2.holder()).toBe(STANDBY);
     expect(h.ec2.attaches).toEqual([{ eni: PAIR.networkInterfaceId, instance: STANDBY }]);
-    expect(subjects(h)).toEqual([expect.stringMatching(/^eni-failover web: MOVED to /)]);
-    expect(intents(h)).toEqual([]);
+    expect(subjects(h)).toEqual([expect.stringMatching(/^eni-failover web: MOVED \(FORCED\) to /)]);
+    expect(await lease(h)).toBeUndefined();
   });
 
   it.each([
@@ -245,26 +250,31 @@ describe('one address, many actors', () => {
     },
   );
 
-  it('an intent left by an invocation that died is ignored once expired, and cleared by the next move', async () => {
-    const h = harness();
-    const past = new Date(h.clock.now() - 1_000).toISOString();
-    h.ec2.tags[`${TAG.intent}dead0001`] = `${STANDBY} ${past} ${past}`;
-    h.ec2.set(PRIMARY, { state: 'stopped' });
-    expect(await one(h.invoke(stateChange(PRIMARY)))).toMatchObject({ outcome: 'moved', to: STANDBY });
-    expect(intents(h)).toEqual([]);
-  });
-
-  it("status shows another invocation's live intent, the damping and the automatic moves", async () => {
+  it('a lease left by an invocation that died is taken over once expired', async () => {
     const h = harness();
     const now = h.clock.now();
-    const until = new Date(now + 30_000).toISOString();
-    h.ec2.tags[`${TAG.intent}b0b0b0b0`] = `${STANDBY} ${until} ${new Date(now).toISOString()}`;
-    h.ec2.tags[TAG.automaticMoves] = new Date(now - 60_000).toISOString();
+    await h.state.takeLease('web', {
+      owner: 'dead0001',
+      target: STANDBY,
+      takenAt: now - 61_000,
+      until: now - 1_000,
+    });
+    h.ec2.set(PRIMARY, { state: 'stopped' });
+    expect(await one(h.invoke(stateChange(PRIMARY)))).toMatchObject({ outcome: 'moved', to: STANDBY });
+    expect(await lease(h)).toBeUndefined();
+  });
+
+  it("status shows another invocation's live lease, the damping and the automatic moves", async () => {
+    const h = harness();
+    const now = h.clock.now();
+    await h.state.takeLease('web', { owner: 'b0b0b0b0', target: STANDBY, takenAt: now, until: now + 30_000 });
+    await h.state.change('web', () => ({ automaticMoves: [now - 60_000] }));
     const r = await one(h.invoke({ action: 'status', pair: 'web' }));
     expect(r.state).toMatchObject({
       automaticMoves: { lastHour: 1, limit: 3 },
       damping: `cooldown until ${new Date(now + 240_000).toISOString()}`,
-      intent: { id: 'b0b0b0b0', to: STANDBY, until },
+      lease: { owner: 'b0b0b0b0', to: STANDBY, until: new Date(now + 30_000).toISOString() },
+      state: 'ok',
     });
   });
 });

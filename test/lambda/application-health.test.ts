@@ -150,7 +150,9 @@ describe('DescribeApplicationStatus that cannot be read: state and status checks
         /^application checks could not be read \(DescribeApplicationStatus: UnauthorizedOperation/,
       ),
     ]);
-    expect(h.published().map((p) => p.subject)).toEqual([expect.stringMatching(/: MOVED to i-\w+ in /)]);
+    expect(h.published().map((p) => p.subject)).toEqual([
+      expect.stringMatching(/: MOVED \(FORCED\) to i-\w+ in /),
+    ]);
   });
 
   it('a planned move to a standby whose own check cannot be read is refused, naming the error', async () => {

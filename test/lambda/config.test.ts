@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parsePairs, valuePlaceholder } from '../../lambda/config';
 import { PAIR } from '../helpers/world';
 
+const TABLE = { FAILOVER_STATE_TABLE: 'eni-failover-state' };
 const env = (pairs: unknown, extra: Record<string, string> = {}) => ({
   FAILOVER_PAIRS: typeof pairs === 'string' ? pairs : JSON.stringify(pairs),
+  ...TABLE,
   ...extra,
 });
 
@@ -26,6 +28,7 @@ describe('configuration', () => {
     expect(loadConfig(env([PAIR], { NOTIFICATION_TOPIC_ARN: topic }))).toEqual({
       pairs: [PAIR],
       topicArn: topic,
+      stateTable: 'eni-failover-state',
     });
     expect(loadConfig(env([PAIR])).topicArn).toBeUndefined();
   });
@@ -49,6 +52,10 @@ describe('configuration', () => {
   it('reports a missing variable and bad JSON', () => {
     expect(problemsOf(() => loadConfig({}))).toEqual([
       'FAILOVER_PAIRS is not set: it must be a JSON array of pairs (or FAILOVER_PAIRS_FILE a file of them)',
+      'FAILOVER_STATE_TABLE is not set: it names the DynamoDB table of pair state (the stack creates it; docs/contract.md, "Pair state")',
+    ]);
+    expect(problemsOf(() => loadConfig(env([PAIR], { FAILOVER_STATE_TABLE: 'a b' })))).toEqual([
+      'FAILOVER_STATE_TABLE must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .), got "a b"',
     ]);
     expect(problemsOf(() => loadConfig(env('[{"name":')))[0]).toMatch(/^FAILOVER_PAIRS is not valid JSON/);
   });
@@ -59,6 +66,7 @@ describe('configuration', () => {
     const fileEnv = (values?: unknown[]) => ({
       FAILOVER_PAIRS_FILE: 'pairs.json',
       LAMBDA_TASK_ROOT: root,
+      ...TABLE,
       ...(values ? { FAILOVER_VALUES: JSON.stringify(values) } : {}),
     });
     write([{ ...PAIR, standbyInstanceId: valuePlaceholder(0) }]);

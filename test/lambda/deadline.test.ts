@@ -13,6 +13,7 @@ import { Ec2Adapter } from '../../lambda/aws/ec2';
 import { createFailover, FailoverError, REPORT_RESERVE_MS } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
 import { sample } from '../helpers/events';
+import { localState } from '../helpers/state';
 import { PAIR } from '../helpers/world';
 
 let server: Server;
@@ -50,6 +51,7 @@ describe('9. report before the deadline', () => {
     const failover = createFailover({
       config: { pairs: [PAIR], topicArn: undefined },
       ec2: new Ec2Adapter(ec2),
+      state: localState(),
       notify: async (result, signal) => {
         published.push({ result, aborted: signal.aborted });
       },

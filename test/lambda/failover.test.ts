@@ -7,30 +7,18 @@ import {
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
 import { FailoverError } from '../../lambda/failover';
-import { TAG } from '../../lambda/view';
+import { BREADCRUMB } from '../../lambda/view';
 import { ec2Error } from '../../ops/fake-ec2';
 import { alarmMessage, sample, snsAlarm } from '../helpers/events';
 import { harness, TOPIC } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
-/** A move: its intent (a tag), detach, attach, keep, the move's tags, and its intent deleted. */
+/** A move on EC2: detach, attach, keep, and the breadcrumb tag (the lease and the records are the state table's). */
 const MUTATING = [
-  'CreateTags',
   'DetachNetworkInterface',
   'AttachNetworkInterface',
   'ModifyNetworkInterfaceAttribute',
   'CreateTags',
-  'DeleteTags',
-];
-/** A forced move off a holder that still runs also records the forced detach on the ENI (a tag), while it waits. */
-const FORCED = [
-  'CreateTags',
-  'DetachNetworkInterface',
-  'CreateTags',
-  'AttachNetworkInterface',
-  'ModifyNetworkInterfaceAttribute',
-  'CreateTags',
-  'DeleteTags',
 ];
 const stoppedEvent = sample('eventbridge-state-change');
 const alarmEvent = sample('sns-alarm');
@@ -61,15 +49,13 @@ describe('failover: a failed holder', () => {
       to: STANDBY,
       deviceIndex: 1,
     });
-    expect(h.ec2.mutations).toEqual(FORCED);
+    expect(h.ec2.mutations).toEqual(MUTATING);
     expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, {
       AttachmentId: 'eni-attach-1',
       Force: true,
     });
-    expect(h.ec2.tags).toMatchObject({
-      [TAG.forcedFrom]: PRIMARY,
-      [TAG.forcedAt]: expect.stringMatching(/^2026-/),
-    });
+    const record = await h.state.read('web');
+    expect(record.forcedDetach).toEqual({ instanceId: PRIMARY, at: expect.any(Number) });
     expect(h.ec2.mock).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, {
       NetworkInterfaceId: PAIR.networkInterfaceId,
       InstanceId: STANDBY,
@@ -81,29 +67,33 @@ describe('failover: a failed holder', () => {
       Attachment: { AttachmentId: 'eni-attach-2', DeleteOnTermination: false },
     });
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
-    expect(h.ec2.tags).toMatchObject({
-      [TAG.from]: PRIMARY,
-      [TAG.to]: STANDBY,
-      [TAG.movedAt]: expect.stringMatching(/^2026-/),
-    });
-    expect(h.ec2.tags[TAG.reason]).toMatch(/system status check is impaired/);
+    // One breadcrumb on the ENI, for a person; the move itself is recorded in the pair's state.
+    expect(Object.keys(h.ec2.tags)).toEqual([BREADCRUMB]);
+    expect(h.ec2.tags[BREADCRUMB]).toMatch(
+      /^2026-\S+ i-0123456789abcdef0 -> i-0fedcba9876543210: .*system status check is impaired/,
+    );
+    expect(record.lastMove).toMatchObject({ from: PRIMARY, to: STANDBY, automatic: true, probe: false });
+    expect(record.automaticMoves).toHaveLength(1);
     const steps = (results[0]?.steps as { name: string }[] | undefined)?.map((s) => s.name);
-    // The intent's re-read runs beside the detach, so its step ends first.
-    expect(steps).toEqual([
+    // The critical path in order; the records and the tail run beside it, finishing when they finish.
+    expect(
+      steps?.filter(
+        (n) => !['record-forced-detach', 'keep-on-termination', 'breadcrumb', 'verify-target'].includes(n),
+      ),
+    ).toEqual([
       'observe',
-      'intent',
-      'confirm-intent',
+      'lease',
       'force-detach',
-      'record-forced-detach',
       'wait-detached',
       'attach',
       'wait-attached',
-      'keep-on-termination',
-      'tag',
-      'verify-target',
+      'record-move',
     ]);
-    // The intent is gone once the move ends.
-    expect(Object.keys(h.ec2.tags).filter((k) => k.startsWith(TAG.intent))).toEqual([]);
+    expect(steps).toEqual(
+      expect.arrayContaining(['record-forced-detach', 'keep-on-termination', 'breadcrumb', 'verify-target']),
+    );
+    // The lease is released once the move ends.
+    expect(record.lease).toBeUndefined();
     // Subscribers can filter on the outcome and the pair.
     expect(h.sns).toHaveReceivedCommandWith(PublishCommand, {
       TopicArn: TOPIC,
@@ -113,7 +103,8 @@ describe('failover: a failed holder', () => {
       },
     });
     const [note] = h.published();
-    expect(note?.subject).toMatch(/^eni-failover web: MOVED to i-0fedcba9876543210 in \d+\.\d s$/);
+    // A forced move says so on the phone.
+    expect(note?.subject).toMatch(/^eni-failover web: MOVED \(FORCED\) to i-0fedcba9876543210 in \d+\.\d s$/);
     expect(note?.body).toEqual(results[0]);
   });
 
@@ -332,14 +323,12 @@ describe('failover: a failure at each step is published, thrown, and converges o
   // Permanent errors: a transient one (throttling, 5xx, a timeout) is retried until the deadline
   // (test/lambda/real-ec2.test.ts). A stopped holder's forced detach is not recorded (it restarts anyway).
   it.each([
-    // Whatever fails after the intent was written, the intent is deleted (DeleteTags).
+    // Whatever fails after the lease was taken, the lease is released (asserted below).
     ['observe', 'DescribeInstances', 0, [], PRIMARY],
-    ['intent', 'CreateTags', 0, ['CreateTags', 'DeleteTags'], PRIMARY],
-    ['detach', 'DetachNetworkInterface', 0, ['CreateTags', 'DetachNetworkInterface', 'DeleteTags'], PRIMARY],
-    ['attach', 'AttachNetworkInterface', 0, [...MUTATING.slice(0, 3), 'DeleteTags'], undefined],
-    // The move's tags are written beside the keep: the ENI did move.
+    ['detach', 'DetachNetworkInterface', 0, ['DetachNetworkInterface'], PRIMARY],
+    ['attach', 'AttachNetworkInterface', 0, MUTATING.slice(0, 2), undefined],
+    // The breadcrumb is written beside the keep: the ENI did move.
     ['keep-on-termination', 'ModifyNetworkInterfaceAttribute', 0, MUTATING, STANDBY],
-    ['tag', 'CreateTags', 1, MUTATING, STANDBY],
   ])('%s fails (%s)', async (step, action, after, mutations, holderAfter) => {
     const h = harness();
     h.ec2.set(PRIMARY, { state: 'stopped' });
@@ -358,6 +347,7 @@ describe('failover: a failure at each step is published, thrown, and converges o
     const [note] = h.published();
     expect(note?.body).toMatchObject({ outcome: 'failed', pair: 'web' });
     expect(note?.subject).toMatch(/^eni-failover web: FAILED mid-failover: /);
+    expect((await h.state.read('web')).lease).toBeUndefined();
     const where = (note?.body.reasons as string[] | undefined)?.[1];
     expect(where).toMatch(
       holderAfter
@@ -373,22 +363,19 @@ describe('failover: a failure at each step is published, thrown, and converges o
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
   });
 
-  it('an intent that EC2 wrote but whose CreateTags answered an error is deleted', async () => {
+  it("the breadcrumb tag is refused (the owner's tag budget is full): the move stands, and says so", async () => {
     const h = harness();
     h.ec2.set(PRIMARY, { state: 'stopped' });
-    // EC2 carries out the CreateTags, then the answer is an error that is not retried, and the re-read
-    // that judges it does not show the tag yet (eventual consistency).
-    h.ec2.stale(1, 'CreateTags', 'CreateTags');
-    h.ec2.when('CreateTags', 'after', async () => {
-      throw ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.');
-    });
+    h.ec2.fail('CreateTags', ec2Error('TagLimitExceeded', 'The maximum number of tags for a resource is 50'));
 
-    const error = await failure(h.invoke(stoppedEvent));
+    const r = (await h.invoke(stoppedEvent)) as { outcome: string; reasons: string[] };
 
-    expect(error.message).toMatch(/intent failed: UnauthorizedOperation/);
-    expect(h.ec2.mutations).toEqual(['CreateTags', 'DeleteTags']);
-    expect(Object.keys(h.ec2.tags).filter((k) => k.startsWith(TAG.intent))).toEqual([]);
-    expect(h.ec2.holder()).toBe(PRIMARY);
+    expect(r.outcome).toBe('moved');
+    expect(h.ec2.holder()).toBe(STANDBY);
+    expect(r.reasons).toContainEqual(
+      expect.stringMatching(/could not leave the breadcrumb tag .*TagLimitExceeded.*the move stands/),
+    );
+    expect((await h.state.read('web')).lastMove).toMatchObject({ to: STANDBY });
   });
 
   it('the detach never settles: the wait ends before the Lambda does, and says where the ENI is', async () => {
@@ -424,8 +411,10 @@ describe('failover: a failure at each step is published, thrown, and converges o
       /wait-attached failed: .*now attached to i-0123456789abcdef0, not i-0fedcba9876543210/,
     );
     expect(h.ec2.mock).not.toHaveReceivedCommand(ModifyNetworkInterfaceAttributeCommand);
-    // The forced detach was recorded; no move was.
-    expect(h.ec2.tags[TAG.movedAt]).toBeUndefined();
+    // No move was recorded, and the lease was released.
+    const record = await h.state.read('web');
+    expect(record.lastMove).toBeUndefined();
+    expect(record.lease).toBeUndefined();
   });
 
   it('a lost notification does not undo or repeat the move', async () => {

@@ -1,27 +1,27 @@
-// Issue 14, item 6: maintenance. {"action":"maintenance","pair":"web","minutes":30} records a window
-// on the ENI that pauses the pair's automatic moves in every container; manual moves still work; a
-// holder whose application status reporting is suppressed is in maintenance too. Through the real
-// adapter, planner and executor over the in-memory EC2.
+// Maintenance (docs/contract.md event 6). {"action":"maintenance","pair":"web","minutes":30} records a
+// window in the pair's state that pauses its automatic moves in every container; manual moves still work;
+// a holder that fails or is going away during it pages DOWN once; a holder whose application status
+// reporting is suppressed is in maintenance too. Through the real adapter, planner and executor over the
+// in-memory EC2 and the state table on dynalite.
 import {
   CreateTagsCommand,
-  DeleteTagsCommand,
   DetachNetworkInterfaceCommand,
   DisableApplicationStatusCheckSuppressionCommand,
   EnableApplicationStatusCheckSuppressionCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
 import { harness, outcome } from '../helpers/harness';
+import { localState, tableThrottled, tableUnreachable, withFaults } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const UNTIL = '2026-11-22T10:45:00.000Z'; // the harness clock (10:15) plus 30 minutes
 const reconcile = { action: 'reconcile' };
 const stoppedEvent = sample('eventbridge-state-change');
 
-describe('maintenance: a window on the ENI pauses automatic moves', () => {
-  it('starts: the window and who set it on the ENI; the answer is the status with the window, paged once', async () => {
+describe("maintenance: a window in the pair's state pauses automatic moves", () => {
+  it('starts: the window and who set it in the state; the answer is the status with the window, paged once', async () => {
     const h = harness();
     const r = await outcome(h.invoke({ ...sample('manual-maintenance'), reason: 'kernel patch, by ana' }));
     expect(r).toMatchObject({ outcome: 'status', pair: 'web', from: PRIMARY });
@@ -37,15 +37,16 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
       until: UNTIL,
       why: 'kernel patch, by ana (set 2026-11-22T10:15:00.000Z)',
     });
-    expect(h.ec2.tags).toMatchObject({
-      'eni-failover:maintenance-until': UNTIL,
-      'eni-failover:maintenance-by': 'kernel patch, by ana (set 2026-11-22T10:15:00.000Z)',
+    expect((await h.state.read('web')).maintenance).toEqual({
+      until: Date.parse(UNTIL),
+      by: 'kernel patch, by ana (set 2026-11-22T10:15:00.000Z)',
     });
-    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    // Nothing is written on the ENI: its tags are the owner's.
+    expect(h.ec2.mutations).toEqual([]);
     expect(h.published().map((p) => p.subject)).toEqual([`eni-failover web: maintenance until ${UNTIL}`]);
   });
 
-  it('holds in every container: a failed holder is not moved by a state change or a round, and the round pages nobody', async () => {
+  it('holds in every container: a failed holder is not moved by a state change or a round; DOWN is paged once', async () => {
     const h = harness();
     await h.invoke(sample('manual-maintenance'));
     h.ec2.set(PRIMARY, { state: 'stopped' });
@@ -54,18 +55,21 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
     expect(event).toMatchObject({ outcome: 'unchanged', from: PRIMARY });
     expect(event.reasons).toEqual([
       expect.stringMatching(
-        /: in maintenance until 2026-11-22T10:45:00Z \(30 min left\): .*; automatic moves are paused \(a manual move still works\)$/,
+        /^DOWN: primary i-\w+ holds the ENI and has failed \(state is stopped\): the address is down; not acting while in maintenance: move it by hand or end the window$/,
       ),
       expect.stringMatching(
-        /^primary i-\w+ holds the ENI and has failed: state is stopped: not acting while in maintenance/,
+        /: in maintenance until 2026-11-22T10:45:00Z \(30 min left\): .*; automatic moves are paused \(a manual move still works\)$/,
       ),
     ]);
+    expect(h.published().at(-1)?.subject).toBe(`eni-failover web: DOWN (in maintenance), held by ${PRIMARY}`);
     const pagesBefore = h.published().length;
     const round = await outcome(h.container()(reconcile));
+    const again = await outcome(h.container()(stoppedEvent));
     expect(round).toMatchObject({ outcome: 'unchanged', from: PRIMARY });
-    expect(round.reasons[0]).toMatch(/^reconcile round: in maintenance until /);
+    expect(round.reasons).toContain('paged already');
+    expect(again.reasons).toContain('paged already');
     expect(h.published()).toHaveLength(pagesBefore);
-    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    expect(h.ec2.mutations).toEqual([]);
     expect(h.ec2.holder()).toBe(PRIMARY);
   });
 
@@ -75,7 +79,7 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
     const r = await outcome(h.invoke({ action: 'move', pair: 'web', to: 'standby' }));
     expect(r).toMatchObject({ outcome: 'moved', to: STANDBY });
     expect(h.ec2.holder()).toBe(STANDBY);
-    expect(h.ec2.tags['eni-failover:maintenance-until']).toBe(UNTIL);
+    expect((await h.state.read('web')).maintenance?.until).toBe(Date.parse(UNTIL));
   });
 
   it('status shows the window; the fleet status too, without paging', async () => {
@@ -94,7 +98,7 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
     expect(h.published()).toHaveLength(pages);
   });
 
-  it('minutes 0 ends it (DeleteTags): the answer says so, pages it, and the next round moves off a failed holder', async () => {
+  it('minutes 0 ends it: the answer says so, pages it, and the next round moves off a failed holder', async () => {
     const h = harness();
     await h.invoke(sample('manual-maintenance'));
     h.ec2.set(PRIMARY, { state: 'stopped' });
@@ -102,11 +106,7 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
     expect(r).toMatchObject({ outcome: 'status' });
     expect(r.reasons[0]).toBe('maintenance ended: automatic moves of pair web resume');
     expect(r.state?.maintenance).toBeNull();
-    expect(h.ec2.mock).toHaveReceivedCommandWith(DeleteTagsCommand, {
-      Resources: [PAIR.networkInterfaceId],
-      Tags: [{ Key: 'eni-failover:maintenance-until' }, { Key: 'eni-failover:maintenance-by' }],
-    });
-    expect(h.ec2.tags).not.toHaveProperty('eni-failover:maintenance-until');
+    expect((await h.state.read('web')).maintenance).toBeUndefined();
     expect(h.published().at(-1)?.subject).toBe('eni-failover web: maintenance ended');
     expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
   });
@@ -119,13 +119,24 @@ describe('maintenance: a window on the ENI pauses automatic moves', () => {
     expect(await outcome(h.invoke(reconcile))).toMatchObject({ outcome: 'moved', to: STANDBY });
   });
 
-  it('a throttled tag write is retried: the window is set, once asked', async () => {
-    const h = harness();
-    h.ec2.fail('CreateTags', throttled(), 2);
+  it('a throttled state write is retried: the window is set, once asked', async () => {
+    const state = withFaults(localState());
+    const h = harness({ state });
+    state.fail('change', tableThrottled, 2);
     const r = await outcome(h.invoke(sample('manual-maintenance')));
     expect(r).toMatchObject({ outcome: 'status' });
-    expect(h.ec2.tags['eni-failover:maintenance-until']).toBe(UNTIL);
-    expect(h.ec2.mutations).toEqual(['CreateTags', 'CreateTags', 'CreateTags']);
+    expect((await h.state.read('web')).maintenance?.until).toBe(Date.parse(UNTIL));
+  });
+
+  it('a table that cannot be reached: the request fails, saying so, and nothing is changed', async () => {
+    const state = withFaults(localState());
+    const h = harness({ state });
+    state.fail('all', tableUnreachable);
+    const r = await outcome(h.invoke(sample('manual-maintenance'), 20_000));
+    expect(r.outcome).toBe('failed');
+    expect(r.reasons[0]).toMatch(/maintenance-start failed: .*ECONNREFUSED/);
+    expect(h.ec2.mutations).toEqual([]);
+    expect(h.ec2.holder()).toBe(PRIMARY);
   });
 
   it('an unknown pair is ignored and nothing is written; a missing ENI is refused by name', async () => {
@@ -178,18 +189,20 @@ describe('maintenance: a holder whose application status reporting is suppressed
       expect(h.ec2.holder()).toBe(STANDBY);
       // Force by need: neither a stopped holder nor one failing its system check answers.
       expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
-      expect(h.published().map((p) => p.subject)).toEqual([expect.stringMatching(/: MOVED to i-\w+ in /)]);
+      expect(h.published().map((p) => p.subject)).toEqual([
+        expect.stringMatching(/: MOVED \(FORCED\) to i-\w+ in /),
+      ]);
     }
   });
 
-  it('ending the window on the ENI says moves stay paused while the holder is suppressed; disabling suppression resumes them', async () => {
+  it('ending the window says moves stay paused while the holder is suppressed; disabling suppression resumes them', async () => {
     const h = harness({ pairs: [named] });
     h.ec2.set(PRIMARY, { state: 'running', appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'failed' } } });
     h.ec2.set(STANDBY, { appChecks: { 'asc-0aaaaaaaaaaaaaaa1': { status: 'passed' } } });
     await h.ec2.client.send(new EnableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));
     const r = await outcome(h.invoke({ action: 'maintenance', pair: 'web', minutes: 0 }));
     expect(r.reasons[0]).toMatch(
-      /^maintenance ended on the ENI, but moves of pair web for the holder's application check alone stay paused: in maintenance until it is resumed: /,
+      /^maintenance ended, but moves of pair web for the holder's application check alone stay paused: in maintenance until it is resumed: /,
     );
     expect((await outcome(h.invoke(reconcile))).outcome).toBe('unchanged');
     await h.ec2.client.send(new DisableApplicationStatusCheckSuppressionCommand({ InstanceIds: [PRIMARY] }));

@@ -59,7 +59,7 @@ describe('the OS check (verifyOs), through SSM Run Command', () => {
     expect(r.reasons).toContain(`os-check: ${STANDBY} brought 10.0.1.23 up on ens6`);
     expect(r.steps.at(-1)?.name).toBe('os-check');
     expect(h.published()[0]?.subject).toMatch(
-      /^eni-failover web: MOVED to i-0fedcba9876543210 in \d+\.\d s$/,
+      /^eni-failover web: MOVED \(FORCED\) to i-0fedcba9876543210 in \d+\.\d s$/,
     );
   });
 
@@ -76,7 +76,7 @@ describe('the OS check (verifyOs), through SSM Run Command', () => {
         /^os-check: FAILED: i-0fedcba9876543210 has not brought 10\.0\.1\.23 up \(Failed: no interface has 10\.0\.1\.23\)/,
       ),
     );
-    expect(h.published()[0]?.subject).toContain('but its OS has NOT brought the address up');
+    expect(h.published()[0]?.subject).toContain('; the address is NOT up in its OS');
   });
 
   it('an instance that never answers is reported before the function runs out of time', async () => {

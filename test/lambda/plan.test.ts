@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
 import { type Plan, type PlanTrigger, pairState, plan, redundancy } from '../../lambda/plan';
-import { type Observation, TAG } from '../../lambda/view';
+import type { Observation } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
 type Planned = PlanTrigger;
@@ -98,9 +98,7 @@ describe('plan: automatic triggers move only a confirmed-failed holder', () => {
       stopped(PRIMARY),
       world({
         ...FAILED_PRIMARY,
-        eni: eni({
-          tags: { [TAG.forcedFrom]: STANDBY, [TAG.forcedAt]: '2026-11-20T10:00:00.000Z' },
-        }),
+        record: { forcedDetach: { instanceId: STANDBY, at: Date.parse('2026-11-20T10:00:00.000Z') } },
         standby: { launchTime: Date.parse('2026-11-20T10:05:00.000Z') },
       }),
       { kind: 'move', to: STANDBY },
@@ -330,13 +328,10 @@ describe('plan: every failed check is named, and nothing moves', () => {
       ['target-address-limit'],
     ],
     [
-      'the ENI was force-detached from the standby, which has not been stopped and started since',
-      stopped(PRIMARY),
+      'a drill onto a standby force-detached from, not stopped and started since (the holder serves)',
+      move('standby'),
       world({
-        ...FAILED_PRIMARY,
-        eni: eni({
-          tags: { [TAG.forcedFrom]: STANDBY, [TAG.forcedAt]: '2026-11-20T10:00:00.000Z' },
-        }),
+        record: { forcedDetach: { instanceId: STANDBY, at: Date.parse('2026-11-20T10:00:00.000Z') } },
         standby: { launchTime: Date.parse('2026-11-19T08:00:00.000Z') },
       }),
       ['target-forced-detach'],
@@ -497,15 +492,15 @@ describe('plan: status', () => {
   });
 });
 
-describe('plan: damping by cause (cool-down and flap limit, from the automatic moves on the ENI)', () => {
-  const ago = (...seconds: number[]) => seconds.map((x) => new Date(NOW - x * 1000).toISOString()).join(' ');
+describe("plan: damping by cause (cool-down and flap limit, from the automatic moves in the pair's state)", () => {
+  const ago = (...seconds: number[]) => seconds.map((x) => NOW - x * 1000);
   const IMPAIRED_PRIMARY = { primary: { systemStatus: 'impaired' } };
   /** An alarm about a primary that still runs but fails its system check, with these automatic moves behind it. */
-  const impairedHolder = (moves: string, pair: typeof PAIR = PAIR, tags: Record<string, string> = {}) =>
+  const impairedHolder = (moves: number[], pair: typeof PAIR = PAIR, flappingPaged?: string) =>
     plan(
       pair,
       alarm(PRIMARY),
-      world({ eni: eni({ tags: { [TAG.automaticMoves]: moves, ...tags } }), ...IMPAIRED_PRIMARY }),
+      world({ record: { automaticMoves: moves, flappingPaged }, ...IMPAIRED_PRIMARY }),
       NOW,
     );
 
@@ -526,7 +521,7 @@ describe('plan: damping by cause (cool-down and flap limit, from the automatic m
       const p = plan(
         PAIR,
         alarm(PRIMARY),
-        world({ eni: eni({ tags: { [TAG.automaticMoves]: ago(3000, 2000, 60) } }), primary }),
+        world({ record: { automaticMoves: ago(3000, 2000, 60) }, primary }),
         NOW,
       );
       expect(p).toMatchObject({ kind: 'move', to: STANDBY });
@@ -542,7 +537,7 @@ describe('plan: damping by cause (cool-down and flap limit, from the automatic m
       PAIR,
       alarm(PRIMARY),
       world({
-        eni: eni({ tags: { [TAG.automaticMoves]: ago(10) } }),
+        record: { automaticMoves: ago(10) },
         ...IMPAIRED_PRIMARY,
         standby: { state: 'stopped' },
       }),
@@ -550,18 +545,21 @@ describe('plan: damping by cause (cool-down and flap limit, from the automatic m
     );
     expect(checksOf(p)).toEqual(['cooldown', 'target-running']);
   });
-  it('counts only automatic moves: a manual move or an adoption (moved-at, no automatic move) arms nothing', () => {
+  it('counts only automatic moves: a manual move or an adoption (a last move, no automatic move) arms nothing', () => {
     const manual = {
-      [TAG.movedAt]: new Date(NOW - 10_000).toISOString(),
-      [TAG.from]: STANDBY,
-      [TAG.to]: PRIMARY,
+      lastMove: {
+        at: NOW - 10_000,
+        from: STANDBY,
+        to: PRIMARY,
+        reason: 'drill',
+        automatic: false,
+        probe: false,
+      },
     };
-    expect(
-      plan(PAIR, alarm(PRIMARY), world({ eni: eni({ tags: manual }), ...IMPAIRED_PRIMARY }), NOW).kind,
-    ).toBe('move');
-    expect(
-      plan(PAIR, move('standby'), world({ eni: eni({ tags: { [TAG.automaticMoves]: ago(10) } }) }), NOW).kind,
-    ).toBe('move');
+    expect(plan(PAIR, alarm(PRIMARY), world({ record: manual, ...IMPAIRED_PRIMARY }), NOW).kind).toBe('move');
+    expect(plan(PAIR, move('standby'), world({ record: { automaticMoves: ago(10) } }), NOW).kind).toBe(
+      'move',
+    );
   });
   it('marks which moves count: away from a failed holder yes; adopting a stranded ENI and manual moves no', () => {
     expect(plan(PAIR, alarm(PRIMARY), world(IMPAIRED_PRIMARY), NOW)).toMatchObject({ automatic: true });
@@ -575,59 +573,113 @@ describe('plan: damping by cause (cool-down and flap limit, from the automatic m
     expect(checksOf(p)).toEqual(['flapping']);
     expect(p.reasons[0]).toMatch(/3 automatic moves in the last hour \(the limit is 3\)/);
     const mark = new Date(NOW - 1_000_000).toISOString();
-    expect(p).toMatchObject({ kind: 'refused', flapping: { paged: false, mark } });
-    expect(impairedHolder(ago(3000, 2000, 1000), PAIR, { [TAG.flappingPaged]: mark })).toMatchObject({
-      flapping: { paged: true },
-    });
+    expect(p).toMatchObject({ kind: 'refused', once: { key: 'flapping', mark } });
+    const again = impairedHolder(ago(3000, 2000, 1000), PAIR, mark);
+    expect(again).toMatchObject({ kind: 'refused', quiet: true });
+    expect(again.kind === 'refused' && again.once).toBeFalsy();
   });
   it('the flap limit is the pair option maxMovesPerHour; moves older than an hour do not count', () => {
     expect(impairedHolder(ago(3000, 2000, 1000), { ...PAIR, maxMovesPerHour: 4 }).kind).toBe('move');
     expect(impairedHolder(ago(4000, 2000, 1000)).kind).toBe('move');
   });
-  it('ignores a missing or unreadable tag', () => {
-    expect(impairedHolder('yesterday').kind).toBe('move');
+  it('an empty record damps nothing', () => {
+    expect(impairedHolder([]).kind).toBe('move');
   });
 });
 
-describe('plan: one address, many actors (intents on the ENI)', () => {
-  const until = (ms: number) => new Date(NOW + ms).toISOString();
-  const written = new Date(NOW - 1_000).toISOString();
-  const intent = (id: string, untilMs: number, writtenAt = written) => ({
-    [`${TAG.intent}${id}`]: `${STANDBY} ${until(untilMs)} ${writtenAt}`,
+describe("plan: one address, many actors (the pair's lease)", () => {
+  const lease = (untilMs: number) => ({
+    lease: { owner: 'b1', target: STANDBY, takenAt: NOW - 1_000, until: NOW + untilMs },
   });
 
-  it("another invocation's live intent: unchanged, quiet, whatever the trigger (a failed holder, a stranded ENI, a drill)", () => {
+  it("another invocation's live lease: unchanged, quiet, whatever the trigger (a failed holder, a stranded ENI, a drill)", () => {
     for (const [trigger, obs] of [
-      [stopped(PRIMARY), world({ eni: eni({ tags: intent('b1', 30_000) }), ...FAILED_PRIMARY })],
-      [stopped(PRIMARY), world({ eni: eni({ tags: intent('b1', 30_000) }, null) })],
-      [move('standby'), world({ eni: eni({ tags: intent('b1', 30_000) }) })],
+      [stopped(PRIMARY), world({ record: lease(30_000), ...FAILED_PRIMARY })],
+      [stopped(PRIMARY), world({ eni: eni({}, null), record: lease(30_000) })],
+      [move('standby'), world({ record: lease(30_000) })],
     ] as const) {
       const p = plan(PAIR, trigger, obs, NOW);
       expect(p).toMatchObject({ kind: 'unchanged', quiet: true });
       expect(p.reasons[0]).toMatch(/^a move by another invocation is under way \(b1: to standby/);
     }
   });
-  it('an expired intent is ignored', () => {
-    const obs = world({ eni: eni({ tags: intent('b1', -1) }), ...FAILED_PRIMARY });
+  it('an expired lease is taken over: its mover died or hangs', () => {
+    const obs = world({ record: lease(-1), ...FAILED_PRIMARY });
     expect(plan(PAIR, stopped(PRIMARY), obs, NOW)).toMatchObject({ kind: 'move', to: STANDBY });
   });
-  it('with an intent of its own, only a rival written first (or at once, with a smaller ID) blocks', () => {
-    const mine = intent('m5', 30_000);
-    const earlier = intent('z9', 30_000, new Date(NOW - 2_000).toISOString());
-    const later = intent('a1', 30_000, new Date(NOW - 500).toISOString());
-    const tie = intent('a1', 30_000);
-    const at = (tags: Record<string, string>) =>
-      plan(
-        PAIR,
-        stopped(PRIMARY),
-        world({ eni: eni({ tags: { ...mine, ...tags } }), ...FAILED_PRIMARY }),
-        NOW,
-        'm5',
-      ).kind;
-    expect(at({})).toBe('move');
-    expect(at(earlier)).toBe('unchanged');
-    expect(at(later)).toBe('move');
-    expect(at(tie)).toBe('unchanged');
+  it("an earlier version's live intent tag is honoured until it expires", () => {
+    const tags = (ms: number) => ({
+      'eni-failover:intent:old1': `${STANDBY} ${new Date(NOW + ms).toISOString()} ${new Date(NOW - 1000).toISOString()}`,
+    });
+    expect(
+      plan(PAIR, stopped(PRIMARY), world({ eni: eni({ tags: tags(30_000) }), ...FAILED_PRIMARY }), NOW),
+    ).toMatchObject({
+      kind: 'unchanged',
+      quiet: true,
+    });
+    expect(
+      plan(PAIR, stopped(PRIMARY), world({ eni: eni({ tags: tags(-1) }), ...FAILED_PRIMARY }), NOW).kind,
+    ).toBe('move');
+  });
+});
+
+describe('plan: a forced-detach record never keeps the address on a dead holder', () => {
+  const forced = {
+    record: { forcedDetach: { instanceId: STANDBY, at: Date.parse('2026-11-20T10:00:00.000Z') } },
+    standby: { launchTime: Date.parse('2026-11-19T08:00:00.000Z') },
+  };
+  it('a stopped holder is left for that standby all the same, the reasons saying why', () => {
+    const p = plan(PAIR, stopped(PRIMARY), world({ ...forced, ...FAILED_PRIMARY }), NOW);
+    expect(p).toMatchObject({ kind: 'move', to: STANDBY });
+    expect(p.reasons.at(-1)).toMatch(
+      /force-detached from standby .*; trying it all the same, since the address is down/,
+    );
+  });
+  it('an ENI on no one goes to the member without a record first, else to the one with it', () => {
+    expect(plan(PAIR, stopped(PRIMARY), world({ ...forced, eni: eni({}, null) }), NOW)).toMatchObject({
+      kind: 'move',
+      to: PRIMARY,
+    });
+    const both = world({ ...forced, eni: eni({}, null), primary: { state: 'stopped' } });
+    expect(plan(PAIR, stopped(PRIMARY), both, NOW)).toMatchObject({ kind: 'move', to: STANDBY });
+  });
+});
+
+describe('plan: the state table could not be read', () => {
+  const down = { stateUnavailable: 'TimeoutError: no answer' };
+  it('a holder that is not running, or fails its instance or system check, is still left, without the lease', () => {
+    for (const primary of [
+      { state: 'stopped' },
+      { instanceStatus: 'impaired' },
+      { systemStatus: 'impaired' },
+    ]) {
+      const p = plan(PAIR, alarm(PRIMARY), world({ ...down, primary }), NOW);
+      expect(p).toMatchObject({ kind: 'move', to: STANDBY, withoutLease: true });
+      expect(p.reasons.at(-1)).toMatch(/state table could not be read .*moving without the lease/);
+    }
+  });
+  it('an ENI attached to no one is still attached', () => {
+    expect(plan(PAIR, stopped(PRIMARY), world({ ...down, eni: eni({}, null) }), NOW)).toMatchObject({
+      kind: 'move',
+      withoutLease: true,
+    });
+  });
+  it('any other move is refused: a drill, a fail-back, an EBS- or application-only failure, a planned move', () => {
+    const named: Pair = { ...PAIR, applicationCheck: { protocol: 'http', port: 80 } };
+    const ready = { applicationStatus: 'ok' };
+    const cases: [Pair, Planned, Observation][] = [
+      [PAIR, move('standby'), world(down)],
+      [PAIR, alarm(PRIMARY), world({ ...down, primary: { ebsStatus: 'impaired' } })],
+      [named, alarm(PRIMARY), world({ ...down, primary: { applicationStatus: 'impaired' }, standby: ready })],
+    ];
+    for (const [pair, trigger, obs] of cases) {
+      const p = plan(pair, trigger, obs, NOW);
+      expect(p.kind).toBe('refused');
+      expect(checksOf(p)).toEqual(['state-unavailable']);
+    }
+  });
+  it('a dry run is refused too: it rehearses what the move would do, and the move would wait', () => {
+    expect(checksOf(plan(PAIR, move('standby', true), world(down), NOW))).toEqual(['state-unavailable']);
   });
 });
 
@@ -691,8 +743,7 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
     },
   });
   const window = (minutesFromNow: number) => ({
-    [TAG.maintenanceUntil]: new Date(NOW + minutesFromNow * 60_000).toISOString(),
-    [TAG.maintenanceBy]: 'kernel patch',
+    maintenance: { until: NOW + minutesFromNow * 60_000, by: 'kernel patch' },
   });
   const reconcile: Planned = { kind: 'reconcile', pair: undefined };
   const unreadable = {
@@ -751,19 +802,19 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
     [
       'a window on the ENI: a stopped holder is left alone',
       reconcile,
-      world({ eni: eni({ tags: window(30) }), ...FAILED_PRIMARY }),
+      world({ record: window(30), ...FAILED_PRIMARY }),
       { kind: 'unchanged', holder: PRIMARY },
     ],
     [
       'a window on the ENI: an ENI attached to no one is left alone',
       reconcile,
-      world({ eni: eni({ tags: window(30) }, null) }),
+      world({ eni: eni({}, null), record: window(30) }),
       { kind: 'unchanged', holder: null },
     ],
     [
       'a window that has ended: the stopped holder is left for the standby',
       stopped(PRIMARY),
-      world({ eni: eni({ tags: window(-1) }), ...FAILED_PRIMARY }),
+      world({ record: window(-1), ...FAILED_PRIMARY }),
       { kind: 'move', to: STANDBY },
     ],
     [
@@ -806,7 +857,7 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
     [
       'a manual move during a window: moved',
       move('standby'),
-      world({ eni: eni({ tags: window(30) }) }),
+      world({ record: window(30) }),
       { kind: 'move', to: STANDBY },
     ],
   ])('%s', (_name, trigger, obs, want, checks) => {
@@ -829,7 +880,7 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
   });
 
   it('status and the pair state show the window and who set it', () => {
-    const obs = world({ eni: eni({ tags: window(30) }) });
+    const obs = world({ record: window(30) });
     expect(plan(named, status, obs, NOW).reasons).toContainEqual(
       expect.stringMatching(/^in maintenance until 2026-11-22T10:45:00Z \(30 min left\): kernel patch;/),
     );
@@ -880,16 +931,12 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
     },
   });
   // Three automatic moves in the last hour, the last 10 s ago: both the cool-down and the flap limit would refuse.
-  const recentlyMoved = {
-    [TAG.automaticMoves]: [1_800_000, 600_000, 10_000]
-      .map((ago) => new Date(NOW - ago).toISOString())
-      .join(' '),
-  };
+  const recentlyMoved = { automaticMoves: [1_800_000, 600_000, 10_000].map((ago) => NOW - ago) };
   type Expect = Partial<Record<'kind' | 'from' | 'to' | 'automatic', unknown>> & {
     force?: boolean;
     checks?: string[];
     reason?: RegExp;
-    notice?: { tag: string; mark: string } | null;
+    once?: { key: string; mark: string } | null;
   };
 
   it.each<[string, Planned, Observation, Expect, Pair?]>([
@@ -908,13 +955,13 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
     [
       'Spot warning about the holder 10 s after its third automatic move this hour: not damped (it is going away)',
       spot(PRIMARY),
-      world({ eni: eni({ tags: recentlyMoved }) }),
+      world({ record: recentlyMoved }),
       { kind: 'move', to: STANDBY, force: false },
     ],
     [
       'control: the same history damps a failover off a holder that still runs (impaired)',
       alarm(PRIMARY),
-      world({ eni: eni({ tags: recentlyMoved }), primary: { systemStatus: 'impaired' } }),
+      world({ record: recentlyMoved, primary: { systemStatus: 'impaired' } }),
       { kind: 'refused', checks: ['cooldown', 'flapping'] },
     ],
     [
@@ -926,14 +973,14 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
     [
       'Spot warning about a holder whose EBS check failed, 10 s after its third automatic move: planned, not damped, no Force',
       spot(PRIMARY),
-      world({ eni: eni({ tags: recentlyMoved }), primary: { ebsStatus: 'impaired' } }),
+      world({ record: recentlyMoved, primary: { ebsStatus: 'impaired' } }),
       { kind: 'move', to: STANDBY, force: false, automatic: false, reason: /going away: Spot/ },
     ],
     [
       'holder retires in 14 min and its own application check failed, recently moved: planned, not damped',
       reconcile,
       world({
-        eni: eni({ tags: recentlyMoved }),
+        record: recentlyMoved,
         primary: { ...retirement(14), ...ownCheck('failed') },
         standby: ownCheck('passed'),
       }),
@@ -974,14 +1021,14 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
         kind: 'unchanged',
         reason:
           /^redundancy ends at 2026-11-22T10:16:00.000Z: Spot interruption warning for i-0fedcba9876543210/,
-        notice: { tag: TAG.noticeStandby, mark: 'spot-interruption 2026-11-22T10:14:00.000Z' },
+        once: { key: 'standby', mark: 'spot-interruption 2026-11-22T10:14:00.000Z' },
       },
     ],
     [
       'the same Spot warning about the standby again (a retry, another container): paged already',
       spot(STANDBY),
-      world({ eni: eni({ tags: { [TAG.noticeStandby]: 'spot-interruption 2026-11-22T10:14:00.000Z' } }) }),
-      { kind: 'unchanged', notice: null, reason: /redundancy ends at/ },
+      world({ record: { notices: { standby: 'spot-interruption 2026-11-22T10:14:00.000Z' } } }),
+      { kind: 'unchanged', once: null, reason: /redundancy ends at/ },
     ],
     [
       'rebalance recommendation, pair without moveOnRebalance: nothing moves',
@@ -990,7 +1037,7 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       {
         kind: 'unchanged',
         reason: /does not move on rebalance recommendations \(moveOnRebalance is off\)/,
-        notice: null,
+        once: null,
       },
     ],
     [
@@ -1003,7 +1050,7 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
     [
       'holder retires in 14 min (lead 15): moves now, without Force, not damped',
       reconcile,
-      world({ eni: eni({ tags: recentlyMoved }), primary: retirement(14) }),
+      world({ record: recentlyMoved, primary: retirement(14) }),
       {
         kind: 'move',
         from: PRIMARY,
@@ -1016,7 +1063,7 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       'holder retires in 16 min (lead 15): not yet',
       reconcile,
       world({ primary: retirement(16) }),
-      { kind: 'unchanged', notice: null },
+      { kind: 'unchanged', once: null },
     ],
     [
       'holder retires in 50 min, lead 60 for this pair: moves',
@@ -1035,7 +1082,7 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
       'holder has system maintenance within the lead (it keeps running): nothing moves',
       reconcile,
       world({ primary: retirement(10, 'system-maintenance') }),
-      { kind: 'unchanged', notice: null },
+      { kind: 'unchanged', once: null },
     ],
     [
       'an alarm about the standby still sees the holder due for retirement: moves',
@@ -1051,26 +1098,25 @@ describe('plan: planned moves (Spot warnings, rebalance recommendations, schedul
         kind: 'unchanged',
         reason:
           /^redundancy ends at 2026-11-25T10:15:00.000Z: standby i-0fedcba9876543210 has a scheduled instance-retirement 2026-11-25T10:15:00Z to 2026-11-25T12:15:00Z/,
-        notice: { tag: TAG.noticeStandby, mark: 'instance-retirement 2026-11-25T10:15:00.000Z' },
+        once: { key: 'standby', mark: 'instance-retirement 2026-11-25T10:15:00.000Z' },
       },
     ],
     [
       "standby's retirement seen again by the next round: paged already, quiet",
       reconcile,
       world({
-        eni: eni({ tags: { [TAG.noticeStandby]: 'instance-retirement 2026-11-25T10:15:00.000Z' } }),
+        record: { notices: { standby: 'instance-retirement 2026-11-25T10:15:00.000Z' } },
         standby: retirement(3 * 24 * 60),
       }),
-      { kind: 'unchanged', notice: null, reason: /reads healthy now/ },
+      { kind: 'unchanged', once: null, reason: /reads healthy now/ },
     ],
   ])('%s', (_name, trigger, obs, want, pair = PAIR) => {
     const p = plan(pair, trigger, obs, NOW);
-    const { force, checks, reason, notice, ...fields } = want;
+    const { force, checks, reason, once, ...fields } = want;
     expect(p).toMatchObject(fields);
     if (force !== undefined) expect(p.kind === 'move' && p.detach?.force).toBe(force);
     if (checks) expect(checksOf(p)).toEqual(checks);
     if (reason) expect(p.reasons.join('\n')).toMatch(reason);
-    if (notice !== undefined)
-      expect(p.kind === 'unchanged' ? (p.notice ?? null) : 'not unchanged').toEqual(notice);
+    if (once !== undefined) expect(p.kind === 'unchanged' ? (p.once ?? null) : 'not unchanged').toEqual(once);
   });
 });

@@ -4,7 +4,6 @@ import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import type { Result } from '../../lambda/result';
-import { TAG } from '../../lambda/view';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { harness } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
@@ -49,17 +48,12 @@ describe('the adapter reads scheduled events from DescribeInstanceStatus', () =>
 
 const spotWarning = (instanceId: string) =>
   sample('eventbridge-spot-interruption', { [SAMPLE_INSTANCE]: instanceId });
-/**
- * A move off a healthy holder, as for any move: the intent recorded first, then no forced-detach record,
- * no Force; the move's tags, and the intent deleted.
- */
+/** A move off a healthy holder, as for any move: no Force; the breadcrumb tag last (the lease is the table's). */
 const GRACEFUL = [
-  'CreateTags',
   'DetachNetworkInterface',
   'AttachNetworkInterface',
   'ModifyNetworkInterfaceAttribute',
   'CreateTags',
-  'DeleteTags',
 ];
 
 describe('a Spot interruption warning, through the handler', () => {
@@ -67,15 +61,15 @@ describe('a Spot interruption warning, through the handler', () => {
     const h = harness();
     // Three automatic moves this hour, the last 10 s ago, would hold back a move off a holder that still
     // runs (cool-down 300 s, flap limit 3): this holder is going away.
-    h.ec2.tags[TAG.automaticMoves] = [1_800_000, 600_000, 10_000]
-      .map((ago) => new Date(h.clock.now() - ago).toISOString())
-      .join(' ');
+    await h.state.change('web', () => ({
+      automaticMoves: [1_800_000, 600_000, 10_000].map((ago) => h.clock.now() - ago),
+    }));
     const r = (await h.invoke(spotWarning(PRIMARY))) as Result;
     expect(r).toMatchObject({ outcome: 'moved', from: PRIMARY, to: STANDBY });
     expect(h.ec2.holder()).toBe(STANDBY);
     expect(h.ec2.mutations).toEqual(GRACEFUL);
     expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
-    expect(h.ec2.tags[TAG.forcedFrom]).toBeUndefined();
+    expect((await h.state.read('web')).forcedDetach).toBeUndefined();
     expect(h.published().map((p) => p.subject)).toEqual([
       expect.stringMatching(/^eni-failover web: MOVED to i-0fedcba9876543210 in /),
     ]);
@@ -89,8 +83,9 @@ describe('a Spot interruption warning, through the handler', () => {
     const r = (await h.invoke(spotWarning(STANDBY))) as Result;
     expect(r.outcome).toBe('unchanged');
     expect(h.ec2.holder()).toBe(PRIMARY);
-    // The notice recorded on the ENI is the only write.
-    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    // The notice is recorded in the pair's state; EC2 is not written at all.
+    expect(h.ec2.mutations).toEqual([]);
+    expect((await h.state.read('web')).notices.standby).toBe('spot-interruption 2026-11-22T10:15:00.000Z');
     expect(h.published().map((p) => p.subject)).toEqual([
       'eni-failover web: REDUNDANCY ENDS at 2026-11-22T10:17:00.000Z, held by i-0123456789abcdef0',
     ]);
@@ -100,7 +95,7 @@ describe('a Spot interruption warning, through the handler', () => {
     expect(again.reasons).toContain('paged already');
     // The alarm-path default would publish an unchanged result; the notice is paged once, so this one is not.
     expect(h.published()).toHaveLength(1);
-    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    expect(h.ec2.mutations).toEqual([]);
   });
 
   it('a rebalance recommendation for a pair without moveOnRebalance moves nothing; with it, moves without Force', async () => {
@@ -191,6 +186,6 @@ describe('scheduled events, seen by the reconcile round (DescribeInstanceStatus 
       /standby i-0fedcba9876543210 has a scheduled instance-retirement 2026-11-25T03:00:00Z to 2026-11-25T05:00:00Z/,
     );
     expect(h.ec2.holder()).toBe(PRIMARY);
-    expect(h.ec2.mutations).toEqual(['CreateTags']);
+    expect(h.ec2.mutations).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { parseEvent, type Trigger } from '../../lambda/events';
 import { type Evidence, evidenceProblems, failureKind, failureKinds, reached } from '../../lambda/evidence';
 import { plan } from '../../lambda/plan';
 import { sample } from '../helpers/events';
-import { eni, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
+import { PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
 const PROBED: Pair = { ...PAIR, probe: { protocol: 'http', port: 80 } };
 const T0 = Date.UTC(2026, 10, 22, 10, 15);
@@ -319,13 +319,7 @@ describe('plan: probe evidence decides as an application-only failure', () => {
   });
 
   it('damping applies: a probe move 60 s after an automatic one is refused cooldown', () => {
-    const moved = new Date(NOW - 60_000).toISOString();
-    const p = plan(
-      PROBED,
-      probe(),
-      world({ eni: eni({ tags: { 'eni-failover:automatic-moves': moved } }) }),
-      NOW,
-    );
+    const p = plan(PROBED, probe(), world({ record: { automaticMoves: [NOW - 60_000] } }), NOW);
     expect(p.kind).toBe('refused');
     expect(checksOf(p.reasons)).toEqual(['cooldown']);
   });

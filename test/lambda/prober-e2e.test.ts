@@ -19,7 +19,7 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((w) => w.close()));
 });
 async function world(base: number, options: Parameters<typeof probeWorld>[1] = {}) {
-  const w = await probeWorld(base, { probe: FAST, table: table.store, ...options });
+  const w = await probeWorld(base, { probe: FAST, table, ...options });
   open.push(w);
   return w;
 }
@@ -161,12 +161,14 @@ describe('the service address', () => {
     // Detection, then the move (detach 0.5 s, attach 0.7 s) in the function's own time, then one more probe.
     const moveMs = (moved?.at ?? 0) - killed;
     expect(outage?.ms).toBeLessThanOrEqual(moveMs + 1_200 + 2 * FAST.intervalMs + 500);
-    // And in the view, for the pair's status.
-    expect(await lastAddressOutage(table.store, w.pair.name)).toEqual({
+    // And in the pair's status, from the prober's item in the state table.
+    const expected = {
       from: new Date(outage?.from ?? 0).toISOString(),
       to: new Date(outage?.to ?? 0).toISOString(),
       ms: outage?.ms,
-    });
+    };
+    expect(await lastAddressOutage(table.store, w.pair.name)).toEqual(expected);
+    expect((await w.status()).state?.addressOutage).toEqual(expected);
   });
 
   it("an attached holder that passes while its address does not answer (the guest did not bring it up) raises the alarm's metric", async () => {

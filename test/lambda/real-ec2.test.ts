@@ -3,7 +3,7 @@
 import { DescribeNetworkInterfacesCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Result } from '../../lambda/result';
-import { TAG } from '../../lambda/view';
+import { BREADCRUMB } from '../../lambda/view';
 import { ec2Error, throttled } from '../../ops/fake-ec2';
 import { sample } from '../helpers/events';
 import { harness, outcome } from '../helpers/harness';
@@ -30,7 +30,7 @@ describe('1. transient errors during a move never abort it', () => {
     expect(r.outcome).toBe('moved');
     expect(h.ec2.holder()).toBe(STANDBY);
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
-    expect(h.ec2.tags[TAG.to]).toBe(STANDBY);
+    expect((await h.state.read('web')).lastMove?.to).toBe(STANDBY);
   });
 
   it('a throttled read that never clears ends at the deadline, reported before the Lambda times out', async () => {
@@ -41,8 +41,8 @@ describe('1. transient errors during a move never abort it', () => {
     const r = await outcome(h.invoke(stoppedEvent, 30_000));
     expect(r.outcome).toBe('failed');
     expect(r.reasons[0]).toMatch(
-      // The first read after the detach is the intent's confirmation, which runs beside it.
-      /confirm-intent failed: SettleTimeoutError: could not read .* RequestLimitExceeded/,
+      // The first read after the detach is the wait for it.
+      /wait-detached failed: SettleTimeoutError: could not read .* RequestLimitExceeded/,
     );
     expect(h.clock.now() - started).toBeLessThanOrEqual(30_000 - 5_000);
     expect(h.published().at(-1)?.body.outcome).toBe('failed');
@@ -54,7 +54,7 @@ describe('1. transient errors during a move never abort it', () => {
     h.ec2.fail('DescribeNetworkInterfaces', ec2Error('UnauthorizedOperation', 'not allowed'), 1, 1);
     const r = await outcome(h.invoke(stoppedEvent));
     expect(r.outcome).toBe('failed');
-    expect(r.reasons[0]).toMatch(/confirm-intent failed: UnauthorizedOperation: not allowed/);
+    expect(r.reasons[0]).toMatch(/wait-detached failed: UnauthorizedOperation: not allowed/);
   });
 });
 
@@ -92,8 +92,9 @@ describe("2. a mutation's error is judged by re-reading EC2", () => {
     );
     expect(h.ec2.attaches).toEqual([{ eni: PAIR.networkInterfaceId, instance: STANDBY }]);
     expect(h.ec2.attachment?.deleteOnTermination).toBe(false);
-    // The cool-down reads this tag: without it, the next failure would not be damped.
-    expect(h.ec2.tags[TAG.movedAt]).toMatch(/^2026-/);
+    // Damping reads this record: without it, the next failure would not be damped.
+    expect((await h.state.read('web')).automaticMoves).toHaveLength(1);
+    expect(h.ec2.tags[BREADCRUMB]).toMatch(/^2026-/);
   });
 
   it('an attach EC2 really refused is not taken for done: failed, reported where the ENI is', async () => {
@@ -261,7 +262,7 @@ describe('10. attached-EBS status', () => {
     expect(r.reasons[0]).toMatch(/attached EBS status check is impaired/);
     expect(h.ec2.mock).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: false });
     expect(h.ec2.mock).not.toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { Force: true });
-    expect(h.ec2.tags[TAG.forcedFrom]).toBeUndefined();
+    expect((await h.state.read('web')).forcedDetach).toBeUndefined();
   });
 });
 

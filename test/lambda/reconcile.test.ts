@@ -3,7 +3,6 @@
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { TAG } from '../../lambda/view';
 import { alarmMessage, snsAlarm } from '../helpers/events';
 import { fleet, type Harness, harness, results } from '../helpers/harness';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
@@ -52,7 +51,7 @@ describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
   it('heals a stranded ENI (attached to no one): attached to the standby, not damped by the cool-down', async () => {
     const h = harness();
     h.ec2.unplace();
-    h.ec2.tags['eni-failover:moved-at'] = new Date(h.clock.now() - 10_000).toISOString();
+    await h.state.change('web', () => ({ automaticMoves: [h.clock.now() - 10_000] }));
     const r = await results(h.invoke({ action: 'reconcile', pair: 'web' }));
     expect(r).toHaveLength(1);
     expect(r[0]).toMatchObject({ outcome: 'moved', from: null, to: STANDBY });
@@ -63,7 +62,7 @@ describe('reconcile: the automatic rules applied to what EC2 shows now', () => {
     const h = harness();
     // Still running, but its instance check fails: damping applies (a stopped holder is left at once).
     h.ec2.set(PRIMARY, { instanceStatus: 'impaired' });
-    h.ec2.tags[TAG.automaticMoves] = new Date(h.clock.now() - 60_000).toISOString();
+    await h.state.change('web', () => ({ automaticMoves: [h.clock.now() - 60_000] }));
     const early = await results(h.invoke(reconcileAll));
     expect(early[0]?.outcome).toBe('refused');
     expect(early[0]?.reasons[0]).toMatch(/^cooldown: /);
@@ -132,9 +131,9 @@ describe('status of the whole fleet', () => {
   it('every pair: holder, both members, redundancy and the last move; changes nothing, pages nobody', async () => {
     const { h } = fleet(2);
     h.ec2.set(STANDBY, { state: 'stopped' });
-    h.ec2.tags['eni-failover:moved-at'] = '2026-11-20T08:00:00.000Z';
-    h.ec2.tags['eni-failover:moved-from'] = STANDBY;
-    h.ec2.tags['eni-failover:moved-to'] = PRIMARY;
+    const at = Date.parse('2026-11-20T08:00:00.000Z');
+    const lastMove = { at, from: STANDBY, to: PRIMARY, reason: 'fail-back', automatic: false, probe: false };
+    await h.state.change('web-0', () => ({ lastMove }));
     const r = await results(h.invoke({ action: 'status' }));
     expect(r.map((x) => x.outcome)).toEqual(['status', 'status']);
     expect(r[0]?.state).toEqual({
@@ -152,8 +151,11 @@ describe('status of the whole fleet', () => {
       plannedMove: null,
       automaticMoves: { lastHour: 0, limit: 3 },
       damping: null,
-      intent: null,
+      lease: null,
       maintenance: null,
+      forcedDetach: null,
+      condemned: [],
+      state: 'ok',
     });
     expect(r[1]?.state).toMatchObject({ holder: 'primary', redundant: true, lastMove: null });
     expect(h.ec2.mutations).toEqual([]);

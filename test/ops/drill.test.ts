@@ -259,7 +259,7 @@ const state = (fields: Partial<PairState> = {}): PairState => ({
   plannedMove: null,
   automaticMoves: { lastHour: 0, limit: 3 },
   damping: null,
-  intent: null,
+  lease: null,
   ...fields,
 });
 /** What each function of the stub stack answers to {"action":"status"}: fn-one has db, fn-two web. */
@@ -360,7 +360,7 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
         state({
           automaticMoves: { lastHour: 1, limit: 3 },
           damping: 'cooldown until 2026-11-22T10:20:00.000Z',
-          intent: { id: 'a1b2c3d4', to: STANDBY, until: '2026-11-22T10:20:55.000Z' },
+          lease: { owner: 'a1b2c3d4', to: STANDBY, until: '2026-11-22T10:20:55.000Z' },
         }),
       ),
     );

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   AttachNetworkInterfaceCommand,
-  CreateTagsCommand,
   DescribeInstancesCommand,
-  DescribeNetworkInterfacesCommand,
   EC2Client,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -19,9 +18,9 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StateAdapter } from '../../lambda/aws/state';
 import { ENV, type Pair } from '../../lambda/config';
 import type { Result } from '../../lambda/result';
-import { TAG } from '../../lambda/view';
 import { functionPairs } from '../../ops/drill';
 import type { AwsPort, CdkPort, Deployed, SmokeDeps, SmokeOptions, SmokeReport } from '../../ops/smoke';
 import { runSmoke } from '../../ops/smoke';
@@ -263,21 +262,17 @@ describe.runIf(runMotoTests)('npm run smoke against moto', () => {
       // the start makes it on AWS.
       start: async (instanceId) => {
         await real.start(instanceId);
-        const eni = await new EC2Client({}).send(
-          new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [deployed.pair.networkInterfaceId] }),
-        );
-        const tags = eni.NetworkInterfaces?.[0]?.TagSet ?? [];
-        if (!tags.some((t) => t.Key === TAG.forcedFrom && t.Value === instanceId)) return;
+        // The stand-in runs with the deployed function's environment: its state table on moto's DynamoDB.
+        const state = new StateAdapter(new DynamoDBClient({}), String(process.env[ENV.stateTable]));
+        const record = await state.read(deployed.pair.name);
+        if (record.forcedDetach?.instanceId !== instanceId) return;
         const instance = await new EC2Client({}).send(
           new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
         );
         const launched = instance.Reservations?.[0]?.Instances?.[0]?.LaunchTime?.getTime() ?? 0;
-        await new EC2Client({}).send(
-          new CreateTagsCommand({
-            Resources: [deployed.pair.networkInterfaceId],
-            Tags: [{ Key: TAG.forcedAt, Value: new Date(launched - 1_000).toISOString() }],
-          }),
-        );
+        await state.change(deployed.pair.name, () => ({
+          forcedDetach: { instanceId, at: launched - 1_000 },
+        }));
       },
       invoke: (_name, event) => fn.run(event),
     };

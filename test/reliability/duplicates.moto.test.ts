@@ -1,9 +1,8 @@
-import { DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { TAG } from '../../lambda/view';
 import { buildWorld, type MotoWorld } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
 import { failoverFor, locate, useFaultyMoto } from '../helpers/reliability';
+import { motoState } from '../helpers/state';
 import { runMotoTests } from '../helpers/tools';
 
 describe.runIf(runMotoTests)('duplicate and concurrent deliveries end in one move', () => {
@@ -80,8 +79,9 @@ describe.runIf(runMotoTests)('duplicate and concurrent deliveries end in one mov
     expect(pages.map((r) => r.outcome)).toEqual(['moved']);
     expect(attaches()).toBe(1);
     expect(await locate(w)).toEqual({ holder: w.standby, listedBy: 1 });
-    const tags = (await w.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [w.eni] })))
-      .NetworkInterfaces?.[0]?.TagSet;
-    expect((tags ?? []).filter((t) => t.Key?.startsWith(TAG.intent))).toEqual([]);
+    // One move recorded in the pair's state on moto's DynamoDB, and the lease released.
+    const record = await motoState().read(w.pair.name);
+    expect(record.automaticMoves).toHaveLength(1);
+    expect(record.lease).toBeUndefined();
   });
 });
