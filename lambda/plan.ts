@@ -658,10 +658,21 @@ function failOver(s: Situation): Plan {
       ],
     },
   );
-  if (decision.kind !== 'refused' || !damping.flapping) return decision;
-  return damping.flapping.paged
+  // Probe evidence is sent again every few seconds while the holder fails (issue 23): its cool-down refusal pages
+  // once per last automatic move, as a flapping episode does, not every 5 s of a 300 s cool-down.
+  const episode = damping.flapping ?? (s.trigger.kind === 'probe' ? dampingEpisode(record, now) : undefined);
+  if (decision.kind !== 'refused' || !episode) return decision;
+  return episode.paged
     ? { ...decision, quiet: true }
-    : { ...decision, once: { key: 'flapping', mark: damping.flapping.mark } };
+    : { ...decision, once: { key: 'flapping', mark: episode.mark } };
+}
+
+/** The damping episode a refusal belongs to: the last automatic move, and whether a refusal of it was paged. */
+function dampingEpisode(record: PairRecord, now: number): { paged: boolean; mark: string } | undefined {
+  const last = lastHour(record, now).at(-1);
+  if (last === undefined) return undefined;
+  const mark = new Date(last).toISOString();
+  return { paged: record.flappingPaged === mark, mark };
 }
 
 /** Why an instance counts as failed, or undefined if it is healthy. */

@@ -171,8 +171,11 @@ export async function probeWorld(
     failedAttempts: () => failedAttempts,
     async run(ms, { runId = `run-${++runs}`, primaryAt = primary.address } = {}) {
       // What the prober's entry does first (lambda/probe/prober.ts membersOf): the holder from the status.
-      const answer = await invoke({ action: 'status', pair: pair.name });
-      const [status] = (Array.isArray(answer) ? answer : [answer]) as Result[];
+      // Fleet-wide, as the prober asks (a status of every pair pages nobody).
+      const answer = await invoke({ action: 'status' });
+      const status = (Array.isArray(answer) ? answer : [answer]).find((r: Result) => r.pair === pair.name) as
+        | Result
+        | undefined;
       const holder: Role | null = status?.state?.attached ? status.state.holder : null;
       const probed: ProbedPair = {
         pair,

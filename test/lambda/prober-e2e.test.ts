@@ -60,7 +60,9 @@ describe('keep trying: a member that keeps failing is acted on', () => {
 
     const answers = w.sent.filter((s) => s.evidence.instanceId === STANDBY).map((s) => s.result?.outcome);
     expect(answers[0]).toBe('refused');
-    expect(w.pages.some((p) => /cooldown/.test(p))).toBe(true);
+    // Repeats are quiet: the cool-down's refusal pages once, however often the evidence came.
+    expect(answers.filter((a) => a === 'refused').length).toBeGreaterThanOrEqual(2);
+    expect(w.pages.filter((p) => /^refused cooldown/.test(p))).toHaveLength(1);
     expect(answers).toContain('moved');
     expect(w.ec2.holder()).toBe(PRIMARY);
   });
