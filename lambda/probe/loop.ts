@@ -107,6 +107,20 @@ export const RESEND_INTERVALS = 5;
 export const RESEND_NOT_HOLDER_INTERVALS = 60;
 /** A run's view is forgotten this long after the run ended. */
 const RUN_KEPT_MS = 5 * 60_000;
+/**
+ * How long a read of the view may hold up what waits for it (the run's first probe, an evidence's send): a table
+ * that is slow or out of reach (a VPC without a route to DynamoDB) delays detection by this much at most.
+ */
+export const VIEW_BOUND_MS = 1_000;
+
+/** `promise`'s value, or undefined once `ms` have passed (the promise's late failure is dropped). */
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Probes every pair until `until` (epoch ms); pairs run side by side, each at its own interval, their first
@@ -152,7 +166,21 @@ async function probePair(
   const write = (change: Parameters<ViewStore['write']>[1]) => {
     const store = ports.view;
     if (!store) return;
-    writes = writes.then(() => store.write(pair.name, change).catch((e) => ports.error(pair, e)));
+    writes = writes.then(async () => {
+      try {
+        if (
+          (await bounded(
+            store.write(pair.name, change).then(() => true),
+            VIEW_BOUND_MS,
+          )) === undefined
+        )
+          throw new Error(
+            `a write of the prober's view of pair ${pair.name} did not finish within ${VIEW_BOUND_MS} ms`,
+          );
+      } catch (error) {
+        ports.error(pair, error);
+      }
+    });
   };
   const ended = Object.entries(view.runs)
     .filter(([, r]) => r.until < start - RUN_KEPT_MS)
@@ -175,17 +203,28 @@ async function probePair(
       }),
     ),
   });
+  // Evidence sent and pages claimed: awaited at the run's end, never by the loop.
+  const sends: Promise<void>[] = [];
   const paged = new Set(Object.keys(view.paged));
-  const page = async (key: string, at: number, act: () => void) => {
+  // A page is claimed in the view first, so that overlapping and later runs page an episode once; not awaited
+  // here: the next probe keeps its slot. A view that does not answer pages (twice beats never).
+  const page = (key: string, at: number, act: () => void) => {
     if (paged.has(key)) return;
     paged.add(key);
-    const claimed = ports.view
-      ? await ports.view.claimPage(pair.name, key, at).catch((e) => {
+    const store = ports.view;
+    const claim = store
+      ? bounded(store.claimPage(pair.name, key, at), VIEW_BOUND_MS).then((c) => c ?? true)
+      : Promise.resolve(true);
+    sends.push(
+      claim
+        .catch((e) => {
           ports.error(pair, e);
           return true;
         })
-      : true;
-    if (claimed) act();
+        .then((claimed) => {
+          if (claimed) act();
+        }),
+    );
   };
   const endPage = (key: string) => {
     if (!paged.delete(key)) return;
@@ -193,7 +232,6 @@ async function probePair(
   };
   let serviceDown: number | undefined;
   let serviceAnswers = false;
-  const sends: Promise<void>[] = [];
   let first = true;
 
   while (next < until) {
@@ -254,7 +292,7 @@ async function probePair(
     const [sa, sb] = states;
     const failing = (x: MemberState) => streak(x).length >= settings.failures;
     if (failing(sa) && failing(sb)) {
-      await page('blind', at, () => {
+      page('blind', at, () => {
         summary.blind++;
         ports.blind(pair, { primary: lastError(sa), standby: lastError(sb) });
       });
@@ -268,7 +306,7 @@ async function probePair(
       // A member no probe has ever reached may be one the prober is kept out of, not one that is down: its
       // failures would move the address off a healthy primary, so they page instead of being sent.
       if (!state.reached) {
-        await page(`unreached#${m.instanceId}`, at, () => {
+        page(`unreached#${m.instanceId}`, at, () => {
           summary.unreached++;
           ports.unreached(pair, m, lastError(state));
         });
@@ -304,7 +342,8 @@ async function probePair(
   const last = states[0].history.at(-1)?.at;
   if (last !== undefined) write({ run: { id: ports.runId, view: runView(last) } });
   await Promise.all(sends);
-  await writes;
+  // The view's last writes, for as long as one write may take: a table out of reach does not hold the run.
+  await bounded(writes, VIEW_BOUND_MS);
   return summary;
 }
 
@@ -317,7 +356,10 @@ async function probeTwice(ports: ProberPorts, address: string, s: ProbeSettings)
 async function load(p: ProbedPair, ports: ProberPorts): Promise<ProberView> {
   if (!ports.view) return EMPTY_VIEW;
   try {
-    return await ports.view.load(p.pair.name);
+    const view = await bounded(ports.view.load(p.pair.name), VIEW_BOUND_MS);
+    if (!view)
+      throw new Error(`the prober's view of pair ${p.pair.name} did not come within ${VIEW_BOUND_MS} ms`);
+    return view;
   } catch (error) {
     // Without its view a run is more careful, not less: a member it has not reached itself pages, not moves.
     ports.error(p.pair, error);
@@ -369,9 +411,11 @@ function evidenceOf(
  */
 async function vetoOf(p: ProbedPair, ports: ProberPorts, e: Evidence): Promise<string | undefined> {
   if (!ports.view) return undefined;
-  let view: ProberView;
+  let view: ProberView | undefined;
   try {
-    view = await ports.view.load(p.pair.name);
+    view = await bounded(ports.view.load(p.pair.name), VIEW_BOUND_MS);
+    if (!view)
+      throw new Error(`the prober's view of pair ${p.pair.name} did not come within ${VIEW_BOUND_MS} ms`);
   } catch (error) {
     ports.error(p.pair, error);
     return undefined;

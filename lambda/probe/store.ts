@@ -6,7 +6,7 @@
 // writes a run per pair (on-demand, about 0.2 USD a month a pair; README, "Monthly cost").
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { HTTP } from '../aws/clients';
+import { STATE_HTTP } from '../aws/clients';
 
 /** The key of a pair's prober item: never a pair's own name, which the function's item uses. */
 export const proberKey = (pair: string) => `prober#${pair}`;
@@ -68,8 +68,9 @@ const PAGED = 'paged#';
 export class DynamoViewStore implements ViewStore {
   constructor(
     private readonly table: string,
+    // The pair state's short timeouts, two attempts: a view that is slow to come is one the run does without.
     private readonly doc: DynamoDBDocumentClient = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ requestHandler: HTTP }),
+      new DynamoDBClient({ requestHandler: STATE_HTTP, maxAttempts: 2 }),
     ),
   ) {}
 

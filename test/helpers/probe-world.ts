@@ -60,6 +60,8 @@ export interface ProbeWorld {
   /** The prober's own pages: "cannot reach either member", "never reached". */
   readonly proberPages: string[];
   readonly vetoed: Evidence[];
+  /** What the prober counted as its own errors (a send, the view's reads and writes). */
+  readonly errors: unknown[];
   /** Member probes that failed, retries included: what the path lost. */
   readonly failedAttempts: () => number;
   readonly outages: Outage[];
@@ -89,6 +91,8 @@ export async function probeWorld(
     settle?: { detachMs: number; attachMs: number };
     /** The table both use; without it, the function gets one of its own and the prober has no view. */
     table?: StateTable;
+    /** The prober's view elsewhere (a table out of reach); the function keeps `table`'s state. */
+    view?: DynamoViewStore;
   } = {},
 ): Promise<ProbeWorld> {
   const { primary, standby, port } = await memberPair(base);
@@ -136,6 +140,7 @@ export async function probeWorld(
     pages,
     proberPages: [] as string[],
     vetoed: [] as Evidence[],
+    errors: [] as unknown[],
     outages: [] as Outage[],
     service$: [] as ProbeWorld['service$'],
   };
@@ -146,7 +151,7 @@ export async function probeWorld(
       if (!r.ok && address !== service.address) failedAttempts++;
       return r;
     },
-    view: options.table?.store,
+    view: options.view ?? options.table?.store,
     send: async (p, evidence) => {
       const entry: ProbeWorld['sent'][number] = { at: performance.now(), evidence };
       world.sent.push(entry);
@@ -159,9 +164,7 @@ export async function probeWorld(
     service: (_, r, holderUp) => void world.service$.push({ at: Date.now(), ok: r.ok, holderUp }),
     outage: (_, o) => void world.outages.push(o),
     vetoed: (_, e) => void world.vetoed.push(e),
-    error: (_, e) => {
-      throw e;
-    },
+    error: (_, e) => void world.errors.push(e),
     now: () => Date.now(),
     sleep: (ms) => sleep(Math.max(0, ms)),
   };

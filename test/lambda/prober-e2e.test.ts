@@ -2,8 +2,11 @@
 // on loopback addresses, the service address following the ENI, the in-memory EC2 on the real clock and the
 // prober's view in a real DynamoDB API (dynalite). Short intervals (200 ms, timeout 100 ms) keep it quick.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lastAddressOutage } from '../../lambda/probe/store';
+import { STATE_HTTP } from '../../lambda/aws/clients';
+import { DynamoViewStore, lastAddressOutage } from '../../lambda/probe/store';
 import { memberServer } from '../../ops/members';
 import { type ProbeWorld, probeWorld, stateTable } from '../helpers/probe-world';
 import { PRIMARY, STANDBY } from '../helpers/world';
@@ -16,8 +19,13 @@ beforeAll(async () => {
 afterAll(() => table.close());
 const open: ProbeWorld[] = [];
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((w) => w.close()));
+  const worlds = open.splice(0);
+  await Promise.all(worlds.map((w) => w.close()));
+  // The prober met no error of its own (a send, the view) unless a test made one.
+  for (const w of worlds) if (!faulty.has(w)) expect(w.errors).toEqual([]);
+  faulty.clear();
 });
+const faulty = new Set<ProbeWorld>();
 async function world(base: number, options: Parameters<typeof probeWorld>[1] = {}) {
   const w = await probeWorld(base, { probe: FAST, table, ...options });
   open.push(w);
@@ -65,6 +73,35 @@ describe('keep trying: a member that keeps failing is acted on', () => {
     expect(w.pages.filter((p) => /^refused cooldown/.test(p))).toHaveLength(1);
     expect(answers).toContain('moved');
     expect(w.ec2.holder()).toBe(PRIMARY);
+  });
+
+  it('the view out of reach (a table that never answers): the run is not held up, a refusing holder is still moved, the errors counted', async () => {
+    // "DynamoDB" on a loopback address that accepts connections and never answers.
+    const silent = await memberServer('127.0.2.52', 20_000 + Math.floor(Math.random() * 30_000));
+    await silent.set({ kind: 'silent' });
+    const client = new DynamoDBClient({
+      endpoint: `http://${silent.address}:${silent.port}`,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      requestHandler: STATE_HTTP,
+      maxAttempts: 2,
+    });
+    try {
+      const w = await world(52, {
+        view: new DynamoViewStore('eni-failover-state', DynamoDBDocumentClient.from(client)),
+      });
+      faulty.add(w);
+      await w.primary.set({ kind: 'down' });
+
+      await w.run(4_500);
+
+      expect(w.ec2.holder()).toBe(STANDBY);
+      expect(w.errors.length).toBeGreaterThan(0);
+      expect(String(w.errors[0])).toMatch(/did not come within 1000 ms|timed? ?out/i);
+    } finally {
+      client.destroy();
+      await silent.close();
+    }
   });
 
   it('a holder that only times out, with the other member passing, is moved (an earlier run reached it)', async () => {
