@@ -1,6 +1,8 @@
 // Issue 17, step 2: the prober's loop against real HTTP and TCP servers on loopback addresses, on the
 // real clock. Short intervals (200 ms, timeout 100 ms) keep the file quick; the rule scales with them.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as https from 'node:https';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -215,6 +217,67 @@ describe('the prober loop against loopback members', () => {
     expect(m.sent.map((e) => [e.instanceId, e.failures])).toEqual([[PRIMARY, 3]]);
     expect(m.sent[0]?.errors).toEqual(Array(3).fill('timeout after 100 ms'));
     expect(m.unreached).toEqual([]);
+  });
+});
+
+describe('issue 23: scale', () => {
+  it("pairs' first probes are spread across the interval, not sent in the same millisecond", async () => {
+    const starts = new Map<string, number>();
+    const t0 = Date.now();
+    const pairs: ProbedPair[] = Array.from({ length: 4 }, (_, i) => ({
+      pair: { ...PAIR, name: `p${i}`, probe: { protocol: 'tcp', port: 1, intervalMs: 400, timeoutMs: 100 } },
+      members: [
+        { role: 'primary', instanceId: PRIMARY, address: `10.0.0.${i}` },
+        { role: 'standby', instanceId: STANDBY, address: `10.0.1.${i}` },
+      ],
+    }));
+    const ports: ProberPorts = {
+      // No network here: each probe passes at once, and its start is what is measured.
+      probe: async (address) => {
+        if (!starts.has(address)) starts.set(address, Date.now() - t0);
+        return { ok: true, ms: 0 };
+      },
+      send: async () => {},
+      blind: () => {},
+      unreached: () => {},
+      record: () => {},
+      service: () => {},
+      outage: () => {},
+      vetoed: () => {},
+      error: () => {},
+      runId: 'spread',
+      now: () => Date.now(),
+      sleep: (ms) => sleep(Math.max(0, ms)),
+    };
+
+    await runProber(pairs, ports, t0 + 420);
+
+    const firsts = [0, 1, 2, 3].map((i) => starts.get(`10.0.0.${i}`) as number);
+    // 0, 100, 200, 300 ms into the 400 ms interval at the earliest (a loaded machine only delays them): each pair
+    // a quarter of it after the one before, where without the spread all four would start at once.
+    for (const [i, at] of firsts.entries()) expect(at).toBeGreaterThanOrEqual(i * 100 - 5);
+  });
+
+  it('HTTPS probes resume the TLS session: a fresh connection each time, the full handshake only the first', async () => {
+    // A throwaway certificate from a dev dependency's test fixtures (dynalite's): nothing is verified anyway.
+    const fixture = (name: string) =>
+      readFileSync(createRequire(import.meta.url).resolve(`dynalite/ssl/${name}`));
+    const server = https.createServer(
+      { key: fixture('server-key.pem'), cert: fixture('server-crt.pem') },
+      (_q, r) => r.end('ok'),
+    );
+    const resumed: boolean[] = [];
+    server.on('secureConnection', (socket) => resumed.push(socket.isSessionReused()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.40', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const s = { protocol: 'https' as const, port, path: '/', expectStatus: 200, timeoutMs: 2_000 };
+      for (let i = 0; i < 3; i++) expect(await probe('127.0.0.40', s)).toMatchObject({ ok: true });
+      expect(resumed).toEqual([false, true, true]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
