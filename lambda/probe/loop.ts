@@ -317,20 +317,29 @@ async function probePair(
         state.sentAt === undefined ||
         at - state.sentAt >= settings.intervalMs * (resend ? RESEND_INTERVALS : RESEND_NOT_HOLDER_INTERVALS);
       if (!due) continue;
-      const evidence = evidenceOf(m, state, members[1 - i] as Member, states[1 - i] as MemberState, settings);
-      if (!evidence || evidenceProblems(pair, evidence, ports.now()).length > 0) continue;
+      const o = members[1 - i] as Member;
+      const other = states[1 - i] as MemberState;
+      const fit = (e: Evidence | undefined) => e && evidenceProblems(pair, e, ports.now()).length === 0;
+      const evidence = evidenceOf(m, state, o, other, settings);
+      if (!evidence || !fit(evidence)) continue;
       state.sentAt = at;
       // Not awaited here: the next probe keeps its slot while the view is read and Lambda takes the event.
       sends.push(
         (async () => {
-          const veto = await vetoOf(p, ports, evidence);
-          if (veto) {
+          const seen = await othersSaw(p, ports, evidence);
+          // Another run's pass within the window: only the failures after it count, if enough of them do.
+          const since =
+            seen?.passedAt !== undefined && seen.passedAt >= evidence.firstFailureAt
+              ? seen.passedAt
+              : undefined;
+          const counted = since === undefined ? evidence : evidenceOf(m, state, o, other, settings, since);
+          if (seen?.passing || !counted || !fit(counted)) {
             summary.vetoed++;
-            ports.vetoed(pair, evidence, veto);
+            ports.vetoed(pair, evidence, seen?.run ?? '?');
             return;
           }
-          summary.sent.push(evidence);
-          await ports.send(pair, evidence);
+          summary.sent.push(counted);
+          await ports.send(pair, counted);
         })().catch((error) => {
           state.sentAt = undefined;
           ports.error(pair, error);
@@ -377,7 +386,8 @@ const lastError = (state: MemberState) => state.history.at(-1)?.error ?? '?';
 
 /**
  * The evidence about `m` (docs/contract.md event 8): its newest failures in a row during which the other
- * member passed every probe (the same slots), or undefined while there are too few of them.
+ * member passed every probe (the same slots), only those after `since` (another run's pass), or undefined
+ * while there are too few of them.
  */
 function evidenceOf(
   m: Member,
@@ -385,8 +395,9 @@ function evidenceOf(
   o: Member,
   other: MemberState,
   settings: ProbeSettings,
+  since = Number.NEGATIVE_INFINITY,
 ): Evidence | undefined {
-  const failures = streak(state);
+  const failures = streak(state).filter((x) => x.at > since);
   const otherAt = new Map(other.history.map((x) => [x.at, x.ok]));
   let k = 0;
   while (k < failures.length && otherAt.get((failures[failures.length - 1 - k] as Slot).at) === true) k++;
@@ -404,12 +415,17 @@ function evidenceOf(
 }
 
 /**
- * Another run that saw the member pass within the evidence's window (two runs overlap for about 15 s, in
- * different subnets): the evidence is held back, and sent again a few seconds later if the member still fails.
- * The run's ID, or undefined. A view that cannot be read vetoes nothing: the other checks of the rule still
- * hold, and a dead holder must not keep the address because the table is away.
+ * What the other runs saw of the member (two runs overlap for about 15 s, possibly in different subnets): one still
+ * probing that sees it passing vetoes the evidence; otherwise the latest pass any of them saw (during the window),
+ * after which alone failures count. Undefined when no other run saw it pass. A view that cannot be read vetoes
+ * nothing: the other checks of the rule still hold, and a dead holder must not keep the address because the table
+ * is away. A vetoed member still failing is tried again a few seconds later.
  */
-async function vetoOf(p: ProbedPair, ports: ProberPorts, e: Evidence): Promise<string | undefined> {
+async function othersSaw(
+  p: ProbedPair,
+  ports: ProberPorts,
+  e: Evidence,
+): Promise<{ run: string; passing: boolean; passedAt?: number } | undefined> {
   if (!ports.view) return undefined;
   let view: ProberView | undefined;
   try {
@@ -420,14 +436,18 @@ async function vetoOf(p: ProbedPair, ports: ProberPorts, e: Evidence): Promise<s
     ports.error(p.pair, error);
     return undefined;
   }
+  let latest: { run: string; passing: boolean; passedAt?: number } | undefined;
   for (const [id, run] of Object.entries(view.runs)) {
     if (id === ports.runId || run.until < e.firstFailureAt) continue;
     const seen = run.members[e.instanceId];
     if (!seen) continue;
-    if ((seen.passing && seen.since <= e.lastFailureAt) || (seen.passedAt ?? 0) >= e.firstFailureAt)
-      return id;
+    // A run still probing that sees it pass vetoes; one that ended passing saw its last pass at its end.
+    if (seen.passing && run.until >= ports.now()) return { run: id, passing: true };
+    const passedAt = seen.passing ? run.until : seen.passedAt;
+    if (passedAt !== undefined && passedAt > (latest?.passedAt ?? Number.NEGATIVE_INFINITY))
+      latest = { run: id, passing: false, passedAt };
   }
-  return undefined;
+  return latest;
 }
 
 /** The evidence as the event the failover function parses (lambda/events.ts, PROBE_SOURCE). */

@@ -179,6 +179,32 @@ describe('no move on a flaky path', () => {
   });
 });
 
+describe('the view across runs', () => {
+  it('a run that saw the holder pass and ended vetoes only the failures before its last pass: the holder dead since is moved', async () => {
+    const w = await world(192);
+    const elsewhere = await memberServer('127.0.2.192', w.primary.port);
+    await elsewhere.set({ kind: 'silent' });
+    try {
+      const a = w.run(1_500, { runId: 'a' });
+      await sleep(300);
+      // The second run cannot reach the primary from the start; the primary dies when the first run ends.
+      const b = w.run(4_500, { runId: 'b', primaryAt: elsewhere.address });
+      await a;
+      const aEnded = Date.now();
+      await w.primary.set({ kind: 'down' });
+      const [summary] = await b;
+
+      expect(summary?.vetoed).toBeGreaterThanOrEqual(1);
+      expect(w.ec2.holder()).toBe(STANDBY);
+      // The evidence that moved it counts only failures after the first run's last pass.
+      const moved = w.sent.find((x) => x.result?.outcome === 'moved');
+      expect(moved?.evidence.firstFailureAt).toBeGreaterThan(aEnded - FAST.intervalMs - 50);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+});
+
 describe('the service address', () => {
   it('after a move, the time it did not answer is measured, reported, and lies between detection and detection + move', async () => {
     const w = await world(183, { settle: { detachMs: 500, attachMs: 700 } });
