@@ -319,9 +319,9 @@ async function probePair(
       if (!due) continue;
       const o = members[1 - i] as Member;
       const other = states[1 - i] as MemberState;
-      const fit = (e: Evidence | undefined) => e && evidenceProblems(pair, e, ports.now()).length === 0;
+      const holds = (e: Evidence | undefined) => e && evidenceProblems(pair, e, ports.now()).length === 0;
       const evidence = evidenceOf(m, state, o, other, settings);
-      if (!evidence || !fit(evidence)) continue;
+      if (!evidence || !holds(evidence)) continue;
       state.sentAt = at;
       // Not awaited here: the next probe keeps its slot while the view is read and Lambda takes the event.
       sends.push(
@@ -333,7 +333,7 @@ async function probePair(
               ? seen.passedAt
               : undefined;
           const counted = since === undefined ? evidence : evidenceOf(m, state, o, other, settings, since);
-          if (seen?.passing || !counted || !fit(counted)) {
+          if (seen?.passing || !counted || !holds(counted)) {
             summary.vetoed++;
             ports.vetoed(pair, evidence, seen?.run ?? '?');
             return;
