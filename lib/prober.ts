@@ -56,7 +56,7 @@ export interface ProbeProps {
  * CPU one probe costs, in ms of one core, the loop included: measured by test/bench/probe-scale.ts (`npm run bench`;
  * README, "The prober": scale). HTTPS resumes TLS sessions (lambda/probe/check.ts); each still costs a key exchange.
  */
-export const PROBE_CPU_MS = { tcp: 0.6, http: 1.0, https: 2.4 } as const;
+export const PROBE_CPU_MS = { tcp: 0.6, http: 1.1, https: 2.5 } as const;
 /** Lambda Developer Guide, "Configure Lambda function memory": at 1,769 MB a function has the equivalent of one vCPU. */
 const ONE_VCPU_MB = 1_769;
 /**
