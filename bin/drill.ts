@@ -1,4 +1,5 @@
-// npm run drill -- status [--pair NAME] | drill|move --pair NAME [--to standby|primary] [--json]: see ops/drill.ts.
+// npm run drill -- status [--pair NAME] | drill|move --pair NAME [--to standby|primary] | rehearse [--pair NAME]
+// [--json]: see ops/drill.ts.
 import { drillClients, regionOf, runDrill } from '../ops/drill';
 
 const argv = process.argv.slice(2);

@@ -66,6 +66,13 @@ export interface Pair {
    * NotBefore is this many minutes away or less. Default 15.
    */
   readonly scheduledEventLeadMinutes?: number;
+  /**
+   * The deploy-time rehearsal (docs/contract.md event 9) fails the deploy when the pair is not ready. With this,
+   * a pair whose only problems are its checks (topology: AZ, VPC, device index, limits; or a member stopped or
+   * impaired now) may be deployed unready; a call EC2 refuses still fails the deploy. The daily rehearsal reports
+   * it not ready all the same. Default false.
+   */
+  readonly deployUnready?: boolean;
 }
 
 /** How the prober checks a member (lambda/probe/); lambda/evidence.ts probeSettings fills the defaults. */
@@ -224,6 +231,7 @@ const PairSchema = z.strictObject({
   fence: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   verifyOs: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   moveOnRebalance: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
+  deployUnready: z.optional(z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` })),
   // EC2 schedules events at least days ahead (EC2 User Guide, "Scheduled events for your instances");
   // more than a week's lead would move long before anyone looked.
   scheduledEventLeadMinutes: z.optional(wholeIn(1, 7 * 24 * 60, 'minutes')),

@@ -29,6 +29,11 @@ export type Trigger =
   | { kind: 'reconcile'; pair: string | undefined }
   /** The construct's prober saw `instanceId` fail (docs/contract.md event 8); the rule is lambda/evidence.ts. */
   | ({ kind: 'probe'; pair: string } & Evidence)
+  /**
+   * Every call a move of the pair could make, in both directions, tried with EC2's DryRun, and the move's checks
+   * run without acting (docs/contract.md event 9; lambda/rehearse.ts); `pair` undefined: every pair.
+   */
+  | { kind: 'rehearse'; pair: string | undefined }
   /** Pause the pair's automatic moves for `minutes` (0 ends the pause); `reason` says who and why. */
   | { kind: 'maintenance'; pair: string; minutes: number; reason: string | undefined }
   | { kind: 'ignored'; reason: string };
@@ -143,6 +148,7 @@ const StateChangeDetail = z.object({
 const Manual = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('status'), pair: z.optional(z.string().check(z.minLength(1))) }),
   z.strictObject({ action: z.literal('reconcile'), pair: z.optional(z.string().check(z.minLength(1))) }),
+  z.strictObject({ action: z.literal('rehearse'), pair: z.optional(z.string().check(z.minLength(1))) }),
   z.strictObject({
     action: z.literal('move'),
     pair: z.string().check(z.minLength(1)),
@@ -296,6 +302,7 @@ function parseManual(event: unknown): Trigger {
   const m = parsed.data;
   if (m.action === 'status') return { kind: 'status', pair: m.pair };
   if (m.action === 'reconcile') return { kind: 'reconcile', pair: m.pair };
+  if (m.action === 'rehearse') return { kind: 'rehearse', pair: m.pair };
   if (m.action === 'maintenance')
     return { kind: 'maintenance', pair: m.pair, minutes: m.minutes, reason: m.reason };
   return { kind: 'move', pair: m.pair, to: m.to, dryRun: m.dryRun ?? false };
@@ -361,7 +368,7 @@ export function parseEvent(event: unknown): ParsedEvent {
   return {
     triggers: [
       ignored(
-        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event, a Spot interruption warning or rebalance recommendation, probe evidence, or {"action": "status"|"move"|"reconcile"|"maintenance", "pair": …}',
+        'unrecognised event: expected an SNS alarm, a CloudWatch alarm action, an EC2 state-change event, a Spot interruption warning or rebalance recommendation, probe evidence, or {"action": "status"|"move"|"reconcile"|"rehearse"|"maintenance", "pair": …}',
       ),
     ],
     batch: false,
@@ -385,6 +392,8 @@ export function describeTrigger(trigger: Trigger): string {
       return 'status request';
     case 'reconcile':
       return 'reconcile round';
+    case 'rehearse':
+      return 'rehearsal';
     case 'probe':
       return `probe evidence on ${trigger.instanceId} (${trigger.failures} failed probes: ${[...new Set(trigger.errors)].join(', ') || 'no errors given'})`;
     case 'maintenance':

@@ -119,6 +119,8 @@ export interface ExecuteOptions {
   readonly lease?: {
     readonly state: StatePort;
     readonly owner: string;
+    /** The version of the pair's record the decision was made on: a record changed since makes it look again. */
+    readonly seen: number;
     /** The observation could not read the table (what it answered): the move goes without the lease at once. */
     readonly unavailable?: string;
   };
@@ -132,7 +134,14 @@ export class StateUnavailableError extends Error {
 /** What a move ended in: `made`, or the ENI was (or is being) moved by another invocation. */
 export type Executed =
   | { readonly made: true; readonly steps: Step[]; readonly notes: string[] }
-  | { readonly made: false; readonly steps: Step[]; readonly notes: string[]; readonly reason: string };
+  | {
+      readonly made: false;
+      readonly steps: Step[];
+      readonly notes: string[];
+      readonly reason: string;
+      /** This invocation stood aside before any mutation: worth a new look at this time (epoch ms). */
+      readonly lookAgainAt?: number;
+    };
 
 const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
@@ -184,7 +193,15 @@ export async function readThrough<T>(
  * its answer. Detach and attach take no client token, and the SDK replays a call whose answer was
  * lost (EC2 API Reference, "Ensuring idempotency": only calls with a ClientToken are idempotent).
  */
-function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, notes: string[]) {
+function patience(
+  ec2: Ec2Port,
+  eniId: string,
+  clock: Clock,
+  deadline: number,
+  notes: string[],
+  /** Before every send of a mutation, retries included: the lease is still this move's (execute.ts hold). */
+  beforeSend: (name: string) => Promise<void> = async () => {},
+) {
   /** One read of the ENI. */
   const read = async (): Promise<EniView> => {
     const eni = await readThrough(
@@ -231,18 +248,29 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
   const mutate = async <T>(
     name: string,
     call: () => Promise<T>,
-    judge: (eni: EniView) => { done: T } | 'again' | 'no',
+    /** `ours`: this invocation may have carried the call out (a send of ours reached EC2 before this answer). */
+    judge: (eni: EniView, ours: boolean) => { done: T } | 'again' | 'no' | 'theirs',
     until = deadline,
   ): Promise<T> => {
     const start = clock.now();
+    let sends = 0;
     for (;;) {
       try {
+        await beforeSend(name);
+        sends++;
         return await call();
       } catch (error) {
+        if (error instanceof LeaseLostError) throw error;
         const judged = clock.now();
         const replayed = REPLAY_ANSWERS.has((error as Error).name);
+        // A replay answer to this invocation's first send, on the SDK's first attempt, answers someone else's call.
+        const ours = sends > 1 || attemptsOf(error) > 1 || !replayed;
         for (;;) {
-          const verdict = judge(await read());
+          const verdict = judge(await read(), ours);
+          if (verdict === 'theirs')
+            throw new NotOursError(
+              `${eniId} was changed by another invocation (${name}: ${describe(error)})`,
+            );
           if (verdict !== 'again' && verdict !== 'no') {
             notes.push(
               `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
@@ -275,15 +303,24 @@ function patience(ec2: Ec2Port, eniId: string, clock: Clock, deadline: number, n
     mutate(
       name,
       () => ec2.attach(eniId, to, deviceIndex),
-      (eni) => {
-        const ours = attachedTo(eni, to);
-        if (ours) return { done: ours };
+      (eni, mine) => {
+        const attached = attachedTo(eni, to);
+        if (attached) return mine ? { done: attached } : 'theirs';
         return eni.status === 'available' ? 'again' : 'no';
       },
       until,
     );
 
   return { read, settle, mutate, attach };
+}
+
+/** The SDK's attempts behind an error (AWS SDK for JavaScript v3, ResponseMetadata.attempts); 1 when it does not say. */
+const attemptsOf = (error: unknown) =>
+  (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+
+/** Another invocation's call made the change this one was about to make: the move is not this invocation's. */
+class NotOursError extends Error {
+  override readonly name = 'NotOursError';
 }
 
 /** One move in progress: what every step of execute() uses. */
@@ -330,18 +367,17 @@ export async function execute(
     eniId,
     steps,
     notes,
-    ec2Patience: patience(ec2, eniId, clock, options.deadline, notes),
+    ec2Patience: patience(ec2, eniId, clock, options.deadline, notes, (name) => hold(run, name)),
     step: (name, action) => timed(clock, steps, name, action),
     lease: undefined,
   };
-  const taken = await takeLease(run);
-  if (taken) return { made: false, steps, notes, reason: taken };
+  const aside = await takeLease(run);
+  if (aside) return { made: false, steps, notes, ...aside };
   // Recorded at once, in parallel with the wait, and awaited before the end: AWS documents that the
   // instance may refuse another interface at that device index until it is stopped and started.
   const records: Promise<void>[] = [];
   let made = false;
   try {
-    await hold(run, 'detach');
     await detachStep(run);
     if (plan.detach?.record) records.push(recordForcedDetach(run, plan.detach.instanceId));
     await fence(run, plan.fence);
@@ -353,7 +389,6 @@ export async function execute(
         notes,
         reason: `${eniId} was attached to ${who(pair, plan.to)} by another invocation meanwhile; this one made no attach`,
       };
-    await hold(run, 'attach');
     const attachmentId = await attachOrPutBack(run);
     await awaitAttached(run, attachmentId);
     // Independent calls, made together: the tail of a move costs one call's time, not three. Each is
@@ -362,7 +397,9 @@ export async function execute(
     for (const t of tail) if (t.status === 'rejected') throw t.reason;
     made = true;
   } catch (error) {
-    if (error instanceof LeaseLostError) return { made: false, steps, notes, reason: error.message };
+    const cause = error instanceof StepError ? error.cause : error;
+    if (cause instanceof LeaseLostError || cause instanceof NotOursError)
+      return { made: false, steps, notes, reason: (cause as Error).message };
     throw error;
   } finally {
     await Promise.all(records);
@@ -377,6 +414,7 @@ export async function execute(
 interface Lease {
   readonly state: StatePort;
   readonly owner: string;
+  readonly takenAt: number;
   until: number;
 }
 
@@ -393,8 +431,32 @@ function stateCall<T>(
   ms: number,
   call: () => Promise<T>,
 ): Promise<T> {
-  const until = Math.min(run.options.deadline, run.clock.now() + ms);
-  return readThrough(run.clock, until, (e) => state.isTransient(e), what, call);
+  return bounded(run.clock, Math.min(run.options.deadline, run.clock.now() + ms), state, what, call);
+}
+
+/**
+ * A call to the state table, read through transient errors until `until` and given up on then, even mid-call:
+ * the SDK's own timeouts (a few seconds a try, several tries) must not hold a move off a dead holder longer.
+ */
+export async function bounded<T>(
+  clock: Clock,
+  until: number,
+  state: Pick<StatePort, 'isTransient'>,
+  what: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  const ms = Math.max(0, until - clock.now());
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  const work = readThrough(clock, until, (e) => state.isTransient(e), what, call);
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -402,7 +464,7 @@ function stateCall<T>(
  * invocation stands aside when another holds it. A table that cannot be reached within STATE_BOUND_MS lets only
  * a move off a holder that cannot serve go ahead (plan.withoutLease), with EC2 as the lock; any other stops here.
  */
-async function takeLease(run: Run): Promise<string | undefined> {
+async function takeLease(run: Run): Promise<{ reason: string; lookAgainAt: number } | undefined> {
   const lease = run.options.lease;
   if (!lease) return undefined;
   const { clock, pair, plan } = run;
@@ -411,22 +473,34 @@ async function takeLease(run: Run): Promise<string | undefined> {
     if (lease.unavailable !== undefined) throw new Error(lease.unavailable);
     const rival = await run.step('lease', () =>
       stateCall(run, lease.state, `pair ${pair.name}'s lease`, STATE_BOUND_MS, () =>
-        lease.state.takeLease(pair.name, {
-          owner: lease.owner,
-          target: plan.to,
-          takenAt: now,
-          until: now + LEASE_TERM_MS,
-        }),
+        lease.state.takeLease(
+          pair.name,
+          { owner: lease.owner, target: plan.to, takenAt: now, until: now + LEASE_TERM_MS },
+          lease.seen,
+        ),
       ),
     );
+    if (rival === 'stale')
+      return {
+        reason: `the pair's state changed since this invocation looked (another invocation's move?): it looks again`,
+        lookAgainAt: clock.now(),
+      };
     if (rival)
-      return `a move by another invocation is under way (${rival.owner}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()}); this one stood aside`;
-    run.lease = { state: lease.state, owner: lease.owner, until: now + LEASE_TERM_MS };
+      return {
+        reason: `a move by another invocation is under way (${rival.owner}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()}); this one stood aside`,
+        lookAgainAt: rival.until,
+      };
+    run.lease = { state: lease.state, owner: lease.owner, takenAt: now, until: now + LEASE_TERM_MS };
     return undefined;
   } catch (error) {
     const why = describe(error instanceof StepError ? error.cause : error);
-    if (!plan.withoutLease)
+    if (!plan.withoutLease) {
+      // A take whose answer was lost may have taken it: released by owner, best effort, so that it blocks no one.
+      void stateCall(run, lease.state, `pair ${pair.name}'s lease`, STATE_BOUND_MS, () =>
+        lease.state.change(pair.name, () => undefined, { releaseLease: lease.owner }),
+      ).catch(() => undefined);
       throw new StateUnavailableError(`the pair's lease could not be taken (${why})`, { cause: error });
+    }
     run.notes.push(
       `the state table could not be reached for the lease (${why}): moving without it, since the holder is down; EC2's conditional detach and attach are the lock`,
     );
@@ -446,7 +520,12 @@ async function hold(run: Run, before: string): Promise<void> {
   const until = now + LEASE_TERM_MS;
   const kept = await run.step('renew-lease', () =>
     stateCall(run, lease.state, `pair ${run.pair.name}'s lease`, STATE_BOUND_MS, () =>
-      lease.state.renewLease(run.pair.name, lease.owner, until),
+      lease.state.renewLease(run.pair.name, {
+        owner: lease.owner,
+        target: run.plan.to,
+        takenAt: lease.takenAt,
+        until,
+      }),
     ),
   );
   if (!kept)
@@ -463,8 +542,10 @@ async function hold(run: Run, before: string): Promise<void> {
  */
 async function release(run: Run, made: boolean): Promise<void> {
   const { plan, pair, clock, options } = run;
-  const state = run.lease?.state ?? options.lease?.state;
-  if (!state || (!made && !run.lease)) return;
+  const lease = options.lease;
+  // Nothing to record, and no lease asked for (the observation could not read the table).
+  if (!lease || (!made && !run.lease && lease.unavailable !== undefined)) return;
+  const state = lease.state;
   const at = clock.now();
   const move = (r: PairRecord): RecordChange | undefined =>
     made
@@ -485,7 +566,8 @@ async function release(run: Run, made: boolean): Promise<void> {
   try {
     await run.step(made ? 'record-move' : 'release-lease', () =>
       stateCall(run, state, `pair ${pair.name}'s state`, ms, () =>
-        state.change(pair.name, move, run.lease ? { releaseLease: run.lease.owner } : {}),
+        // By owner, even without a lease known to be held: a take whose answer was lost may have taken it.
+        state.change(pair.name, move, { releaseLease: lease.owner }),
       ),
     );
   } catch (error) {
@@ -560,7 +642,9 @@ function recordForcedDetach(run: Run, forcedFrom: string): Promise<void> {
     'record-forced-detach',
     async () => {
       if (!state) throw new Error('no state table');
-      await stateCall(run, state, `pair ${pair.name}'s state`, options.deadline - clock.now(), () =>
+      // Retried until the deadline under the lease; without it (the table was unreachable), one bounded try.
+      const ms = run.lease ? options.deadline - clock.now() : STATE_BOUND_MS;
+      await stateCall(run, state, `pair ${pair.name}'s state`, ms, () =>
         state.change(pair.name, () => ({ forcedDetach: { instanceId: forcedFrom, at } })),
       );
       return `recorded the forced detach from ${forcedFrom}: it is not a target until it is stopped and started`;
@@ -638,7 +722,6 @@ async function awaitAvailable(run: Run, records: Promise<void>[]): Promise<strin
   notes.push(
     `the detach without Force had not finished after ${escalate.afterMs / 1000} s: forced (the holder's OS is not letting go)`,
   );
-  await hold(run, 'forced detach');
   await forceOrNot(run, escalate.attachmentId, true, true);
   if (escalate.record) records.push(recordForcedDetach(run, escalate.instanceId));
   await fence(run, escalate.fence);
@@ -656,10 +739,7 @@ async function attachOrPutBack(run: Run): Promise<string> {
   try {
     return await step('attach', () => ec2Patience.attach('attach', plan.to, pair.deviceIndex, until));
   } catch (error) {
-    if (plan.putBack) {
-      await hold(run, 'put-back');
-      await putBack(run, plan.putBack, error);
-    }
+    if (plan.putBack) await putBack(run, plan.putBack, error);
     throw error;
   }
 }

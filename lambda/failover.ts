@@ -8,6 +8,7 @@ import { parseEvent, type Trigger } from './events';
 import { evidenceProblems, isTargetProbe } from './evidence';
 import type { Ec2Port } from './execute';
 import {
+  bounded,
   type Clock,
   execute,
   type OsPort,
@@ -19,15 +20,22 @@ import {
 } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
-import { type MovePlan, type Once, pairState, plan } from './plan';
+import { liveLease, type MovePlan, type Once, pairState, plan } from './plan';
 import { lastAddressOutage, type ViewStore } from './probe/store';
+import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
 import { type AddressOutage, type Result, result, type Step } from './result';
-import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
+import {
+  type PairRecord,
+  type ProbeObservation,
+  type RecordChange,
+  STATE_BOUND_MS,
+  type StatePort,
+} from './state';
 import { telemetry } from './telemetry';
 import { holderOf, type Observation, who } from './view';
 
-/** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, and bound every call by a deadline. */
-export interface FailoverEc2 extends Ec2Port {
+/** EC2 as the failover uses it (lambda/aws/ec2.ts): observe, act, rehearse, and bound every call by a deadline. */
+export interface FailoverEc2 extends Ec2Port, RehearsalEc2 {
   observe(pair: Pair): Promise<Observation>;
   /** Several pairs in one round of calls, by pair name. */
   observeAll(pairs: readonly Pair[]): Promise<Map<string, Observation>>;
@@ -74,8 +82,8 @@ export class FailoverError extends Error {
   }
 }
 
-/** A trigger about one pair, as the planner takes it. */
-type PairTrigger = Exclude<Trigger, { kind: 'ignored' }>;
+/** A trigger about one pair, as the planner takes it (a rehearsal goes its own way: lambda/rehearse.ts). */
+type PairTrigger = Exclude<Trigger, { kind: 'ignored' | 'rehearse' }>;
 type Resolved = { pair: Pair; trigger: PairTrigger } | { ignored: string };
 
 /** Status and reconcile without a pair mean every pair of the function. */
@@ -86,6 +94,9 @@ function resolve(trigger: Trigger, config: Config, region: string | undefined): 
   switch (trigger.kind) {
     case 'ignored':
       return [{ ignored: trigger.reason }];
+    case 'rehearse':
+      // Taken before (createFailover): never a pair's trigger.
+      return [{ ignored: 'a rehearsal in a batch of events' }];
     case 'alarm':
     case 'state-change':
     case 'planned': {
@@ -180,6 +191,9 @@ export function createFailover(deps: FailoverDeps) {
     const time: Budget = { deadline: end - REPORT_RESERVE_MS, end };
     const ec2 = deps.ec2.within(time.deadline, () => engine.clock.now());
     const parsed = parseEvent(event);
+    // A rehearsal (docs/contract.md event 9) changes nothing and answers one result per pair, whatever it finds.
+    const rehearse = parsed.triggers.find((t) => t.kind === 'rehearse');
+    if (rehearse) return rehearsal({ ...deps, ec2, end: time.end - PUBLISH_MARGIN_MS }, rehearse.pair);
     // Pairs in parallel, no pair waiting for another.
     const results = (
       await Promise.all(parsed.triggers.map((trigger) => handleTrigger(engine, trigger, ec2, time)))
@@ -277,7 +291,13 @@ interface Answer {
   readonly result: Result;
   /** true: page it; false: page nobody; undefined: the default. */
   readonly page?: boolean;
+  /** Another invocation's lease stood in the way (or the state changed under this look) until then (epoch ms). */
+  readonly lookAgainAt?: number;
 }
+
+/** Time a look after waiting for another's lease still needs for a move of its own (EC2 settles in seconds). */
+const MOVE_RESERVE_MS = 60_000;
+const LEASE_POLL_MS = 1_000;
 
 /**
  * The first look, read through: throttling, a 5xx or a timeout is asked again until the deadline. A
@@ -308,34 +328,25 @@ async function observe(
     ),
   ]);
   if ('error' in record) return { ...seen, stateUnavailable: record.error };
-  return { ...seen, record: await carryLegacy(engine, pair, seen, record.record, ec2) };
+  return { ...seen, record: await carryLegacy(engine, pair, seen, record.record, ec2, time) };
 }
 
 /** The pair's record, read through transient errors for at most STATE_BOUND_MS. */
 async function readState(engine: Engine, pair: Pair, time: Budget): Promise<PairRecord> {
   const { clock, deps } = engine;
-  const until = Math.min(time.deadline, clock.now() + STATE_BOUND_MS);
-  const read = readThrough(
-    clock,
-    until,
-    (e) => deps.state.isTransient(e),
-    `pair ${pair.name}'s state`,
-    () => deps.state.read(pair.name),
+  return bounded(clock, stateUntil(engine, time), deps.state, `pair ${pair.name}'s state`, () =>
+    deps.state.read(pair.name),
   );
-  // A call that hangs past the bound is given up on here (the SDK's own timeouts end it later).
-  const ms = Math.max(0, until - clock.now());
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  read.catch(() => undefined);
-  return Promise.race([read, late]).finally(() => clearTimeout(timer));
 }
 
+/** Until when a state call may take, from now: STATE_BOUND_MS, never past the deadline. */
+const stateUntil = (engine: Engine, time: Budget) =>
+  Math.min(time.deadline, engine.clock.now() + STATE_BOUND_MS);
+
 /**
- * Upgrade in place (docs/contract.md, "Pair state"): a pair seen for the first time whose ENI carries an earlier
- * version's records keeps them: they are carried into its item (by compare-and-swap: once, whoever sees it first),
- * then those tags are deleted (best effort; a later look deletes what is left).
+ * Upgrade in place (docs/contract.md, "Pair state"): a pair whose ENI carries an earlier version's records keeps
+ * them: they are merged into its item (by compare-and-swap), then those tags are deleted (best effort; a later look
+ * deletes what is left). Merged whenever such tags are there, so that a mixed fleet mid-deploy loses nothing.
  */
 async function carryLegacy(
   engine: Engine,
@@ -343,22 +354,19 @@ async function carryLegacy(
   obs: Observation,
   record: PairRecord,
   ec2: FailoverEc2,
+  time: Budget,
 ): Promise<PairRecord> {
   const tags = obs.eni?.tags ?? {};
-  const keys = legacyKeys(tags);
+  const now = engine.clock.now();
+  const keys = legacyKeys(tags, now);
   if (keys.length === 0) return record;
   const { state, logger } = engine.deps;
+  let carried = record;
   try {
-    let carried = record;
-    if (!record.migrated) {
-      const change = legacyRecord(tags, engine.clock.now());
-      carried =
-        (await state.change(pair.name, (r) => (r.migrated ? undefined : (change as RecordChange)))) ??
-        (await state.read(pair.name));
-    }
-    await ec2.untag(pair.networkInterfaceId, keys);
-    logger.info("carried an earlier version's ENI tags into the pair's state", { keys });
-    return carried;
+    carried =
+      (await bounded(engine.clock, stateUntil(engine, time), state, `pair ${pair.name}'s state`, () =>
+        state.change(pair.name, (r) => legacyRecord(r, tags, now)),
+      )) ?? record;
   } catch (error) {
     logger.warn(
       "could not carry an earlier version's tags into the pair's state; the next look tries again",
@@ -368,10 +376,63 @@ async function carryLegacy(
     );
     return record;
   }
+  try {
+    await ec2.untag(pair.networkInterfaceId, keys);
+    logger.info("carried an earlier version's ENI tags into the pair's state", { keys });
+  } catch (error) {
+    logger.warn("carried an earlier version's tags, but could not delete them; the next look tries again", {
+      error,
+    });
+  }
+  return carried;
 }
 
 /** Look, decide, act, for one pair; `observed` is the batched observation of a fleet-wide trigger. */
 async function lookAndAct(
+  engine: Engine,
+  pair: Pair,
+  trigger: PairTrigger,
+  ec2: FailoverEc2,
+  time: Budget,
+  observed: Promise<Observation> | undefined,
+): Promise<Answer> {
+  const first = await lookOnce(engine, pair, trigger, ec2, time, observed);
+  if (first.lookAgainAt === undefined || !isAutomatic(trigger)) return first;
+  // An automatic trigger that another invocation's lease held back would be lost (Lambda retries no success):
+  // it waits for that lease to end (released, or expired: its mover died) and looks once more. What the second
+  // look finds already done pages nobody; a mover that died is taken over.
+  if (!(await leaseEnded(engine, pair, first.lookAgainAt, time))) return first;
+  const again = await lookOnce(engine, pair, trigger, ec2, time, undefined);
+  return again.result.outcome === 'unchanged' ? { ...again, page: false } : again;
+}
+
+/**
+ * Waits until the pair's lease is released or expired, or `until`, polling the table; false when this invocation
+ * would have too little time left for a move of its own by then.
+ */
+async function leaseEnded(engine: Engine, pair: Pair, until: number, time: Budget): Promise<boolean> {
+  const { clock, deps } = engine;
+  if (until + MOVE_RESERVE_MS > time.deadline) return false;
+  while (clock.now() < until) {
+    await clock.sleep(Math.min(LEASE_POLL_MS, Math.max(0, until - clock.now())));
+    try {
+      const record = await bounded(
+        clock,
+        clock.now() + STATE_BOUND_MS,
+        deps.state,
+        `pair ${pair.name}'s lease`,
+        () => deps.state.read(pair.name),
+      );
+      if (!liveLease(record, clock.now())) return true;
+    } catch {
+      // The table went away: the lease's term is the answer.
+    }
+  }
+  return true;
+}
+
+/** Look, decide, act, once. */
+async function lookOnce(
   engine: Engine,
   pair: Pair,
   trigger: PairTrigger,
@@ -414,7 +475,7 @@ async function lookAndAct(
         steps,
       });
       if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
-      return { result: r, page: decision.quiet ? false : undefined };
+      return { result: r, page: decision.quiet ? false : undefined, lookAgainAt: decision.leasedUntil };
     }
     case 'refused': {
       const r = result('refused', pair, {
@@ -444,17 +505,18 @@ async function noteProbe(
 ): Promise<void> {
   const { state, logger } = engine.deps;
   const sound = evidenceProblems(pair, trigger, engine.clock.now()).every(isTargetProbe);
+  const other = trigger.other;
+  const write = (instanceId: string, seen: ProbeObservation) =>
+    bounded(engine.clock, engine.clock.now() + STATE_BOUND_MS, state, `pair ${pair.name}'s probe view`, () =>
+      state.observe(pair.name, instanceId, seen),
+    );
   const writes = [
     ...(sound
-      ? [
-          state.observe(pair.name, trigger.instanceId, {
-            failedAt: trigger.lastFailureAt,
-            failures: trigger.failures,
-          }),
-        ]
+      ? [write(trigger.instanceId, { failedAt: trigger.lastFailureAt, failures: trigger.failures })]
       : []),
-    ...(roleOf(pair, trigger.other.instanceId) && trigger.other.passing
-      ? [state.observe(pair.name, trigger.other.instanceId, { passedAt: trigger.other.at })]
+    // The other member as the prober saw it: passing lifts an earlier condemnation; failing is a failure seen too.
+    ...(roleOf(pair, other.instanceId)
+      ? [write(other.instanceId, other.passing ? { passedAt: other.at } : { failedAt: other.at })]
       : []),
   ];
   try {
@@ -509,10 +571,11 @@ async function maintain(
     steps,
     trigger.minutes > 0 ? 'maintenance-start' : 'maintenance-end',
     () =>
-      readThrough(
+      // A table that does not answer within a few seconds fails the request, saying so (docs/contract.md).
+      bounded(
         clock,
-        time.deadline,
-        (e) => deps.state.isTransient(e),
+        stateUntil(engine, time),
+        deps.state,
         `pair ${pair.name}'s state (writing its maintenance window)`,
         () => deps.state.change(pair.name, () => wanted),
       ),
@@ -555,7 +618,13 @@ async function pageOnce(engine: Engine, pair: Pair, once: Once, r: Result, steps
   };
   try {
     const written = await timed(engine.clock, steps, `record-page-${once.key}`, () =>
-      engine.deps.state.change(pair.name, set),
+      bounded(
+        engine.clock,
+        engine.clock.now() + STATE_BOUND_MS,
+        engine.deps.state,
+        `pair ${pair.name}'s state`,
+        () => engine.deps.state.change(pair.name, set),
+      ),
     );
     return { result: r, page: written !== undefined };
   } catch (error) {
@@ -609,6 +678,7 @@ async function move(
       lease: {
         state: deps.state,
         owner: randomUUID().slice(0, 8),
+        seen: observation.record?.version ?? 0,
         unavailable: observation.stateUnavailable,
       },
     });
@@ -628,6 +698,7 @@ async function move(
     return {
       result: result('unchanged', pair, { ...fields, reasons: [done.reason, ...done.notes] }),
       page: false,
+      lookAgainAt: done.lookAgainAt,
     };
   }
   engine.telemetry.gauge(pair, observation, decision.to);

@@ -88,6 +88,8 @@ export type Plan =
        * already, a rebalance recommendation the pair ignores.
        */
       readonly quiet?: boolean;
+      /** Another invocation holds the pair's lease until then (epoch ms): worth a look once it ends. */
+      readonly leasedUntil?: number;
     }
   | {
       readonly kind: 'refused';
@@ -205,7 +207,7 @@ const AUTOMATIC: readonly Rule[] = [
 ];
 
 /** What the planner decides about: every trigger but those handled before it (ignored, maintenance). */
-export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' }>;
+export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' | 'rehearse' }>;
 
 /**
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
@@ -327,6 +329,7 @@ function leaseBlocks({
     kind: 'unchanged',
     holder: holderOf(eni),
     quiet: true,
+    leasedUntil: rival.until,
     reasons: [
       `a move by another invocation is under way (${rival.id}: to ${who(pair, rival.target)}, until ${new Date(rival.until).toISOString()})`,
     ],
@@ -512,10 +515,16 @@ export const CONDEMNED_FOR_MS = 10 * 60_000;
  */
 export function condemnedBy(record: PairRecord, instanceId: string, now: number): string | undefined {
   const seen = record.probes[instanceId];
-  const failedAt = seen?.failedAt;
-  if (failedAt === undefined || now - failedAt >= CONDEMNED_FOR_MS) return undefined;
+  // The move that probe evidence made is kept with the move itself (written until the deadline), so a lost
+  // observation cannot forget it.
+  const moved = record.lastMove;
+  const movedOff = moved?.probe && moved.from === instanceId ? moved.at : undefined;
+  const failedAt = Math.max(seen?.failedAt ?? Number.NEGATIVE_INFINITY, movedOff ?? Number.NEGATIVE_INFINITY);
+  if (!Number.isFinite(failedAt) || now - failedAt >= CONDEMNED_FOR_MS) return undefined;
   if (seen?.passedAt !== undefined && seen.passedAt > failedAt) return undefined;
-  return `failed ${seen?.failures ?? 'several'} probes in a row at ${new Date(failedAt).toISOString()} and the prober has not seen it pass since`;
+  return failedAt === movedOff
+    ? `was moved off on probe evidence at ${new Date(failedAt).toISOString()} and the prober has not seen it pass since`
+    : `failed ${seen?.failures ?? 'several'} probes in a row at ${new Date(failedAt).toISOString()} and the prober has not seen it pass since`;
 }
 
 const leadMinutes = (pair: Pair) => pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;

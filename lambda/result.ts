@@ -1,6 +1,29 @@
 import type { Pair } from './config';
 
-export type Outcome = 'moved' | 'unchanged' | 'refused' | 'dry-run' | 'ignored' | 'status' | 'failed';
+export type Outcome =
+  | 'moved'
+  | 'unchanged'
+  | 'refused'
+  | 'dry-run'
+  | 'ignored'
+  | 'status'
+  | 'failed'
+  /** A rehearsal's (docs/contract.md event 9): every call allowed, every check passed. */
+  | 'ready'
+  | 'not-ready';
+
+/** What a rehearsal found for one pair (outcome `ready` or `not-ready`); its reasons list both. */
+export interface Rehearsal {
+  /** The calls EC2 (or DynamoDB) refused: `permission: ec2:DetachNetworkInterface on eni-…: UnauthorizedOperation`. */
+  readonly refusedCalls: readonly string[];
+  /** The move's checks that failed, in either direction: `target-az: …`. */
+  readonly failedChecks: readonly string[];
+  /**
+   * Whether the deploy-time rehearsal lets the deploy go on: no refused call, and no failed check unless the
+   * pair sets `deployUnready`.
+   */
+  readonly deployable: boolean;
+}
 
 export interface Step {
   readonly name: string;
@@ -96,15 +119,25 @@ export interface Result {
   readonly steps: Step[];
   /** `status` results only. */
   readonly state?: PairState;
+  /** `ready` and `not-ready` results only. */
+  readonly rehearsal?: Rehearsal;
 }
 
 export function result(
   outcome: Outcome,
   pair: Pair | undefined,
-  fields: { from?: string | null; to?: string | null; reasons: string[]; steps?: Step[]; state?: PairState },
+  fields: {
+    from?: string | null;
+    to?: string | null;
+    reasons: string[];
+    steps?: Step[];
+    state?: PairState;
+    rehearsal?: Rehearsal;
+  },
 ): Result {
   return {
     ...(fields.state ? { state: fields.state } : {}),
+    ...(fields.rehearsal ? { rehearsal: fields.rehearsal } : {}),
     outcome,
     pair: pair?.name ?? null,
     networkInterfaceId: pair?.networkInterfaceId ?? null,
@@ -155,6 +188,10 @@ export function subjectOf(r: Result): string {
       }
       case 'ignored':
         return `ignored: ${r.reasons[0] ?? 'unrecognised event'}`;
+      case 'ready':
+        return 'READY: every call of a move allowed, every check passed';
+      case 'not-ready':
+        return `NOT READY: ${r.reasons[0] ?? 'see message'}`;
     }
   })();
   const subject = `eni-failover ${r.pair ?? ''}: ${text}`.replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '?');

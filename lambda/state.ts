@@ -74,12 +74,13 @@ export interface StatePort {
   /** The pair's item, strongly consistent; EMPTY_RECORD when there is none yet. */
   read(pair: string): Promise<PairRecord>;
   /**
-   * Takes the lease if no one holds it or it has expired at `lease.takenAt` (or this owner holds it):
-   * undefined when taken, else the live lease that stands in the way.
+   * Takes the lease if no one holds it or it has expired at `lease.takenAt` (or this owner holds it), and the
+   * record is still at `seen`, the version the decision was made on: undefined when taken; the live lease that
+   * stands in the way; or `stale` when the record changed since (another invocation's move): look again.
    */
-  takeLease(pair: string, lease: Lease): Promise<Lease | undefined>;
-  /** Extends the owner's lease to `until`; false when the owner no longer holds it. */
-  renewLease(pair: string, owner: string, until: number): Promise<boolean>;
+  takeLease(pair: string, lease: Lease, seen: number): Promise<Lease | 'stale' | undefined>;
+  /** Writes the owner's lease anew (a later `until`); false when its owner no longer holds it. */
+  renewLease(pair: string, lease: Lease): Promise<boolean>;
   /**
    * Applies `change` to the record as read, by compare-and-swap on its version, reading again and
    * re-applying when another write came between. `change` answers undefined to write nothing (what it

@@ -25,6 +25,8 @@ export const HANDLER_ENTRY = join(ROOT, 'lambda', 'handler.ts');
 export const OS_CHECK_ENTRY = join(ROOT, 'lambda', 'handler-os-check.ts');
 /** The custom resource that associates EC2 application status checks with instances (lib/application-checks.ts). */
 export const ASSOCIATION_ENTRY = join(ROOT, 'lambda', 'custom', 'app-check-association.ts');
+/** The deploy-time rehearsal's custom resource (lib/rehearsal.ts). */
+export const REHEARSAL_ENTRY = join(ROOT, 'lambda', 'custom', 'rehearsal.ts');
 /** The prober, in the pairs' VPC (issue 17). */
 export const PROBER_ENTRY = join(ROOT, 'lambda', 'probe', 'handler.ts');
 
@@ -37,7 +39,8 @@ export const PROBER_ENTRY = join(ROOT, 'lambda', 'probe', 'handler.ts');
  */
 export const BUNDLING = {
   format: 'esm',
-  target: 'node22',
+  // The runtime the functions run on (lambda.Runtime.NODEJS_24_X): esbuild keeps what Node 24 has natively.
+  target: 'node24',
   mainFields: ['module', 'main'],
   minify: true,
   // Some dependencies still call require(); ESM output has none unless one is made.
@@ -70,6 +73,7 @@ export const FUNCTION_ENTRIES = {
   'handler-os-check': OS_CHECK_ENTRY,
   'app-check-association': ASSOCIATION_ENTRY,
   prober: PROBER_ENTRY,
+  rehearsal: REHEARSAL_ENTRY,
 } as const;
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
 
@@ -79,7 +83,7 @@ export const FUNCTIONS_DIR = join(ROOT, 'dist', 'functions');
 export const PREBUILT_HANDLER = 'index.handler';
 
 /**
- * A prebuilt function's code: built once (npm's `prepare`, before packing), so that an app using the
+ * A prebuilt function's code: built once (npm's `prepack`, before packing), so that an app using the
  * construct needs neither esbuild nor tsx at synth.
  */
 export function prebuiltCode(name: FunctionName, files: Readonly<Record<string, string>> = {}): lambda.Code {

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as fis from 'aws-cdk-lib/aws-fis';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -19,6 +20,7 @@ import { policyProblems } from './function-role.ts';
 import { groupPairs, groupProblems } from './grouping.ts';
 import { Prober } from './prober.ts';
 import { type EniFailoverProps, propsProblems } from './props.ts';
+import { Rehearsal } from './rehearsal.ts';
 import { heartbeatAlarms, METRICS_NAMESPACE, type ServiceAlarms, serviceAlarms } from './self-monitoring.ts';
 import {
   allowAlarmsToPublish,
@@ -44,6 +46,23 @@ function defaultServiceName(scope: Construct): string {
     .join('-')
     .replace(/[^A-Za-z0-9_-]/g, '-')
     .slice(0, 100);
+}
+
+/**
+ * The pairs' state table (docs/contract.md, "Pair state"): partition key `pk` (a string), no sort key, one item per
+ * pair. On-demand: a lease write and a read per move, a fraction of a cent a month per pair, and no capacity to
+ * run out of when an AZ fails and every pair moves at once. Point-in-time recovery on (cdk-nag AwsSolutions-DDB3),
+ * retained by default: the function never creates it, and a stack deleted and made again must not forget a forced
+ * detach or a flapping episode.
+ */
+function stateTable(scope: Construct, removalPolicy: RemovalPolicy): dynamodb.Table {
+  return new dynamodb.Table(scope, 'StateTable', {
+    partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    // Not the deprecated `pointInTimeRecovery` boolean (aws-cdk-lib, TableProps).
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy,
+  });
 }
 
 /**
@@ -84,6 +103,13 @@ export class EniFailover extends Construct {
   readonly experiments: Record<string, fis.CfnExperimentTemplate>;
   /** The prober in the pairs' VPC, when `probe` is given (issue 17). */
   readonly prober: Prober | undefined;
+  /**
+   * The pairs' state (docs/contract.md, "Pair state"): one table per construct, one item per pair, which every
+   * failover function reads and writes (FAILOVER_STATE_TABLE). Kept by `removalPolicy`.
+   */
+  readonly stateTable: dynamodb.Table;
+  /** The rehearsal: at every deploy (a custom resource that fails the deploy when a pair is not ready) and daily. */
+  readonly rehearsal: Rehearsal;
   private readonly pairNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: EniFailoverProps) {
@@ -111,6 +137,7 @@ export class EniFailover extends Construct {
         ? undefined
         : topicKey(this, this.serviceName, props.encryptionKey, removalPolicy);
     this.deadLetterQueue = deadLetterQueue(this, removalPolicy);
+    this.stateTable = stateTable(this, removalPolicy);
     const deadLetters = deadLetterSources(this, this.deadLetterQueue);
     let ownTopic: sns.Topic | undefined;
     if (props.notificationTopic === undefined) {
@@ -149,17 +176,27 @@ export class EniFailover extends Construct {
           serviceName: this.serviceName,
           reconcileSchedule: props.reconcileSchedule ?? Duration.minutes(1),
           associations,
+          stateTable: this.stateTable,
         }),
     );
     this.functions = this.shards.map((s) => s.function);
+    this.rehearsal = new Rehearsal(this, 'Rehearsal', {
+      shards: this.shards,
+      timeout: props.timeout ?? Duration.minutes(5),
+      logRetention,
+      removalPolicy,
+      deadLetterQueue: deadLetters,
+    });
     allowDeadLetters(
       this.deadLetterQueue,
-      this.shards.map((s) => ({
+      this.shards.map((s, i) => ({
         alarmTopic: s.alarmTopic,
         rules: [
           ...s.stateChangeRules,
           ...s.rebalanceRules,
           ...(s.reconcileSchedule ? [s.reconcileSchedule] : []),
+          // The daily rehearsal's rules serve every function: listed once.
+          ...(i === 0 ? this.rehearsal.schedules : []),
         ],
       })),
     );
@@ -185,6 +222,8 @@ export class EniFailover extends Construct {
           logRetention,
           notificationTopic: this.notificationTopic,
           removalPolicy,
+          // Its view across runs, in items of its own (issue 23).
+          stateTable: this.stateTable,
         })
       : undefined;
     if (ownTopic) {

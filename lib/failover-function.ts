@@ -1,5 +1,6 @@
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -48,6 +49,8 @@ export interface FailoverFunctionProps {
   readonly reconcileSchedule: Duration | false;
   /** Associates application status checks; set when any pair of the construct has one. */
   readonly associations: AssociationProvider | undefined;
+  /** The construct's pair-state table (FAILOVER_STATE_TABLE). */
+  readonly stateTable: dynamodb.ITable;
 }
 
 /**
@@ -60,6 +63,8 @@ export class FailoverFunction extends Construct {
   /** CloudWatch alarms publish here; the function is subscribed. */
   readonly alarmTopic: sns.ITopic;
   readonly pairs: readonly Pair[];
+  /** The customer managed policies of the pairs' permissions (one per policy slot): the function depends on each. */
+  readonly policies: iam.ManagedPolicy[];
   /** The function's Errors alarm (to the notification topic). */
   readonly errorsAlarm: cloudwatch.Alarm;
   /** The rule that runs a reconcile round on a schedule; undefined when the schedule is off. */
@@ -116,16 +121,32 @@ export class FailoverFunction extends Construct {
         [ENV.pairsFile]: PAIRS_FILE,
         ...(config.values.length > 0 ? { [ENV.values]: stack.toJsonString(config.values) } : {}),
         [ENV.topicArn]: props.notificationTopic.topicArn,
+        [ENV.stateTable]: props.stateTable.tableName,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
     });
     props.notificationTopic.grantPublish(this.function);
+    // Exactly the item calls lambda/aws/state.ts makes (strongly consistent reads, conditional writes), on this
+    // table only: no Scan, Query or BatchWriteItem, and no other table (docs/contract.md, "Pair state").
+    props.stateTable.grant(
+      role,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
     // CDK makes the function depend on its role explicitly, though Role's GetAtt already orders them.
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3005'] },
     });
-    allowFailover(this, role, pairs);
+    this.policies = allowFailover(this, role, pairs);
+    // The function runs only once every policy of its role is in place, on a first create and on every update:
+    // CloudFormation creates and updates resources with no dependency between them in parallel (CloudFormation
+    // User Guide, "DependsOn attribute"), so a function that waited for its default policy alone could run, or
+    // be rehearsed, while a slot's policy was still being made. The role's default and inline policies are its
+    // children (CDK's Function depends on the role, so on them); the slot policies are not.
+    for (const policy of this.policies) this.function.node.addDependency(policy);
 
     const ownTopic = props.alarmTopic
       ? undefined

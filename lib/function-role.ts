@@ -124,10 +124,11 @@ export function policyProblems(pairs: readonly Pair[], which: string): string[] 
  * The function role's permissions: observing EC2 inline, and its pairs' permissions in one customer managed
  * policy per policy slot (lib/grouping.ts), so that a pair added or removed changes only its own slot's policy
  * and no other pair's permission is rewritten during the update. Logging, the notification topic and its key are
- * granted by their owners.
+ * granted by their owners. Returns the slot policies, which the function must depend on.
  */
-export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly Pair[]): void {
+export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly Pair[]): iam.ManagedPolicy[] {
   const stack = Stack.of(role);
+  const policies: iam.ManagedPolicy[] = [];
   const here: ArnParts = { partition: stack.partition, region: stack.region, account: stack.account };
   const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
   for (const [slot, members] of bySlot(pairs, policySlotOf)) {
@@ -139,6 +140,7 @@ export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly 
       statements: pairStatements(members, here),
       roles: [role],
     });
+    policies.push(policy);
     // cdk-nag names a wildcard by its rendered ARN; the IDs are in the statement's condition.
     for (const type of ['network-interface', 'instance'])
       acknowledge(
@@ -203,4 +205,5 @@ export function allowFailover(scope: Construct, role: iam.Role, pairs: readonly 
     'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
     'Granted by topic.grantPublish on the one key that encrypts the notification topic',
   );
+  return policies;
 }

@@ -132,6 +132,8 @@ export interface ServiceAlarms {
   readonly notRedundant: cloudwatch.Alarm;
   /** A pair's ENI is attached to no one: its address is down. */
   readonly unattached: cloudwatch.Alarm;
+  /** A rehearsal (daily, or at a deploy) found a pair whose move would fail: a call refused or a check failing. */
+  readonly notReady: cloudwatch.Alarm;
 }
 
 /**
@@ -188,6 +190,11 @@ export function serviceAlarms(
       'Unattached',
       'an ENI is attached to no one: its address is down until the function attaches it; the metric Attached by Pair says which',
       own('Unattached'),
+    ),
+    notReady: alarm(
+      'NotReady',
+      'a rehearsal found a pair that is not ready: a move would be refused (a permission, a check); the metric Ready by Pair says which, and npm run drill -- rehearse says why',
+      own('NotReady'),
     ),
   };
 }

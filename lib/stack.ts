@@ -76,7 +76,7 @@ export class EniFailoverStack extends Stack {
         return count <= STACK_RESOURCE_LIMIT
           ? []
           : [
-              `${pairs.length} pairs in ${functions} function${functions === 1 ? '' : 's'} make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 4 more with an applicationCheck; each function 12, and up to 40 more as its pairs fill its 16 state-change rules and 8 policies, and up to 32 more for the rebalance rules of pairs with moveOnRebalance; the stack 13, and a heartbeat alarm per ten functions; a prober 11, 15 with its Lambda endpoint): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
+              `${pairs.length} pairs in ${functions} function${functions === 1 ? '' : 's'} make ${count} CloudFormation resources, over CloudFormation's limit of ${STACK_RESOURCE_LIMIT} per stack (each pair takes 2 alarms, and 4 more with an applicationCheck; each function 13, and up to 40 more as its pairs fill its 16 state-change rules and 8 policies, and up to 32 more for the rebalance rules of pairs with moveOnRebalance; the stack 21 (with the state table and the rehearsal), and a heartbeat alarm per ten functions; a prober 11, 15 with its Lambda endpoint): split the pairs across configuration files, one stack each (npx cdk deploy -c config=more.json -c stackName=EniFailover2)`,
             ];
       },
     });

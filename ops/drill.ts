@@ -18,6 +18,11 @@ Commands:
   drill --pair <name>    a dry run: every check, plus EC2 DryRun of the detach and the attach;
                          nothing changes
   move --pair <name>     a real move, to --to standby (a drill) or primary (a fail-back)
+  rehearse [--pair <name>]
+                         every pair (or one) of every failover function: each call a move could
+                         make, in both directions, tried with EC2 DryRun by the function's own
+                         role (StopInstances too for pairs with fence), the state table's write,
+                         and every check; nothing changes. What the deploy and the daily schedule run
   maintenance <pair> <duration>
                          pause the pair's automatic moves for 30m, 2h or 90 (minutes), at most a
                          week; recorded on the ENI, shown by status; manual moves still work
@@ -45,6 +50,9 @@ Exit status:
   maintenance
           0 when the window is set (or ended), 1 when the function ignored or refused it, 2 on
           a failure.
+  rehearse
+          0 when every pair asked is ready, 1 when one is not (or the pair is unknown), 2 when a
+          function could not be asked or failed.
   A usage error exits 2.`;
 
 export class UsageError extends Error {
@@ -59,7 +67,7 @@ export interface DrillDeps {
 }
 
 interface Options {
-  command: 'status' | 'drill' | 'move' | 'maintenance';
+  command: 'status' | 'drill' | 'move' | 'maintenance' | 'rehearse';
   /** Undefined: status of every pair. */
   pair: string | undefined;
   to: 'standby' | 'primary' | undefined;
@@ -127,7 +135,7 @@ export function parseDrillArgs(argv: string[]): Options | 'help' {
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   const [command, ...rest] = positionals;
-  if (!command) throw new UsageError('a command is required: status, drill, move or maintenance');
+  if (!command) throw new UsageError('a command is required: status, drill, move, rehearse or maintenance');
   if (command === 'maintenance') {
     if (values.to !== undefined) throw new UsageError('--to goes with move, not maintenance');
     if (values.reason !== undefined && (values.reason.length === 0 || values.reason.length > 150))
@@ -143,11 +151,14 @@ export function parseDrillArgs(argv: string[]): Options | 'help' {
     };
   }
   if (values.reason !== undefined) throw new UsageError(`--reason goes with maintenance, not ${command}`);
-  if (command !== 'status' && command !== 'drill' && command !== 'move') {
-    throw new UsageError(`unknown command "${command}": expected status, drill, move or maintenance`);
+  if (command !== 'status' && command !== 'drill' && command !== 'move' && command !== 'rehearse') {
+    throw new UsageError(
+      `unknown command "${command}": expected status, drill, move, rehearse or maintenance`,
+    );
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument(s): ${rest.join(' ')}`);
-  if (!values.pair && command !== 'status') throw new UsageError(`--pair is required by ${command}`);
+  if (!values.pair && command !== 'status' && command !== 'rehearse')
+    throw new UsageError(`--pair is required by ${command}`);
   if (values.to !== undefined && values.to !== 'standby' && values.to !== 'primary') {
     throw new UsageError(`--to must be standby or primary, got "${values.to}"`);
   }
@@ -306,6 +317,33 @@ async function fleetStatus(deps: DrillDeps, options: Options): Promise<number> {
   return failed.length > 0 ? 2 : statusExitCode(results);
 }
 
+/**
+ * rehearse: every function of the stack (or the one named) asked at once, `{"action":"rehearse"}` (with the pair
+ * when given: a function that does not serve it answers `ignored`, and is left out when another serves it).
+ */
+async function rehearseAll(deps: DrillDeps, options: Options): Promise<number> {
+  const names = options.functionName ? [options.functionName] : await stackFunctions(deps, options.stackName);
+  const event = { action: 'rehearse', ...(options.pair ? { pair: options.pair } : {}) };
+  const answers = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return { name, results: asList(await invoke(deps.lambda, name, event)) };
+      } catch (error) {
+        return { name, error: (error as Error).message };
+      }
+    }),
+  );
+  let results = answers.flatMap((a) => a.results ?? []);
+  if (options.pair && results.some((r) => r.pair === options.pair))
+    results = results.filter((r) => r.outcome !== 'ignored');
+  if (options.json) deps.out(JSON.stringify(results, null, 2));
+  else deps.out(results.map((r) => formatResult(r)).join('\n\n'));
+  const failed = answers.filter((a) => a.error !== undefined);
+  for (const a of failed) deps.err(`error: function ${a.name}: ${a.error}`);
+  if (failed.length > 0) return 2;
+  return results.length > 0 && results.every((r) => r.outcome === 'ready') ? 0 : 1;
+}
+
 /** Runs one drill command; returns the exit status. */
 export async function runDrill(argv: string[], deps: DrillDeps): Promise<number> {
   let options: Options | 'help';
@@ -321,6 +359,7 @@ export async function runDrill(argv: string[], deps: DrillDeps): Promise<number>
     return 0;
   }
   try {
+    if (options.command === 'rehearse') return await rehearseAll(deps, options);
     if (options.pair === undefined) return await fleetStatus(deps, options);
     const target = options.functionName
       ? { name: options.functionName, pair: undefined }

@@ -409,6 +409,15 @@ export class FakeEc2 {
         act();
         this.calls.push(`${action} (replayed by the SDK)`);
         this.advance();
+        try {
+          return act();
+        } catch (error) {
+          // The answer to the SDK's second attempt: its $metadata counts the attempts (AWS SDK for JavaScript v3,
+          // ResponseMetadata.attempts), which is how a caller tells a replay of its own call from another's.
+          const metadata = (error as { $metadata?: Record<string, unknown> }).$metadata;
+          if (metadata) metadata.attempts = 2;
+          throw error;
+        }
       }
       return act();
     } finally {

@@ -26,11 +26,15 @@ export function formatResult(r: Result, names: Names = {}): string {
         return `FAILED     part-way through moving ${r.networkInterfaceId}`;
       case 'ignored':
         return 'IGNORED    the event could not move anything';
+      case 'ready':
+        return `READY      ${r.networkInterfaceId}: every call of a move allowed (DryRun), every check passed; nothing changed`;
+      case 'not-ready':
+        return `NOT READY  ${r.networkInterfaceId}: a move would fail; nothing changed`;
     }
   })();
   const lines = [`${r.pair ? `[${r.pair}] ` : ''}${head}`];
   for (const s of r.steps) lines.push(`    ${s.name.padEnd(22)}${String(s.ms).padStart(7)} ms`);
-  const mark = r.outcome === 'refused' || r.outcome === 'failed' ? 'x' : '-';
+  const mark = r.outcome === 'refused' || r.outcome === 'failed' || r.outcome === 'not-ready' ? 'x' : '-';
   for (const reason of r.reasons) lines.push(`  ${mark} ${reason}`);
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 // Prebuilds every function the construct deploys into dist/functions/<name>/index.mjs, with the bundling
-// settings the benchmark measures (lib/bundling.ts). Run by `npm run build` (npm's `prepare`), and before
+// settings the benchmark measures (lib/bundling.ts). Run by `npm run build` (npm's `prepack`), and before
 // the tests and every synth in the repository, so the bundles never lag lambda/: esbuild takes about a second.
 import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

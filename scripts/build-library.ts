@@ -1,4 +1,4 @@
-// Builds what the package ships (npm's `prepare`): the library as one CommonJS file, its declarations, and the
+// Builds what the package ships (npm's `prepack`): the library as one CommonJS file, its declarations, and the
 // prebuilt functions (scripts/build-functions.ts).
 //
 // Why CommonJS only: every app `cdk init` writes is CommonJS (TypeScript and JavaScript), and an ES module imports
@@ -42,7 +42,8 @@ export async function buildLibrary(): Promise<void> {
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: 'node20',
+    // The package's floor (engines): the library runs in the user's CDK app.
+    target: 'node22',
     // aws-cdk-lib and constructs are peers (one copy in the app), zod a dependency: never bundled.
     packages: 'external',
     // lib/bundling.ts finds the prebuilt functions from its own directory: import.meta in the sources (ESM in

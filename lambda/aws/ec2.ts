@@ -22,6 +22,7 @@ import {
 import type { Pair } from '../config';
 import type { Ec2Port } from '../execute';
 import type { MovePlan } from '../plan';
+import type { DryRunAnswer, DryRunCall } from '../rehearse';
 import { BREADCRUMB, type EniView, type InstanceView, type Observation, type ScheduledEvent } from '../view';
 import { isTransient } from './clients';
 
@@ -502,6 +503,61 @@ export class Ec2Adapter implements Ec2Port {
       }
     }
     return problems;
+  }
+
+  /**
+   * One call of a move, tried with DryRun (the rehearsal, lambda/rehearse.ts): undefined when EC2 answers
+   * DryRunOperation (it would allow it), else its error's name and message: UnauthorizedOperation when the role
+   * may not (EC2 API Reference, the DryRun parameter). Throttling is retried by the SDK's standard mode.
+   */
+  async dryRun(call: DryRunCall): Promise<DryRunAnswer> {
+    const command = (() => {
+      switch (call.action) {
+        case 'DetachNetworkInterface':
+          return new DetachNetworkInterfaceCommand({ AttachmentId: call.attachmentId, DryRun: true });
+        case 'AttachNetworkInterface':
+          return new AttachNetworkInterfaceCommand({
+            NetworkInterfaceId: call.networkInterfaceId,
+            InstanceId: call.instanceId,
+            DeviceIndex: call.deviceIndex,
+            NetworkCardIndex: 0,
+            DryRun: true,
+          });
+        case 'ModifyNetworkInterfaceAttribute':
+          return new ModifyNetworkInterfaceAttributeCommand({
+            NetworkInterfaceId: call.networkInterfaceId,
+            Attachment: { AttachmentId: call.attachmentId, DeleteOnTermination: false },
+            DryRun: true,
+          });
+        case 'CreateTags':
+          return new CreateTagsCommand({
+            Resources: [call.networkInterfaceId],
+            Tags: [{ Key: call.key, Value: 'rehearsal' }],
+            DryRun: true,
+          });
+        case 'DeleteTags':
+          return new DeleteTagsCommand({
+            Resources: [call.networkInterfaceId],
+            Tags: [{ Key: call.key }],
+            DryRun: true,
+          });
+        case 'StopInstances':
+          // As the fence makes it (stop): forced.
+          return new StopInstancesCommand({ InstanceIds: [call.instanceId], Force: true, DryRun: true });
+      }
+    })();
+    try {
+      // Each command's own type: send() is overloaded per command, so the union goes through one cast.
+      await this.client.send(command as DetachNetworkInterfaceCommand, this.options);
+    } catch (error) {
+      const e = error as Error;
+      if (e.name === 'DryRunOperation') return undefined;
+      return { name: e.name, message: e.message };
+    }
+    return {
+      name: 'NotRehearsed',
+      message: `${call.action} with DryRun was carried out instead of rehearsed; check the EC2 endpoint`,
+    };
   }
 
   async stop(instanceId: string): Promise<void> {

@@ -28,6 +28,8 @@ const FIELDS = [
 /** A member's probe observation lives in its own attributes, so that the prober's word never races a decision's write. */
 const FAILED = 'probeFailed_';
 const PASSED = 'probePassed_';
+/** The lease may be taken: no one holds it, it has expired, or this owner holds it already. */
+const LEASE_FREE = 'attribute_not_exists(lease) OR lease.#until <= :now OR lease.#owner = :owner';
 /** A change that keeps meeting another write gives up after this many tries (each one read and one write). */
 const CAS_TRIES = 20;
 
@@ -52,14 +54,14 @@ export class StateAdapter implements StatePort {
     return Item ? toRecord(Item) : EMPTY_RECORD;
   }
 
-  async takeLease(pair: string, lease: Lease): Promise<Lease | undefined> {
+  async takeLease(pair: string, lease: Lease, seen: number): Promise<Lease | 'stale' | undefined> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: pair },
           UpdateExpression: 'SET lease = :lease, version = if_not_exists(version, :zero) + :one',
-          ConditionExpression: 'attribute_not_exists(lease) OR lease.#until <= :now OR lease.#owner = :owner',
+          ConditionExpression: `(${LEASE_FREE}) AND ${seen === 0 ? 'attribute_not_exists(version)' : 'version = :seen'}`,
           ExpressionAttributeNames: { '#until': 'until', '#owner': 'owner' },
           ExpressionAttributeValues: {
             ':lease': lease,
@@ -67,27 +69,31 @@ export class StateAdapter implements StatePort {
             ':owner': lease.owner,
             ':zero': 0,
             ':one': 1,
+            ...(seen === 0 ? {} : { ':seen': seen }),
           },
         }),
       );
       return undefined;
     } catch (error) {
       if (!refused(error)) throw error;
-      // Who holds it, for the answer; released meanwhile, it is still not this invocation's turn.
-      return (await this.read(pair)).lease ?? { ...lease, owner: '(released meanwhile)' };
+      const now = (await this.read(pair)).lease;
+      // The SDK's replay of a take whose answer was lost finds the lease already this owner's.
+      if (now?.owner === lease.owner) return undefined;
+      return now && now.until > lease.takenAt ? now : 'stale';
     }
   }
 
-  async renewLease(pair: string, owner: string, until: number): Promise<boolean> {
+  async renewLease(pair: string, lease: Lease): Promise<boolean> {
     try {
+      // The whole map, not a path into it: a released lease (the attribute removed) fails the condition cleanly.
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: pair },
-          UpdateExpression: 'SET lease.#until = :until, version = version + :one',
+          UpdateExpression: 'SET lease = :lease, version = version + :one',
           ConditionExpression: 'lease.#owner = :owner',
-          ExpressionAttributeNames: { '#until': 'until', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':until': until, ':owner': owner, ':one': 1 },
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':lease': lease, ':owner': lease.owner, ':one': 1 },
         }),
       );
       return true;
@@ -179,14 +185,23 @@ export class StateAdapter implements StatePort {
   async rehearse(pair: string): Promise<string | undefined> {
     try {
       await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pair }, ConsistentRead: true }));
-      // A condition no item can meet: DynamoDB authorizes the write, then refuses it, and changes nothing.
+      // The lease's own write under a condition no item can meet: DynamoDB authorizes it and checks its expressions,
+      // then refuses it, changing nothing.
+      const now = Date.now();
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: pair },
-          UpdateExpression: 'REMOVE #never',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(pk)',
-          ExpressionAttributeNames: { '#never': 'rehearsal' },
+          UpdateExpression: 'SET lease = :lease, version = if_not_exists(version, :zero) + :one',
+          ConditionExpression: `(${LEASE_FREE}) AND attribute_exists(pk) AND attribute_not_exists(pk)`,
+          ExpressionAttributeNames: { '#until': 'until', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':lease': { owner: 'rehearsal', target: 'none', takenAt: now, until: now },
+            ':now': now,
+            ':owner': 'rehearsal',
+            ':zero': 0,
+            ':one': 1,
+          },
         }),
       );
       return 'the impossible condition was met';

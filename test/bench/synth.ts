@@ -29,12 +29,15 @@ export function benchSynth(n: number): SynthFigures {
   const ms = performance.now() - start;
   const file = readdirSync(outdir).find((f) => f.endsWith('.template.json')) as string;
   const text = readFileSync(join(outdir, file), 'utf8');
-  const resources = Object.values(JSON.parse(text).Resources) as { Type: string }[];
+  const resources = Object.values(JSON.parse(text).Resources) as { Type: string; Properties?: unknown }[];
   return {
     pairs: n,
     ms,
     resources: resources.length,
     templateBytes: Buffer.byteLength(text),
-    functions: resources.filter((r) => r.Type === 'AWS::Lambda::Function').length,
+    // The failover functions (their pairs file), not the rehearsal's or the custom resources'.
+    functions: resources.filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r.Properties).includes('FAILOVER_PAIRS'),
+    ).length,
   };
 }

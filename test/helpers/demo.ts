@@ -8,7 +8,10 @@ import { expect } from 'vitest';
 const ACTS: { title: string; shows: (RegExp | string)[]; hides?: string[] }[] = [
   {
     title: '1. The web primary fails',
-    shows: [/\[web\] MOVED .*\(web primary\) -> .*\(web standby\)/, 'phone: "eni-failover web: MOVED to i-'],
+    shows: [
+      /\[web\] MOVED .*\(web primary\) -> .*\(web standby\)/,
+      'phone: "eni-failover web: MOVED (FORCED) to i-',
+    ],
   },
   {
     title: '2. The same alarm is delivered again',

@@ -76,6 +76,7 @@ function attOf(id: string, type: string | undefined, attribute: string, where: W
     'AWS::CloudWatch::Alarm': () => arn('cloudwatch', `alarm:${id}`),
     'AWS::Events::Rule': () => arn('events', `rule/${id}`),
     'AWS::Logs::LogGroup': () => arn('logs', `log-group:${id}:*`),
+    'AWS::DynamoDB::Table': () => arn('dynamodb', `table/${id}`),
   };
   const make = type && attribute.endsWith('Arn') ? arns[type] : undefined;
   return make ? make() : `${id}.${attribute}`;
@@ -92,6 +93,8 @@ export function resolver(template: CfnTemplate, where: Where = HERE): (value: Js
     'AWS::Partition': where.partition,
     'AWS::URLSuffix': 'amazonaws.com',
     'AWS::StackName': 'Stack',
+    // The stack's own ARN: what the rehearsal's role may read (DescribeStacks on this stack only).
+    'AWS::StackId': `arn:${where.partition}:cloudformation:${where.region}:${where.account}:stack/Stack/1`,
   };
   const resolve = (value: Json): Json => {
     if (Array.isArray(value)) return value.map(resolve);
@@ -518,6 +521,28 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
           resourcePolicy: keyPolicyOf(keyId),
         });
     }
+    // Its pair-state table (docs/contract.md, "Pair state"): the item calls lambda/aws/state.ts makes, on that
+    // table only; nothing that reads or deletes in bulk, nothing on another table.
+    const tableId = refId(envOf(fn).FAILOVER_STATE_TABLE);
+    if (tableId) {
+      const table = arnOf(tableId);
+      for (const action of [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]) {
+        as(`${action} on its state table`, 'Allowed', action, table);
+        as(
+          `${action} on another table (refused)`,
+          'Denied',
+          action,
+          `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/SomeoneElsesTable`,
+        );
+      }
+      for (const action of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteTable'])
+        as(`${action} on its state table (refused)`, 'Denied', action, table);
+    }
     const own = pairsOf(fn);
     const others = functions.filter(([id]) => id !== fnId).flatMap(([, f]) => pairsOf(f));
     // A pair that names its application check is judged by DescribeApplicationStatus (a Describe: `*`).
@@ -839,6 +864,54 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
     }
     for (const topicId of ofType('AWS::SNS::Topic').map(([id]) => id))
       byProber(`publish to ${topicId}`, 'Denied', 'sns:Publish', topicArn(topicId));
+  }
+
+  // 8. The deploy-time rehearsal (Custom::Rehearsal, issue 22): its function may invoke the failover functions it
+  // names, themselves (not a version), and read this stack's status; nothing of EC2, no other function or stack.
+  for (const [, resource] of ofType('Custom::Rehearsal')) {
+    const fnId = getAttId(resource.Properties?.ServiceToken) as string;
+    const roleId = idOf(template.Resources[fnId]?.Properties?.Role) as string;
+    const byRehearsal = (name: string, expect: Hop['expect'], action: string, arn: string) =>
+      hops.push({
+        name: `rehearsal ${fnId}: ${name}`,
+        expect,
+        principal: roleArn(roleId),
+        action,
+        resource: arn,
+        identityPolicies: identityOf(roleId),
+      });
+    const named = list(resource.Properties?.FunctionNames).map((n) => refId(n));
+    for (const [failoverId] of functions) {
+      byRehearsal(
+        `invoke ${failoverId}`,
+        named.includes(failoverId) ? 'Allowed' : 'Denied',
+        'lambda:InvokeFunction',
+        arnOf(failoverId),
+      );
+      byRehearsal(
+        `invoke ${failoverId}'s version 1`,
+        'Denied',
+        'lambda:InvokeFunction',
+        `${arnOf(failoverId)}:1`,
+      );
+    }
+    const lambdaArn = (name: string) => `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    byRehearsal('invoke another function', 'Denied', 'lambda:InvokeFunction', lambdaArn('payroll'));
+    const stackArn = String(resolve({ Ref: 'AWS::StackId' }));
+    byRehearsal('read its stack', 'Allowed', 'cloudformation:DescribeStacks', stackArn);
+    byRehearsal(
+      'read another stack',
+      'Denied',
+      'cloudformation:DescribeStacks',
+      `arn:${PARTITION}:cloudformation:${REGION}:${ACCOUNT}:stack/SomeoneElses/1`,
+    );
+    for (const p of functions.flatMap(([, f]) => pairsOf(f)))
+      byRehearsal(
+        `detach ${p.networkInterfaceId}`,
+        'Denied',
+        'ec2:DetachNetworkInterface',
+        ec2('network-interface', p.networkInterfaceId),
+      );
   }
   return hops;
 }

@@ -34,7 +34,14 @@ describe('topics and key the user brings', () => {
     template.resourceCountIs('AWS::KMS::Key', 0);
     expect(failover.key).toBeUndefined();
     expect(failover.functions).toHaveLength(2);
-    const vars = resources(template, 'AWS::Lambda::Function').map(
+    const failoverFunctions = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: {
+          Environment: { Variables: Match.objectLike({ FAILOVER_PAIRS_FILE: Match.anyValue() }) },
+        },
+      }),
+    );
+    const vars = failoverFunctions.map(
       (f) =>
         (f as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment,
     );

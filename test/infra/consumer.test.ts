@@ -21,6 +21,11 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ops-alerts`;
 /** The oldest aws-cdk-lib the peer range allows: the first with CfnApplicationStatusCheck. */
 const CDK_LIB_FLOOR = '2.269.0';
+/**
+ * The oldest constructs the peer range allows: aws-cdk-lib's own floor (its peerDependencies say ^10.5.0), so that an
+ * app pinned there installs without ERESOLVE.
+ */
+const CONSTRUCTS_FLOOR = '10.5.0';
 
 /** The ES-module app: the whole of it, one .mjs file. */
 const APP = `import { App, Stack } from 'aws-cdk-lib';
@@ -119,7 +124,9 @@ test('the stack protects the web pair', () => {
   const app = new cdk.App();
   const stack = new MyApp.MyAppStack(app, 'MyTestStack');
   const template = Template.fromStack(stack);
-  template.resourceCountIs('AWS::Lambda::Function', 1);
+  // The failover function, and the rehearsal's that proves it at every deploy.
+  template.resourceCountIs('AWS::Lambda::Function', 2);
+  template.resourceCountIs('Custom::Rehearsal', 1);
   template.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 2, MetricName: 'Moved' });
 });
 `;
@@ -196,6 +203,11 @@ const templateOf = (app: string): CfnTemplate => {
 };
 const resourcesOf = (template: CfnTemplate, type: string) =>
   Object.values(template.Resources).filter((r) => r.Type === type);
+/** The failover functions (their pairs file), not the deploy-time rehearsal's. */
+const failoverFunctionsOf = (template: CfnTemplate) =>
+  resourcesOf(template, 'AWS::Lambda::Function').filter((f) =>
+    JSON.stringify(f.Properties?.Environment ?? {}).includes('FAILOVER_PAIRS_FILE'),
+  );
 
 type PackFile = { path: string };
 type Pack = { filename: string; size: number; files: PackFile[] };
@@ -211,7 +223,7 @@ let attw: Promise<Run>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'eni-failover-consumer-'));
-  // As a publisher packs it: `prepare` builds the library and the functions first. The templates meanwhile.
+  // As a publisher packs it: `prepack` builds the library and the functions first. The templates meanwhile.
   const [packed, ts, js] = await Promise.all([
     must('npm', ['pack', '--json', '--pack-destination', dir], ROOT),
     cdkInit(join(dir, 'ts'), 'typescript'),
@@ -251,7 +263,15 @@ beforeAll(async () => {
     must('npm', ['install', ...NPM_FLAGS, '--prefer-offline', tgz], tsApp),
     must(
       'npm',
-      ['install', ...NPM_FLAGS, '--prefer-offline', '--save-exact', `aws-cdk-lib@${CDK_LIB_FLOOR}`, tgz],
+      [
+        'install',
+        ...NPM_FLAGS,
+        '--prefer-offline',
+        '--save-exact',
+        `aws-cdk-lib@${CDK_LIB_FLOOR}`,
+        `constructs@${CONSTRUCTS_FLOOR}`,
+        tgz,
+      ],
       jsApp,
     ),
     must('npm', ['install', ...NPM_FLAGS, '--offline', tgz], esmApp),
@@ -264,17 +284,25 @@ afterAll(() => {
 });
 
 describe('the tarball', () => {
-  it('holds only what a consumer runs: the CommonJS library, its types, the prebuilt functions, README and LICENSE', () => {
+  it('holds only what a consumer runs: the CommonJS library, its types, the prebuilt functions, README, CHANGELOG and LICENSE', () => {
     const paths = tarball.files.map((f) => f.path).sort();
     const unexpected = paths.filter(
       (p) =>
         !/^dist\/types\/(lib\/[\w-]+|lambda\/config|lambda\/probe\/config)\.d\.ts$/.test(p) &&
         !/^dist\/functions\/[\w-]+\/index\.mjs$/.test(p) &&
-        !['README.md', 'LICENSE', 'package.json', 'dist/index.cjs', 'dist/types/package.json'].includes(p),
+        ![
+          'README.md',
+          'CHANGELOG.md',
+          'LICENSE',
+          'package.json',
+          'dist/index.cjs',
+          'dist/types/package.json',
+        ].includes(p),
     );
     expect(unexpected).toEqual([]);
     expect(paths).toEqual(
       expect.arrayContaining([
+        'CHANGELOG.md',
         'LICENSE',
         'README.md',
         'dist/index.cjs',
@@ -285,6 +313,7 @@ describe('the tarball', () => {
         'dist/functions/handler-os-check/index.mjs',
         'dist/functions/app-check-association/index.mjs',
         'dist/functions/prober/index.mjs',
+        'dist/functions/rehearsal/index.mjs',
       ]),
     );
     // `npm pack --dry-run` lists the very same files.
@@ -365,8 +394,10 @@ describe('in the TypeScript app cdk init writes (CommonJS), with the README exam
     expect(synth.status, synth.out).toBe(0);
     expect(synth.out).not.toContain('Bundling asset');
     const template = templateOf(tsApp);
-    const [fn] = resourcesOf(template, 'AWS::Lambda::Function');
-    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(1);
+    const [fn] = failoverFunctionsOf(template);
+    expect(failoverFunctionsOf(template)).toHaveLength(1);
+    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(2);
+    expect(resourcesOf(template, 'Custom::Rehearsal')).toHaveLength(1);
     expect(fn?.Properties?.Handler).toBe('index.handler');
     const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
@@ -384,19 +415,27 @@ describe('in the TypeScript app cdk init writes (CommonJS), with the README exam
   });
 });
 
-describe(`in the JavaScript app cdk init writes (CommonJS, require), at aws-cdk-lib ${CDK_LIB_FLOOR}`, {
+describe(`in the JavaScript app cdk init writes (CommonJS, require), at aws-cdk-lib ${CDK_LIB_FLOOR} and constructs ${CONSTRUCTS_FLOOR}`, {
   timeout: 120_000,
 }, () => {
-  it(`has aws-cdk-lib ${CDK_LIB_FLOOR}, the floor of the peer range, and one copy of it`, () => {
+  it(`has aws-cdk-lib ${CDK_LIB_FLOOR} and constructs ${CONSTRUCTS_FLOOR}, the floors of the peer ranges, one copy of each`, () => {
     const modules = join(jsApp, 'node_modules');
-    expect(readJson<{ version: string }>(join(modules, 'aws-cdk-lib', 'package.json')).version).toBe(
-      CDK_LIB_FLOOR,
-    );
+    const versionOf = (name: string) =>
+      readJson<{ version: string }>(join(modules, name, 'package.json')).version;
+    expect(versionOf('aws-cdk-lib')).toBe(CDK_LIB_FLOOR);
+    expect(versionOf('constructs')).toBe(CONSTRUCTS_FLOOR);
+    const peers = readJson<{ peerDependencies: Record<string, string> }>(
+      join(modules, 'eni-failover', 'package.json'),
+    ).peerDependencies;
+    expect(peers).toEqual({ 'aws-cdk-lib': `^${CDK_LIB_FLOOR}`, constructs: `^${CONSTRUCTS_FLOOR}` });
+    // aws-cdk-lib's own range for constructs: no stricter (ERESOLVE), no looser.
     expect(
-      readJson<{ peerDependencies: Record<string, string> }>(join(modules, 'eni-failover', 'package.json'))
-        .peerDependencies['aws-cdk-lib'],
-    ).toBe(`^${CDK_LIB_FLOOR}`);
+      readJson<{ peerDependencies: Record<string, string> }>(
+        join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json'),
+      ).peerDependencies.constructs,
+    ).toBe(peers.constructs);
     expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'aws-cdk-lib'))).toBe(false);
+    expect(existsSync(join(modules, 'eni-failover', 'node_modules', 'constructs'))).toBe(false);
   });
 
   it('require() gives the public API and nothing else', async () => {
@@ -449,13 +488,14 @@ describe('in an ES-module JavaScript app (.mjs) with only aws-cdk-lib and constr
   it('imports the named exports and synthesizes without bundling anything', () => {
     expect(synth.status, synth.out).toBe(0);
     expect(synth.out).not.toContain('Bundling asset');
-    const functions = resourcesOf(template, 'AWS::Lambda::Function');
+    const functions = failoverFunctionsOf(template);
     expect(functions).toHaveLength(1);
     expect(functions[0]?.Properties?.Handler).toBe('index.handler');
+    expect(resourcesOf(template, 'Custom::Rehearsal')).toHaveLength(1);
   });
 
   it('the function notifies the topic it was given, and its role may publish there', async () => {
-    const fn = resourcesOf(template, 'AWS::Lambda::Function')[0];
+    const fn = failoverFunctionsOf(template)[0];
     const env = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
     expect(env?.NOTIFICATION_TOPIC_ARN).toBe(TOPIC_ARN);

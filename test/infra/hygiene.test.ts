@@ -93,23 +93,26 @@ describe('removalPolicy: what `cdk destroy` keeps', { timeout: 120_000 }, () => 
         ...ofType(resources, 'AWS::KMS::Key'),
         ...ofType(resources, 'AWS::Logs::LogGroup'),
         ...ofType(resources, 'AWS::SQS::Queue'),
+        ...ofType(resources, 'AWS::DynamoDB::Table'),
       ].map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r.DeletionPolicy]),
     );
   const checked = pairs(1).map((p) => ({ ...p, applicationCheck: { protocol: 'http' as const, port: 80 } }));
 
-  it('by default the key, every log group and the dead-letter queue are retained', () => {
+  it('by default the key, every log group, the dead-letter queue and the pair-state table are retained', () => {
     expect(kept(resourcesOf({ pairs: checked }))).toEqual({
       FTopicKey: 'Retain',
       FDeadLetterQueue: 'Retain',
+      FStateTable: 'Retain',
       FFailoverLogGroup: 'Retain',
       FApplicationCheckAssociationsLogGroup: 'Retain',
+      FRehearsalLogGroup: 'Retain',
     });
   });
 
   it('DESTROY deletes them with the stack', () => {
     expect(
       Object.values(kept(resourcesOf({ pairs: checked, removalPolicy: RemovalPolicy.DESTROY }))),
-    ).toEqual(['Delete', 'Delete', 'Delete', 'Delete']);
+    ).toEqual(['Delete', 'Delete', 'Delete', 'Delete', 'Delete', 'Delete']);
   });
 
   it('SNAPSHOT is refused by name: none of them takes one', () => {

@@ -113,6 +113,11 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /: failed invocation -> dead-letter queue$/)).toBe(functions);
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
+    expect(count(results, /: dynamodb:PutItem on its state table$/)).toBe(functions);
+    // The deploy-time rehearsal: its role invokes each failover function, and may read its own stack.
+    expect(count(results, /^rehearsal .*: invoke .*Function[0-9A-F]{8}$/)).toBe(functions);
+    expect(count(results, /^rehearsal .*: read its stack$/)).toBe(1);
+    expect(count(results, /: dynamodb:PutItem on another table \(refused\)$/)).toBe(functions);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
     // Each association resource and each experiment's tags: their role's calls; each experiment: its role's trust.
     expect(count(results, /^associations .* on another check \(refused\)$/)).toBe(
@@ -381,6 +386,33 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       },
       /: ec2:TerminateInstances on i-.*: expected Denied, got Allowed/,
     ],
+    [
+      "the state table's grant is dropped",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy')) {
+          const i = statements.findIndex((s) => JSON.stringify(s.Action).includes('dynamodb:PutItem'));
+          if (i >= 0) statements.splice(i, 1);
+        }
+      },
+      /^function .*: dynamodb:PutItem on its state table: expected Allowed, got ImplicitlyDenied$/,
+    ],
+    [
+      'the state table is granted on every table',
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const s of statements)
+            if (JSON.stringify(s.Action).includes('dynamodb:PutItem')) s.Resource = '*';
+      },
+      /^function .*: dynamodb:PutItem on another table \(refused\): expected Denied, got Allowed$/,
+    ],
+    [
+      "the rehearsal's role may invoke any function",
+      (t: CfnTemplate) => {
+        for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
+          for (const s of statements) if (s.Sid === 'RehearseTheFailoverFunctions') s.Resource = '*';
+      },
+      /^rehearsal .*: invoke another function: expected Denied, got Allowed$/,
+    ],
   ] as const)('%s', async (_name, change, finding) => {
     expect(await brokenHops(template, assembly)).toEqual([]);
     const broken = await brokenHops(mutate(change), assembly);
@@ -417,9 +449,9 @@ describe("IAM's size quotas, on the resolved policies of the fullest function", 
     ['an environment-agnostic stack, deployed to us-gov-west-1', undefined, fullestFunction],
     // The stack's edge (lib/stack.ts): plain pairs, as many as CloudFormation's 500 resources take.
     [
-      '217 plain pairs (the most one stack holds) in us-gov-west-1',
+      '213 plain pairs (the most one stack holds) in us-gov-west-1',
       { account: ACCOUNT, region: GOV.region },
-      () => pairs(217),
+      () => pairs(213),
     ],
   ])(
     '%s: every role within 10,240 characters inline, 6,144 per managed policy, 10 managed policies',

@@ -11,6 +11,11 @@ import { EniFailoverStack, STACK_RESOURCE_LIMIT } from '../../lib/stack';
 import { type CfnTemplate, functionPairs } from '../helpers/policy-engine';
 import { assemblyOf, newApp, pairs, synthConfigured, synthDemo } from '../helpers/synth';
 
+/** The failover functions (not the custom resources' or the rehearsal's): those given a pairs file. */
+const FAILOVER_FUNCTION = {
+  Properties: { Environment: { Variables: Match.objectLike({ FAILOVER_PAIRS_FILE: Match.anyValue() }) } },
+};
+
 type Statement = {
   Action: string | string[];
   Resource: unknown;
@@ -250,14 +255,15 @@ describe('EniFailover stack (configured, two pairs)', () => {
         ...toNotifications,
       });
     }
-    template.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          POWERTOOLS_SERVICE_NAME: 'EniFailover-EniFailover',
-          POWERTOOLS_METRICS_NAMESPACE: 'EniFailover',
-        }),
-      },
-    });
+    const failoverFunctions = template.findResources('AWS::Lambda::Function', FAILOVER_FUNCTION);
+    expect(Object.keys(failoverFunctions).length).toBeGreaterThan(0);
+    for (const f of Object.values(failoverFunctions))
+      expect(
+        (f as { Properties: { Environment: { Variables: unknown } } }).Properties.Environment.Variables,
+      ).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'EniFailover-EniFailover',
+        POWERTOOLS_METRICS_NAMESPACE: 'EniFailover',
+      });
   });
 
   it('every resource that takes tags carries eni-failover = the service name; the key has an alias', () => {
@@ -271,6 +277,8 @@ describe('EniFailover stack (configured, two pairs)', () => {
       'AWS::IAM::ManagedPolicy',
       'AWS::Lambda::EventInvokeConfig',
       'AWS::Lambda::Permission',
+      // A custom resource's properties are its handler's; CDK tags none.
+      'Custom::Rehearsal',
     ]);
     const resources = template.toJSON().Resources as Record<
       string,
@@ -407,7 +415,7 @@ describe('the OS check and fault injection, when asked for', () => {
     /** The bundle in each failover function's code (its asset in the cloud assembly). */
     const bundles = (config: Pair[]) => {
       const { template, stack } = synthConfigured({ pairs: config });
-      return Object.values(template.findResources('AWS::Lambda::Function')).map((f) =>
+      return Object.values(template.findResources('AWS::Lambda::Function', FAILOVER_FUNCTION)).map((f) =>
         readFileSync(
           join(
             assemblyOf(stack),
@@ -528,7 +536,7 @@ describe('pairs with no `group` share one function however many; `group` gives p
 
   it('60 pairs with no group: one function, its pairs in its code, its environment far under 4 KB, every rule and policy slot filled', () => {
     const { template, stack } = synthConfigured({ pairs: pairs(60) });
-    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function', FAILOVER_FUNCTION)) as {
       Properties: { Environment: { Variables: Record<string, unknown> } };
     }[];
     expect(functions).toHaveLength(1);
@@ -537,16 +545,18 @@ describe('pairs with no `group` share one function however many; `group` gives p
     const variables = functions[0]?.Properties.Environment.Variables ?? {};
     expect(Object.keys(variables).sort()).toEqual([
       'FAILOVER_PAIRS_FILE',
+      'FAILOVER_STATE_TABLE',
       'NOTIFICATION_TOPIC_ARN',
       'POWERTOOLS_METRICS_NAMESPACE',
       'POWERTOOLS_SERVICE_NAME',
     ]);
-    // A state-change rule per rule slot, a managed policy per policy slot (60 names fill all 16 and 8), and the schedule.
+    // A state-change rule per rule slot, a managed policy per policy slot (60 names fill all 16 and 8), the reconcile
+    // schedule and the daily rehearsal.
     expect(new Set(pairs(60).map(slotOf)).size).toBe(RULE_SLOTS);
-    template.resourceCountIs('AWS::Events::Rule', RULE_SLOTS + 1);
+    template.resourceCountIs('AWS::Events::Rule', RULE_SLOTS + 2);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', POLICY_SLOTS);
-    // Two a pair, the function's Errors, the construct's 5 on itself and its heartbeat.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 120 + 1 + 5 + 1);
+    // Two a pair, the function's Errors, the construct's 6 on itself and its heartbeat.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 120 + 1 + 6 + 1);
     const rules = Object.values(
       template.findResources('AWS::Events::Rule', { Properties: { EventPattern: Match.anyValue() } }),
     );
@@ -658,15 +668,16 @@ describe('one stack holds what CloudFormation allows, and says what to do beyond
     }
   };
 
-  // README, "Many pairs": 2 resources a pair (its alarms); the stack's own 13 (with the heartbeat alarm), the
-  // function's 12 with its reconcile schedule, and once every slot holds a pair 16 state-change rules with their
-  // permissions and 8 policies: 65. 217 pairs make 499; the 218th adds 2.
-  it(`the largest configuration that fits ${STACK_RESOURCE_LIMIT} resources (217 pairs, no group) synthesizes; one pair more is refused, naming the limit and the way out`, () => {
-    expect(attempt(217)).toBe(217 * 2 + 65);
-    const over = attempt(218);
+  // README, "Many pairs": 2 resources a pair (its alarms); the stack's own 21 (with the heartbeat alarm, the state
+  // table, the rehearsal's 6 and its NotReady alarm), the function's 13 with its reconcile schedule and the daily
+  // rehearsal's permission, and once every slot holds a pair 16 state-change rules with their permissions and 8
+  // policies: 74. 213 pairs make 500; the 214th adds 2.
+  it(`the largest configuration that fits ${STACK_RESOURCE_LIMIT} resources (213 pairs, no group) synthesizes; one pair more is refused, naming the limit and the way out`, () => {
+    expect(attempt(213)).toBe(213 * 2 + 74);
+    const over = attempt(214);
     expect(over).toBeInstanceOf(Error);
     expect(String(over)).toMatch(
-      /218 pairs in 1 function make 501 CloudFormation resources, over CloudFormation's limit of 500 per stack .*split the pairs across configuration files, one stack each/,
+      /214 pairs in 1 function make 502 CloudFormation resources, over CloudFormation's limit of 500 per stack .*split the pairs across configuration files, one stack each/,
     );
   }, 120_000);
 });
@@ -686,7 +697,7 @@ describe('two constructs in one stack', () => {
       JSON.stringify([{ Name: 'service', Value: 'Shop-Web' }]),
       JSON.stringify([{ Name: 'service', Value: 'shop-db' }]),
     ]);
-    const names = Object.values(template.findResources('AWS::Lambda::Function')).map(
+    const names = Object.values(template.findResources('AWS::Lambda::Function', FAILOVER_FUNCTION)).map(
       (f) =>
         (f as { Properties: { Environment: { Variables: Record<string, string> } } }).Properties.Environment
           .Variables.POWERTOOLS_SERVICE_NAME,

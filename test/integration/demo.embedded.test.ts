@@ -60,7 +60,7 @@ describe('npm run demo, with moto hidden from the PATH', () => {
       const waited = (step: string) => Number(act.match(new RegExp(`^ {4}${step} +(\\d+) ms`, 'm'))?.[1]);
       expect(waited('wait-detached'), act).toBeGreaterThanOrEqual(1_000);
       expect(waited('wait-attached'), act).toBeGreaterThanOrEqual(1_500);
-      expect(act).toMatch(/phone: "eni-failover web: MOVED to i-\w+ in \d+\.\d s"/);
+      expect(act).toMatch(/phone: "eni-failover web: MOVED (\(FORCED\) )?to i-\w+ in \d+\.\d s"/);
     }
   });
 });

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -7,8 +8,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createStateTable } from '../../ops/dynamo';
 import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
 import { SAMPLE_INSTANCE, sample } from '../helpers/events';
+import { MOTO_STATE_TABLE } from '../helpers/state';
 import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
 
 const context = {
@@ -17,14 +20,14 @@ const context = {
   awsRequestId: 'r-1',
 } as Context;
 
-/** Imports lambda/handler.ts afresh, as a new Lambda container would, with this environment. */
+/** Imports lambda/handler.ts afresh, as a new Lambda container would, with this environment (and the state table on moto). */
 async function coldStart(env: Record<string, string>) {
   vi.resetModules();
-  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+  for (const [k, v] of Object.entries({ FAILOVER_STATE_TABLE: MOTO_STATE_TABLE, ...env })) vi.stubEnv(k, v);
   return (await import('../../lambda/handler')).handler;
 }
 
-describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2 and SNS)', () => {
+describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2, SNS and DynamoDB)', () => {
   let moto: Moto;
   let w: MotoWorld;
   let topicArn: string;
@@ -44,6 +47,7 @@ describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2 and
   beforeEach(async () => {
     await moto.reset();
     w = await buildWorld();
+    await createStateTable(new DynamoDBClient({}), MOTO_STATE_TABLE);
     // The notification topic, with a queue subscribed so the test can read what operators would get.
     const sns = new SNSClient({});
     const sqs = new SQSClient({});

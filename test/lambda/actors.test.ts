@@ -253,12 +253,16 @@ describe('one address, many actors', () => {
   it('a lease left by an invocation that died is taken over once expired', async () => {
     const h = harness();
     const now = h.clock.now();
-    await h.state.takeLease('web', {
-      owner: 'dead0001',
-      target: STANDBY,
-      takenAt: now - 61_000,
-      until: now - 1_000,
-    });
+    await h.state.takeLease(
+      'web',
+      {
+        owner: 'dead0001',
+        target: STANDBY,
+        takenAt: now - 61_000,
+        until: now - 1_000,
+      },
+      0,
+    );
     h.ec2.set(PRIMARY, { state: 'stopped' });
     expect(await one(h.invoke(stateChange(PRIMARY)))).toMatchObject({ outcome: 'moved', to: STANDBY });
     expect(await lease(h)).toBeUndefined();
@@ -267,7 +271,11 @@ describe('one address, many actors', () => {
   it("status shows another invocation's live lease, the damping and the automatic moves", async () => {
     const h = harness();
     const now = h.clock.now();
-    await h.state.takeLease('web', { owner: 'b0b0b0b0', target: STANDBY, takenAt: now, until: now + 30_000 });
+    await h.state.takeLease(
+      'web',
+      { owner: 'b0b0b0b0', target: STANDBY, takenAt: now, until: now + 30_000 },
+      0,
+    );
     await h.state.change('web', () => ({ automaticMoves: [now - 60_000] }));
     const r = await one(h.invoke({ action: 'status', pair: 'web' }));
     expect(r.state).toMatchObject({

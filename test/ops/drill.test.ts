@@ -460,6 +460,69 @@ describe('drill CLI status of the whole fleet (no --pair), stubbed', () => {
   });
 });
 
+describe('drill CLI rehearse, stubbed', () => {
+  const refused = `permission: ec2:DetachNetworkInterface on ${DB.networkInterfaceId} (from primary ${DB.primaryInstanceId}): UnauthorizedOperation`;
+  it('asks every function of the stack to rehearse; a pair not ready prints the refused call and exits 1', async () => {
+    const aws = stubbedAws((_event, name) =>
+      name === 'fn-one'
+        ? [
+            result({
+              outcome: 'not-ready',
+              pair: 'db',
+              networkInterfaceId: DB.networkInterfaceId,
+              reasons: [refused],
+            }),
+          ]
+        : [
+            result({
+              outcome: 'ready',
+              reasons: ['EC2 DryRun allows every call of a move in both directions'],
+            }),
+          ],
+    );
+
+    const code = await aws.run(['rehearse']);
+
+    expect(code).toBe(1);
+    const events = aws.lambdaMock
+      .commandCalls(InvokeCommand)
+      .map((c) => [c.args[0].input.FunctionName, decode(c.args[0].input.Payload)]);
+    expect(events).toEqual([
+      ['fn-one', { action: 'rehearse' }],
+      ['fn-two', { action: 'rehearse' }],
+    ]);
+    const text = aws.out.join('\n');
+    expect(text).toContain(`[db] NOT READY  ${DB.networkInterfaceId}`);
+    expect(text).toContain(`  x ${refused}`);
+    expect(text).toContain(`[web] READY      ${PAIR.networkInterfaceId}`);
+  });
+
+  it('every pair ready exits 0; --pair asks for that pair and leaves out the functions that do not serve it', async () => {
+    const aws = stubbedAws((event, name) =>
+      name === 'fn-two'
+        ? [result({ outcome: 'ready', pair: String(event.pair) })]
+        : [result({ outcome: 'ignored', pair: null, reasons: ['unknown pair "web"; configured: db'] })],
+    );
+
+    expect(await aws.run(['rehearse', '--pair', 'web'])).toBe(0);
+    expect(aws.out.join('\n')).not.toContain('IGNORED');
+    expect(decode(aws.lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input.Payload)).toEqual({
+      action: 'rehearse',
+      pair: 'web',
+    });
+  });
+
+  it('a function that cannot be asked exits 2, naming it', async () => {
+    const aws = stubbedAws(
+      (_event, name) =>
+        name === 'fn-one' ? { errorType: 'Error', errorMessage: 'boom' } : [result({ outcome: 'ready' })],
+      (name) => (name === 'fn-one' ? 'Unhandled' : undefined),
+    );
+    expect(await aws.run(['rehearse'])).toBe(2);
+    expect(aws.err.join('\n')).toContain('error: function fn-one: Error: boom');
+  });
+});
+
 describe.runIf(runMotoTests)('drill CLI against the local function (moto EC2)', () => {
   let moto: Moto;
   let w: MotoWorld;
