@@ -121,8 +121,8 @@ describe('keep trying: a member that keeps failing is acted on', () => {
     const w = await world(49);
     await Promise.all([w.primary.set({ kind: 'silent' }), w.standby.set({ kind: 'silent' })]);
 
-    await w.run(1_500);
-    await w.run(1_500);
+    await w.run(2_000);
+    await w.run(2_000);
 
     expect(w.sent).toEqual([]);
     expect(w.moves()).toBe(0);
@@ -163,9 +163,9 @@ describe('no move on a flaky path', () => {
     const elsewhere = await memberServer('127.0.2.180', w.primary.port);
     await elsewhere.set({ kind: 'silent' });
     try {
-      const a = w.run(3_000, { runId: 'a' });
+      const a = w.run(3_500, { runId: 'a' });
       await sleep(500);
-      const b = w.run(2_000, { runId: 'b', primaryAt: elsewhere.address });
+      const b = w.run(2_500, { runId: 'b', primaryAt: elsewhere.address });
       const [, [summary]] = await Promise.all([a, b]);
 
       expect(w.ec2.holder()).toBe(PRIMARY);
@@ -188,7 +188,7 @@ describe('the view across runs', () => {
       const a = w.run(1_500, { runId: 'a' });
       await sleep(300);
       // The second run cannot reach the primary from the start; the primary dies when the first run ends.
-      const b = w.run(4_500, { runId: 'b', primaryAt: elsewhere.address });
+      const b = w.run(5_000, { runId: 'b', primaryAt: elsewhere.address });
       await a;
       await w.primary.set({ kind: 'down' });
       const [summary] = await b;
@@ -240,7 +240,7 @@ describe('the service address', () => {
     const w = await world(186);
     await w.service.set({ kind: 'silent' });
 
-    await w.run(1_200);
+    await w.run(1_600);
 
     expect(w.service$.length).toBeGreaterThanOrEqual(4);
     expect(w.service$.every((s) => !s.ok && s.holderUp)).toBe(true);
