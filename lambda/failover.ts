@@ -6,24 +6,14 @@ import { eniProblems, failed } from './checks';
 import { type Config, type Pair, roleOf } from './config';
 import { parseEvent, type Trigger } from './events';
 import { evidenceProblems, isTargetProbe } from './evidence';
-import type { Ec2Port } from './execute';
-import {
-  bounded,
-  type Clock,
-  execute,
-  type OsPort,
-  readThrough,
-  StateUnavailableError,
-  StepError,
-  systemClock,
-  timed,
-} from './execute';
+import { type Ec2Port, execute, type OsPort, StateUnavailableError, StepError, timed } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
 import { liveLease, type MovePlan, type Once, pairState, plan } from './plan';
 import { lastAddressOutage, type ViewStore } from './probe/store';
 import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
 import { type AddressOutage, type Result, result, type Step } from './result';
+import { bounded, type Clock, readThrough, systemClock } from './retry';
 import {
   type PairRecord,
   type ProbeObservation,

@@ -20,7 +20,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import type { Clock } from '../lambda/execute';
+import type { Clock } from '../lambda/retry';
 
 export interface FakeInstance {
   id: string;

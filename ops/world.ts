@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { Ec2Adapter } from '../lambda/aws/ec2';
 import type { Pair } from '../lambda/config';
-import { systemClock } from '../lambda/execute';
+import { systemClock } from '../lambda/retry';
 import { holderOf } from '../lambda/view';
 import { FakeEc2 } from './fake-ec2';
 

@@ -1,5 +1,6 @@
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { Clock, OsPort } from '../execute';
+import type { OsPort } from '../execute';
+import type { Clock } from '../retry';
 import { HTTP } from './clients';
 
 // How long the instance is given to bring the address up, polled every 2 s on the instance itself.

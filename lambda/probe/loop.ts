@@ -7,6 +7,7 @@
 import type { Pair, Role } from '../config';
 import { PROBE_SOURCE } from '../events';
 import { type Evidence, evidenceProblems, type ProbeSettings, probeSettings, reached } from '../evidence';
+import { bounded } from '../retry';
 import type { ProbeResult } from './check';
 import { EMPTY_VIEW, type Outage, type ProberView, type RunView, type ViewStore } from './store';
 
@@ -113,13 +114,13 @@ const RUN_KEPT_MS = 5 * 60_000;
  */
 export const VIEW_BOUND_MS = 1_000;
 
-/** `promise`'s value, or undefined once `ms` have passed (the promise's late failure is dropped). */
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+/**
+ * A call to the view, given up on after VIEW_BOUND_MS (lambda/retry.ts `bounded`: it rejects then, even mid-call).
+ * Only the SDK's own retries: the view is worth no more of the run's time.
+ */
+function viewCall<T>(ports: ProberPorts, what: string, call: () => Promise<T>): Promise<T> {
+  const clock = { now: () => ports.now(), sleep: (ms: number) => ports.sleep(ms) };
+  return bounded(clock, ports.now() + VIEW_BOUND_MS, { isTransient: () => false }, what, call);
 }
 
 /**
@@ -166,21 +167,11 @@ async function probePair(
   const write = (change: Parameters<ViewStore['write']>[1]) => {
     const store = ports.view;
     if (!store) return;
-    writes = writes.then(async () => {
-      try {
-        if (
-          (await bounded(
-            store.write(pair.name, change).then(() => true),
-            VIEW_BOUND_MS,
-          )) === undefined
-        )
-          throw new Error(
-            `a write of the prober's view of pair ${pair.name} did not finish within ${VIEW_BOUND_MS} ms`,
-          );
-      } catch (error) {
-        ports.error(pair, error);
-      }
-    });
+    writes = writes.then(() =>
+      viewCall(ports, `a write of the prober's view of pair ${pair.name}`, () =>
+        store.write(pair.name, change),
+      ).catch((error) => ports.error(pair, error)),
+    );
   };
   const ended = Object.entries(view.runs)
     .filter(([, r]) => r.until < start - RUN_KEPT_MS)
@@ -213,7 +204,7 @@ async function probePair(
     paged.add(key);
     const store = ports.view;
     const claim = store
-      ? bounded(store.claimPage(pair.name, key, at), VIEW_BOUND_MS).then((c) => c ?? true)
+      ? viewCall(ports, `the page ${key} of pair ${pair.name}`, () => store.claimPage(pair.name, key, at))
       : Promise.resolve(true);
     sends.push(
       claim
@@ -352,7 +343,9 @@ async function probePair(
   if (last !== undefined) write({ run: { id: ports.runId, view: runView(last) } });
   await Promise.all(sends);
   // The view's last writes, for as long as one write may take: a table out of reach does not hold the run.
-  await bounded(writes, VIEW_BOUND_MS);
+  await viewCall(ports, `the last writes of the prober's view of pair ${pair.name}`, () => writes).catch(
+    () => undefined,
+  );
   return summary;
 }
 
@@ -365,10 +358,8 @@ async function probeTwice(ports: ProberPorts, address: string, s: ProbeSettings)
 async function load(p: ProbedPair, ports: ProberPorts): Promise<ProberView> {
   if (!ports.view) return EMPTY_VIEW;
   try {
-    const view = await bounded(ports.view.load(p.pair.name), VIEW_BOUND_MS);
-    if (!view)
-      throw new Error(`the prober's view of pair ${p.pair.name} did not come within ${VIEW_BOUND_MS} ms`);
-    return view;
+    const store = ports.view;
+    return await viewCall(ports, `the prober's view of pair ${p.pair.name}`, () => store.load(p.pair.name));
   } catch (error) {
     // Without its view a run is more careful, not less: a member it has not reached itself pages, not moves.
     ports.error(p.pair, error);
@@ -427,11 +418,10 @@ async function othersSaw(
   e: Evidence,
 ): Promise<{ run: string; passing: boolean; passedAt?: number } | undefined> {
   if (!ports.view) return undefined;
-  let view: ProberView | undefined;
+  let view: ProberView;
   try {
-    view = await bounded(ports.view.load(p.pair.name), VIEW_BOUND_MS);
-    if (!view)
-      throw new Error(`the prober's view of pair ${p.pair.name} did not come within ${VIEW_BOUND_MS} ms`);
+    const store = ports.view;
+    view = await viewCall(ports, `the prober's view of pair ${p.pair.name}`, () => store.load(p.pair.name));
   } catch (error) {
     ports.error(p.pair, error);
     return undefined;

@@ -1,9 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { systemClock } from '../../lambda/execute';
 import { createFailover } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { systemClock } from '../../lambda/retry';
 import { FakeEc2 } from '../../ops/fake-ec2';
 import { localState } from '../helpers/state';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';

@@ -4,9 +4,9 @@ import { createClients, HTTP } from '../../lambda/aws/clients';
 import { Ec2Adapter } from '../../lambda/aws/ec2';
 import { SsmAdapter } from '../../lambda/aws/ssm';
 import type { Pair } from '../../lambda/config';
-import { systemClock } from '../../lambda/execute';
 import { createFailover, FailoverError } from '../../lambda/failover';
 import type { Result } from '../../lambda/result';
+import { systemClock } from '../../lambda/retry';
 import { motoState } from './state';
 
 /**

@@ -97,7 +97,7 @@ describe('keep trying: a member that keeps failing is acted on', () => {
 
       expect(w.ec2.holder()).toBe(STANDBY);
       expect(w.errors.length).toBeGreaterThan(0);
-      expect(String(w.errors[0])).toMatch(/did not come within 1000 ms|timed? ?out/i);
+      expect(String(w.errors[0])).toMatch(/no answer within 1000 ms|timed? ?out/i);
     } finally {
       client.destroy();
       await silent.close();
