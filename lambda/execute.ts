@@ -8,7 +8,7 @@ import {
   describe,
   type EniCalls,
   NotOursError,
-  patience,
+  Patience,
   readThrough,
   SettleTimeoutError,
   systemClock,
@@ -139,7 +139,7 @@ interface Run {
   readonly steps: Step[];
   /** What the result should say besides the plan's reasons (fencing, the OS check, a replayed call). */
   readonly notes: string[];
-  readonly ec2Patience: ReturnType<typeof patience>;
+  readonly ec2Patience: Patience;
   /** Runs one named, timed step; a failure becomes a StepError. */
   readonly step: <T>(name: string, action: () => Promise<T>) => Promise<T>;
   /** The pair's lease, when this move holds one: checked (and renewed) before each mutation. */
@@ -150,7 +150,7 @@ interface Run {
  * Performs a move plan: take the pair's lease, detach (Force by need), wait (forcing a detach that hangs, for an
  * automatic move; failing a manual one that hangs), attach (or put back), wait, keep, leave the breadcrumb, re-read
  * the target, release the lease with the move recorded. EC2 is the lock underneath: the detach names the attachment
- * that was observed, and the attach is made only to an ENI seen `available` (see patience()). Reports come from
+ * that was observed, and the attach is made only to an ENI seen `available` (see lambda/retry.ts Patience). Reports come from
  * ownership: `made` only when this invocation's own attach put the ENI on the target.
  */
 export async function execute(
@@ -172,7 +172,7 @@ export async function execute(
     eniId,
     steps,
     notes,
-    ec2Patience: patience(ec2, eniId, clock, options.deadline, notes, (name) => hold(run, name)),
+    ec2Patience: new Patience(ec2, eniId, clock, options.deadline, notes, (name) => hold(run, name)),
     step: (name, action) => timed(clock, steps, name, action),
     lease: undefined,
   };

@@ -9,7 +9,7 @@ import { evidenceProblems, isTargetProbe } from './evidence';
 import { type Ec2Port, execute, type OsPort, StateUnavailableError, StepError, timed } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
-import { liveLease, type MovePlan, type Once, pairState, plan } from './plan';
+import { liveLease, type MovePlan, type Once, plan } from './plan';
 import { lastAddressOutage, type ViewStore } from './probe/store';
 import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
 import { type AddressOutage, type Result, result, type Step } from './result';
@@ -21,6 +21,7 @@ import {
   STATE_BOUND_MS,
   type StatePort,
 } from './state';
+import { pairState, statusOf } from './status';
 import { telemetry } from './telemetry';
 import { holderOf, type Observation, who } from './view';
 
@@ -437,20 +438,23 @@ async function lookOnce(
   await noted;
   if (trigger.kind === 'maintenance')
     return { result: await maintain(engine, pair, trigger, observation, time, steps) };
+  const holder = observation.eni ? holderOf(observation.eni) : null;
+  if (trigger.kind === 'status') {
+    engine.telemetry.gauge(pair, observation, holder);
+    const view = statusOf(pair, observation, clock.now());
+    return {
+      result: result('status', pair, {
+        from: view.holder,
+        reasons: view.reasons,
+        steps,
+        state: { ...pairState(pair, observation, clock.now()), ...(await addressOutageOf(engine, pair)) },
+      }),
+    };
+  }
   const decision = plan(pair, trigger, observation, clock.now());
   engine.deps.logger.info('decided', { decision });
-  const holder = observation.eni ? holderOf(observation.eni) : null;
   if (decision.kind !== 'move' || decision.dryRun) engine.telemetry.gauge(pair, observation, holder);
   switch (decision.kind) {
-    case 'status':
-      return {
-        result: result('status', pair, {
-          from: decision.holder,
-          reasons: decision.reasons,
-          steps,
-          state: { ...pairState(pair, observation, clock.now()), ...(await addressOutageOf(engine, pair)) },
-        }),
-      };
     case 'unchanged': {
       if (decision.keep) {
         const keep = decision.keep;
@@ -571,7 +575,7 @@ async function maintain(
       ),
   );
   const after: Observation = { ...observation, record: written, stateUnavailable: undefined };
-  const status = plan(pair, { kind: 'status', pair: pair.name }, after, now);
+  const status = statusOf(pair, after, now);
   const still = maintenanceOf(pair, after, now);
   const window = written?.maintenance;
   const change = window

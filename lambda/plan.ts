@@ -54,7 +54,6 @@ import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
 import { evidenceProblems, failureKinds, isTargetProbe, probeSettings } from './evidence';
 import { legacyIntents } from './legacy';
 import { describeMaintenance, maintenanceOf, windowOf } from './maintenance';
-import type { PairState, PlannedEvent } from './result';
 import type { PairRecord } from './state';
 import {
   describeEvent,
@@ -66,7 +65,6 @@ import {
   type Observation,
   ownApplication,
   recordOf,
-  takesItAway,
   who,
 } from './view';
 
@@ -74,7 +72,6 @@ import {
 export const FORCE_AFTER_MS = 20_000;
 
 export type Plan =
-  | { readonly kind: 'status'; readonly holder: string | null; readonly reasons: string[] }
   | {
       readonly kind: 'unchanged';
       readonly holder: string | null;
@@ -206,8 +203,8 @@ const AUTOMATIC: readonly Rule[] = [
   failOver,
 ];
 
-/** What the planner decides about: every trigger but those handled before it (ignored, maintenance). */
-export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' | 'rehearse' }>;
+/** What the planner decides about: every trigger but those handled elsewhere (ignored, maintenance, rehearse, status). */
+export type PlanTrigger = Exclude<Trigger, { kind: 'ignored' | 'maintenance' | 'rehearse' | 'status' }>;
 
 /**
  * Decides what to do about one pair. The goal state is "the ENI is attached, at deviceIndex, to a
@@ -217,14 +214,11 @@ export function plan(pair: Pair, trigger: PlanTrigger, obs: Observation, now: nu
   const eni = obs.eni;
   const problems = eniProblems(pair, eni);
   const decision =
-    trigger.kind === 'status'
-      ? eni
-        ? planStatus(pair, obs, eni, now)
-        : ({ kind: 'status', holder: null, reasons: problems } as const)
-      : !eni || problems.length > 0
-        ? ({ kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems } as const)
-        : withoutState(pair, obs, keepAddress(eni, decide(pair, trigger, obs, eni, now)));
-  return withUnreadable(obs, decision);
+    !eni || problems.length > 0
+      ? ({ kind: 'refused', from: eni ? holderOf(eni) : null, to: null, reasons: problems } as const)
+      : withoutState(pair, obs, keepAddress(eni, decide(pair, trigger, obs, eni, now)));
+  const unreadable = unreadableReason(obs);
+  return unreadable ? { ...decision, reasons: [...decision.reasons, unreadable] } : decision;
 }
 
 /**
@@ -267,21 +261,15 @@ function withoutState(pair: Pair, obs: Observation, decision: Plan): Plan {
  * Says once why the members' application checks are unknown (DescribeApplicationStatus answered an error
  * that asking again does not cure): the decision rests on their state and status checks.
  */
-function withUnreadable(obs: Observation, decision: Plan): Plan {
+export function unreadableReason(obs: Observation): string | undefined {
   const error = Object.values(obs.instances).find((i) => i.application?.unreadable !== undefined)?.application
     ?.unreadable;
-  if (error === undefined) return decision;
-  const why = `application checks could not be read (DescribeApplicationStatus: ${error}): they count as unknown, and state and status checks decide`;
-  return { ...decision, reasons: [...decision.reasons, why] };
+  return error === undefined
+    ? undefined
+    : `application checks could not be read (DescribeApplicationStatus: ${error}): they count as unknown, and state and status checks decide`;
 }
 
-function decide(
-  pair: Pair,
-  trigger: Exclude<PlanTrigger, { kind: 'status' }>,
-  obs: Observation,
-  eni: EniView,
-  now: number,
-): Plan {
+function decide(pair: Pair, trigger: PlanTrigger, obs: Observation, eni: EniView, now: number): Plan {
   const record = recordOf(obs);
   if (trigger.kind === 'move')
     return leaseBlocks({ pair, eni, record, now }) ?? manualMove(pair, trigger, obs, eni);
@@ -527,7 +515,8 @@ export function condemnedBy(record: PairRecord, instanceId: string, now: number)
     : `failed ${seen?.failures ?? 'several'} probes in a row at ${new Date(failedAt).toISOString()} and the prober has not seen it pass since`;
 }
 
-const leadMinutes = (pair: Pair) => pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;
+export const leadMinutes = (pair: Pair) =>
+  pair.scheduledEventLeadMinutes ?? DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES;
 
 /**
  * When a member holding the ENI would be moved off for its scheduled event: the lead time before the
@@ -804,13 +793,7 @@ function manualMove(
 
 // ── Every move ───────────────────────────────────────────────────────────────────────────────────
 
-const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
-
-/** What each kind of maintenance pauses, as a person reads it. */
-const PAUSED = {
-  window: 'automatic moves are paused',
-  suppressed: 'moves for its application check alone are paused',
-} as const;
+export const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
 
 /** A move of the ENI to `to`, or a refusal naming every failed check. */
 function moveTo(
@@ -1001,145 +984,5 @@ function keepAddress(eni: EniView, decision: Plan): Plan {
       ...decision.reasons,
       'the attachment would be deleted with its instance (DeleteOnTermination): setting it to false',
     ],
-  };
-}
-
-// ── Status ───────────────────────────────────────────────────────────────────────────────────────
-
-function planStatus(pair: Pair, obs: Observation, eni: EniView, now: number): Plan {
-  const holder = holderOf(eni);
-  const window = maintenanceOf(pair, obs, now);
-  const reasons = [
-    holder === null
-      ? `${eni.id} is attached to no one (status ${eni.status})`
-      : `${eni.id} is attached to ${who(pair, holder)} at device index ${eni.attachment?.deviceIndex}`,
-    `primary ${pair.primaryInstanceId}: ${health(pair, obs.instances[pair.primaryInstanceId])}`,
-    `standby ${pair.standbyInstanceId}: ${health(pair, obs.instances[pair.standbyInstanceId])}`,
-    ...(window
-      ? [`${describeMaintenance(window, now)}; ${PAUSED[window.source]} (a manual move still works)`]
-      : []),
-    ...scheduledReasons(pair, obs, holder),
-  ];
-  const problems = eniProblems(pair, eni);
-  if (problems.length > 0) return { kind: 'status', holder, reasons: [...reasons, ...problems] };
-  const holderRole = holder === null ? undefined : roleOf(pair, holder);
-  const toRole = otherRole(holderRole ?? 'primary');
-  const to = instanceOf(pair, toRole);
-  const blockers = targetProblems(pair, eni, to, obs.instances[to], recordOf(obs).forcedDetach);
-  reasons.push(
-    blockers.length === 0
-      ? `a move to ${toRole} ${to} would pass every check`
-      : `a move to ${toRole} would be refused`,
-    ...blockers,
-  );
-  return { kind: 'status', holder, reasons };
-}
-
-/** Each member's scheduled events, and when the planned move off the holder will happen. */
-function scheduledReasons(pair: Pair, obs: Observation, holder: string | null): string[] {
-  return [pair.primaryInstanceId, pair.standbyInstanceId].flatMap((id) => {
-    const instance = obs.instances[id];
-    const first = goingAway(instance);
-    const at = id === holder ? plannedMoveAt(pair, instance) : undefined;
-    return (instance?.scheduledEvents ?? []).map(
-      (e) =>
-        `${who(pair, id)} has a scheduled ${describeEvent(e)}` +
-        (!takesItAway(e)
-          ? ': it keeps running'
-          : e === first && at !== undefined
-            ? `: the ENI moves off it at ${new Date(at).toISOString()} (${leadMinutes(pair)} min before)`
-            : id !== holder && holder !== null
-              ? ': redundancy ends then'
-              : ''),
-    );
-  });
-}
-
-/**
- * Is the address protected right now? Attached: a member holds the ENI. Redundant: the member that
- * does not hold it could take it now (every target check passes). `holder` may differ from the
- * observed one: after a move the caller asks about the new holder, with the observation from before.
- */
-export function redundancy(
-  pair: Pair,
-  obs: Observation,
-  holder: string | null,
-): { attached: boolean; redundant: boolean } {
-  const eni = obs.eni;
-  if (!eni || holder === null || !roleOf(pair, holder)) return { attached: false, redundant: false };
-  const other = instanceOf(pair, otherRole(roleOf(pair, holder) as Role));
-  return {
-    attached: true,
-    redundant:
-      targetProblems(pair, eni, other, obs.instances[other], recordOf(obs).forcedDetach).length === 0,
-  };
-}
-
-const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-
-/** A member's scheduled events, for status results. */
-function plannedEvents(instance: InstanceView | undefined): PlannedEvent[] {
-  return (instance?.scheduledEvents ?? []).map((e) => ({
-    code: e.code,
-    notBefore: isoOrNull(e.notBefore),
-    notAfter: isoOrNull(e.notAfter),
-    description: e.description,
-    takesItAway: takesItAway(e),
-  }));
-}
-
-/** The pair at a glance, for status results (lambda/result.ts PairState). */
-export function pairState(pair: Pair, obs: Observation, now: number): PairState {
-  const holder = obs.eni ? holderOf(obs.eni) : null;
-  const { attached, redundant } = redundancy(pair, obs, holder);
-  const record = recordOf(obs);
-  const planned = holder === null ? undefined : plannedMoveAt(pair, obs.instances[holder]);
-  const moves = lastHour(record, now);
-  const limit = pair.maxMovesPerHour ?? DEFAULT_MAX_MOVES_PER_HOUR;
-  const iso = (ms: number) => new Date(ms).toISOString();
-  const last = moves.at(-1);
-  const cooldownEnds =
-    last === undefined ? 0 : last + (pair.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS) * 1000;
-  const damping =
-    moves.length >= limit && moves[0] !== undefined
-      ? `flapping until ${iso(moves[0] + 3_600_000)}`
-      : cooldownEnds > now
-        ? `cooldown until ${iso(cooldownEnds)}`
-        : null;
-  const lease = liveLease(record, now);
-  const window = maintenanceOf(pair, obs, now);
-  return {
-    holder: holder === null ? null : (roleOf(pair, holder) ?? null),
-    primary: health(pair, obs.instances[pair.primaryInstanceId]),
-    standby: health(pair, obs.instances[pair.standbyInstanceId]),
-    addresses: {
-      primary: obs.instances[pair.primaryInstanceId]?.privateIp ?? null,
-      standby: obs.instances[pair.standbyInstanceId]?.privateIp ?? null,
-      // The service address (the ENI's primary private IP), which the prober probes too (issue 23).
-      service: obs.eni?.privateIp ?? null,
-    },
-    attached,
-    serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,
-    redundant,
-    lastMove: record.lastMove
-      ? { at: iso(record.lastMove.at), from: record.lastMove.from ?? 'none', to: record.lastMove.to }
-      : null,
-    members: { primary: pair.primaryInstanceId, standby: pair.standbyInstanceId },
-    events: {
-      primary: plannedEvents(obs.instances[pair.primaryInstanceId]),
-      standby: plannedEvents(obs.instances[pair.standbyInstanceId]),
-    },
-    plannedMove: planned === undefined ? null : new Date(planned).toISOString(),
-    automaticMoves: { lastHour: moves.length, limit },
-    damping,
-    lease: lease ? { owner: lease.owner, to: lease.target, until: iso(lease.until) } : null,
-    maintenance: window ? { until: window.until, why: window.why } : null,
-    forcedDetach: record.forcedDetach
-      ? { from: record.forcedDetach.instanceId, at: iso(record.forcedDetach.at) }
-      : null,
-    condemned: [pair.primaryInstanceId, pair.standbyInstanceId].filter(
-      (id) => condemnedBy(record, id, now) !== undefined,
-    ),
-    state: obs.stateUnavailable === undefined ? 'ok' : `unavailable: ${obs.stateUnavailable}`,
   };
 }

@@ -84,55 +84,59 @@ export async function readThrough<T>(
 }
 
 /**
- * Reading and changing one ENI during a move as real EC2 must be treated: transient errors (throttling,
- * 5xx, timeouts) are read through until the deadline, and a mutation is judged by EC2 rather than by
- * its answer. Detach and attach take no client token, and the SDK replays a call whose answer was
- * lost (EC2 API Reference, "Ensuring idempotency": only calls with a ClientToken are idempotent).
+ * Reading and changing one ENI during a move as real EC2 must be treated: transient errors (throttling, 5xx,
+ * timeouts) are read through until the deadline, and a mutation is judged by EC2 rather than by its answer. Detach
+ * and attach take no client token, and the SDK replays a call whose answer was lost (EC2 API Reference, "Ensuring
+ * idempotency": only calls with a ClientToken are idempotent).
  */
-export function patience(
-  ec2: EniCalls,
-  eniId: string,
-  clock: Clock,
-  deadline: number,
-  notes: string[],
-  /** Before every send of a mutation, retries included (execute.ts: the lease is still this move's). */
-  beforeSend: (name: string) => Promise<void> = async () => {},
-) {
+export class Patience {
+  constructor(
+    private readonly ec2: EniCalls,
+    private readonly eniId: string,
+    private readonly clock: Clock,
+    private readonly deadline: number,
+    private readonly notes: string[],
+    /** Before every send of a mutation, retries included (execute.ts: the lease is still this move's). */
+    private readonly beforeSend: (name: string) => Promise<void> = async () => {},
+  ) {}
+
   /** One read of the ENI. */
-  const read = async (): Promise<EniView> => {
+  async read(): Promise<EniView> {
+    const { ec2, eniId } = this;
     const eni = await readThrough(
-      clock,
-      deadline,
+      this.clock,
+      this.deadline,
       (e) => ec2.isTransient(e),
       eniId,
       () => ec2.describeEni(eniId),
     );
     if (!eni) throw new Error(`${eniId} no longer exists`);
     return eni;
-  };
+  }
 
   /** Polls until `done` answers a value; `wrong` ends the wait early with a reason; gives up at `until`. */
-  const settle = async <T>(
+  async settle<T>(
     want: string,
     done: (eni: EniView) => T | undefined,
     wrong?: (eni: EniView) => string | undefined,
-    until = deadline,
-  ): Promise<T> => {
+    until = this.deadline,
+  ): Promise<T> {
+    const { clock, eniId } = this;
     const start = clock.now();
     for (;;) {
       await pause(
         clock,
         start,
-        Math.min(until, deadline),
+        Math.min(until, this.deadline),
         () => `${eniId} was not ${want} after ${((clock.now() - start) / 1000).toFixed(1)} s`,
       );
-      const eni = await read();
+      const eni = await this.read();
       const value = done(eni);
       if (value !== undefined) return value;
       const problem = wrong?.(eni);
       if (problem) throw new Error(problem);
     }
-  };
+  }
 
   /**
    * A mutation: after an error, read the ENI; if it shows the step done (a replay of a call EC2 had
@@ -141,64 +145,79 @@ export function patience(
    * detaching, the ENI in use) may meet a read that still shows the old state, so after such an
    * answer EC2 is read again for a while before the error is believed.
    */
-  const mutate = async <T>(
+  async mutate<T>(
     name: string,
     call: () => Promise<T>,
     /** `ours`: this invocation may have carried the call out (a send of ours reached EC2 before this answer). */
     judge: (eni: EniView, ours: boolean) => { done: T } | 'again' | 'no' | 'theirs',
-    until = deadline,
-  ): Promise<T> => {
-    const start = clock.now();
+    until = this.deadline,
+  ): Promise<T> {
+    const start = this.clock.now();
     let sends = 0;
     for (;;) {
       // Outside the try: a lease lost is no answer of EC2's to judge.
-      await beforeSend(name);
+      await this.beforeSend(name);
       try {
         sends++;
         return await call();
       } catch (error) {
-        const judged = clock.now();
-        const replayed = REPLAY_ANSWERS.has((error as Error).name);
         // A replay answer to this invocation's first send, on the SDK's first attempt, answers someone else's call.
+        const replayed = REPLAY_ANSWERS.has((error as Error).name);
         const ours = sends > 1 || attemptsOf(error) > 1 || !replayed;
-        for (;;) {
-          const verdict = judge(await read(), ours);
-          if (verdict === 'theirs')
-            throw new NotOursError(
-              `${eniId} was changed by another invocation (${name}: ${describe(error)})`,
-            );
-          if (verdict !== 'again' && verdict !== 'no') {
-            notes.push(
-              `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
-            );
-            return verdict.done;
-          }
-          if (!replayed || clock.now() - judged >= STALE_READ_MS) {
-            if (verdict === 'no' || !ec2.isTransient(error)) throw error;
-            break;
-          }
-          await pause(
-            clock,
-            judged,
-            deadline,
-            () => `${name}: EC2 answered ${describe(error)} until the deadline`,
-          );
-        }
+        const verdict = await this.judged(name, error, replayed, ours, judge);
+        if (verdict !== undefined) return verdict.done;
         await pause(
-          clock,
+          this.clock,
           start,
-          Math.min(until, deadline),
+          Math.min(until, this.deadline),
           () => `${name} kept failing until the deadline: ${describe(error)}`,
         );
       }
     }
-  };
+  }
+
+  /**
+   * EC2's word on a mutation that answered `error`: the step done (going on), or undefined to send it again; throws
+   * when the error stands. A replay's answer is believed only once reads have had STALE_READ_MS to catch up.
+   */
+  private async judged<T>(
+    name: string,
+    error: unknown,
+    replayed: boolean,
+    ours: boolean,
+    judge: (eni: EniView, ours: boolean) => { done: T } | 'again' | 'no' | 'theirs',
+  ): Promise<{ done: T } | undefined> {
+    const since = this.clock.now();
+    for (;;) {
+      const verdict = judge(await this.read(), ours);
+      if (verdict === 'theirs')
+        throw new NotOursError(
+          `${this.eniId} was changed by another invocation (${name}: ${describe(error)})`,
+        );
+      if (verdict !== 'again' && verdict !== 'no') {
+        this.notes.push(
+          `${name}: EC2 answered ${describe(error)}, but shows the step done (a replayed call whose first answer was lost); going on`,
+        );
+        return verdict;
+      }
+      if (!replayed || this.clock.now() - since >= STALE_READ_MS) {
+        if (verdict === 'no' || !this.ec2.isTransient(error)) throw error;
+        return undefined;
+      }
+      await pause(
+        this.clock,
+        since,
+        this.deadline,
+        () => `${name}: EC2 answered ${describe(error)} until the deadline`,
+      );
+    }
+  }
 
   /** Attach to `to`, unless EC2 shows it done; again while the ENI is available and the error transient. */
-  const attach = (name: string, to: string, deviceIndex: number, until = deadline) =>
-    mutate(
+  attach(name: string, to: string, deviceIndex: number, until = this.deadline): Promise<string> {
+    return this.mutate(
       name,
-      () => ec2.attach(eniId, to, deviceIndex),
+      () => this.ec2.attach(this.eniId, to, deviceIndex),
       (eni, mine) => {
         const attached = attachedTo(eni, to);
         if (attached) return mine ? { done: attached } : 'theirs';
@@ -206,8 +225,7 @@ export function patience(
       },
       until,
     );
-
-  return { read, settle, mutate, attach };
+  }
 }
 
 /** The SDK's attempts behind an error (AWS SDK for JavaScript v3, ResponseMetadata.attempts); 1 when it does not say. */

@@ -1,6 +1,6 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Pair } from './config';
-import { redundancy } from './plan';
+import { redundancy } from './status';
 import type { Observation } from './view';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];

@@ -257,9 +257,16 @@ describe('the lease', () => {
     h.ec2.set(PRIMARY, { state: 'stopped' });
     const start = h.clock.now();
     // The container freezes right after EC2 carried out its detach (killed, or hung on the network).
-    h.ec2.when('DetachNetworkInterface', 'after', () => new Promise<void>(() => {}));
+    let frozen: () => void = () => {};
+    const detached = new Promise<void>((resolve) => {
+      frozen = resolve;
+    });
+    h.ec2.when('DetachNetworkInterface', 'after', () => {
+      frozen();
+      return new Promise<void>(() => {});
+    });
     void h.container()(stateChange(PRIMARY));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await detached;
     expect(h.ec2.holder()).toBeUndefined();
 
     // The next delivery (Lambda's own duplicate, 30 s later) meets the lease, waits for its term, and heals.

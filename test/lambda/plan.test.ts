@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../lambda/config';
-import { type Plan, type PlanTrigger, pairState, plan, redundancy } from '../../lambda/plan';
+import { type Plan, type PlanTrigger, plan } from '../../lambda/plan';
+import { pairState, redundancy, statusOf } from '../../lambda/status';
 import type { Observation } from '../../lambda/view';
 import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
 
@@ -23,7 +24,6 @@ const move = (to?: 'primary' | 'standby', dryRun = false): Planned => ({
   to,
   dryRun,
 });
-const status: Planned = { kind: 'status', pair: 'web' };
 const NOW = Date.UTC(2026, 10, 22, 10, 15);
 
 const FAILED_PRIMARY = { primary: { state: 'stopped' } };
@@ -477,18 +477,15 @@ describe('plan: redundancy (is the address protected right now?)', () => {
   });
 });
 
-describe('plan: status', () => {
+describe('status (lambda/status.ts)', () => {
   it('reports the holder, both members and whether a move would pass', () => {
-    const p = plan(PAIR, status, world({ standby: { availabilityZone: 'eu-west-1b' } }), NOW);
-    expect(p).toMatchObject({ kind: 'status', holder: PRIMARY });
+    const p = statusOf(PAIR, world({ standby: { availabilityZone: 'eu-west-1b' } }), NOW);
+    expect(p).toMatchObject({ holder: PRIMARY });
     expect(p.reasons.join('\n')).toMatch(/attached to primary i-0123456789abcdef0 at device index 1/);
-    expect(checksOf(p)).toEqual(['target-az']);
+    expect(p.reasons.map((r) => /^([a-z-]+): /.exec(r)?.[1]).filter(Boolean)).toEqual(['target-az']);
   });
   it('reports a missing ENI as status, not as a refusal', () => {
-    expect(plan(PAIR, status, world({ eni: undefined }), NOW)).toMatchObject({
-      kind: 'status',
-      holder: null,
-    });
+    expect(statusOf(PAIR, world({ eni: undefined }), NOW)).toMatchObject({ holder: null });
   });
 });
 
@@ -881,7 +878,7 @@ describe('plan: application health per check (applicationCheckId) and maintenanc
 
   it('status and the pair state show the window and who set it', () => {
     const obs = world({ record: window(30) });
-    expect(plan(named, status, obs, NOW).reasons).toContainEqual(
+    expect(statusOf(named, obs, NOW).reasons).toContainEqual(
       expect.stringMatching(/^in maintenance until 2026-11-22T10:45:00Z \(30 min left\): kernel patch;/),
     );
     expect(pairState(named, obs, NOW).maintenance).toEqual({
