@@ -19,58 +19,76 @@ export const ENV = {
 export const valuePlaceholder = (i: number): string => `\${${ENV.values}[${i}]}`;
 const PLACEHOLDER = new RegExp(`^\\$\\{${ENV.values}\\[(\\d+)\\]\\}$`);
 
+/**
+ * One protected address: a secondary ENI and the two instances that may hold it. The schema below (PairSchema) is
+ * tied to this type at compile time; docs/configuration.md is generated from these comments.
+ */
 export interface Pair {
+  /** The pair's name, 1-64 letters, digits, `.`, `_` or `-`: in results, pages, metrics and manual events. */
   readonly name: string;
+  /** The secondary ENI whose address the pair keeps alive (`eni-…`). */
   readonly networkInterfaceId: string;
+  /** The instance that holds the ENI normally (`i-…`). */
   readonly primaryInstanceId: string;
+  /** The instance in the same AZ that takes the ENI when the primary fails (`i-…`). */
   readonly standbyInstanceId: string;
+  /** The device index the ENI takes on whichever member holds it, on network card 0: 1 or more (0 is the primary interface). */
   readonly deviceIndex: number;
-  /** An automatic move within this many seconds of the ENI's previous move is refused (flap damping). Default 300. */
+  /**
+   * An automatic move away from a holder that still runs, within this many seconds of the pair's last automatic
+   * move, is refused (check `cooldown`). A stopped or gone holder is left at once. @default 300
+   */
   readonly cooldownSeconds?: number;
   /**
    * At most this many automatic moves of the pair in an hour away from a holder that still runs; then
-   * the pair is flapping and such moves are refused (check `flapping`). 1 to 10. Default 3.
+   * the pair is flapping and such moves are refused (check `flapping`), paged once. 1 to 10. @default 3
    */
   readonly maxMovesPerHour?: number;
-  /** After force-detaching from a failed holder that still runs, stop it, so it cannot answer on a stale address. */
+  /**
+   * After force-detaching from a failed holder that still runs, stop it, so it cannot answer on a stale address.
+   * @default false
+   */
   readonly fence?: boolean;
-  /** After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up. */
+  /**
+   * After the attach, confirm through SSM Run Command that the new holder's OS brought the ENI's address up.
+   * @default false
+   */
   readonly verifyOs?: boolean;
-  /** Deployment only: pairs of one group share a function (the stack strips it from FAILOVER_PAIRS). */
+  /** Deployment only: pairs of one group share a function (the stack strips it from FAILOVER_PAIRS). @default none */
   readonly group?: string;
   /**
    * An EC2 application status check (HTTP/HTTPS) on both members: the stack creates and associates it,
-   * and the function treats a holder whose application status is impaired as failed.
+   * and the function treats a holder whose application status is impaired as failed. @default none
    */
   readonly applicationCheck?: ApplicationCheck;
   /**
    * The EC2 application status check that judges this pair's members (asc-…): each member's application
    * health is that check's own result (DescribeApplicationStatus), never the instance-level aggregate,
    * which any other check on the instance can turn impaired. The stack fills it in for the check it
-   * creates from `applicationCheck`; a user may name an existing check.
+   * creates from `applicationCheck`; a user may name an existing check. @default none
    */
   readonly applicationCheckId?: string;
   /**
    * The construct's prober checks both members on their own primary addresses every `intervalMs`, and
-   * sends the function its evidence when the holder fails while the other member passes (event 8).
+   * sends the function its evidence when the holder fails while the other member passes (event 8). @default none
    */
   readonly probe?: ProbeOption;
   /**
    * Move the ENI off a holder that gets an EC2 rebalance recommendation (a Spot Instance at elevated risk of
-   * interruption), as for a Spot interruption warning. Default false: the recommendation comes early and
-   * often, and the warning two minutes ahead is enough for a graceful move.
+   * interruption), as for a Spot interruption warning. Off, the recommendation (early and often) moves nothing,
+   * and the warning two minutes ahead is enough for a graceful move. @default false
    */
   readonly moveOnRebalance?: boolean;
   /**
    * A holder with a scheduled event that stops, retires or reboots it is moved off once the event's
-   * NotBefore is this many minutes away or less. Default 15.
+   * NotBefore is this many minutes away or less (1 to 10080). @default 15
    */
   readonly scheduledEventLeadMinutes?: number;
   /**
    * The deploy-time rehearsal (docs/contract.md event 9) fails the deploy when the pair is not ready. With this,
    * a pair whose only problems are its checks (topology: AZ, VPC, device index, limits; or a member stopped or
    * impaired now) may be deployed unready; a call EC2 refuses still fails the deploy. The daily rehearsal reports
-   * it not ready all the same. Default false.
+   * it not ready all the same. @default false
    */
   readonly deployUnready?: boolean;
 }
@@ -79,6 +97,7 @@ export interface Pair {
 export interface ProbeOption {
   /** tcp: a connection accepted is a pass; http/https: an answer with `expectStatus`. */
   readonly protocol: 'tcp' | 'http' | 'https';
+  /** The port the service listens on, on each member's own primary address (and on the service address). */
   readonly port: number;
   /** http/https only; starts with '/'. @default '/' */
   readonly path?: string;
@@ -94,7 +113,9 @@ export interface ProbeOption {
 
 /** EC2 application status check settings; EC2's defaults apply to what is left out (CreateApplicationStatusCheck). */
 export interface ApplicationCheck {
+  /** How EC2 checks the application. */
   readonly protocol: 'http' | 'https';
+  /** The port it checks, on each member. */
   readonly port: number;
   /** Starts with '/'. @default '/' */
   readonly path?: string;
@@ -298,6 +319,20 @@ const PairSchema = z.strictObject({
     }),
   ),
 });
+
+/** True when A and B have the same fields, each of the same type (readonly aside). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/**
+ * One source per option: the schema that parses a pair and the Pair type (whose comments are the docs) must agree,
+ * field for field, or this line fails the type check.
+ */
+type Parsed = z.infer<typeof PairSchema>;
+const _schemaIsPair: [
+  Same<keyof Parsed, keyof Pair>,
+  Same<keyof NonNullable<Parsed['probe']>, keyof ProbeOption>,
+  Same<keyof NonNullable<Parsed['applicationCheck']>, keyof ApplicationCheck>,
+  Same<Parsed, Pair>,
+] = [true, true, true, true];
 
 const PairsSchema = z.array(PairSchema).check(z.minLength(1, { error: 'must list at least one pair' }));
 

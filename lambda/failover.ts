@@ -9,18 +9,13 @@ import { evidenceProblems, isTargetProbe } from './evidence';
 import { type Ec2Port, execute, type OsPort, StateUnavailableError, StepError, timed } from './execute';
 import { legacyKeys, legacyRecord } from './legacy';
 import { describeMaintenance, maintenanceChange, maintenanceOf } from './maintenance';
+import { paged, pagedByDefault, pageOnce as pageOnceAt } from './paging';
 import { liveLease, type MovePlan, type Once, plan } from './plan';
 import { lastAddressOutage, type ViewStore } from './probe/store';
 import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
 import { type AddressOutage, type Result, result, type Step } from './result';
 import { bounded, type Clock, readThrough, systemClock } from './retry';
-import {
-  type PairRecord,
-  type ProbeObservation,
-  type RecordChange,
-  STATE_BOUND_MS,
-  type StatePort,
-} from './state';
+import { type PairRecord, type ProbeObservation, STATE_BOUND_MS, type StatePort } from './state';
 import { pairState, statusOf } from './status';
 import { telemetry } from './telemetry';
 import { holderOf, type Observation, who } from './view';
@@ -233,16 +228,8 @@ async function handleTrigger(
       const observed =
         batch && 'pair' in w ? batch.then((all) => all.get(w.pair.name) as Observation) : undefined;
       const { result: r, page } = await handlePair(engine, w, ec2, time, observed);
-      // A schedule must not page anyone every minute: rounds and fleet-wide looks publish only
-      // what moved or failed; alarms, state changes and manual requests publish every outcome.
-      // The decision may say otherwise: another invocation's move pages nothing, flapping pages once,
-      // a member going away ("redundancy ends at") pages once.
-      // Probe evidence that moves nothing (old news, not the holder, a duplicate of the prober's
-      // overlapping invocations) is logged, not paged; its refusals page, as every automatic one does.
-      const quiet =
-        ((trigger.kind === 'reconcile' || fleetWide(trigger)) && !['moved', 'failed'].includes(r.outcome)) ||
-        (trigger.kind === 'probe' && r.outcome === 'unchanged');
-      if (page ?? !quiet) await publish(engine, r, time.end);
+      if (paged(page, pagedByDefault(trigger, fleetWide(trigger), r.outcome)))
+        await publish(engine, r, time.end);
       return r;
     }),
   );
@@ -591,42 +578,13 @@ async function maintain(
   });
 }
 
-/**
- * A page made once (a "redundancy ends" notice, a flapping episode, DOWN in maintenance): the mark is written by
- * compare-and-swap first, and only the invocation whose write changed it pages; one that finds it written (another
- * container, a retry, the next round) pages nobody. A table that cannot be written pages (twice beats never).
- */
+/** A result paged once (lambda/paging.ts): timed as a step, the page decided by the record's compare-and-swap. */
 async function pageOnce(engine: Engine, pair: Pair, once: Once, r: Result, steps: Step[]): Promise<Answer> {
-  const set = (record: PairRecord): RecordChange | undefined => {
-    switch (once.key) {
-      case 'primary':
-      case 'standby':
-        return record.notices[once.key] === once.mark
-          ? undefined
-          : { notices: { ...record.notices, [once.key]: once.mark } };
-      case 'flapping':
-        return record.flappingPaged === once.mark ? undefined : { flappingPaged: once.mark };
-      case 'down':
-        return record.downPaged === once.mark ? undefined : { downPaged: once.mark };
-    }
-  };
-  try {
-    const written = await timed(engine.clock, steps, `record-page-${once.key}`, () =>
-      bounded(
-        engine.clock,
-        engine.clock.now() + STATE_BOUND_MS,
-        engine.deps.state,
-        `pair ${pair.name}'s state`,
-        () => engine.deps.state.change(pair.name, set),
-      ),
-    );
-    return { result: r, page: written !== undefined };
-  } catch (error) {
-    engine.deps.logger.warn('could not record the page in the state; the next look pages it again', {
-      error,
-    });
-    return { result: r, page: true };
-  }
+  const deps = { state: engine.deps.state, clock: engine.clock, logger: engine.deps.logger };
+  const page = await timed(engine.clock, steps, `record-page-${once.key}`, () =>
+    pageOnceAt(deps, pair.name, once),
+  );
+  return { result: r, page };
 }
 
 /** A dry run: every check passed; EC2's DryRun says whether the calls themselves would be allowed. */

@@ -5,14 +5,14 @@
 // - the JavaScript app `cdk init app --language javascript` writes (CommonJS, `require`), at the oldest aws-cdk-lib
 //   the peer range allows (2.269.0), with an application check (CfnApplicationStatusCheck) to synthesize;
 // - an ES-module app (.mjs) with only aws-cdk-lib and constructs, installed offline from the repository's lock, run
-//   with only node on the PATH: cfn-lint and the IAM evaluation of its template.
+//   with only node's directory (and the shell's) on the PATH: cfn-lint and the IAM evaluation of its template.
 // And the tarball itself: only what a consumer runs, and @arethetypeswrong/cli finds nothing wrong with its types.
 // The npm cache is the user's own (filled by `npm ci`), shared by every install here (`--prefer-offline`): after the
 // first run, the installs ask the registry for nothing it has already given.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, type CfnTemplate, evaluate, functionPairs, hopsOf, REGION } from '../helpers/policy-engine';
 import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
@@ -168,8 +168,22 @@ async function must(cmd: string, args: string[], cwd: string, env?: NodeJS.Proce
 const NPM_FLAGS = ['--no-audit', '--no-fund', '--loglevel=error'];
 /** The CDK CLI without its calls home: no version check, no telemetry (cdk.json turns notices off). */
 const CDK_ENV = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: '1' };
-/** For the apps' own commands: node's own directory on the PATH (node, npx), not the repository's node_modules/.bin. */
-const APP_ENV = { ...CDK_ENV, PATH: dirname(process.execPath) };
+/**
+ * The directory of `sh` on this PATH: npm runs every script with it (`npm test`, cdk.json's app through npx). Where
+ * node comes from a system directory, that directory holds `sh` too; a Node.js installed elsewhere (.ci/run's
+ * Node.js 24, in a cache) does not.
+ */
+const SHELL_DIR = (process.env.PATH ?? '')
+  .split(delimiter)
+  .find((d) => d !== '' && existsSync(join(d, 'sh')));
+/**
+ * For the apps' own commands: node's own directory first on the PATH (node, npm, npx), then the shell's, and not the
+ * repository's node_modules/.bin.
+ */
+const APP_ENV = {
+  ...CDK_ENV,
+  PATH: [dirname(process.execPath), ...(SHELL_DIR ? [SHELL_DIR] : [])].join(delimiter),
+};
 
 /** `cdk init app --generate-only` with the CLI of the devDependencies, in a directory named my-app (so MyAppStack). */
 async function cdkInit(parent: string, language: 'typescript' | 'javascript'): Promise<string> {

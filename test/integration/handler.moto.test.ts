@@ -89,7 +89,9 @@ describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2, SN
     });
     expect((await w.where()).holder).toBe(w.standby);
     const [note] = await inbox();
-    expect(note?.Subject).toMatch(new RegExp(`^eni-failover web: MOVED to ${w.standby} in \\d+\\.\\d s$`));
+    expect(note?.Subject).toMatch(
+      new RegExp(`^eni-failover web: MOVED \\(FORCED\\) to ${w.standby} in \\d+\\.\\d s$`),
+    );
     expect(JSON.parse(note?.Message ?? '{}')).toEqual(result);
   });
 
