@@ -28,7 +28,8 @@ export interface ProbeProps {
   readonly vpc: ec2.IVpc;
   /**
    * Subnets for the prober's network interfaces: private subnets with a route to the Lambda API (a NAT
-   * gateway, or `lambdaEndpoint`).
+   * gateway, or `lambdaEndpoint`) and to DynamoDB for its view across runs (the NAT gateway, or a DynamoDB gateway
+   * endpoint).
    * @default - the VPC's private subnets with egress; with `lambdaEndpoint`, its isolated ones (a VPC without NAT has
    * no subnets with egress)
    */
