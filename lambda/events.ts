@@ -181,7 +181,15 @@ const ProbeEvidence = z.strictObject({
   firstFailureAt: isoTime,
   lastFailureAt: isoTime,
   errors: z.array(z.string().check(z.maxLength(200))).check(z.maxLength(50)),
-  other: z.strictObject({ instanceId, passing: z.boolean(), at: isoTime }),
+  // passes and failures: the other member's probes across the window (issue 23); optional, so that an
+  // earlier prober's evidence still parses.
+  other: z.strictObject({
+    instanceId,
+    passing: z.boolean(),
+    at: isoTime,
+    passes: z.optional(z.int().check(z.minimum(0), z.maximum(100_000))),
+    failures: z.optional(z.int().check(z.minimum(0), z.maximum(100_000))),
+  }),
 });
 
 const ignored = (reason: string): Trigger => ({ kind: 'ignored', reason });
@@ -319,7 +327,13 @@ function parseProbe(event: unknown): Trigger {
     firstFailureAt: first,
     lastFailureAt: last,
     errors: e.errors,
-    other: { instanceId: e.other.instanceId, passing: e.other.passing, at },
+    other: {
+      instanceId: e.other.instanceId,
+      passing: e.other.passing,
+      at,
+      ...(e.other.passes === undefined ? {} : { passes: e.other.passes }),
+      ...(e.other.failures === undefined ? {} : { failures: e.other.failures }),
+    },
   };
 }
 

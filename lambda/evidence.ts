@@ -18,8 +18,51 @@ export interface Evidence {
   readonly firstFailureAt: number;
   readonly lastFailureAt: number;
   readonly errors: readonly string[];
-  /** The pair's other member as the prober last saw it. */
-  readonly other: { readonly instanceId: string; readonly passing: boolean; readonly at: number };
+  /**
+   * The pair's other member as the prober last saw it; `passes` and `failures`: its probes in the
+   * evidence's window (from the first failure to the last), which the rule needs all passing. Optional, so
+   * that an earlier prober's evidence still parses; without them only `passing` and `at` are checked.
+   */
+  readonly other: {
+    readonly instanceId: string;
+    readonly passing: boolean;
+    readonly at: number;
+    readonly passes?: number;
+    readonly failures?: number;
+  };
+}
+
+/**
+ * Why a probe failed, by its error: `refused` (ECONNREFUSED: the host answered, nothing listens), `reset`
+ * (the connection was dropped by the member), `status` (an HTTP answer with the wrong status), `timeout`
+ * (no answer: a dead host, a security group that drops, or a lost packet), `unreachable` (no route, no
+ * host), `other`. The first three come from the member itself: it was reached.
+ */
+export type FailureKind = 'refused' | 'reset' | 'status' | 'timeout' | 'unreachable' | 'other';
+
+export function failureKind(error: string): FailureKind {
+  if (error === 'ECONNREFUSED') return 'refused';
+  if (error === 'ECONNRESET' || error === 'EPIPE') return 'reset';
+  if (error.startsWith('status ')) return 'status';
+  if (error.startsWith('timeout') || error === 'ETIMEDOUT') return 'timeout';
+  if (['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'].includes(error)) return 'unreachable';
+  return 'other';
+}
+
+/** A failure that proves the member answered: a security group drops silently, so it never refuses. */
+export const reached = (kind: FailureKind | undefined) =>
+  kind === 'refused' || kind === 'reset' || kind === 'status';
+
+/** The kinds of failure in the evidence, most frequent first, with counts: `refused x3, timeout x1`. */
+export function failureKinds(errors: readonly string[]): string {
+  const counts = new Map<FailureKind, number>();
+  for (const e of errors) counts.set(failureKind(e), (counts.get(failureKind(e)) ?? 0) + 1);
+  return (
+    [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} x${n}`)
+      .join(', ') || 'no errors given'
+  );
 }
 
 export type ProbeSettings = Required<ProbeOption>;
@@ -68,6 +111,14 @@ export function evidenceProblems(pair: Pair, e: Evidence, now: number): string[]
   else if (e.other.at < e.firstFailureAt)
     problems.push(
       `probe-other: the other member was last seen at ${iso(e.other.at)}, before the first failure at ${iso(e.firstFailureAt)}: the prober's own path may be the fault`,
+    );
+  else if ((e.other.failures ?? 0) > 0)
+    problems.push(
+      `target-probe: ${other} failed ${e.other.failures} of its ${(e.other.failures ?? 0) + (e.other.passes ?? 0)} probes in the window (${iso(e.firstFailureAt)} to ${iso(e.lastFailureAt)}): the prober's own path may be the fault, and the ENI would move onto a member that failed`,
+    );
+  else if (e.other.passes !== undefined && e.other.passes < e.failures)
+    problems.push(
+      `probe-other: ${other} passed ${e.other.passes} probes in the window, fewer than the ${e.failures} of the member that failed: it was not probed beside each failure`,
     );
   else if (!e.other.passing)
     problems.push(

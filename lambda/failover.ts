@@ -11,8 +11,9 @@ import { legacyKeys, legacyRecord } from './legacy';
 import { describeChange, maintenanceOf, setWindow } from './maintenance';
 import { paged, pagedByDefault, pageOnce as pageOnceAt } from './paging';
 import { liveLease, type MovePlan, type Once, plan } from './plan';
+import { lastAddressOutage, type ViewStore } from './probe/store';
 import { type RehearsalEc2, rehearse as rehearsal } from './rehearse';
-import { type Result, result, type Step } from './result';
+import { type AddressOutage, type Result, result, type Step } from './result';
 import { bounded, type Clock, readThrough, systemClock } from './retry';
 import { type PairRecord, type ProbeObservation, STATE_BOUND_MS, type StatePort } from './state';
 import { pairState, statusOf } from './status';
@@ -42,6 +43,8 @@ export interface FailoverDeps {
   readonly clock?: Clock;
   /** Asks a new holder's OS about the address, for pairs with verifyOs. */
   readonly os?: OsPort;
+  /** The prober's items in the state table (lambda/probe/store.ts): a probed pair's status shows its address's last outage. */
+  readonly proberView?: Pick<ViewStore, 'load'>;
 }
 
 /**
@@ -431,7 +434,7 @@ async function lookOnce(
         from: view.holder,
         reasons: view.reasons,
         steps,
-        state: pairState(pair, observation, clock.now()),
+        state: { ...pairState(pair, observation, clock.now()), ...(await addressOutageOf(engine, pair)) },
       }),
     };
   }
@@ -501,6 +504,28 @@ async function noteProbe(
     await Promise.all(writes);
   } catch (error) {
     logger.warn("could not keep the prober's observation in the pair's state", { error });
+  }
+}
+
+/**
+ * The service address's last outage as the prober measured it (issue 23), for a probed pair's status: best effort,
+ * bounded like the pair's own state (a status must answer when the table does not).
+ */
+async function addressOutageOf(
+  engine: Engine,
+  pair: Pair,
+): Promise<{ addressOutage?: AddressOutage | null }> {
+  const view = engine.deps.proberView;
+  if (!view || !pair.probe) return {};
+  const bound = new Promise<undefined>((resolve) =>
+    setTimeout(() => resolve(undefined), STATE_BOUND_MS).unref(),
+  );
+  try {
+    const outage = await Promise.race([lastAddressOutage(view, pair.name), bound]);
+    return outage === undefined ? {} : { addressOutage: outage };
+  } catch (error) {
+    engine.deps.logger.warn("could not read the prober's view of the pair", { pair: pair.name, error });
+    return {};
   }
 }
 

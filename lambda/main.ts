@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { createClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
@@ -8,6 +9,7 @@ import { StateAdapter } from './aws/state';
 import { ConfigError, loadConfig } from './config';
 import type { OsPort } from './execute';
 import { createFailover } from './failover';
+import { DynamoViewStore } from './probe/store';
 
 /** Builds the OS check, for the entry that has one (lambda/handler-os-check.ts). */
 export type OsCheckFactory = () => OsPort;
@@ -43,6 +45,10 @@ export function makeHandler(osCheck?: OsCheckFactory) {
     metrics,
     region: process.env.AWS_REGION,
     os: verifying.length > 0 ? osCheck?.() : undefined,
+    // The prober's items in the same table: a probed pair's status shows its service address's last outage.
+    proberView: config.pairs.some((p) => p.probe)
+      ? new DynamoViewStore(config.stateTable as string, DynamoDBDocumentClient.from(dynamodb))
+      : undefined,
   });
   return async (event: unknown, context: Context) => {
     logger.addContext(context);

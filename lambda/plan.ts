@@ -51,7 +51,7 @@ import {
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
-import { evidenceProblems, isTargetProbe, probeSettings } from './evidence';
+import { evidenceProblems, failureKinds, isTargetProbe, probeSettings } from './evidence';
 import { legacyIntents } from './legacy';
 import { describeMaintenance, maintenanceOf, windowOf } from './maintenance';
 import type { PairRecord } from './state';
@@ -576,7 +576,8 @@ function probedFailure({ pair, trigger, now }: Situation): string | undefined {
   if (evidenceProblems(pair, trigger, now).some((p) => !isTargetProbe(p))) return undefined;
   const settings = probeSettings(pair);
   const errors = [...new Set(trigger.errors)].join(', ') || 'no errors given';
-  return `the prober saw ${trigger.failures} ${settings?.protocol ?? ''} probes of port ${settings?.port ?? '?'} fail in a row from ${new Date(trigger.firstFailureAt).toISOString()} to ${new Date(trigger.lastFailureAt).toISOString()} (${errors}) while ${who(pair, trigger.other.instanceId)} passed`;
+  // Which kind of failure moved the address (issue 23): refused, timeout, status …
+  return `the prober saw ${trigger.failures} ${settings?.protocol ?? ''} probes of port ${settings?.port ?? '?'} fail in a row from ${new Date(trigger.firstFailureAt).toISOString()} to ${new Date(trigger.lastFailureAt).toISOString()} (failed by ${failureKinds(trigger.errors)}: ${errors}) while ${who(pair, trigger.other.instanceId)} passed`;
 }
 
 /** A move on probe evidence alone: refused when the prober sees the target failing too (target-probe). */
@@ -655,10 +656,21 @@ function failOver(s: Situation): Plan {
       ],
     },
   );
-  if (decision.kind !== 'refused' || !damping.flapping) return decision;
-  return damping.flapping.paged
+  // Probe evidence is sent again every few seconds while the holder fails (issue 23): its cool-down refusal pages
+  // once per last automatic move, as a flapping episode does, not every 5 s of a 300 s cool-down.
+  const episode = damping.flapping ?? (s.trigger.kind === 'probe' ? dampingEpisode(record, now) : undefined);
+  if (decision.kind !== 'refused' || !episode) return decision;
+  return episode.paged
     ? { ...decision, quiet: true }
-    : { ...decision, once: { key: 'flapping', mark: damping.flapping.mark } };
+    : { ...decision, once: { key: 'flapping', mark: episode.mark } };
+}
+
+/** The damping episode a refusal belongs to: the last automatic move, and whether a refusal of it was paged. */
+function dampingEpisode(record: PairRecord, now: number): { paged: boolean; mark: string } | undefined {
+  const last = lastHour(record, now).at(-1);
+  if (last === undefined) return undefined;
+  const mark = new Date(last).toISOString();
+  return { paged: record.flappingPaged === mark, mark };
 }
 
 /** Why an instance counts as failed, or undefined if it is healthy. */

@@ -41,6 +41,13 @@ export interface PlannedEvent {
   readonly takesItAway: boolean;
 }
 
+/** An outage of a pair's service address, as the prober measured it (lambda/probe/store.ts). */
+export interface AddressOutage {
+  readonly from: string;
+  readonly to: string;
+  readonly ms: number;
+}
+
 /** A pair at a glance, for `status` results: what the drill CLI's fleet table shows. */
 export interface PairState {
   /** The member that holds the ENI, or null. */
@@ -48,8 +55,20 @@ export interface PairState {
   /** Each member's health as a person reads it. */
   readonly primary: string;
   readonly standby: string;
-  /** Each member's own primary private IPv4 address (device index 0), which the prober probes; null when EC2 did not say. */
-  readonly addresses?: { readonly primary: string | null; readonly standby: string | null };
+  /**
+   * Each member's own primary private IPv4 address (device index 0), and the service address (the ENI's primary
+   * private IPv4 address), which the prober probes; null when EC2 did not say. `service` is absent from older answers.
+   */
+  readonly addresses?: {
+    readonly primary: string | null;
+    readonly standby: string | null;
+    readonly service?: string | null;
+  };
+  /**
+   * The service address's last outage as the prober measured it (issue 23): from its first failed probe to the
+   * first passing one, ISO times. Absent when the prober has measured none (or the function does not read it).
+   */
+  readonly addressOutage?: AddressOutage | null;
   readonly attached: boolean;
   /** A member holds the ENI and has not failed: the address answers. */
   readonly serving: boolean;

@@ -159,6 +159,8 @@ export function pairState(pair: Pair, obs: Observation, now: number): PairState 
     addresses: {
       primary: obs.instances[pair.primaryInstanceId]?.privateIp ?? null,
       standby: obs.instances[pair.standbyInstanceId]?.privateIp ?? null,
+      // The service address (the ENI's primary private IP), which the prober probes too (issue 23).
+      service: obs.eni?.privateIp ?? null,
     },
     attached,
     serving: attached && holder !== null && holderFailure(pair, obs.instances[holder]) === undefined,

@@ -78,7 +78,7 @@ export function failoverDashboard(
   return dashboard;
 }
 
-/** The prober's view of a pair's members (issue 17): each member's probe latency and failed probes. */
+/** The prober's view of a pair (issues 17, 23): each member's probe latency and failed probes, and its service address. */
 function probeWidgets(serviceName: string, pair: string): cloudwatch.IWidget[] {
   const member = (metricName: string, statistic: string, role: 'primary' | 'standby') =>
     new cloudwatch.Metric({
@@ -89,6 +89,15 @@ function probeWidgets(serviceName: string, pair: string): cloudwatch.IWidget[] {
       period: Duration.minutes(1),
       label: `${role} ${metricName}${statistic === cloudwatch.Stats.SUM ? '' : ` (${statistic})`}`,
     });
+  const address = (metricName: string, statistic: string, label: string) =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: serviceName, Pair: pair },
+      statistic,
+      period: Duration.minutes(1),
+      label,
+    });
   return [
     new cloudwatch.GraphWidget({
       title: `${pair}: probe latency per member (ms)`,
@@ -96,12 +105,24 @@ function probeWidgets(serviceName: string, pair: string): cloudwatch.IWidget[] {
         member('ProbeLatency', cloudwatch.Stats.p(99), r),
         member('ProbeLatency', cloudwatch.Stats.MAXIMUM, r),
       ]),
-      width: 12,
+      width: 8,
     }),
     new cloudwatch.GraphWidget({
       title: `${pair}: failed probes per member`,
       left: (['primary', 'standby'] as const).map((r) => member('ProbeFailed', cloudwatch.Stats.SUM, r)),
-      width: 12,
+      width: 8,
+    }),
+    // The service address (issue 23): what users reach, beside the members it moves between.
+    new cloudwatch.GraphWidget({
+      title: `${pair}: service address`,
+      left: [
+        address('AddressFailed', cloudwatch.Stats.SUM, 'failed probes'),
+        address('AddressDownHolderUp', cloudwatch.Stats.SUM, 'failed while its holder passed (alarm)'),
+      ],
+      right: [
+        address('AddressDowntime', cloudwatch.Stats.MAXIMUM, 'outage, first failed to first passing (ms)'),
+      ],
+      width: 8,
     }),
   ];
 }

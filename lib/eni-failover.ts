@@ -222,6 +222,8 @@ export class EniFailover extends Construct {
           logRetention,
           notificationTopic: this.notificationTopic,
           removalPolicy,
+          // Its view across runs, in items of its own (issue 23).
+          stateTable: this.stateTable,
         })
       : undefined;
     if (ownTopic) {

@@ -1,5 +1,6 @@
-import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -9,13 +10,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV, type Pair } from '../lambda/config.ts';
+import { probeSettings } from '../lambda/evidence.ts';
 import { DEFAULT_RUN_MS, PROBE_ENV } from '../lambda/probe/config.ts';
 
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import type { FailoverFunction } from './failover-function.ts';
 import { codeFileConfig, VALUES_ENV_BUDGET, valuesBytes, withoutGroup } from './grouping.ts';
 import { acknowledge } from './nag.ts';
-import { METRICS_NAMESPACE, type ProberAlarms, proberAlarms } from './self-monitoring.ts';
+import { addressAlarm, METRICS_NAMESPACE, type ProberAlarms, proberAlarms } from './self-monitoring.ts';
 
 /** The prober's targets file in its code (PROBE_TARGETS_FILE). */
 export const PROBE_TARGETS_FILE = 'probe-targets.json';
@@ -26,7 +28,8 @@ export interface ProbeProps {
   readonly vpc: ec2.IVpc;
   /**
    * Subnets for the prober's network interfaces: private subnets with a route to the Lambda API (a NAT
-   * gateway, or `lambdaEndpoint`).
+   * gateway, or `lambdaEndpoint`) and to DynamoDB for its view across runs (the NAT gateway, or a DynamoDB gateway
+   * endpoint).
    * @default - the VPC's private subnets with egress; with `lambdaEndpoint`, its isolated ones (a VPC without NAT has
    * no subnets with egress)
    */
@@ -42,6 +45,43 @@ export interface ProbeProps {
    * @default false
    */
   readonly lambdaEndpoint?: boolean;
+  /**
+   * The prober's memory in MB, which sets its share of a CPU (Lambda gives one vCPU at 1,769 MB). Synth refuses
+   * more probed pairs than this memory keeps on time (README, "The prober": scale).
+   * @default - the least multiple of 64 MB, 128 or more, that keeps the probed pairs on time (`proberMemoryFor`)
+   */
+  readonly memorySize?: number;
+}
+
+/**
+ * CPU one probe costs, in ms of one core, the loop included: measured by test/bench/probe-scale.ts (`npm run bench`;
+ * README, "The prober": scale). HTTPS resumes TLS sessions (lambda/probe/check.ts); each still costs a key exchange.
+ */
+export const PROBE_CPU_MS = { tcp: 0.6, http: 1.1, https: 2.5 } as const;
+/** Lambda Developer Guide, "Configure Lambda function memory": at 1,769 MB a function has the equivalent of one vCPU. */
+const ONE_VCPU_MB = 1_769;
+/**
+ * The share of its CPU the probes may use: half, so that a burst (evidence, a metrics flush, garbage collection,
+ * retries of failed probes) still leaves every probe its timeout, and for a Lambda core slower than the bench's.
+ * The loop is one thread: above 1,769 MB more memory adds no CPU it can use.
+ */
+const CPU_BUDGET = 0.5;
+
+/** CPU ms a second the probed pairs need: each slot probes three addresses (both members and the service address). */
+export function probeCpuMsPerSecond(pairs: readonly Pair[]): number {
+  return pairs.reduce((sum, pair) => {
+    const s = probeSettings(pair);
+    return s ? sum + (3 * PROBE_CPU_MS[s.protocol] * 1_000) / s.intervalMs : sum;
+  }, 0);
+}
+
+/** The CPU ms a second a prober of `memoryMb` gives its probes. */
+const budgetOf = (memoryMb: number) => (CPU_BUDGET * 1_000 * Math.min(memoryMb, ONE_VCPU_MB)) / ONE_VCPU_MB;
+
+/** The default memory: the least multiple of 64 MB, 128 or more, whose CPU share keeps the pairs on time. */
+export function proberMemoryFor(pairs: readonly Pair[]): number {
+  const needed = (probeCpuMsPerSecond(pairs) / (CPU_BUDGET * 1_000)) * ONE_VCPU_MB;
+  return Math.max(128, Math.ceil(needed / 64) * 64);
 }
 
 /** The EventBridge schedule: one run a minute; each run probes DEFAULT_RUN_MS, so runs overlap (see config.ts). */
@@ -54,6 +94,8 @@ const EVERY = Duration.minutes(1);
  */
 export class Prober extends Construct {
   readonly function: lambda.Function;
+  /** One alarm a probed pair: its service address does not answer while its holder is attached and passes (issue 23). */
+  readonly addressAlarms: cloudwatch.Alarm[];
   readonly securityGroup: ec2.ISecurityGroup;
   readonly schedule: events.Rule;
   readonly alarms: ProberAlarms;
@@ -69,6 +111,8 @@ export class Prober extends Construct {
       readonly logRetention: logs.RetentionDays;
       readonly notificationTopic: sns.ITopic;
       readonly removalPolicy?: RemovalPolicy;
+      /** The pair-state table: the prober keeps its view across runs in items of its own (`prober#<pair>`). */
+      readonly stateTable?: dynamodb.ITable;
     },
   ) {
     super(scope, id);
@@ -154,13 +198,31 @@ export class Prober extends Construct {
             ];
       },
     });
+    const probedPairs = probed.flatMap((t) => t.pairs);
+    const memorySize = props.memorySize ?? proberMemoryFor(probedPairs);
+    this.node.addValidation({
+      validate: () => {
+        if (Token.isUnresolved(memorySize)) return [];
+        const needed = probeCpuMsPerSecond(probedPairs);
+        const problems: string[] = [];
+        if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240)
+          problems.push(
+            `prober ${this.node.path}: memorySize must be a whole number of MB from 128 to 10240, got ${memorySize}`,
+          );
+        else if (needed > budgetOf(memorySize))
+          problems.push(
+            `prober ${this.node.path}: ${probedPairs.length} probed pairs need about ${needed.toFixed(0)} ms of CPU a second, over the ${budgetOf(memorySize).toFixed(0)} ms one run keeps on time at ${memorySize} MB${needed > budgetOf(ONE_VCPU_MB) ? ` (and over the ${budgetOf(ONE_VCPU_MB).toFixed(0)} ms of a whole vCPU, which its one thread cannot exceed)` : ''}: ${needed > budgetOf(ONE_VCPU_MB) ? 'probe fewer pairs in this construct (split the pairs across constructs), or lengthen their intervalMs' : `give memorySize ${proberMemoryFor(probedPairs)} or more, or leave it out`} (README, "The prober": scale)`,
+          );
+        return problems;
+      },
+    });
     this.function = new lambda.Function(this, 'Function', {
       code: prebuiltCode('prober', { [PROBE_TARGETS_FILE]: config.file }),
       handler: PREBUILT_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      // Two probes a second per pair and a few Invokes a minute: the smallest size is plenty.
-      memorySize: 128,
+      // Memory is the CPU's share: it follows the probed pairs (proberMemoryFor), checked below.
+      memorySize,
       // The run, the status call before it, the last sends and the metrics' flush after it.
       timeout: Duration.millis(DEFAULT_RUN_MS).plus(Duration.seconds(15)),
       role,
@@ -203,10 +265,33 @@ export class Prober extends Construct {
       ],
     });
     this.alarms = proberAlarms(this, props.serviceName, this.function, props.notificationTopic);
+    this.addressAlarms = probedPairs.map((p) =>
+      addressAlarm(this, props.serviceName, p.name, props.notificationTopic),
+    );
+    if (props.stateTable) this.useStateTable(props.stateTable);
+  }
+
+  /**
+   * Keeps the prober's view across runs in the pair-state table (lambda/probe/store.ts): its name in the
+   * environment, and reads and updates of the prober's own items only (`prober#…`, by dynamodb:LeadingKeys), never
+   * the failover functions' (`<pair>`), which decide moves.
+   */
+  useStateTable(table: dynamodb.ITable): void {
+    this.function.addEnvironment(ENV.stateTable, table.tableName);
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ProberView',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['prober#*'] } },
+      }),
+    );
+    // A table with a customer managed key: the prober decrypts and encrypts its own items with it.
+    table.encryptionKey?.grantEncryptDecrypt(this.function);
   }
 
   /** The alarms, for the construct's topic policy. */
   allAlarms(): cloudwatch.Alarm[] {
-    return Object.values(this.alarms);
+    return [...Object.values(this.alarms), ...this.addressAlarms];
   }
 }

@@ -260,3 +260,35 @@ export function proberAlarms(
     silent,
   };
 }
+
+/**
+ * A pair's service address has not answered for 3 minutes although the member the ENI is attached to passes its
+ * own probes (issue 23): the guest did not bring the interface up (a hot-plug race in amazon-ec2-net-utils or
+ * cloud-init), a route or a listener on the ENI's address is wrong. No move cures that, so it pages a person. The
+ * prober publishes AddressDownHolderUp, 1 for each probe of the address that failed while the holder passed: the
+ * minute's minimum is 1 only when every probe of that minute did. A move's own outage (detach, attach, hot-plug:
+ * 20 s to a minute) does not last 3 whole minutes; a prober that does not run publishes nothing (not breaching).
+ */
+export function addressAlarm(
+  scope: Construct,
+  serviceName: string,
+  pair: string,
+  notificationTopic: sns.ITopic,
+): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, `AddressAlarm-${pair}`, {
+    alarmDescription: `eni-failover ${serviceName}: pair ${pair}'s service address has not answered the prober for 3 minutes although the instance the ENI is attached to passes its own probes: check the interface is up in the guest (README, "The service address")`,
+    metric: new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'AddressDownHolderUp',
+      dimensionsMap: { service: serviceName, Pair: pair },
+      statistic: cloudwatch.Stats.MINIMUM,
+      period: Duration.minutes(1),
+    }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 3,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  alarm.addAlarmAction(new cwActions.SnsAction(notificationTopic));
+  return alarm;
+}

@@ -10,7 +10,12 @@ export type Behaviour =
   | { kind: 'down' }
   | { kind: 'slow'; ms: number | (() => number) }
   | { kind: 'status'; code: number }
-  | { kind: 'silent' };
+  | { kind: 'silent' }
+  /**
+   * A lossy path: each connection, by chance `share`, is never answered, as a lost SYN looks to a probe whose
+   * timeout is shorter than TCP's 1 s retransmission (RFC 6298's initial RTO) (HTTP members only).
+   */
+  | { kind: 'lossy'; share: number };
 
 export interface MemberServer {
   readonly address: string;
@@ -32,6 +37,7 @@ export async function memberServer(
       ? http.createServer((_req, res) => {
           const b = behaviour;
           if (b.kind === 'silent') return;
+          if (b.kind === 'lossy' && Math.random() < b.share) return;
           const answer = () => {
             res.statusCode = b.kind === 'status' ? b.code : 200;
             res.end('ok');
@@ -92,4 +98,50 @@ export async function memberPair(
       if (attempt >= 10) throw error;
     }
   }
+}
+
+/**
+ * A pair's service address (the ENI's private IP) on a loopback address of its own: it forwards each HTTP request
+ * to the member `holder()` names (the one the ENI is attached to) and relays its status; with no holder, or a holder
+ * that does not answer, the connection is dropped. `silent` is a guest that did not bring the interface up.
+ */
+export async function serviceAddress(
+  address: string,
+  port: number,
+  holder: () => string | undefined,
+): Promise<MemberServer> {
+  let up = true;
+  const server = http.createServer((req, res) => {
+    const to = holder();
+    if (!up) return;
+    if (!to) return void req.socket.destroy();
+    const forward = http.get({ host: to, port, path: req.url, agent: false }, (answer) => {
+      answer.resume();
+      res.statusCode = answer.statusCode ?? 502;
+      res.end('ok');
+    });
+    forward.once('error', () => req.socket.destroy());
+  });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => resolve());
+  });
+  return {
+    address,
+    port,
+    async set(b) {
+      up = b.kind !== 'silent';
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
 }

@@ -1,9 +1,9 @@
-// One probe of one member on its own primary address: a TCP connect, or an HTTP(S) request whose
-// status must match. Node's own net/http only: the prober's bundle carries no client library.
+// One probe of one address: a TCP connect, or an HTTP(S) request whose status must match. Node's own
+// net/http only: the prober's bundle carries no client library.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import type { ProbeSettings } from '../evidence';
+import { type FailureKind, failureKind, type ProbeSettings } from '../evidence';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -11,9 +11,20 @@ export interface ProbeResult {
   readonly ms: number;
   /** Why it failed: ECONNREFUSED, `timeout after 500 ms`, `status 503` …; undefined when ok. */
   readonly error?: string;
+  /** The error's kind (lambda/evidence.ts failureKind); undefined when ok. */
+  readonly kind?: FailureKind;
 }
 
 type Settings = Pick<ProbeSettings, 'protocol' | 'port' | 'path' | 'expectStatus' | 'timeoutMs'>;
+
+/**
+ * HTTPS probes resume TLS sessions through this agent's session cache (Node's https.Agent keeps
+ * `maxCachedSessions` sessions by host and port, keepAlive or not): a resumed handshake skips the
+ * certificate and key exchange, the larger part of an HTTPS probe's CPU. keepAlive stays off, so every
+ * probe is still a fresh TCP connection: a kept-alive socket would pass a member whose listener died but
+ * whose old connection lingers.
+ */
+const tls = new https.Agent({ keepAlive: false, maxCachedSessions: 1_000 });
 
 /**
  * Probes `address`. An answer within `timeoutMs`, however slow, is a pass; nothing within it is a
@@ -29,9 +40,17 @@ export function probe(address: string, s: Settings): Promise<ProbeResult> {
       settled = true;
       clearTimeout(timer);
       cleanup();
-      resolve(error === undefined ? { ok: true, ms: elapsed() } : { ok: false, ms: elapsed(), error });
+      resolve(
+        error === undefined
+          ? { ok: true, ms: elapsed() }
+          : { ok: false, ms: elapsed(), error, kind: failureKind(error) },
+      );
     };
-    const timer = setTimeout(() => done(`timeout after ${s.timeoutMs} ms`), s.timeoutMs);
+    // The timeout is decided after the event loop's I/O phase (setImmediate runs after poll): an answer that
+    // came within the timeout but that a busy loop had not read yet is a pass, not a failure of the member.
+    // Node's timers run before I/O callbacks in each turn, so without this a loop lagging past the timeout would
+    // fail every probe in flight, the prober's own lag counted against the members.
+    const timer = setTimeout(() => setImmediate(() => done(`timeout after ${s.timeoutMs} ms`)), s.timeoutMs);
     const failure = (e: NodeJS.ErrnoException) => done(e.code ?? e.message);
     let cleanup = () => {};
     if (s.protocol === 'tcp') {
@@ -41,18 +60,17 @@ export function probe(address: string, s: Settings): Promise<ProbeResult> {
       socket.once('error', failure);
       return;
     }
-    const client = s.protocol === 'https' ? https : http;
-    // A fresh connection each time (agent: false): a kept-alive socket would pass a member whose
-    // listener died but whose old connection lingers. Certificates are not checked: the address is
-    // an instance's private IP, which no certificate names; the probe asks "does it answer", not "who".
-    const request = client.get(
-      { host: address, port: s.port, path: s.path, agent: false, rejectUnauthorized: false },
-      (response) => {
-        response.resume();
-        const status = response.statusCode ?? 0;
-        done(status === s.expectStatus ? undefined : `status ${status}`);
-      },
-    );
+    // Certificates are not checked: the address is an instance's private IP, which no certificate
+    // names; the probe asks "does it answer", not "who". HTTP: a fresh connection each time (agent: false).
+    const request =
+      s.protocol === 'https'
+        ? https.get({ host: address, port: s.port, path: s.path, agent: tls, rejectUnauthorized: false })
+        : http.get({ host: address, port: s.port, path: s.path, agent: false });
+    request.once('response', (response) => {
+      response.resume();
+      const status = response.statusCode ?? 0;
+      done(status === s.expectStatus ? undefined : `status ${status}`);
+    });
     cleanup = () => request.destroy();
     request.once('error', failure);
   });

@@ -2,8 +2,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { HTTP } from '../aws/clients';
+import { ENV } from '../config';
 import { loadProbeConfig } from './config';
 import { createProber } from './prober';
+import { DynamoViewStore } from './store';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'eni-failover';
 
@@ -14,4 +16,6 @@ export const handler = createProber({
   logger: new Logger({ serviceName: `${serviceName}-prober` }),
   serviceName,
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'EniFailover',
+  // The pair-state table, for the prober's own items (lambda/probe/store.ts); the construct always sets it.
+  view: process.env[ENV.stateTable] ? new DynamoViewStore(process.env[ENV.stateTable] as string) : undefined,
 });

@@ -8,6 +8,7 @@ import type { Result } from '../result';
 import { probe } from './check';
 import type { ProbeConfig, ProbeTarget } from './config';
 import { evidenceEvent, type Member, type ProbedPair, type ProberPorts, runProber } from './loop';
+import type { ViewStore } from './store';
 
 /** Kept back from Lambda's remaining time: the last sends and the metrics' flush. */
 const RESERVE_MS = 5_000;
@@ -21,6 +22,8 @@ export interface ProberDeps {
   /** The construct's service name: the `service` dimension of the metrics. */
   readonly serviceName: string;
   readonly namespace: string;
+  /** The view across runs (the pair-state table); without it each run starts afresh. */
+  readonly view?: ViewStore;
 }
 
 const decode = (payload: Uint8Array | undefined) =>
@@ -64,7 +67,10 @@ export async function membersOf(
       { role: 'primary', instanceId: pair.primaryInstanceId, address: addresses.primary },
       { role: 'standby', instanceId: pair.standbyInstanceId, address: addresses.standby },
     ];
-    return [{ pair, members }];
+    const state = results.find((r) => r.pair === pair.name)?.state;
+    // The ENI counts as held only while attached: an attaching or detaching one has no holder to judge it by.
+    const holder = state?.attached ? state.holder : null;
+    return [{ pair, members, service: addresses.service ?? undefined, holder }];
   });
 }
 
@@ -87,6 +93,20 @@ export function createProber(deps: ProberDeps) {
     }
     return metrics;
   };
+  // The service address's metrics by Pair alone: its alarm is one a pair (lib/self-monitoring.ts addressAlarm).
+  const addressMetrics = (pair: Pair) => {
+    const key = `${pair.name}/address`;
+    let metrics = perMember.get(key);
+    if (!metrics) {
+      metrics = new Metrics({
+        namespace: deps.namespace,
+        serviceName: deps.serviceName,
+        defaultDimensions: { Pair: pair.name },
+      });
+      perMember.set(key, metrics);
+    }
+    return metrics;
+  };
   const flush = () => {
     for (const m of perMember.values()) m.publishStoredMetrics();
   };
@@ -94,8 +114,9 @@ export function createProber(deps: ProberDeps) {
     logger.error('prober error', { pair: pair?.name, error });
     service.singleMetric().addMetric('ProbeErrors', MetricUnit.Count, 1);
   };
-  const ports: ProberPorts = {
+  const ports: Omit<ProberPorts, 'runId'> = {
     probe,
+    view: deps.view,
     send: async (pair, evidence) => {
       const event = evidenceEvent(pair, evidence);
       logger.warn('probe evidence sent', { event });
@@ -124,22 +145,46 @@ export function createProber(deps: ProberDeps) {
       metrics.addMetric('ProbeLatency', MetricUnit.Milliseconds, r.ms);
       metrics.addMetric('ProbeFailed', MetricUnit.Count, r.ok ? 0 : 1);
     },
+    service: (pair, r, holderUp) => {
+      const metrics = addressMetrics(pair);
+      metrics.addMetric('AddressFailed', MetricUnit.Count, r.ok ? 0 : 1);
+      // The alarm's metric: 1 while the address fails although its holder is attached and passes.
+      metrics.addMetric('AddressDownHolderUp', MetricUnit.Count, !r.ok && holderUp ? 1 : 0);
+    },
+    outage: (pair, o) => {
+      logger.warn('service address answered again', {
+        pair: pair.name,
+        from: new Date(o.from).toISOString(),
+        to: new Date(o.to).toISOString(),
+        ms: o.ms,
+      });
+      addressMetrics(pair).addMetric('AddressDowntime', MetricUnit.Milliseconds, o.ms);
+    },
+    vetoed: (pair, evidence, run) =>
+      logger.warn('probe evidence held back: another run saw the member pass within its window', {
+        pair: pair.name,
+        instanceId: evidence.instanceId,
+        run,
+      }),
     error: failed,
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
   };
-  return async (_event: unknown, context: { getRemainingTimeInMillis(): number }) => {
+  return async (_event: unknown, context: { getRemainingTimeInMillis(): number; awsRequestId?: string }) => {
     const until = Date.now() + Math.min(config.runMs, context.getRemainingTimeInMillis() - RESERVE_MS);
     const probed = (await Promise.all(config.targets.map((t) => membersOf(t, lambda, failed)))).flat();
     const timer = setInterval(flush, FLUSH_MS);
     try {
-      const summaries = await runProber(probed, ports, until);
+      const runId = context.awsRequestId ?? crypto.randomUUID();
+      const summaries = await runProber(probed, { ...ports, runId }, until);
       const answer = summaries.map((s) => ({
         pair: s.pair,
         probes: s.probes,
         sent: s.sent.length,
         blind: s.blind,
         unreached: s.unreached,
+        vetoed: s.vetoed,
+        outages: s.outages.length,
       }));
       logger.info('probe run ended', { summaries: answer });
       return answer;

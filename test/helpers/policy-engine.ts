@@ -158,7 +158,7 @@ const getAttId = (v: Json): string | undefined =>
 const idOf = (v: Json) => refId(v) ?? getAttId(v);
 
 /** Every identity policy of a role: inline, its AWS::IAM::Policy and customer managed policies. */
-function identityPoliciesOf(template: CfnTemplate, roleId: string): PolicyDocument[] {
+export function identityPoliciesOf(template: CfnTemplate, roleId: string): PolicyDocument[] {
   const resolve = resolver(template);
   const attached = (type: string) =>
     Object.values(template.Resources)

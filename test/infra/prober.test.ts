@@ -14,6 +14,7 @@ import {
   type CfnTemplate,
   evaluate,
   hopsOf,
+  identityPoliciesOf,
   proberTargets,
   REGION,
   resolver,
@@ -105,6 +106,8 @@ describe("the prober in the pairs' VPC", () => {
     expect(targets[1]?.pairs[0]?.probe).toMatchObject({ protocol: 'tcp', port: 5432 });
     // Nothing of the pairs in the environment: Lambda's 4 KB would hold few of them.
     expect(Object.keys(proberFunction(template)[0]?.Properties.Environment.Variables).sort()).toEqual([
+      // The state table's name (issue 23: the prober's view across runs).
+      'FAILOVER_STATE_TABLE',
       'FAILOVER_VALUES',
       'POWERTOOLS_METRICS_NAMESPACE',
       'POWERTOOLS_SERVICE_NAME',
@@ -137,7 +140,7 @@ describe("the prober in the pairs' VPC", () => {
 
   it('three alarms on the on-call path: errors, cannot reach either member, no run', () => {
     const alarms = template.findResources('AWS::CloudWatch::Alarm', {
-      Properties: { AlarmDescription: Match.stringLikeRegexp('prober') },
+      Properties: { AlarmDescription: Match.stringLikeRegexp('prober:|prober cannot') },
     });
     expect(Object.keys(alarms)).toHaveLength(3);
     for (const a of Object.values(alarms))
@@ -147,6 +150,31 @@ describe("the prober in the pairs' VPC", () => {
     const descriptions = Object.values(alarms).map((a) => a.Properties.AlarmDescription as string);
     expect(descriptions.some((d) => /cannot reach either member/.test(d))).toBe(true);
     expect(descriptions.some((d) => /no run started/.test(d))).toBe(true);
+  });
+
+  it('issue 23: one alarm a probed pair, on the on-call path: its service address has not answered for 3 minutes while its holder passes', () => {
+    const alarms = template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: { MetricName: 'AddressDownHolderUp' },
+    });
+    expect(Object.values(alarms).map((a) => a.Properties.Dimensions)).toEqual([
+      expect.arrayContaining([{ Name: 'Pair', Value: 'svc0' }]),
+      expect.arrayContaining([{ Name: 'Pair', Value: 'svc1' }]),
+    ]);
+    for (const a of Object.values(alarms)) {
+      // Every probe of 3 whole minutes failed while the holder passed: a move's own outage is shorter.
+      expect(a.Properties).toMatchObject({
+        Statistic: 'Minimum',
+        Period: 60,
+        EvaluationPeriods: 3,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [expect.anything()],
+      });
+      expect(a.Properties.AlarmDescription).toMatch(
+        /service address has not answered .* check the interface is up in the guest/,
+      );
+    }
   });
 
   it("the dashboard shows each probed pair's probe latency and failures per member", () => {
@@ -159,6 +187,9 @@ describe("the prober in the pairs' VPC", () => {
     expect(body).toContain('svc1: failed probes per member');
     expect(body).not.toContain('svc2: probe');
     expect(body).toContain('ProbeLatency');
+    // Issue 23: the service address beside the pair's members.
+    expect(body).toContain('svc0: service address');
+    expect(body).toContain('AddressDowntime');
   });
 
   it("the IAM evaluator: the prober may invoke the probed pairs' functions and nothing else", async () => {
@@ -182,6 +213,71 @@ describe("the prober in the pairs' VPC", () => {
     expect(results.some((r) => /rule .* -> function .*Prober/.test(r.name) && r.got === 'Allowed')).toBe(
       true,
     );
+  });
+});
+
+describe("issue 23: the prober's view across runs in the pair-state table", () => {
+  // The construct's own pair-state table (lib/eni-failover.ts), the failover functions' items beside the prober's.
+  const { template, stack } = synth();
+  const cfn = template.toJSON() as CfnTemplate;
+  const roleId = Object.keys(template.findResources('AWS::IAM::Role')).find((id) =>
+    /ProberRole/.test(id),
+  ) as string;
+  const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/Shop-State`;
+
+  it("the table's name in the prober's environment", () => {
+    const [fn] = proberFunction(template);
+    expect(fn?.Properties.Environment.Variables.FAILOVER_STATE_TABLE).toEqual({
+      Ref: expect.stringMatching(/StateTable/),
+    });
+    expect(stack.resolve(fn?.Properties.Environment.Variables.FAILOVER_STATE_TABLE)).toBeDefined();
+  });
+
+  it.each([
+    ['reads its own item', 'dynamodb:GetItem', 'prober#svc0', 'Allowed'],
+    ['updates its own item', 'dynamodb:UpdateItem', 'prober#svc0', 'Allowed'],
+    ["reads a pair's own item (the function's)", 'dynamodb:GetItem', 'svc0', 'Denied'],
+    ["updates a pair's own item (the lease, damping)", 'dynamodb:UpdateItem', 'svc0', 'Denied'],
+    ['deletes its own item', 'dynamodb:DeleteItem', 'prober#svc0', 'Denied'],
+    ['scans the table', 'dynamodb:Scan', 'prober#svc0', 'Denied'],
+  ])('the IAM evaluator: the prober %s: %s', async (_, action, key, expected) => {
+    const policies = identityPoliciesOf(cfn, roleId);
+    const [result] = await evaluate([
+      {
+        name: action,
+        expect: expected as 'Allowed' | 'Denied',
+        principal: `arn:aws:iam::${ACCOUNT}:role/prober`,
+        action,
+        // The table's ARN as the resolver makes it: the policy names it by Fn::GetAtt.
+        resource: (JSON.stringify(policies).match(/arn:aws:dynamodb:[^"]+/)?.[0] ?? tableArn).replace(
+          /\/index.*/,
+          '',
+        ),
+        context: { 'dynamodb:LeadingKeys': [key] },
+        identityPolicies: policies,
+      },
+    ]);
+    expect(result?.got ?? '').toMatch(expected === 'Allowed' ? /^Allowed$/ : /Denied$/);
+  });
+});
+
+describe('issue 23: the memory follows the probed pairs, and synth refuses more than one run keeps on time', () => {
+  const https = (n: number) =>
+    pairs(n).map((p) => ({ ...p, probe: { protocol: 'https' as const, port: 443 } }));
+  const memory = (t: Template) => proberFunction(t)[0]?.Properties.MemorySize;
+
+  it('a few pairs: 128 MB; 20 HTTPS pairs at 1 s: more, in steps of 64 MB', () => {
+    expect(memory(synth().template)).toBe(128);
+    const big = memory(synth({ pairs: https(20) }).template);
+    expect(big % 64).toBe(0);
+    expect(big).toBeGreaterThan(256);
+  });
+
+  it('a memorySize too small for its pairs, or more pairs than one vCPU keeps: refused, saying what to do', () => {
+    expect(() => synth({ pairs: https(20), probe: { memorySize: 128 } })).toThrow(
+      /20 probed pairs need about \d+ ms of CPU a second, over the \d+ ms one run keeps on time at 128 MB: give memorySize \d+ or more/,
+    );
+    expect(() => synth({ pairs: https(100) })).toThrow(/probe fewer pairs in this construct/);
   });
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ConfigError, type Pair, parsePairs } from '../../lambda/config';
 import { parseEvent, type Trigger } from '../../lambda/events';
-import { type Evidence, evidenceProblems } from '../../lambda/evidence';
+import { type Evidence, evidenceProblems, failureKind, failureKinds, reached } from '../../lambda/evidence';
 import { plan } from '../../lambda/plan';
 import { sample } from '../helpers/events';
 import { PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
@@ -120,6 +120,27 @@ describe('the probe evidence rule: a holder fails by probe only while the other 
       NOW,
       ['probe-member', 'probe-other'],
     ],
+    [
+      "issue 23: the other member's probes across the window all passed: holds",
+      PROBED,
+      evidence({ other: { instanceId: STANDBY, passing: true, at: T0 + 2000, passes: 3, failures: 0 } }),
+      NOW,
+      [],
+    ],
+    [
+      'issue 23: the other member passing now but failing one probe of the window: the target check',
+      PROBED,
+      evidence({ other: { instanceId: STANDBY, passing: true, at: T0 + 2000, passes: 2, failures: 1 } }),
+      NOW,
+      ['target-probe'],
+    ],
+    [
+      'issue 23: the other member probed fewer times than the failures: not beside each one',
+      PROBED,
+      evidence({ other: { instanceId: STANDBY, passing: true, at: T0 + 2000, passes: 2, failures: 0 } }),
+      NOW,
+      ['probe-other'],
+    ],
     ['a pair without a probe option', PAIR, evidence(), NOW, ['probe-configured']],
     [
       'everything wrong at once: every part named',
@@ -146,6 +167,13 @@ describe('probe evidence as an event: parsed strictly', () => {
       errors: ['ECONNREFUSED', 'ECONNREFUSED', 'timeout after 500 ms'],
       other: { instanceId: STANDBY, passing: true, at: Date.parse('2026-11-22T10:15:02.050Z') },
     });
+  });
+
+  it("issue 23: the other member's passes and failures across the window are read; without them it still parses", () => {
+    const base = sample('probe-evidence') as { other: Record<string, unknown> };
+    const [t] = parseEvent({ ...base, other: { ...base.other, passes: 3, failures: 0 } }).triggers;
+    expect(t).toMatchObject({ kind: 'probe', other: { instanceId: STANDBY, passes: 3, failures: 0 } });
+    expect(parseEvent(base).triggers[0]?.kind).toBe('probe');
   });
 
   it.each<[string, Record<string, unknown>, RegExp]>([
@@ -294,5 +322,25 @@ describe('plan: probe evidence decides as an application-only failure', () => {
     const p = plan(PROBED, probe(), world({ record: { automaticMoves: [NOW - 60_000] } }), NOW);
     expect(p.kind).toBe('refused');
     expect(checksOf(p.reasons)).toEqual(['cooldown']);
+  });
+});
+
+describe('issue 23: why each probe failed, and whether it reached the member', () => {
+  it.each<[string, string, boolean]>([
+    ['ECONNREFUSED', 'refused', true],
+    ['ECONNRESET', 'reset', true],
+    ['status 503', 'status', true],
+    ['timeout after 500 ms', 'timeout', false],
+    ['EHOSTUNREACH', 'unreachable', false],
+    ['EAI_AGAIN', 'other', false],
+  ])('%s is %s; reached: %s (a security group drops silently, it never refuses)', (error, kind, answered) => {
+    expect(failureKind(error)).toBe(kind);
+    expect(reached(failureKind(error))).toBe(answered);
+  });
+
+  it('the kinds of a window, most frequent first, as the move names them', () => {
+    expect(failureKinds(['timeout after 500 ms', 'ECONNREFUSED', 'ECONNREFUSED'])).toBe(
+      'refused x2, timeout x1',
+    );
   });
 });

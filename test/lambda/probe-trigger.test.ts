@@ -124,13 +124,13 @@ describe('the probe trigger through the handler', () => {
 });
 
 describe('status gives the prober its addresses', () => {
-  it("each member's own primary private address (DescribeInstances PrivateIpAddress), null when EC2 gives none", async () => {
+  it("each member's own primary private address (DescribeInstances PrivateIpAddress), null when EC2 gives none; the service address the ENI's", async () => {
     const h = harness({ pairs: [PROBED] });
     h.ec2.set(PRIMARY, { privateIp: '10.0.1.10' });
 
     const [r] = (await h.invoke({ action: 'status' })) as Result[];
 
-    expect(r?.state?.addresses).toEqual({ primary: '10.0.1.10', standby: null });
+    expect(r?.state?.addresses).toEqual({ primary: '10.0.1.10', standby: null, service: '10.0.1.23' });
   });
 });
 

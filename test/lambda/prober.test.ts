@@ -1,6 +1,8 @@
 // Issue 17, step 2: the prober's loop against real HTTP and TCP servers on loopback addresses, on the
 // real clock. Short intervals (200 ms, timeout 100 ms) keep the file quick; the rule scales with them.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as https from 'node:https';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +17,9 @@ import { probe } from '../../lambda/probe/check';
 import { loadProbeConfig } from '../../lambda/probe/config';
 import { type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
 import { createProber, membersOf } from '../../lambda/probe/prober';
+import { lastAddressOutage } from '../../lambda/probe/store';
 import { type MemberServer, memberPair } from '../../ops/members';
+import { stateTable } from '../helpers/probe-world';
 import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
 
 const open: MemberServer[] = [];
@@ -49,9 +53,13 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
     blind: (p) => blind.push(p.name),
     unreached: (_, m) => unreached.push(m.instanceId),
     record: (_, m, r) => records.push({ role: m.role, ok: r.ok, ms: r.ms }),
+    service: () => {},
+    outage: () => {},
+    vetoed: () => {},
     error: (_, e) => {
       throw e;
     },
+    runId: 'run-1',
     now: () => Date.now(),
     sleep: (ms) => sleep(Math.max(0, ms)),
   };
@@ -79,20 +87,25 @@ describe('one probe', () => {
 });
 
 describe('the prober loop against loopback members', () => {
-  it("the holder's server dies: evidence sent once, 3 failures over >= 2 intervals, the standby passing since", async () => {
+  it("the holder's server dies: evidence of 3 failures over >= 2 intervals, the standby passing each; sent again 5 intervals later while it fails", async () => {
     const m = await setup(12);
-    const running = m.run(2_000);
+    const running = m.run(2_400);
     await sleep(300);
     await m.primary.set({ kind: 'down' });
     await running;
 
-    expect(m.sent).toHaveLength(1);
+    expect(m.sent.length).toBeGreaterThanOrEqual(2);
     const e = m.sent[0] as Evidence;
     expect(e).toMatchObject({
       instanceId: PRIMARY,
       failures: 3,
-      other: { instanceId: STANDBY, passing: true },
+      other: { instanceId: STANDBY, passing: true, passes: 3, failures: 0 },
     });
+    // The repeat: the same failures and the ones since, 5 intervals (1 s) on.
+    const again = m.sent[1] as Evidence;
+    expect(again.firstFailureAt).toBe(e.firstFailureAt);
+    expect(again.failures).toBeGreaterThanOrEqual(7);
+    expect(again.lastFailureAt - e.lastFailureAt).toBeGreaterThanOrEqual(1_000);
     expect(e.lastFailureAt - e.firstFailureAt).toBeGreaterThanOrEqual(400);
     expect(e.other.at).toBeGreaterThanOrEqual(e.firstFailureAt);
     expect(e.errors).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
@@ -101,7 +114,7 @@ describe('the prober loop against loopback members', () => {
 
   it('TCP: a listener that closes is seen the same way', async () => {
     const m = await setup(14, {}, 'tcp');
-    const running = m.run(1_800);
+    const running = m.run(1_300);
     await sleep(250);
     await m.primary.set({ kind: 'down' });
     await running;
@@ -162,7 +175,7 @@ describe('the prober loop against loopback members', () => {
 
   it('a service that starts answering 503: failed by status', async () => {
     const m = await setup(24);
-    const running = m.run(1_400);
+    const running = m.run(2_000);
     await sleep(250);
     await m.primary.set({ kind: 'status', code: 503 });
     await running;
@@ -170,16 +183,30 @@ describe('the prober loop against loopback members', () => {
     expect(m.sent[0]?.errors).toEqual(['status 503', 'status 503', 'status 503']);
   });
 
-  it('a holder the prober never reaches (its security group, a listener elsewhere): no evidence, "never reached" paged once', async () => {
+  it('a holder the prober never reaches (its security group drops: every probe times out): no evidence, "never reached" paged once', async () => {
     const m = await setup(30);
-    await m.primary.set({ kind: 'down' });
-    await m.run(1_600);
+    await m.primary.set({ kind: 'silent' });
+    await m.run(2_400);
 
+    // More failures than the pair's 3, and still one page.
     const failures = m.records.filter((r) => r.role === 'primary' && !r.ok).length;
-    expect(failures).toBeGreaterThanOrEqual(6);
+    expect(failures).toBeGreaterThanOrEqual(4);
     expect(m.sent).toEqual([]);
     expect(m.unreached).toEqual([PRIMARY]);
     expect(m.blind).toEqual([]);
+  });
+
+  it('a holder down before the run starts but refusing: reached (a security group never refuses), so evidence within 3 intervals', async () => {
+    const m = await setup(34);
+    await m.primary.set({ kind: 'down' });
+    await m.run(1_000);
+
+    expect(m.sent[0]).toMatchObject({
+      instanceId: PRIMARY,
+      failures: 3,
+      errors: Array(3).fill('ECONNREFUSED'),
+    });
+    expect(m.unreached).toEqual([]);
   });
 
   it('a holder that answered, then died: evidence sent, nothing paged as never reached', async () => {
@@ -187,11 +214,73 @@ describe('the prober loop against loopback members', () => {
     const running = m.run(1_600);
     await sleep(250);
     expect(m.records.some((r) => r.role === 'primary' && r.ok)).toBe(true);
-    await m.primary.set({ kind: 'down' });
+    await m.primary.set({ kind: 'silent' });
     await running;
 
     expect(m.sent.map((e) => [e.instanceId, e.failures])).toEqual([[PRIMARY, 3]]);
+    expect(m.sent[0]?.errors).toEqual(Array(3).fill('timeout after 100 ms'));
     expect(m.unreached).toEqual([]);
+  });
+});
+
+describe('issue 23: scale', () => {
+  it("pairs' first probes are spread across the interval, not sent in the same millisecond", async () => {
+    const starts = new Map<string, number>();
+    const t0 = Date.now();
+    const pairs: ProbedPair[] = Array.from({ length: 4 }, (_, i) => ({
+      pair: { ...PAIR, name: `p${i}`, probe: { protocol: 'tcp', port: 1, intervalMs: 400, timeoutMs: 100 } },
+      members: [
+        { role: 'primary', instanceId: PRIMARY, address: `10.0.0.${i}` },
+        { role: 'standby', instanceId: STANDBY, address: `10.0.1.${i}` },
+      ],
+    }));
+    const ports: ProberPorts = {
+      // No network here: each probe passes at once, and its start is what is measured.
+      probe: async (address) => {
+        if (!starts.has(address)) starts.set(address, Date.now() - t0);
+        return { ok: true, ms: 0 };
+      },
+      send: async () => {},
+      blind: () => {},
+      unreached: () => {},
+      record: () => {},
+      service: () => {},
+      outage: () => {},
+      vetoed: () => {},
+      error: () => {},
+      runId: 'spread',
+      now: () => Date.now(),
+      sleep: (ms) => sleep(Math.max(0, ms)),
+    };
+
+    await runProber(pairs, ports, t0 + 420);
+
+    const firsts = [0, 1, 2, 3].map((i) => starts.get(`10.0.0.${i}`) as number);
+    // 0, 100, 200, 300 ms into the 400 ms interval at the earliest (a loaded machine only delays them): each pair
+    // a quarter of it after the one before, where without the spread all four would start at once.
+    for (const [i, at] of firsts.entries()) expect(at).toBeGreaterThanOrEqual(i * 100 - 5);
+  });
+
+  it('HTTPS probes resume the TLS session: a fresh connection each time, the full handshake only the first', async () => {
+    // A throwaway certificate from a dev dependency's test fixtures (dynalite's): nothing is verified anyway.
+    const fixture = (name: string) =>
+      readFileSync(createRequire(import.meta.url).resolve(`dynalite/ssl/${name}`));
+    const server = https.createServer(
+      { key: fixture('server-key.pem'), cert: fixture('server-crt.pem') },
+      (_q, r) => r.end('ok'),
+    );
+    const resumed: boolean[] = [];
+    server.on('secureConnection', (socket) => resumed.push(socket.isSessionReused()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.40', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const s = { protocol: 'https' as const, port, path: '/', expectStatus: 200, timeoutMs: 2_000 };
+      for (let i = 0; i < 3; i++) expect(await probe('127.0.0.40', s)).toMatchObject({ ok: true });
+      expect(resumed).toEqual([false, true, true]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
@@ -226,7 +315,9 @@ describe("the prober entry: addresses from the function's status, evidence by as
 
     const answer = await run({}, { getRemainingTimeInMillis: () => 60_000 });
 
-    expect(answer).toEqual([{ pair: 'web', probes: expect.any(Number), sent: 1, blind: 0, unreached: 0 }]);
+    expect(answer).toEqual([
+      { pair: 'web', probes: expect.any(Number), sent: 1, blind: 0, unreached: 0, vetoed: 0, outages: 0 },
+    ]);
     const calls = mock.commandCalls(InvokeCommand).map((c) => c.args[0].input);
     expect(calls[0]).toMatchObject({ FunctionName: 'failover-web', Payload: '{"action":"status"}' });
     const sent = calls.filter((c) => c.InvocationType === 'Event');
@@ -249,6 +340,46 @@ describe("the prober entry: addresses from the function's status, evidence by as
     const probed = await membersOf({ functionName: 'f', pairs: [m.pair] }, lambda, (_, e) => errors.push(e));
     expect(probed).toEqual([]);
     expect(String(errors[0])).toMatch(/gives no address for the primary/);
+  });
+});
+
+describe("issue 23: the prober's view in the state table (dynalite)", () => {
+  it('pages are claimed once across runs, run views kept and dropped, the last outage read for the status', async () => {
+    const table = await stateTable();
+    try {
+      const { store } = table;
+      expect(await store.load('web')).toEqual({ reachedAt: {}, paged: {}, runs: {} });
+      // Two runs claim the same episode's page at once: one wins.
+      const claims = await Promise.all([
+        store.claimPage('web', 'blind', 1),
+        store.claimPage('web', 'blind', 2),
+      ]);
+      expect(claims.sort()).toEqual([false, true]);
+      const run = { until: 10, members: { [PRIMARY]: { passing: true, since: 1, passedAt: 9 } } };
+      await store.write('web', { run: { id: 'r1', view: run }, reached: { [PRIMARY]: 9 } });
+      await store.write('web', {
+        run: { id: 'r2', view: { ...run, until: 20 } },
+        dropRuns: ['r1'],
+        clearPages: ['blind'],
+        outage: { from: 1_000, to: 4_000, ms: 3_000 },
+      });
+      expect(await store.load('web')).toEqual({
+        reachedAt: { [PRIMARY]: 9 },
+        paged: {},
+        runs: { r2: { ...run, until: 20 } },
+        outage: { from: 1_000, to: 4_000, ms: 3_000 },
+      });
+      expect(await lastAddressOutage(store, 'web')).toEqual({
+        from: new Date(1_000).toISOString(),
+        to: new Date(4_000).toISOString(),
+        ms: 3_000,
+      });
+      // The function's own item is another key: the prober's never touches it.
+      expect(await lastAddressOutage(store, 'db')).toBeNull();
+      expect(await table.state.read('web')).toMatchObject({ version: 0 });
+    } finally {
+      await table.close();
+    }
   });
 });
 

@@ -141,7 +141,7 @@ describe('status of the whole fleet', () => {
       primary: 'running, status ok/ok/EBS ok, eu-west-1a',
       standby: 'stopped, status not-applicable/not-applicable/EBS not-applicable, eu-west-1a',
       // The in-memory EC2 gives no PrivateIpAddress unless a test sets one.
-      addresses: { primary: null, standby: null },
+      addresses: { primary: null, standby: null, service: '10.0.1.23' },
       attached: true,
       serving: true,
       redundant: false,
