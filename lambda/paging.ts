@@ -32,6 +32,8 @@ function mark(once: Once, record: PairRecord): RecordChange | undefined {
         : { notices: { ...record.notices, [once.key]: once.mark } };
     case 'flapping':
       return record.flappingPaged === once.mark ? undefined : { flappingPaged: once.mark };
+    case 'probe-refusal':
+      return record.probeRefusalPaged === once.mark ? undefined : { probeRefusalPaged: once.mark };
     case 'down':
       return record.downPaged === once.mark ? undefined : { downPaged: once.mark };
   }

@@ -105,8 +105,11 @@ export type Plan =
  * only if its write changed it, so that no other invocation, container or round pages the same thing again.
  */
 export interface Once {
-  /** primary, standby: "redundancy ends" notices about that member; flapping: an episode; down: DOWN in maintenance. */
-  readonly key: 'primary' | 'standby' | 'flapping' | 'down';
+  /**
+   * primary, standby: "redundancy ends" notices about that member; flapping: an episode; down: DOWN in maintenance;
+   * probe-refusal: the same refusal of repeated probe evidence.
+   */
+  readonly key: 'primary' | 'standby' | 'flapping' | 'down' | 'probe-refusal';
   readonly mark: string;
 }
 
@@ -656,21 +659,19 @@ function failOver(s: Situation): Plan {
       ],
     },
   );
-  // Probe evidence is sent again every few seconds while the holder fails (issue 23): its cool-down refusal pages
-  // once per last automatic move, as a flapping episode does, not every 5 s of a 300 s cool-down.
-  const episode = damping.flapping ?? (s.trigger.kind === 'probe' ? dampingEpisode(record, now) : undefined);
-  if (decision.kind !== 'refused' || !episode) return decision;
-  return episode.paged
+  if (decision.kind !== 'refused') return decision;
+  if (damping.flapping)
+    return damping.flapping.paged
+      ? { ...decision, quiet: true }
+      : { ...decision, once: { key: 'flapping', mark: damping.flapping.mark } };
+  if (s.trigger.kind !== 'probe') return decision;
+  // Probe evidence is sent again every few seconds while the holder fails: the same refusal (the same checks, since
+  // the same last automatic move) pages once, not every 5 s of a 300 s cool-down.
+  const checks = decision.reasons.map((r) => /^([a-z-]+): /.exec(r)?.[1]).filter(Boolean);
+  const mark = `${checks.join(',')} since ${new Date(lastHour(record, now).at(-1) ?? 0).toISOString()}`;
+  return record.probeRefusalPaged === mark
     ? { ...decision, quiet: true }
-    : { ...decision, once: { key: 'flapping', mark: episode.mark } };
-}
-
-/** The damping episode a refusal belongs to: the last automatic move, and whether a refusal of it was paged. */
-function dampingEpisode(record: PairRecord, now: number): { paged: boolean; mark: string } | undefined {
-  const last = lastHour(record, now).at(-1);
-  if (last === undefined) return undefined;
-  const mark = new Date(last).toISOString();
-  return { paged: record.flappingPaged === mark, mark };
+    : { ...decision, once: { key: 'probe-refusal', mark } };
 }
 
 /** Why an instance counts as failed, or undefined if it is healthy. */

@@ -44,6 +44,8 @@ export interface PairRecord {
   readonly flappingPaged?: string;
   /** The last "redundancy ends" notice paged about each member: the same notice pages once. */
   readonly notices: { readonly primary?: string; readonly standby?: string };
+  /** The last refusal of repeated probe evidence that was paged (its checks, since the last automatic move). */
+  readonly probeRefusalPaged?: string;
   /** The holder that failed during maintenance, paged once as DOWN ("<instance> <failure>"). */
   readonly downPaged?: string;
   /** An operator's window: automatic moves are paused until then (epoch ms). */

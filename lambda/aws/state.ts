@@ -18,6 +18,7 @@ const FIELDS = [
   'lease',
   'automaticMoves',
   'flappingPaged',
+  'probeRefusalPaged',
   'notices',
   'downPaged',
   'maintenance',

@@ -125,6 +125,26 @@ describe('rules that see each other', () => {
     expect(h.ec2.holder()).toBe(STANDBY);
   });
 
+  it('repeated evidence refused for the same reason pages once; a flapping episode still pages its own', async () => {
+    const h = harness({ pairs: [PROBED] });
+    const now = h.clock.now();
+    // One automatic move 60 s ago: the cool-down (300 s) holds a move off a holder that still runs.
+    await h.state.change('web', () => ({ automaticMoves: [now - 60_000] }));
+    for (let i = 0; i < 3; i++) {
+      h.clock.tick(5_000);
+      expect((await one(h.container()(evidence(h.clock.now())))).outcome).toBe('refused');
+    }
+    expect(subjects(h)).toEqual(['eni-failover web: REFUSED: cooldown']);
+    // Three automatic moves in the hour: the flap limit's refusal is an episode of its own, paged once.
+    await h.state.change('web', () => ({ automaticMoves: [now - 3_000_000, now - 2_000_000, now - 60_000] }));
+    await one(h.container()(evidence(h.clock.now())));
+    await one(h.container()(evidence(h.clock.now())));
+    expect(subjects(h)).toEqual([
+      'eni-failover web: REFUSED: cooldown',
+      'eni-failover web: REFUSED: cooldown, flapping',
+    ]);
+  });
+
   it('the prober seeing the primary pass again lifts it: the planned move off the retiring standby goes ahead', async () => {
     const h = harness({ pairs: [PROBED] });
     await h.invoke(evidence(h.clock.now()));
