@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-// zod/mini, not zod: the full build adds ~45 ms to the function's cold start (see README, benchmark).
+// zod/mini, not zod: the full build adds ~45 ms to the function's cold start (docs/benchmarks.md).
 import * as z from 'zod/mini';
 
 /** Environment variable names: the only place they are spelled. */

@@ -1,5 +1,5 @@
 // PURE: what an earlier version (0.1) kept in the ENI's tags, read once to carry it into the pair's item
-// (docs/contract.md, "Pair state"; README, "Upgrading"). Nothing here is written any more.
+// (docs/contract.md, "Pair state"; docs/deploying.md, "Upgrading"). Nothing here is written any more.
 import type { PairRecord, RecordChange } from './state';
 
 const OLD = {

@@ -33,7 +33,7 @@ export const PROBER_ENTRY = join(ROOT, 'lambda', 'probe', 'handler.ts');
 /**
  * How the functions are bundled: the one definition the build (scripts/build-functions.ts) and the benchmark
  * share. ESM with the packages' `module` builds lets esbuild drop the SDK code the function never calls,
- * which halves the cold import time against CommonJS (README, benchmark). The SDK is bundled, not taken from
+ * which halves the cold import time against CommonJS (docs/benchmarks.md). The SDK is bundled, not taken from
  * the runtime: its version is the one tested and benchmarked (and the one that knows the application status
  * check calls).
  */

@@ -41,13 +41,13 @@ export interface ProbeProps {
   readonly securityGroup?: ec2.ISecurityGroup;
   /**
    * Create an interface endpoint for the Lambda API in `subnets`, for a VPC without a NAT gateway.
-   * About 7.30 USD a month per Availability Zone, plus 0.01 USD per GB (README, "Cost").
+   * About 7.30 USD a month per Availability Zone, plus 0.01 USD per GB (docs/deploying.md, "Monthly cost").
    * @default false
    */
   readonly lambdaEndpoint?: boolean;
   /**
    * The prober's memory in MB, which sets its share of a CPU (Lambda gives one vCPU at 1,769 MB). Synth refuses
-   * more probed pairs than this memory keeps on time (README, "The prober": scale).
+   * more probed pairs than this memory keeps on time (docs/deploying.md, "The prober": scale).
    * @default - the least multiple of 64 MB, 128 or more, that keeps the probed pairs on time (`proberMemoryFor`)
    */
   readonly memorySize?: number;
@@ -55,7 +55,7 @@ export interface ProbeProps {
 
 /**
  * CPU one probe costs, in ms of one core, the loop included: measured by test/bench/probe-scale.ts (`npm run bench`;
- * README, "The prober": scale). HTTPS resumes TLS sessions (lambda/probe/check.ts); each still costs a key exchange.
+ * docs/deploying.md, "The prober": scale). HTTPS resumes TLS sessions (lambda/probe/check.ts); each still costs a key exchange.
  */
 export const PROBE_CPU_MS = { tcp: 0.6, http: 1.1, https: 2.5 } as const;
 /** Lambda Developer Guide, "Configure Lambda function memory": at 1,769 MB a function has the equivalent of one vCPU. */
@@ -211,7 +211,7 @@ export class Prober extends Construct {
           );
         else if (needed > budgetOf(memorySize))
           problems.push(
-            `prober ${this.node.path}: ${probedPairs.length} probed pairs need about ${needed.toFixed(0)} ms of CPU a second, over the ${budgetOf(memorySize).toFixed(0)} ms one run keeps on time at ${memorySize} MB${needed > budgetOf(ONE_VCPU_MB) ? ` (and over the ${budgetOf(ONE_VCPU_MB).toFixed(0)} ms of a whole vCPU, which its one thread cannot exceed)` : ''}: ${needed > budgetOf(ONE_VCPU_MB) ? 'probe fewer pairs in this construct (split the pairs across constructs), or lengthen their intervalMs' : `give memorySize ${proberMemoryFor(probedPairs)} or more, or leave it out`} (README, "The prober": scale)`,
+            `prober ${this.node.path}: ${probedPairs.length} probed pairs need about ${needed.toFixed(0)} ms of CPU a second, over the ${budgetOf(memorySize).toFixed(0)} ms one run keeps on time at ${memorySize} MB${needed > budgetOf(ONE_VCPU_MB) ? ` (and over the ${budgetOf(ONE_VCPU_MB).toFixed(0)} ms of a whole vCPU, which its one thread cannot exceed)` : ''}: ${needed > budgetOf(ONE_VCPU_MB) ? 'probe fewer pairs in this construct (split the pairs across constructs), or lengthen their intervalMs' : `give memorySize ${proberMemoryFor(probedPairs)} or more, or leave it out`} (docs/deploying.md, "The prober": scale)`,
           );
         return problems;
       },
@@ -248,7 +248,7 @@ export class Prober extends Construct {
       config: { ignore_checks: ['W3005'] },
     });
     // The functions themselves, not their versions and aliases (grantInvoke adds `:*`): the prober
-    // invokes the unqualified function, as the README's drills do.
+    // invokes the unqualified function, as the drills do (docs/operations.md).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'InvokeFailover',

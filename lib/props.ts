@@ -19,7 +19,7 @@ export interface EniFailoverProps {
    * route them where your team already looks; the construct grants its functions `sns:Publish` on it (and, for
    * a topic imported with `Topic.fromTopicAttributes({ topicArn, keyArn })`, the key's `kms:GenerateDataKey*`
    * and `kms:Decrypt`). The topic's owner must let CloudWatch alarms of this account publish to it, and use its
-   * key if it has one (README, "Use it in your own stack").
+   * key if it has one (docs/deploying.md, "A topic you give it").
    * @default - a topic of the construct's own, encrypted with `encryptionKey`, that only its alarms and
    * functions may publish to
    */

@@ -276,7 +276,7 @@ export function addressAlarm(
   notificationTopic: sns.ITopic,
 ): cloudwatch.Alarm {
   const alarm = new cloudwatch.Alarm(scope, `AddressAlarm-${pair}`, {
-    alarmDescription: `eni-failover ${serviceName}: pair ${pair}'s service address has not answered the prober for 3 minutes although the instance the ENI is attached to passes its own probes: check the interface is up in the guest (README, "The service address")`,
+    alarmDescription: `eni-failover ${serviceName}: pair ${pair}'s service address has not answered the prober for 3 minutes although the instance the ENI is attached to passes its own probes: check the interface is up in the guest (docs/operations.md)`,
     metric: new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'AddressDownHolderUp',

@@ -12,7 +12,7 @@ import { acknowledge } from './nag.ts';
  * The key of the topics the construct makes: the one given, or one of its own named by an alias. CloudWatch must
  * be allowed to use it, or alarm notifications are dropped: the AWS-managed alias/aws/sns key cannot grant that
  * (SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
- * The statement lands on a key defined in this app; an imported key's owner must have added it (README).
+ * The statement lands on a key defined in this app; an imported key's owner must have added it (docs/deploying.md).
  */
 export function topicKey(
   scope: Construct,

@@ -111,7 +111,7 @@ export async function apply(
   }
   if (found.length > 0)
     throw new Error(
-      `the failover is not ready (npm run drill -- rehearse shows it; docs in the README, "A failed rehearsal"): ${found.join(' | ')}`,
+      `the failover is not ready (npm run drill -- rehearse shows it; docs/deploying.md, "A failed rehearsal"): ${found.join(' | ')}`,
     );
   return physicalId;
 }

@@ -3,7 +3,7 @@
 // nor writes. Each run starts from it (which member a probe has ever reached, what was paged) and writes its
 // own view of the members on each change, so that overlapping runs see each other: a run that saw the holder
 // pass vetoes another run's evidence about it (issue 23). Written on changes only, never once a probe: a few
-// writes a run per pair (on-demand, about 0.2 USD a month a pair; README, "Monthly cost").
+// writes a run per pair (on-demand, about 0.2 USD a month a pair; docs/deploying.md, "Monthly cost").
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { STATE_HTTP } from '../aws/clients';
