@@ -166,6 +166,15 @@ export const DEFAULT_PROBE = {
   failures: 3,
 } as const;
 
+/** A probe option with every default filled in. */
+export type ProbeSettings = Required<ProbeOption>;
+
+/** A pair's probe option with its defaults, or undefined for a pair that is not probed. */
+export function probeSettings(pair: Pair): ProbeSettings | undefined {
+  const p = pair.probe;
+  return p && { ...DEFAULT_PROBE, ...p };
+}
+
 export interface Config {
   readonly pairs: readonly Pair[];
   readonly topicArn: string | undefined;

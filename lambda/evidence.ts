@@ -2,7 +2,7 @@
 // decides on it, and the prober (lambda/probe/), which sends evidence only when its side of it holds.
 // The rule exists so that the prober's own network can never move the address: a holder counts as
 // failed by probe only while the other member passes in the same window.
-import { DEFAULT_PROBE, type Pair, type ProbeOption, roleOf } from './config';
+import { type Pair, type ProbeSettings, probeSettings, roleOf } from './config';
 
 /** Evidence older than this moves nothing: the holder may have recovered since. */
 export const EVIDENCE_MAX_AGE_MS = 30_000;
@@ -63,14 +63,6 @@ export function failureKinds(errors: readonly string[]): string {
       .map(([k, n]) => `${k} x${n}`)
       .join(', ') || 'no errors given'
   );
-}
-
-export type ProbeSettings = Required<ProbeOption>;
-
-/** A pair's probe option with its defaults, or undefined for a pair that is not probed. */
-export function probeSettings(pair: Pair): ProbeSettings | undefined {
-  const p = pair.probe;
-  return p && { ...DEFAULT_PROBE, ...p };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

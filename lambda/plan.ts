@@ -47,11 +47,12 @@ import {
   DEFAULT_SCHEDULED_EVENT_LEAD_MINUTES,
   instanceOf,
   type Pair,
+  probeSettings,
   type Role,
   roleOf,
 } from './config';
 import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
-import { evidenceProblems, failureKinds, isTargetProbe, probeSettings } from './evidence';
+import { evidenceProblems, failureKinds, isTargetProbe } from './evidence';
 import { legacyIntents } from './legacy';
 import { describeMaintenance, maintenanceOf, windowOf } from './maintenance';
 import type { PairRecord } from './state';

@@ -9,8 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENV, type Pair } from '../lambda/config.ts';
-import { probeSettings } from '../lambda/evidence.ts';
+import { ENV, type Pair, probeSettings } from '../lambda/config.ts';
 import { DEFAULT_RUN_MS, PROBE_ENV } from '../lambda/probe/config.ts';
 
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';

@@ -3,7 +3,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { type FailureKind, failureKind, type ProbeSettings } from '../evidence';
+import type { ProbeSettings } from '../config';
+import { type FailureKind, failureKind } from '../evidence';
 
 export interface ProbeResult {
   readonly ok: boolean;

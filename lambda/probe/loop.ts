@@ -5,8 +5,9 @@
 // failed probe is tried again at once before it counts, evidence needs the other member passing every probe
 // of its window, and a run that saw the member pass vetoes it (the view across runs, lambda/probe/store.ts).
 import type { Pair, Role } from '../config';
+import { type ProbeSettings, probeSettings } from '../config';
 import { PROBE_SOURCE } from '../events';
-import { type Evidence, evidenceProblems, type ProbeSettings, probeSettings, reached } from '../evidence';
+import { type Evidence, evidenceProblems, reached } from '../evidence';
 import { bounded } from '../retry';
 import type { ProbeResult } from './check';
 import { EMPTY_VIEW, type Outage, type ProberView, type RunView, type ViewStore } from './store';
