@@ -1,11 +1,11 @@
 // The CDK app: `cdk deploy -c config=failover.json` or `cdk deploy -c demo=true`.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError } from '../lambda/config';
-import { loadStackConfig } from '../lib/config-file';
-import { EniFailoverDemoStack } from '../lib/demo-stack';
-import { EniFailoverStack } from '../lib/stack';
-import { ensureFunctions } from '../scripts/build-functions';
+import { ConfigError } from '../lambda/config.ts';
+import { loadStackConfig } from '../lib/config-file.ts';
+import { EniFailoverDemoStack } from '../lib/demo-stack.ts';
+import { EniFailoverStack } from '../lib/stack.ts';
+import { ensureFunctions } from '../scripts/build-functions.ts';
 
 // The repository deploys the prebuilt functions the package ships: rebuilt here if lambda/ changed since.
 await ensureFunctions();

@@ -2,7 +2,7 @@
 // the project's own in-memory EC2 (--emulator moto|embedded chooses). Function logs and EMF metrics
 // are quiet unless --verbose: the timeline is the point.
 import { parseArgs } from 'node:util';
-import { chooseEmulator, type EmulatorChoice, UsageError } from '../ops/emulator';
+import { chooseEmulator, type EmulatorChoice, UsageError } from '../ops/emulator.ts';
 
 const USAGE = 'usage: npm run demo -- [--emulator moto|embedded] [--verbose]';
 
@@ -30,7 +30,7 @@ if (!verbose) {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 }
-const { runDemo } = await import('../ops/demo');
+const { runDemo } = await import('../ops/demo.ts');
 try {
   process.exitCode = (await runDemo(choice)) === 0 ? 0 : 1;
 } catch (error) {

@@ -1,8 +1,8 @@
 // The checks that must all pass before any call that changes anything (docs/contract.md, "What it decides").
 // Each refusal names its check ("target-az: ..."), so that operators and tests can match on it.
-import { type Pair, roleOf } from './config';
-import type { PairRecord } from './state';
-import { type EniView, holderOf, type InstanceView, ownApplication, who } from './view';
+import { type Pair, roleOf } from './config.ts';
+import type { PairRecord } from './state.ts';
+import { type EniView, holderOf, type InstanceView, ownApplication, who } from './view.ts';
 
 /** A check that failed, named so that operators and tests can match on it: "target-az: …". */
 export const failed = (check: string, detail: string) => `${check}: ${detail}`;

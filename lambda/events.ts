@@ -1,7 +1,7 @@
 // zod/mini rather than Powertools' parser schemas, which pull in all of zod: ~45 ms of cold start.
 import * as z from 'zod/mini';
-import { PLANNED_DETAIL_TYPES, type PlannedWarning, type Role } from './config';
-import type { Evidence } from './evidence';
+import { PLANNED_DETAIL_TYPES, type PlannedWarning, type Role } from './config.ts';
+import type { Evidence } from './evidence.ts';
 
 /** Why the function was called, in one normalized shape. */
 export type Trigger =

@@ -2,7 +2,7 @@
 // decides on it, and the prober (lambda/probe/), which sends evidence only when its side of it holds.
 // The rule exists so that the prober's own network can never move the address: a holder counts as
 // failed by probe only while the other member passes in the same window.
-import { type Pair, probeSettings, roleOf } from './config';
+import { type Pair, probeSettings, roleOf } from './config.ts';
 
 /** Evidence older than this moves nothing: the holder may have recovered since. */
 export const EVIDENCE_MAX_AGE_MS = 30_000;

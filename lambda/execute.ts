@@ -1,6 +1,6 @@
-import type { Pair } from './config';
-import { lastHour, type MovePlan } from './plan';
-import type { Step } from './result';
+import type { Pair } from './config.ts';
+import { lastHour, type MovePlan } from './plan.ts';
+import type { Step } from './result.ts';
 import {
   attachedTo,
   bounded,
@@ -12,9 +12,15 @@ import {
   readThrough,
   SettleTimeoutError,
   systemClock,
-} from './retry';
-import { LEASE_TERM_MS, type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
-import { BREADCRUMB, type EniView, who } from './view';
+} from './retry.ts';
+import {
+  LEASE_TERM_MS,
+  type PairRecord,
+  type RecordChange,
+  STATE_BOUND_MS,
+  type StatePort,
+} from './state.ts';
+import { BREADCRUMB, type EniView, who } from './view.ts';
 
 /** The narrow port the executor acts through; lambda/aws/ec2.ts implements it over the SDK. */
 export interface Ec2Port extends EniCalls {

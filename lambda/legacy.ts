@@ -1,6 +1,6 @@
 // PURE: what an earlier version (0.1) kept in the ENI's tags, read once to carry it into the pair's item
 // (docs/contract.md, "Pair state"; docs/deploying.md, "Upgrading"). Nothing here is written any more.
-import type { PairRecord, RecordChange } from './state';
+import type { PairRecord, RecordChange } from './state.ts';
 
 const OLD = {
   movedAt: 'eni-failover:moved-at',

@@ -2,14 +2,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { createClients } from './aws/clients';
-import { Ec2Adapter } from './aws/ec2';
-import { publishResult } from './aws/sns';
-import { StateAdapter } from './aws/state';
-import { ConfigError, loadConfig } from './config';
-import type { OsPort } from './execute';
-import { createFailover } from './failover';
-import { DynamoViewStore } from './probe/store';
+import { createClients } from './aws/clients.ts';
+import { Ec2Adapter } from './aws/ec2.ts';
+import { publishResult } from './aws/sns.ts';
+import { StateAdapter } from './aws/state.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import type { OsPort } from './execute.ts';
+import { createFailover } from './failover.ts';
+import { DynamoViewStore } from './probe/store.ts';
 
 /** Builds the OS check, for the entry that has one (lambda/handler-os-check.ts). */
 export type OsCheckFactory = () => OsPort;

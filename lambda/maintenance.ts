@@ -1,10 +1,10 @@
 // A pair's maintenance window: what it is, as its state and its holder's application status show it (pure), and
 // how a request sets one. The window is kept in the pair's record (lambda/state.ts), so that every invocation in
 // every Lambda container sees the same one, and it outlives the invocation that set it.
-import type { Pair } from './config';
-import { bounded, type Clock } from './retry';
-import type { PairRecord, RecordChange, StatePort } from './state';
-import { holderOf, type Observation, recordOf, who } from './view';
+import type { Pair } from './config.ts';
+import { bounded, type Clock } from './retry.ts';
+import type { PairRecord, RecordChange, StatePort } from './state.ts';
+import { holderOf, type Observation, recordOf, who } from './view.ts';
 
 /** Who set a window and why, kept short enough to read in a page. */
 const WHY_MAX = 256;

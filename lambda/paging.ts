@@ -1,11 +1,11 @@
 // The paging policy, in one place: which results reach the on-call phone (the notification topic), which are
 // paged once, and which page nobody.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Trigger } from './events';
-import type { Once } from './plan';
-import type { Outcome } from './result';
-import { bounded, type Clock } from './retry';
-import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state';
+import type { Trigger } from './events.ts';
+import type { Once } from './plan.ts';
+import type { Outcome } from './result.ts';
+import { bounded, type Clock } from './retry.ts';
+import { type PairRecord, type RecordChange, STATE_BOUND_MS, type StatePort } from './state.ts';
 
 /**
  * What is paged when the decision has no word of its own. A schedule must not page anyone every minute: rounds and

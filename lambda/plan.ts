@@ -40,7 +40,7 @@
 //                          fails its instance or system check (or of an ENI on no one) goes ahead, with EC2's
 //                          conditional attach as the lock; any other move is refused (state-unavailable)
 
-import { eniProblems, failed, targetProblems } from './checks';
+import { eniProblems, failed, targetProblems } from './checks.ts';
 import {
   DEFAULT_COOLDOWN_SECONDS,
   DEFAULT_MAX_MOVES_PER_HOUR,
@@ -50,12 +50,12 @@ import {
   probeSettings,
   type Role,
   roleOf,
-} from './config';
-import { type AutomaticTrigger, describeTrigger, type Trigger } from './events';
-import { evidenceProblems, failureKinds, isTargetProbe } from './evidence';
-import { legacyIntents } from './legacy';
-import { describeMaintenance, maintenanceOf, windowOf } from './maintenance';
-import type { PairRecord } from './state';
+} from './config.ts';
+import { type AutomaticTrigger, describeTrigger, type Trigger } from './events.ts';
+import { evidenceProblems, failureKinds, isTargetProbe } from './evidence.ts';
+import { legacyIntents } from './legacy.ts';
+import { describeMaintenance, maintenanceOf, windowOf } from './maintenance.ts';
+import type { PairRecord } from './state.ts';
 import {
   describeEvent,
   type EniView,
@@ -67,7 +67,7 @@ import {
   ownApplication,
   recordOf,
   who,
-} from './view';
+} from './view.ts';
 
 /** How long an automatic move waits for a detach without Force before it forces it (docs/contract.md). */
 export const FORCE_AFTER_MS = 20_000;

@@ -5,12 +5,12 @@
 // resource, lambda/custom/rehearsal.ts) and every day (a schedule); `npm run drill -- rehearse` by hand.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { eniProblems, targetProblems } from './checks';
-import type { Config, Pair } from './config';
-import { type Rehearsal, type Result, result } from './result';
-import type { StatePort } from './state';
-import { telemetry } from './telemetry';
-import { BREADCRUMB, holderOf, type Observation, who } from './view';
+import { eniProblems, targetProblems } from './checks.ts';
+import type { Config, Pair } from './config.ts';
+import { type Rehearsal, type Result, result } from './result.ts';
+import type { StatePort } from './state.ts';
+import { telemetry } from './telemetry.ts';
+import { BREADCRUMB, holderOf, type Observation, who } from './view.ts';
 
 /** One call a move could make, as the rehearsal asks EC2 to try it with DryRun. */
 export type DryRunCall =

@@ -1,4 +1,4 @@
-import type { Pair } from './config';
+import type { Pair } from './config.ts';
 
 export type Outcome =
   | 'moved'

@@ -2,8 +2,8 @@
 // by reading EC2 again, since the SDK may replay a call EC2 had carried out (EC2 API Reference, "Ensuring
 // idempotency"). No decisions: lambda/execute.ts performs a move through it, and the state calls use bounded().
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StatePort } from './state';
-import type { EniView } from './view';
+import type { StatePort } from './state.ts';
+import type { EniView } from './view.ts';
 
 /** What the engine reads and attaches through: the part of lambda/execute.ts's Ec2Port it needs. */
 export interface EniCalls {

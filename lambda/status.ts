@@ -1,6 +1,6 @@
 // The status view: how a pair stands, for `status` results, the drill CLI's fleet table and the metrics. It reads
 // the planner's rules (lambda/plan.ts) and the pair's state, and decides nothing.
-import { eniProblems, targetProblems } from './checks';
+import { eniProblems, targetProblems } from './checks.ts';
 import {
   DEFAULT_COOLDOWN_SECONDS,
   DEFAULT_MAX_MOVES_PER_HOUR,
@@ -8,8 +8,8 @@ import {
   type Pair,
   type Role,
   roleOf,
-} from './config';
-import { describeMaintenance, maintenanceOf } from './maintenance';
+} from './config.ts';
+import { describeMaintenance, maintenanceOf } from './maintenance.ts';
 import {
   condemnedBy,
   holderFailure,
@@ -19,8 +19,8 @@ import {
   otherRole,
   plannedMoveAt,
   unreadableReason,
-} from './plan';
-import type { PairState, PlannedEvent } from './result';
+} from './plan.ts';
+import type { PairState, PlannedEvent } from './result.ts';
 import {
   describeEvent,
   goingAway,
@@ -31,7 +31,7 @@ import {
   recordOf,
   takesItAway,
   who,
-} from './view';
+} from './view.ts';
 
 /** A pair's status: its holder, and the reasons a person reads. */
 export interface StatusView {

@@ -1,7 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Pair } from './config';
-import { redundancy } from './status';
-import type { Observation } from './view';
+import type { Pair } from './config.ts';
+import { redundancy } from './status.ts';
+import type { Observation } from './view.ts';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 

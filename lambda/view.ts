@@ -1,7 +1,7 @@
 // What the function sees of a pair: the ENI and its members as EC2 shows them, and the pair's state
 // (lambda/state.ts). Data and how a person reads it; no decisions (lambda/plan.ts).
-import { type Pair, roleOf } from './config';
-import { EMPTY_RECORD, type PairRecord } from './state';
+import { type Pair, roleOf } from './config.ts';
+import { EMPTY_RECORD, type PairRecord } from './state.ts';
 
 export interface EniView {
   readonly id: string;

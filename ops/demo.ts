@@ -7,19 +7,19 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import type { Pair } from '../lambda/config';
-import type { Evidence } from '../lambda/evidence';
-import { probe } from '../lambda/probe/check';
-import { evidenceEvent, runProber } from '../lambda/probe/loop';
-import type { Result } from '../lambda/result';
-import { type ApplicationStatus, ApplicationStatusProxy } from './app-status-proxy';
-import { createStateTable, dynamoClient, startDynalite } from './dynamo';
-import { startEmbedded } from './embedded';
-import { chooseEmulator, type EmulatorChoice, headline } from './emulator';
-import { formatFleet, formatResult, type Names } from './format';
-import { type MemberServer, memberPair } from './members';
-import { startMoto } from './moto';
-import { buildEmbeddedWorld, buildWorld, useEndpoint, type World } from './world';
+import type { Pair } from '../lambda/config.ts';
+import type { Evidence } from '../lambda/evidence.ts';
+import { probe } from '../lambda/probe/check.ts';
+import { evidenceEvent, runProber } from '../lambda/probe/loop.ts';
+import type { Result } from '../lambda/result.ts';
+import { type ApplicationStatus, ApplicationStatusProxy } from './app-status-proxy.ts';
+import { createStateTable, dynamoClient, startDynalite } from './dynamo.ts';
+import { startEmbedded } from './embedded.ts';
+import { chooseEmulator, type EmulatorChoice, headline } from './emulator.ts';
+import { formatFleet, formatResult, type Names } from './format.ts';
+import { type MemberServer, memberPair } from './members.ts';
+import { startMoto } from './moto.ts';
+import { buildEmbeddedWorld, buildWorld, useEndpoint, type World } from './world.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<Result | Result[]>;
 
@@ -460,7 +460,7 @@ export async function runDemo(
     process.env.FAILOVER_PAIRS = JSON.stringify([w.pair, api]);
     process.env.NOTIFICATION_TOPIC_ARN = stage.topicArn;
     process.env.FAILOVER_STATE_TABLE = stage.stateTable;
-    const { handler } = (await import('../lambda/handler')) as { handler: Handler };
+    const { handler } = (await import('../lambda/handler.ts')) as { handler: Handler };
     const context = {
       getRemainingTimeInMillis: () => 60_000,
       functionName: 'eni-failover-demo',

@@ -2,9 +2,9 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { ENV, type Pair, roleOf } from '../lambda/config';
-import type { Result } from '../lambda/result';
-import { formatFleet, formatResult, unprotected } from './format';
+import { ENV, type Pair, roleOf } from '../lambda/config.ts';
+import type { Result } from '../lambda/result.ts';
+import { formatFleet, formatResult, unprotected } from './format.ts';
 
 export const USAGE = `usage: npm run drill -- <command> [--pair <name>] [options]
 

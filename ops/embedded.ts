@@ -1,7 +1,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { NotFoundException, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { FakeEc2 } from './fake-ec2';
+import type { FakeEc2 } from './fake-ec2.ts';
 
 /**
  * The embedded emulator: every EC2Client and SNSClient in this process, whoever built it (the

@@ -1,6 +1,6 @@
 // Which emulator plays EC2 for the demo, kept apart from the demo itself so that a bad command line is
 // answered before the function and the SDK are loaded.
-import { MOTO_COMMAND, toolAvailable } from './moto';
+import { MOTO_COMMAND, toolAvailable } from './moto.ts';
 
 /** The emulators that can play EC2 (and SNS) for the demo. */
 export const EMULATORS = ['moto', 'embedded'] as const;

@@ -20,7 +20,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import type { Clock } from '../lambda/retry';
+import type { Clock } from '../lambda/retry.ts';
 
 export interface FakeInstance {
   id: string;

@@ -1,5 +1,5 @@
-import { type Pair, roleOf } from '../lambda/config';
-import type { PairState, Result } from '../lambda/result';
+import { type Pair, roleOf } from '../lambda/config.ts';
+import type { PairState, Result } from '../lambda/result.ts';
 
 /** Instance IDs -> a role a person recognises, e.g. "i-0abc (standby)". */
 export type Names = Readonly<Record<string, string>>;

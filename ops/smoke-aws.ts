@@ -34,10 +34,10 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { Ec2Adapter } from '../lambda/aws/ec2';
-import type { Result } from '../lambda/result';
-import { holderOf } from '../lambda/view';
-import { functionPairs } from './drill';
+import { Ec2Adapter } from '../lambda/aws/ec2.ts';
+import type { Result } from '../lambda/result.ts';
+import { holderOf } from '../lambda/view.ts';
+import { functionPairs } from './drill.ts';
 import type {
   AwsPort,
   CdkPort,
@@ -47,7 +47,7 @@ import type {
   Retained,
   SmokeDeps,
   SmokeOptions,
-} from './smoke';
+} from './smoke.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** The project's own CDK CLI (a devDependency): `npx cdk` without it would try to install one. */

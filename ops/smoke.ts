@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import type { Pair } from '../lambda/config';
-import type { Outcome, Result } from '../lambda/result';
-import { UsageError } from './drill';
-import { formatResult, type Names } from './format';
+import type { Pair } from '../lambda/config.ts';
+import type { Outcome, Result } from '../lambda/result.ts';
+import { UsageError } from './drill.ts';
+import { formatResult, type Names } from './format.ts';
 
 export const DEMO_STACK = 'EniFailoverDemo';
 

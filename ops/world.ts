@@ -9,11 +9,11 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { Ec2Adapter } from '../lambda/aws/ec2';
-import type { Pair } from '../lambda/config';
-import { systemClock } from '../lambda/retry';
-import { holderOf } from '../lambda/view';
-import { FakeEc2 } from './fake-ec2';
+import { Ec2Adapter } from '../lambda/aws/ec2.ts';
+import type { Pair } from '../lambda/config.ts';
+import { systemClock } from '../lambda/retry.ts';
+import { holderOf } from '../lambda/view.ts';
+import { FakeEc2 } from './fake-ec2.ts';
 
 // Any AMI that moto ships; the instances never boot.
 const AMI = 'ami-03cf127a';

@@ -19,12 +19,18 @@ import {
   paginateDescribeNetworkInterfaces,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import type { Pair } from '../config';
-import type { Ec2Port } from '../execute';
-import type { MovePlan } from '../plan';
-import type { DryRunAnswer, DryRunCall } from '../rehearse';
-import { BREADCRUMB, type EniView, type InstanceView, type Observation, type ScheduledEvent } from '../view';
-import { isTransient } from './clients';
+import type { Pair } from '../config.ts';
+import type { Ec2Port } from '../execute.ts';
+import type { MovePlan } from '../plan.ts';
+import type { DryRunAnswer, DryRunCall } from '../rehearse.ts';
+import {
+  BREADCRUMB,
+  type EniView,
+  type InstanceView,
+  type Observation,
+  type ScheduledEvent,
+} from '../view.ts';
+import { isTransient } from './clients.ts';
 
 function toEniView(ni: NetworkInterface): EniView {
   const a = ni.Attachment;

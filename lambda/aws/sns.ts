@@ -1,5 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { type Result, subjectOf } from '../result';
+import { type Result, subjectOf } from '../result.ts';
 
 /** Publishes a result: a subject for a phone, the result JSON as the body, attributes to filter on. */
 export async function publishResult(

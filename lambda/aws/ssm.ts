@@ -1,7 +1,7 @@
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { OsPort } from '../execute';
-import type { Clock } from '../retry';
-import { HTTP } from './clients';
+import type { OsPort } from '../execute.ts';
+import type { Clock } from '../retry.ts';
+import { HTTP } from './clients.ts';
 
 // How long the instance is given to bring the address up, polled every 2 s on the instance itself.
 const WAIT_ON_INSTANCE_S = 60;

@@ -10,8 +10,8 @@ import {
   type ProbeObservation,
   type RecordChange,
   type StatePort,
-} from '../state';
-import { isTransient } from './clients';
+} from '../state.ts';
+import { isTransient } from './clients.ts';
 
 /** Fields written whole by change(); observations have attributes of their own (see observe). */
 const FIELDS = [

@@ -20,8 +20,8 @@ import {
   EC2Client,
   type UnsuccessfulAssociationResponseObject,
 } from '@aws-sdk/client-ec2';
-import { HTTP } from '../aws/clients';
-import { applyTags, type TagProperties } from './experiment-targets';
+import { HTTP } from '../aws/clients.ts';
+import { applyTags, type TagProperties } from './experiment-targets.ts';
 
 /** The other resource type this function serves: the tag that FIS experiments select their target by. */
 export const EXPERIMENT_TARGET_TAGS = 'Custom::ExperimentTargetTags';

@@ -9,7 +9,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { Result } from '../result';
+import type { Result } from '../result.ts';
 
 export interface RehearsalProperties {
   /** The failover functions to rehearse. */

@@ -3,8 +3,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import type { ProbeSettings } from '../config';
-import { type FailureKind, failureKind } from '../evidence';
+import type { ProbeSettings } from '../config.ts';
+import { type FailureKind, failureKind } from '../evidence.ts';
 
 export interface ProbeResult {
   readonly ok: boolean;

@@ -1,11 +1,11 @@
 // The prober's entry point (the construct deploys it in the pairs' VPC when `probe` is given).
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { HTTP } from '../aws/clients';
-import { ENV } from '../config';
-import { loadProbeConfig } from './config';
-import { createProber } from './prober';
-import { DynamoViewStore } from './store';
+import { HTTP } from '../aws/clients.ts';
+import { ENV } from '../config.ts';
+import { loadProbeConfig } from './config.ts';
+import { createProber } from './prober.ts';
+import { DynamoViewStore } from './store.ts';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'eni-failover';
 

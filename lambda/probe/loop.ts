@@ -4,13 +4,13 @@
 // Issue 23: it keeps sending while a member keeps failing (the function answers a repeat `unchanged`), a
 // failed probe is tried again at once before it counts, evidence needs the other member passing every probe
 // of its window, and a run that saw the member pass vetoes it (the view across runs, lambda/probe/store.ts).
-import type { Pair, Role } from '../config';
-import { type ProbeSettings, probeSettings } from '../config';
-import { PROBE_SOURCE } from '../events';
-import { type Evidence, evidenceProblems, reached } from '../evidence';
-import { bounded } from '../retry';
-import type { ProbeResult } from './check';
-import { EMPTY_VIEW, type Outage, type ProberView, type RunView, type ViewStore } from './store';
+import type { Pair, Role } from '../config.ts';
+import { type ProbeSettings, probeSettings } from '../config.ts';
+import { PROBE_SOURCE } from '../events.ts';
+import { type Evidence, evidenceProblems, reached } from '../evidence.ts';
+import { bounded } from '../retry.ts';
+import type { ProbeResult } from './check.ts';
+import { EMPTY_VIEW, type Outage, type ProberView, type RunView, type ViewStore } from './store.ts';
 
 /** A member as the prober reaches it: its own primary address (device index 0). */
 export interface Member {

@@ -3,12 +3,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import type { Pair } from '../config';
-import type { Result } from '../result';
-import { probe } from './check';
-import type { ProbeConfig, ProbeTarget } from './config';
-import { evidenceEvent, type Member, type ProbedPair, type ProberPorts, runProber } from './loop';
-import type { ViewStore } from './store';
+import type { Pair } from '../config.ts';
+import type { Result } from '../result.ts';
+import { probe } from './check.ts';
+import type { ProbeConfig, ProbeTarget } from './config.ts';
+import { evidenceEvent, type Member, type ProbedPair, type ProberPorts, runProber } from './loop.ts';
+import type { ViewStore } from './store.ts';
 
 /** Kept back from Lambda's remaining time: the last sends and the metrics' flush. */
 const RESERVE_MS = 5_000;

@@ -6,7 +6,7 @@
 // writes a run per pair (on-demand, about 0.2 USD a month a pair; docs/deploying.md, "Monthly cost").
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { STATE_HTTP } from '../aws/clients';
+import { STATE_HTTP } from '../aws/clients.ts';
 
 /** The key of a pair's prober item: never a pair's own name, which the function's item uses. */
 export const proberKey = (pair: string) => `prober#${pair}`;

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { esbuildOptions, HANDLER_ENTRY, OS_CHECK_ENTRY } from '../../lib/bundling';
-import { PAIR } from '../helpers/world';
+import { esbuildOptions, HANDLER_ENTRY, OS_CHECK_ENTRY } from '../../lib/bundling.ts';
+import { PAIR } from '../helpers/world.ts';
 
 export interface Bundle {
   bytes: number;

@@ -1,12 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { createFailover } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
-import { systemClock } from '../../lambda/retry';
-import { FakeEc2 } from '../../ops/fake-ec2';
-import { localState } from '../helpers/state';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import { createFailover } from '../../lambda/failover.ts';
+import type { Result } from '../../lambda/result.ts';
+import { systemClock } from '../../lambda/retry.ts';
+import { FakeEc2 } from '../../ops/fake-ec2.ts';
+import { localState } from '../helpers/state.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 export interface FailoverFigures {
   detachMs: number;

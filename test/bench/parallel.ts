@@ -1,6 +1,6 @@
-import { buildPairs, failAtOnce, peakOverlap } from '../helpers/pairs';
-import { faultyEc2 } from '../helpers/reliability';
-import { startMoto } from '../helpers/tools';
+import { buildPairs, failAtOnce, peakOverlap } from '../helpers/pairs.ts';
+import { faultyEc2 } from '../helpers/reliability.ts';
+import { startMoto } from '../helpers/tools.ts';
 
 export interface ParallelRun {
   pairs: number;

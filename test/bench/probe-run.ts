@@ -1,6 +1,6 @@
 // npx tsx test/bench/probe-run.ts [-- --runs 20 --jitter-seconds 120]: the prober's figures alone (npm run bench runs them too).
 import { parseArgs } from 'node:util';
-import { reportProbe } from './probe';
+import { reportProbe } from './probe.ts';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

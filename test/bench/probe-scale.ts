@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pair } from '../../lambda/config';
-import { probe } from '../../lambda/probe/check';
-import { type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import { probe } from '../../lambda/probe/check.ts';
+import { type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 type Protocol = 'tcp' | 'http' | 'https';
 

@@ -4,11 +4,11 @@
 // holder's server is killed at a random moment of the interval. Then the cases that must move nothing, the lossy
 // paths among them, and how many pairs one run keeps on time (test/bench/probe-scale.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProbeOption } from '../../lambda/config';
-import { PROBE_CPU_MS, probeCpuMsPerSecond, proberMemoryFor } from '../../lib/prober';
-import { type ProbeWorld, probeWorld, type StateTable, stateTable } from '../helpers/probe-world';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
-import { measureScale } from './probe-scale';
+import type { ProbeOption } from '../../lambda/config.ts';
+import { PROBE_CPU_MS, probeCpuMsPerSecond, proberMemoryFor } from '../../lib/prober.ts';
+import { type ProbeWorld, probeWorld, type StateTable, stateTable } from '../helpers/probe-world.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
+import { measureScale } from './probe-scale.ts';
 
 export interface Settle {
   detachMs: number;

@@ -2,11 +2,11 @@
 // Needs moto (the pairs-in-parallel figure runs against it). The prober's figures alone: test/bench/probe-run.ts.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchColdImport } from './cold-import';
-import { benchFailover } from './failover';
-import { benchParallel } from './parallel';
-import { reportProbe } from './probe';
-import { benchSynth } from './synth';
+import { benchColdImport } from './cold-import.ts';
+import { benchFailover } from './failover.ts';
+import { benchParallel } from './parallel.ts';
+import { reportProbe } from './probe.ts';
+import { benchSynth } from './synth.ts';
 
 // The figures are the report: keep EMF lines and the SDK's Node 20 notice out of it.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';

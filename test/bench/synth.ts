@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EniFailoverStack } from '../../lib/stack';
-import { newApp, pairs } from '../helpers/synth';
+import { EniFailoverStack } from '../../lib/stack.ts';
+import { newApp, pairs } from '../helpers/synth.ts';
 
 export interface SynthFigures {
   pairs: number;

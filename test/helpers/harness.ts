@@ -2,17 +2,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { publishResult } from '../../lambda/aws/sns';
-import type { Pair } from '../../lambda/config';
-import type { OsPort } from '../../lambda/execute';
-import { createFailover, FailoverError } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
-import type { Clock } from '../../lambda/retry';
-import type { StatePort } from '../../lambda/state';
-import { FakeClock, FakeEc2 } from '../../ops/fake-ec2';
-import { localState } from './state';
-import { PAIR, PRIMARY, STANDBY } from './world';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import { publishResult } from '../../lambda/aws/sns.ts';
+import type { Pair } from '../../lambda/config.ts';
+import type { OsPort } from '../../lambda/execute.ts';
+import { createFailover, FailoverError } from '../../lambda/failover.ts';
+import type { Result } from '../../lambda/result.ts';
+import type { Clock } from '../../lambda/retry.ts';
+import type { StatePort } from '../../lambda/state.ts';
+import { FakeClock, FakeEc2 } from '../../ops/fake-ec2.ts';
+import { localState } from './state.ts';
+import { PAIR, PRIMARY, STANDBY } from './world.ts';
 
 export const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events';
 

@@ -1,13 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createClients, HTTP } from '../../lambda/aws/clients';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { SsmAdapter } from '../../lambda/aws/ssm';
-import type { Pair } from '../../lambda/config';
-import { createFailover, FailoverError } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
-import { systemClock } from '../../lambda/retry';
-import { motoState } from './state';
+import { createClients, HTTP } from '../../lambda/aws/clients.ts';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import { SsmAdapter } from '../../lambda/aws/ssm.ts';
+import type { Pair } from '../../lambda/config.ts';
+import { createFailover, FailoverError } from '../../lambda/failover.ts';
+import type { Result } from '../../lambda/result.ts';
+import { systemClock } from '../../lambda/retry.ts';
+import { motoState } from './state.ts';
 
 /**
  * The real function over real SDK clients with default endpoint resolution (so moto, or the fault

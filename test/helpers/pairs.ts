@@ -3,12 +3,12 @@ import {
   DescribeNetworkInterfacesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import type { Pair } from '../../lambda/config';
-import type { Result } from '../../lambda/result';
-import { buildWorld, type MotoWorld } from '../../ops/world';
-import { alarmMessage, SAMPLE_INSTANCE, sample, snsAlarm } from './events';
-import type { FaultProxy } from './fault-proxy';
-import { localFailover } from './local-failover';
+import type { Pair } from '../../lambda/config.ts';
+import type { Result } from '../../lambda/result.ts';
+import { buildWorld, type MotoWorld } from '../../ops/world.ts';
+import { alarmMessage, SAMPLE_INSTANCE, sample, snsAlarm } from './events.ts';
+import type { FaultProxy } from './fault-proxy.ts';
+import { localFailover } from './local-failover.ts';
 
 /** Many pairs in one moto VPC: each its own primary, standby and ENI at device index 1, all in eu-west-1a. */
 export interface ManyPairs {

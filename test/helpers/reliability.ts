@@ -1,12 +1,12 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import type { Moto } from '../../ops/moto';
-import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
-import { SAMPLE_INSTANCE, sample } from './events';
-import { FAULTS, type Fault, FaultProxy } from './fault-proxy';
-import { localFailover } from './local-failover';
-import { runMotoTests, startMoto } from './tools';
+import type { Pair } from '../../lambda/config.ts';
+import type { Moto } from '../../ops/moto.ts';
+import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world.ts';
+import { SAMPLE_INSTANCE, sample } from './events.ts';
+import { FAULTS, type Fault, FaultProxy } from './fault-proxy.ts';
+import { localFailover } from './local-failover.ts';
+import { runMotoTests, startMoto } from './tools.ts';
 
 /** Every EC2 action a failover makes, in the order it makes them. */
 export const ACTIONS = [

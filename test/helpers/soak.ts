@@ -1,9 +1,9 @@
 import { StartInstancesCommand } from '@aws-sdk/client-ec2';
-import type { Moto } from '../../ops/moto';
-import { buildWorld } from '../../ops/world';
-import { SAMPLE_INSTANCE, sample } from './events';
-import { FAULTS, type FaultProxy } from './fault-proxy';
-import { failoverFor, locate } from './reliability';
+import type { Moto } from '../../ops/moto.ts';
+import { buildWorld } from '../../ops/world.ts';
+import { SAMPLE_INSTANCE, sample } from './events.ts';
+import { FAULTS, type FaultProxy } from './fault-proxy.ts';
+import { failoverFor, locate } from './reliability.ts';
 
 export interface SoakFigures {
   failovers: number;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
-import { isTransient } from '../../lambda/aws/clients';
-import { StateAdapter } from '../../lambda/aws/state';
-import type { StatePort } from '../../lambda/state';
-import { createStateTable, dynamoClient, type LocalDynamo, startDynalite } from '../../ops/dynamo';
+import { isTransient } from '../../lambda/aws/clients.ts';
+import { StateAdapter } from '../../lambda/aws/state.ts';
+import type { StatePort } from '../../lambda/state.ts';
+import { createStateTable, dynamoClient, type LocalDynamo, startDynalite } from '../../ops/dynamo.ts';
 
 let local: Promise<LocalDynamo> | undefined;
 

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { App, type AppProps, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { Pair } from '../../lambda/config';
-import type { StackConfig } from '../../lib/config-file';
-import { EniFailoverDemoStack } from '../../lib/demo-stack';
-import { EniFailoverStack } from '../../lib/stack';
+import type { Pair } from '../../lambda/config.ts';
+import type { StackConfig } from '../../lib/config-file.ts';
+import { EniFailoverDemoStack } from '../../lib/demo-stack.ts';
+import { EniFailoverStack } from '../../lib/stack.ts';
 
 /** n valid, distinct pairs, with no `group`: however many, they share one function. */
 export function pairs(n: number): Pair[] {

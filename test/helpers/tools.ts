@@ -1,6 +1,6 @@
-import { MOTO_COMMAND, toolAvailable } from '../../ops/moto';
+import { MOTO_COMMAND, toolAvailable } from '../../ops/moto.ts';
 
-export { type Moto, startMoto } from '../../ops/moto';
+export { type Moto, startMoto } from '../../ops/moto.ts';
 
 /**
  * moto is installed on the project's machines with pip and cannot come from npm. Without it the

@@ -1,6 +1,6 @@
-import type { Pair } from '../../lambda/config';
-import { EMPTY_RECORD, type PairRecord } from '../../lambda/state';
-import type { EniView, InstanceView, Observation } from '../../lambda/view';
+import type { Pair } from '../../lambda/config.ts';
+import { EMPTY_RECORD, type PairRecord } from '../../lambda/state.ts';
+import type { EniView, InstanceView, Observation } from '../../lambda/view.ts';
 
 /** A pair and a healthy world around it, for the planner and executor tests to vary one fact at a time. */
 export const PAIR: Pair = {

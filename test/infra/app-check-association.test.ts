@@ -15,17 +15,17 @@ import {
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
+import type { Pair } from '../../lambda/config.ts';
 import {
   type AssociationEvent,
   type AssociationProperties,
   apply,
   handler,
-} from '../../lambda/custom/app-check-association';
-import { applyTags } from '../../lambda/custom/experiment-targets';
-import { EniFailoverStack } from '../../lib/stack';
-import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
-import { newApp, pairs } from '../helpers/synth';
+} from '../../lambda/custom/app-check-association.ts';
+import { applyTags } from '../../lambda/custom/experiment-targets.ts';
+import { EniFailoverStack } from '../../lib/stack.ts';
+import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2.ts';
+import { newApp, pairs } from '../helpers/synth.ts';
 
 const CHECK_TYPE = 'AWS::EC2::ApplicationStatusCheck';
 const ASSOCIATIONS_TYPE = 'Custom::ApplicationStatusCheckAssociations';

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pairs } from '../helpers/synth';
+import { pairs } from '../helpers/synth.ts';
 
 const CDK = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'cdk');
 

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { configReference, interfaceFields } from '../../scripts/config-reference';
+import { configReference, interfaceFields } from '../../scripts/config-reference.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

@@ -5,9 +5,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { EniFailover } from '../../lib/index';
-import { newApp, pairs } from '../helpers/synth';
+import type { Pair } from '../../lambda/config.ts';
+import { EniFailover } from '../../lib/index.ts';
+import { newApp, pairs } from '../helpers/synth.ts';
 
 const env = { account: '123456789012', region: 'eu-west-1' };
 const NOTIFY_ARN = 'arn:aws:sns:eu-west-1:123456789012:ops-alerts';

@@ -14,8 +14,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, type CfnTemplate, evaluate, functionPairs, hopsOf, REGION } from '../helpers/policy-engine';
-import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
+import {
+  ACCOUNT,
+  type CfnTemplate,
+  evaluate,
+  functionPairs,
+  hopsOf,
+  REGION,
+} from '../helpers/policy-engine.ts';
+import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ops-alerts`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pairs, synthConfigured } from '../helpers/synth';
+import { pairs, synthConfigured } from '../helpers/synth.ts';
 
 type Statement = {
   Sid?: string;

@@ -7,9 +7,9 @@ import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CfnTemplate, functionPairs } from '../helpers/policy-engine';
-import { pairs } from '../helpers/synth';
-import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
+import { type CfnTemplate, functionPairs } from '../helpers/policy-engine.ts';
+import { pairs } from '../helpers/synth.ts';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CDK = join(ROOT, 'node_modules', '.bin', 'cdk');

@@ -1,15 +1,15 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import type { ApplicationCheck, Pair } from '../../lambda/config';
-import type { StackConfig } from '../../lib/config-file';
-import { EniFailover } from '../../lib/eni-failover';
-import { slotOf } from '../../lib/grouping';
-import { EniFailoverStack } from '../../lib/stack';
-import { matches } from '../helpers/event-pattern';
-import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { type CfnTemplate, functionPairs } from '../helpers/policy-engine';
-import { assemblyOf, newApp, pairs } from '../helpers/synth';
+import type { ApplicationCheck, Pair } from '../../lambda/config.ts';
+import type { StackConfig } from '../../lib/config-file.ts';
+import { EniFailover } from '../../lib/eni-failover.ts';
+import { slotOf } from '../../lib/grouping.ts';
+import { EniFailoverStack } from '../../lib/stack.ts';
+import { matches } from '../helpers/event-pattern.ts';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events.ts';
+import { type CfnTemplate, functionPairs } from '../helpers/policy-engine.ts';
+import { assemblyOf, newApp, pairs } from '../helpers/synth.ts';
 
 /** The configured stack's template, without bundling the functions (these tests read the template only). */
 const templateOf = (config: StackConfig) =>

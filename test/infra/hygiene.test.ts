@@ -3,11 +3,11 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { applyTags, type TagEvent, type TagProperties } from '../../lambda/custom/experiment-targets';
-import { EniFailover, type EniFailoverProps } from '../../lib/eni-failover';
-import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
-import { pairs } from '../helpers/synth';
+import type { Pair } from '../../lambda/config.ts';
+import { applyTags, type TagEvent, type TagProperties } from '../../lambda/custom/experiment-targets.ts';
+import { EniFailover, type EniFailoverProps } from '../../lib/eni-failover.ts';
+import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2.ts';
+import { pairs } from '../helpers/synth.ts';
 
 type Resources = Record<
   string,

@@ -4,8 +4,8 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { EniFailover } from '../../lib/index';
+import type { Pair } from '../../lambda/config.ts';
+import { EniFailover } from '../../lib/index.ts';
 import {
   ACCOUNT,
   type CfnTemplate,
@@ -13,8 +13,8 @@ import {
   type HopResult,
   hopsOf,
   REGION,
-} from '../helpers/policy-engine';
-import { assemblyOf, newApp, pairs } from '../helpers/synth';
+} from '../helpers/policy-engine.ts';
+import { assemblyOf, newApp, pairs } from '../helpers/synth.ts';
 
 const NOTIFY_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ops-alerts`;
 const ALARM_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:ec2-alarms`;

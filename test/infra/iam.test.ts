@@ -1,10 +1,10 @@
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { EniFailoverDemoStack } from '../../lib/demo-stack';
-import { policyProblems } from '../../lib/function-role';
-import { EniFailoverStack } from '../../lib/stack';
+import type { Pair } from '../../lambda/config.ts';
+import { EniFailoverDemoStack } from '../../lib/demo-stack.ts';
+import { policyProblems } from '../../lib/function-role.ts';
+import { EniFailoverStack } from '../../lib/stack.ts';
 import {
   ACCOUNT,
   brokenHops,
@@ -15,8 +15,8 @@ import {
   REGION,
   releaseHops,
   resolver,
-} from '../helpers/policy-engine';
-import { assemblyOf, newApp, pairs } from '../helpers/synth';
+} from '../helpers/policy-engine.ts';
+import { assemblyOf, newApp, pairs } from '../helpers/synth.ts';
 
 /** Synthesizes without bundling the function: the policies do not depend on its code. */
 const app = () => newApp({ context: { 'aws:cdk:bundling-stacks': [] } });

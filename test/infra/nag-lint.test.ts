@@ -10,13 +10,13 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { loadStackConfig } from '../../lib/config-file';
-import { EniFailoverDemoStack } from '../../lib/demo-stack';
-import { EniFailover } from '../../lib/index';
-import { EniFailoverStack } from '../../lib/stack';
-import { newApp, pairs } from '../helpers/synth';
-import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools';
+import type { Pair } from '../../lambda/config.ts';
+import { loadStackConfig } from '../../lib/config-file.ts';
+import { EniFailoverDemoStack } from '../../lib/demo-stack.ts';
+import { EniFailover } from '../../lib/index.ts';
+import { EniFailoverStack } from '../../lib/stack.ts';
+import { newApp, pairs } from '../helpers/synth.ts';
+import { CFN_LINT, cfnLintAvailable, runCfnLintTests } from '../helpers/tools.ts';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const STACKS: [string, (app: App) => Stack][] = [

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lambda/config';
-import { loadStackConfig } from '../../lib/config-file';
-import { EniFailover } from '../../lib/eni-failover';
-import type { CfnTemplate } from '../helpers/policy-engine';
-import { newApp, pairs, synthConfigured, synthDemo } from '../helpers/synth';
+import { ENV } from '../../lambda/config.ts';
+import { loadStackConfig } from '../../lib/config-file.ts';
+import { EniFailover } from '../../lib/eni-failover.ts';
+import type { CfnTemplate } from '../helpers/policy-engine.ts';
+import { newApp, pairs, synthConfigured, synthDemo } from '../helpers/synth.ts';
 
 type Resources = CfnTemplate['Resources'];
 type Json = unknown;

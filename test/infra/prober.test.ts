@@ -6,9 +6,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { EniFailover } from '../../lib/index';
-import type { ProbeProps } from '../../lib/prober';
+import type { Pair } from '../../lambda/config.ts';
+import { EniFailover } from '../../lib/index.ts';
+import type { ProbeProps } from '../../lib/prober.ts';
 import {
   ACCOUNT,
   type CfnTemplate,
@@ -18,8 +18,8 @@ import {
   proberTargets,
   REGION,
   resolver,
-} from '../helpers/policy-engine';
-import { assemblyOf, newApp, pairs } from '../helpers/synth';
+} from '../helpers/policy-engine.ts';
+import { assemblyOf, newApp, pairs } from '../helpers/synth.ts';
 
 const ENV = { account: ACCOUNT, region: REGION };
 

@@ -11,15 +11,15 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import type { Pair } from '../../lambda/config';
-import { apply, handler, type RehearsalEvent, type RehearsalPorts } from '../../lambda/custom/rehearsal';
-import { createFailover } from '../../lambda/failover';
-import type { StatePort } from '../../lambda/state';
-import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
-import type { CfnTemplate } from '../helpers/policy-engine';
-import { pairs, synthConfigured } from '../helpers/synth';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import type { Pair } from '../../lambda/config.ts';
+import { apply, handler, type RehearsalEvent, type RehearsalPorts } from '../../lambda/custom/rehearsal.ts';
+import { createFailover } from '../../lambda/failover.ts';
+import type { StatePort } from '../../lambda/state.ts';
+import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2.ts';
+import type { CfnTemplate } from '../helpers/policy-engine.ts';
+import { pairs, synthConfigured } from '../helpers/synth.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const STACK_ID = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/EniFailover/1';
 const event = (

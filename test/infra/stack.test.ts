@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { App, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { loadStackConfig } from '../../lib/config-file';
-import { EniFailover, groupPairs, VALUES_ENV_BUDGET } from '../../lib/eni-failover';
-import { POLICY_SLOTS, policySlotOf, RULE_SLOTS, slotOf } from '../../lib/grouping';
-import { EniFailoverStack, STACK_RESOURCE_LIMIT } from '../../lib/stack';
-import { type CfnTemplate, functionPairs } from '../helpers/policy-engine';
-import { assemblyOf, newApp, pairs, synthConfigured, synthDemo } from '../helpers/synth';
+import type { Pair } from '../../lambda/config.ts';
+import { loadStackConfig } from '../../lib/config-file.ts';
+import { EniFailover, groupPairs, VALUES_ENV_BUDGET } from '../../lib/eni-failover.ts';
+import { POLICY_SLOTS, policySlotOf, RULE_SLOTS, slotOf } from '../../lib/grouping.ts';
+import { EniFailoverStack, STACK_RESOURCE_LIMIT } from '../../lib/stack.ts';
+import { type CfnTemplate, functionPairs } from '../helpers/policy-engine.ts';
+import { assemblyOf, newApp, pairs, synthConfigured, synthDemo } from '../helpers/synth.ts';
 
 /** The failover functions (not the custom resources' or the rehearsal's): those given a pairs file. */
 const FAILOVER_FUNCTION = {

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chooseEmulator, headline } from '../../ops/emulator';
-import { MOTO_COMMAND } from '../../ops/moto';
-import { actText, expectEveryAct } from '../helpers/demo';
+import { chooseEmulator, headline } from '../../ops/emulator.ts';
+import { MOTO_COMMAND } from '../../ops/moto.ts';
+import { actText, expectEveryAct } from '../helpers/demo.ts';
 
 // `npm run demo` as a newcomer without moto runs it: its own process, the PATH without moto_server.
 const PATH = (process.env.PATH ?? '')

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runDemo } from '../../ops/demo';
-import { chooseEmulator } from '../../ops/emulator';
-import { actText, expectEveryAct } from '../helpers/demo';
-import { runMotoTests } from '../helpers/tools';
+import { runDemo } from '../../ops/demo.ts';
+import { chooseEmulator } from '../../ops/emulator.ts';
+import { actText, expectEveryAct } from '../helpers/demo.ts';
+import { runMotoTests } from '../helpers/tools.ts';
 
 describe.runIf(runMotoTests)('npm run demo, on moto', () => {
   // One run for the whole file: the function (lambda/handler.ts) is a module, loaded once per process

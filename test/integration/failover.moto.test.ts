@@ -5,16 +5,16 @@ import {
   StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import type { Pair } from '../../lambda/config';
-import { execute } from '../../lambda/execute';
-import { plan } from '../../lambda/plan';
-import { BREADCRUMB } from '../../lambda/view';
-import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
-import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { localFailover } from '../helpers/local-failover';
-import { motoState } from '../helpers/state';
-import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import type { Pair } from '../../lambda/config.ts';
+import { execute } from '../../lambda/execute.ts';
+import { plan } from '../../lambda/plan.ts';
+import { BREADCRUMB } from '../../lambda/view.ts';
+import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world.ts';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events.ts';
+import { localFailover } from '../helpers/local-failover.ts';
+import { motoState } from '../helpers/state.ts';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools.ts';
 
 /** The real function against moto's EC2 (and SSM). */
 const failoverFor = (pairs: Pair[]) => localFailover(pairs).invoke;

@@ -8,11 +8,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createStateTable } from '../../ops/dynamo';
-import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
-import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { MOTO_STATE_TABLE } from '../helpers/state';
-import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
+import { createStateTable } from '../../ops/dynamo.ts';
+import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world.ts';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events.ts';
+import { MOTO_STATE_TABLE } from '../helpers/state.ts';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools.ts';
 
 const context = {
   getRemainingTimeInMillis: () => 60_000,
@@ -24,7 +24,7 @@ const context = {
 async function coldStart(env: Record<string, string>) {
   vi.resetModules();
   for (const [k, v] of Object.entries({ FAILOVER_STATE_TABLE: MOTO_STATE_TABLE, ...env })) vi.stubEnv(k, v);
-  return (await import('../../lambda/handler')).handler;
+  return (await import('../../lambda/handler.ts')).handler;
 }
 
 describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2, SNS and DynamoDB)', () => {
@@ -143,7 +143,7 @@ describe.runIf(runMotoTests)('lambda/handler.ts end to end against moto (EC2, SN
       /pair\(s\) web set verifyOs, which needs the function built from lambda\/handler-os-check\.ts/,
     );
     vi.resetModules();
-    const withCheck = (await import('../../lambda/handler-os-check')).handler;
+    const withCheck = (await import('../../lambda/handler-os-check.ts')).handler;
     expect(withCheck).toBeTypeOf('function');
   });
 

@@ -3,12 +3,12 @@
 // made (Force or not), every invocation's outcome, and the pages sent.
 import { AttachNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../lambda/result';
-import { throttled } from '../../ops/fake-ec2';
-import { sample } from '../helpers/events';
-import { fleet, type Harness, harness, results } from '../helpers/harness';
-import { localState, tableThrottled, withFaults } from '../helpers/state';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Result } from '../../lambda/result.ts';
+import { throttled } from '../../ops/fake-ec2.ts';
+import { sample } from '../helpers/events.ts';
+import { fleet, type Harness, harness, results } from '../helpers/harness.ts';
+import { localState, tableThrottled, withFaults } from '../helpers/state.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const stateChange = (id: string, state = 'stopped') => ({
   ...sample('eventbridge-state-change'),

@@ -7,12 +7,12 @@ import {
   EnableApplicationStatusCheckSuppressionCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import type { Result } from '../../lambda/result';
-import { ec2Error, throttled } from '../../ops/fake-ec2';
-import { alarmMessage, sample, snsAlarm } from '../helpers/events';
-import { type Harness, harness, outcome } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import type { Result } from '../../lambda/result.ts';
+import { ec2Error, throttled } from '../../ops/fake-ec2.ts';
+import { alarmMessage, sample, snsAlarm } from '../helpers/events.ts';
+import { type Harness, harness, outcome } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 /** The pair's own check, and another team's check on the same instances. */
 const OWN = 'asc-0aaaaaaaaaaaaaaa1';

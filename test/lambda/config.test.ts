@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parsePairs, valuePlaceholder } from '../../lambda/config';
-import { PAIR } from '../helpers/world';
+import { ConfigError, loadConfig, parsePairs, valuePlaceholder } from '../../lambda/config.ts';
+import { PAIR } from '../helpers/world.ts';
 
 const TABLE = { FAILOVER_STATE_TABLE: 'eni-failover-state' };
 const env = (pairs: unknown, extra: Record<string, string> = {}) => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseEvent } from '../../lambda/events';
-import { alarmMessage, SAMPLE_INSTANCE, sample, snsAlarm } from '../helpers/events';
+import { parseEvent } from '../../lambda/events.ts';
+import { alarmMessage, SAMPLE_INSTANCE, sample, snsAlarm } from '../helpers/events.ts';
 
 const one = (event: unknown) => {
   const parsed = parseEvent(event);

@@ -6,12 +6,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
-import { FailoverError } from '../../lambda/failover';
-import { BREADCRUMB } from '../../lambda/view';
-import { ec2Error } from '../../ops/fake-ec2';
-import { alarmMessage, sample, snsAlarm } from '../helpers/events';
-import { harness, TOPIC } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { FailoverError } from '../../lambda/failover.ts';
+import { BREADCRUMB } from '../../lambda/view.ts';
+import { ec2Error } from '../../ops/fake-ec2.ts';
+import { alarmMessage, sample, snsAlarm } from '../helpers/events.ts';
+import { harness, TOPIC } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 /** A move on EC2: detach, attach, keep, and the breadcrumb tag (the lease and the records are the state table's). */
 const MUTATING = [

@@ -10,11 +10,11 @@ import {
   EnableApplicationStatusCheckSuppressionCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { sample } from '../helpers/events';
-import { harness, outcome } from '../helpers/harness';
-import { localState, tableThrottled, tableUnreachable, withFaults } from '../helpers/state';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import { sample } from '../helpers/events.ts';
+import { harness, outcome } from '../helpers/harness.ts';
+import { localState, tableThrottled, tableUnreachable, withFaults } from '../helpers/state.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const UNTIL = '2026-11-22T10:45:00.000Z'; // the harness clock (10:15) plus 30 minutes
 const reconcile = { action: 'reconcile' };

@@ -7,11 +7,11 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { checkScript, SsmAdapter } from '../../lambda/aws/ssm';
-import { FakeClock } from '../../ops/fake-ec2';
-import { sample } from '../helpers/events';
-import { harness } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { checkScript, SsmAdapter } from '../../lambda/aws/ssm.ts';
+import { FakeClock } from '../../ops/fake-ec2.ts';
+import { sample } from '../helpers/events.ts';
+import { harness } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const notFound = () =>
   new SSMServiceException({

@@ -6,16 +6,16 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DetachNetworkInterfaceCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { STATE_HTTP } from '../../lambda/aws/clients';
-import { StateAdapter } from '../../lambda/aws/state';
-import type { Pair } from '../../lambda/config';
-import type { Result } from '../../lambda/result';
-import { BREADCRUMB } from '../../lambda/view';
-import { ec2Error } from '../../ops/fake-ec2';
-import { sample } from '../helpers/events';
-import { type Harness, harness, results } from '../helpers/harness';
-import { localState, tableThrottled, tableUnreachable, withFaults } from '../helpers/state';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { STATE_HTTP } from '../../lambda/aws/clients.ts';
+import { StateAdapter } from '../../lambda/aws/state.ts';
+import type { Pair } from '../../lambda/config.ts';
+import type { Result } from '../../lambda/result.ts';
+import { BREADCRUMB } from '../../lambda/view.ts';
+import { ec2Error } from '../../ops/fake-ec2.ts';
+import { sample } from '../helpers/events.ts';
+import { type Harness, harness, results } from '../helpers/harness.ts';
+import { localState, tableThrottled, tableUnreachable, withFaults } from '../helpers/state.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const stateChange = (id: string, state = 'stopped') => ({
   ...sample('eventbridge-state-change'),

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { type Plan, type PlanTrigger, plan } from '../../lambda/plan';
-import { pairState, redundancy, statusOf } from '../../lambda/status';
-import type { Observation } from '../../lambda/view';
-import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import { type Plan, type PlanTrigger, plan } from '../../lambda/plan.ts';
+import { pairState, redundancy, statusOf } from '../../lambda/status.ts';
+import type { Observation } from '../../lambda/view.ts';
+import { eni, OUTSIDER, PAIR, PRIMARY, STANDBY, world } from '../helpers/world.ts';
 
 type Planned = PlanTrigger;
 const alarm = (instanceId: string): Planned => ({

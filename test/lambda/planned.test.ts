@@ -2,11 +2,11 @@
 // through the real adapter, planner and executor over the in-memory EC2.
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import type { Result } from '../../lambda/result';
-import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { harness } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import type { Result } from '../../lambda/result.ts';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events.ts';
+import { harness } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const at = (iso: string) => new Date(iso);
 

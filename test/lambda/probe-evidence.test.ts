@@ -1,12 +1,18 @@
 // Issue 17, step 1: the probe evidence rule (lambda/evidence.ts) as a table, its strict parsing
 // (lambda/events.ts), the pair option (lambda/config.ts), and the planner's rows for it.
 import { describe, expect, it } from 'vitest';
-import { type ConfigError, type Pair, parsePairs } from '../../lambda/config';
-import { parseEvent, type Trigger } from '../../lambda/events';
-import { type Evidence, evidenceProblems, failureKind, failureKinds, reached } from '../../lambda/evidence';
-import { plan } from '../../lambda/plan';
-import { sample } from '../helpers/events';
-import { PAIR, PRIMARY, STANDBY, world } from '../helpers/world';
+import { type ConfigError, type Pair, parsePairs } from '../../lambda/config.ts';
+import { parseEvent, type Trigger } from '../../lambda/events.ts';
+import {
+  type Evidence,
+  evidenceProblems,
+  failureKind,
+  failureKinds,
+  reached,
+} from '../../lambda/evidence.ts';
+import { plan } from '../../lambda/plan.ts';
+import { sample } from '../helpers/events.ts';
+import { PAIR, PRIMARY, STANDBY, world } from '../helpers/world.ts';
 
 const PROBED: Pair = { ...PAIR, probe: { protocol: 'http', port: 80 } };
 const T0 = Date.UTC(2026, 10, 22, 10, 15);

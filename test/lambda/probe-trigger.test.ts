@@ -2,10 +2,10 @@
 // ENI ends, Force or not, the outcome and the pages.
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import type { Result } from '../../lambda/result';
-import { harness } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import type { Result } from '../../lambda/result.ts';
+import { harness } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const PROBED: Pair = { ...PAIR, probe: { protocol: 'http', port: 80 } };
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -5,11 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { STATE_HTTP } from '../../lambda/aws/clients';
-import { DynamoViewStore, lastAddressOutage } from '../../lambda/probe/store';
-import { memberServer } from '../../ops/members';
-import { type ProbeWorld, probeWorld, stateTable } from '../helpers/probe-world';
-import { PRIMARY, STANDBY } from '../helpers/world';
+import { STATE_HTTP } from '../../lambda/aws/clients.ts';
+import { DynamoViewStore, lastAddressOutage } from '../../lambda/probe/store.ts';
+import { memberServer } from '../../ops/members.ts';
+import { type ProbeWorld, probeWorld, stateTable } from '../helpers/probe-world.ts';
+import { PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const FAST = { intervalMs: 200, timeoutMs: 100, failures: 3 };
 let table: Awaited<ReturnType<typeof stateTable>>;

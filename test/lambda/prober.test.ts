@@ -10,17 +10,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Pair, type ProbeOption, valuePlaceholder } from '../../lambda/config';
-import { parseEvent } from '../../lambda/events';
-import type { Evidence } from '../../lambda/evidence';
-import { probe } from '../../lambda/probe/check';
-import { loadProbeConfig } from '../../lambda/probe/config';
-import { type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop';
-import { createProber, membersOf } from '../../lambda/probe/prober';
-import { lastAddressOutage } from '../../lambda/probe/store';
-import { type MemberServer, memberPair } from '../../ops/members';
-import { stateTable } from '../helpers/probe-world';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { type Pair, type ProbeOption, valuePlaceholder } from '../../lambda/config.ts';
+import { parseEvent } from '../../lambda/events.ts';
+import type { Evidence } from '../../lambda/evidence.ts';
+import { probe } from '../../lambda/probe/check.ts';
+import { loadProbeConfig } from '../../lambda/probe/config.ts';
+import { type ProbedPair, type ProberPorts, runProber } from '../../lambda/probe/loop.ts';
+import { createProber, membersOf } from '../../lambda/probe/prober.ts';
+import { lastAddressOutage } from '../../lambda/probe/store.ts';
+import { type MemberServer, memberPair } from '../../ops/members.ts';
+import { stateTable } from '../helpers/probe-world.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const open: MemberServer[] = [];
 afterEach(async () => {

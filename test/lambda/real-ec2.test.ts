@@ -2,12 +2,12 @@
 // executor over the in-memory EC2 (each behaviour cites its AWS source in ops/fake-ec2.ts).
 import { DescribeNetworkInterfacesCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../lambda/result';
-import { BREADCRUMB } from '../../lambda/view';
-import { ec2Error, throttled } from '../../ops/fake-ec2';
-import { sample } from '../helpers/events';
-import { harness, outcome } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Result } from '../../lambda/result.ts';
+import { BREADCRUMB } from '../../lambda/view.ts';
+import { ec2Error, throttled } from '../../ops/fake-ec2.ts';
+import { sample } from '../helpers/events.ts';
+import { harness, outcome } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const stoppedEvent = sample('eventbridge-state-change');
 const drill = { action: 'move', pair: 'web', to: 'standby' };

@@ -2,10 +2,10 @@
 // through the real adapter, planner and executor over the in-memory EC2.
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import { alarmMessage, snsAlarm } from '../helpers/events';
-import { fleet, type Harness, harness, results } from '../helpers/harness';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import { alarmMessage, snsAlarm } from '../helpers/events.ts';
+import { fleet, type Harness, harness, results } from '../helpers/harness.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const reconcileAll = { action: 'reconcile' };
 const trigger = alarmMessage().Trigger as Record<string, unknown>;

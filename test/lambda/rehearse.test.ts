@@ -5,18 +5,18 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Ec2Adapter } from '../../lambda/aws/ec2';
-import { publishResult } from '../../lambda/aws/sns';
-import type { Pair } from '../../lambda/config';
-import { parseEvent } from '../../lambda/events';
-import { createFailover } from '../../lambda/failover';
-import type { Result } from '../../lambda/result';
-import type { StatePort } from '../../lambda/state';
-import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2';
-import { sample } from '../helpers/events';
-import { TOPIC } from '../helpers/harness';
-import { localState } from '../helpers/state';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import { Ec2Adapter } from '../../lambda/aws/ec2.ts';
+import { publishResult } from '../../lambda/aws/sns.ts';
+import type { Pair } from '../../lambda/config.ts';
+import { parseEvent } from '../../lambda/events.ts';
+import { createFailover } from '../../lambda/failover.ts';
+import type { Result } from '../../lambda/result.ts';
+import type { StatePort } from '../../lambda/state.ts';
+import { ec2Error, FakeClock, FakeEc2 } from '../../ops/fake-ec2.ts';
+import { sample } from '../helpers/events.ts';
+import { TOPIC } from '../helpers/harness.ts';
+import { localState } from '../helpers/state.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 /**
  * The pair-state port as the rehearsal uses it: `rehearse` answers undefined (the conditional write was allowed)

@@ -2,8 +2,8 @@
 // evaluated by an implementation that validates like the service. What a decision relies on: one lease holder,
 // a stale look refused, every write a compare-and-swap, the prober's word never moving backwards.
 import { describe, expect, it } from 'vitest';
-import type { Lease } from '../../lambda/state';
-import { localState } from '../helpers/state';
+import type { Lease } from '../../lambda/state.ts';
+import { localState } from '../helpers/state.ts';
 
 const T = Date.UTC(2026, 10, 22, 10, 15);
 const lease = (owner: string, takenAt = T, term = 60_000): Lease => ({

@@ -2,13 +2,13 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Pair } from '../../lambda/config';
-import type { PairState, Result } from '../../lambda/result';
-import { runDrill } from '../../ops/drill';
-import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world';
-import { localFailover } from '../helpers/local-failover';
-import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Pair } from '../../lambda/config.ts';
+import type { PairState, Result } from '../../lambda/result.ts';
+import { runDrill } from '../../ops/drill.ts';
+import { buildWorld, type MotoWorld, useEndpoint } from '../../ops/world.ts';
+import { localFailover } from '../helpers/local-failover.ts';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const creds = { region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));

@@ -18,15 +18,15 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StateAdapter } from '../../lambda/aws/state';
-import { ENV, type Pair } from '../../lambda/config';
-import type { Result } from '../../lambda/result';
-import { functionPairs } from '../../ops/drill';
-import type { AwsPort, CdkPort, Deployed, SmokeDeps, SmokeOptions, SmokeReport } from '../../ops/smoke';
-import { runSmoke } from '../../ops/smoke';
-import { awsPort, CDK, smokeClients } from '../../ops/smoke-aws';
-import { useEndpoint } from '../../ops/world';
-import { type Moto, runMotoTests, startMoto } from '../helpers/tools';
+import { StateAdapter } from '../../lambda/aws/state.ts';
+import { ENV, type Pair } from '../../lambda/config.ts';
+import type { Result } from '../../lambda/result.ts';
+import { functionPairs } from '../../ops/drill.ts';
+import type { AwsPort, CdkPort, Deployed, SmokeDeps, SmokeOptions, SmokeReport } from '../../ops/smoke.ts';
+import { runSmoke } from '../../ops/smoke.ts';
+import { awsPort, CDK, smokeClients } from '../../ops/smoke-aws.ts';
+import { useEndpoint } from '../../ops/world.ts';
+import { type Moto, runMotoTests, startMoto } from '../helpers/tools.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -99,7 +99,7 @@ async function functionStandIn(lambda: LambdaClient, functionName: string) {
   Object.assign(process.env, variables, {
     [ENV.pairsFile]: join(assembly, String(code), String(variables[ENV.pairsFile])),
   });
-  const { handler } = (await import('../../lambda/handler')) as { handler: Handler };
+  const { handler } = (await import('../../lambda/handler.ts')) as { handler: Handler };
   const context = { getRemainingTimeInMillis: () => 60_000, functionName, awsRequestId: 'smoke' } as Context;
   const invocations: unknown[] = [];
   return {

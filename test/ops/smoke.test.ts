@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../lambda/result';
-import type { AwsPort, CdkPort, SmokeDeps, SmokeOptions } from '../../ops/smoke';
-import { runSmoke, smokeMain, USAGE } from '../../ops/smoke';
-import { PAIR, PRIMARY, STANDBY } from '../helpers/world';
+import type { Result } from '../../lambda/result.ts';
+import type { AwsPort, CdkPort, SmokeDeps, SmokeOptions } from '../../ops/smoke.ts';
+import { runSmoke, smokeMain, USAGE } from '../../ops/smoke.ts';
+import { PAIR, PRIMARY, STANDBY } from '../helpers/world.ts';
 
 // The deploy and destroy failures below cannot be made to happen against moto on purpose; the
 // orchestration around them is what these tests show, so the ports are stubs that record calls.

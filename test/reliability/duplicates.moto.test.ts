@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildWorld, type MotoWorld } from '../../ops/world';
-import { SAMPLE_INSTANCE, sample } from '../helpers/events';
-import { failoverFor, locate, useFaultyMoto } from '../helpers/reliability';
-import { motoState } from '../helpers/state';
-import { runMotoTests } from '../helpers/tools';
+import { buildWorld, type MotoWorld } from '../../ops/world.ts';
+import { SAMPLE_INSTANCE, sample } from '../helpers/events.ts';
+import { failoverFor, locate, useFaultyMoto } from '../helpers/reliability.ts';
+import { motoState } from '../helpers/state.ts';
+import { runMotoTests } from '../helpers/tools.ts';
 
 describe.runIf(runMotoTests)('duplicate and concurrent deliveries end in one move', () => {
   const env = useFaultyMoto();

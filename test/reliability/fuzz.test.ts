@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../lambda/result';
-import { sample, snsAlarm } from '../helpers/events';
-import { harness } from '../helpers/harness';
-import { PRIMARY, STANDBY } from '../helpers/world';
+import type { Result } from '../../lambda/result.ts';
+import { sample, snsAlarm } from '../helpers/events.ts';
+import { harness } from '../helpers/harness.ts';
+import { PRIMARY, STANDBY } from '../helpers/world.ts';
 
 const OUTCOMES = ['moved', 'unchanged', 'refused', 'dry-run', 'ignored', 'status', 'failed'];
 const SAMPLES = [

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildPairs, failAtOnce, type ManyPairs, peakOverlap, whereAll } from '../helpers/pairs';
-import { useFaultyMoto } from '../helpers/reliability';
-import { runMotoTests } from '../helpers/tools';
+import { buildPairs, failAtOnce, type ManyPairs, peakOverlap, whereAll } from '../helpers/pairs.ts';
+import { useFaultyMoto } from '../helpers/reliability.ts';
+import { runMotoTests } from '../helpers/tools.ts';
 
 // A correlated failure (a host, an AZ): the primaries of many pairs stop at once. With no reserved
 // concurrency, Lambda runs each event in its own container; EC2's conditional operations are the lock.

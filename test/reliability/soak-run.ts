@@ -1,8 +1,8 @@
 // npm run soak [-- --failovers 200 --rate 0.05 --seed 42]: the full soak, with its figures.
 import { parseArgs } from 'node:util';
-import { startMoto } from '../../ops/moto';
-import { faultyEc2 } from '../helpers/reliability';
-import { describeSoak, soak } from '../helpers/soak';
+import { startMoto } from '../../ops/moto.ts';
+import { faultyEc2 } from '../helpers/reliability.ts';
+import { describeSoak, soak } from '../helpers/soak.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';

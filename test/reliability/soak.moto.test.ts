@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { useFaultyMoto } from '../helpers/reliability';
-import { describeSoak, soak } from '../helpers/soak';
-import { runMotoTests } from '../helpers/tools';
+import { useFaultyMoto } from '../helpers/reliability.ts';
+import { describeSoak, soak } from '../helpers/soak.ts';
+import { runMotoTests } from '../helpers/tools.ts';
 
 // The reduced soak: `npm run soak` runs the full 200.
 describe.runIf(runMotoTests)('soak (reduced): failovers back and forth with 5% random faults', () => {
