@@ -455,18 +455,11 @@ async function lookOnce(
         reasons: decision.reasons,
         steps,
       });
-      if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
-      return { result: r, page: decision.quiet ? false : undefined, lookAgainAt: decision.leasedUntil };
+      return { ...(await paging(engine, pair, decision, r, steps)), lookAgainAt: decision.leasedUntil };
     }
     case 'refused': {
-      const r = result('refused', pair, {
-        from: decision.from,
-        to: decision.to,
-        reasons: decision.reasons,
-        steps,
-      });
-      if (decision.once) return pageOnce(engine, pair, decision.once, r, steps);
-      return { result: r, page: decision.quiet ? false : undefined };
+      const fields = { from: decision.from, to: decision.to, reasons: decision.reasons, steps };
+      return paging(engine, pair, decision, result('refused', pair, fields), steps);
     }
     case 'move':
       if (decision.dryRun) return { result: await rehearse(pair, decision, ec2, engine.clock, steps) };
@@ -563,8 +556,19 @@ async function maintain(
   });
 }
 
-/** A result paged once (lambda/paging.ts): timed as a step, the page decided by the record's compare-and-swap. */
-async function pageOnce(engine: Engine, pair: Pair, once: Once, r: Result, steps: Step[]): Promise<Answer> {
+/**
+ * A decision's own word on paging (lambda/paging.ts): once (timed as a step, decided by the record's compare-and-swap),
+ * nobody (quiet), or the default.
+ */
+async function paging(
+  engine: Engine,
+  pair: Pair,
+  decision: { readonly once?: Once; readonly quiet?: boolean },
+  r: Result,
+  steps: Step[],
+): Promise<Answer> {
+  const once = decision.once;
+  if (!once) return { result: r, page: decision.quiet ? false : undefined };
   const deps = { state: engine.deps.state, clock: engine.clock, logger: engine.deps.logger };
   const page = await timed(engine.clock, steps, `record-page-${once.key}`, () =>
     pageOnceAt(deps, pair.name, once),
