@@ -41,6 +41,7 @@ function importMs(file: string): number {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       FAILOVER_PAIRS: JSON.stringify([PAIR]),
       NOTIFICATION_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:eni-failover-events',
+      FAILOVER_STATE_TABLE: 'eni-failover-state',
     },
   });
   return Number(out.toString().trim());
