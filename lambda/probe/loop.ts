@@ -224,6 +224,8 @@ async function probePair(
   };
   let serviceDown: number | undefined;
   let serviceAnswers = false;
+  /** The last slot the service address answered in: whoever holds the ENI then serves it. */
+  let servicePassedAt: number | undefined;
   let first = true;
 
   while (next < until) {
@@ -265,6 +267,7 @@ async function probePair(
       const holderUp = holderIndex !== undefined && (holderIndex === 0 ? a : b)?.ok === true;
       ports.service(pair, s, holderUp);
       serviceAnswers = s.ok;
+      if (s.ok) servicePassedAt = at;
       if (!s.ok) serviceDown ??= at;
       else if (serviceDown !== undefined) {
         const outage = { from: serviceDown, to: at, ms: at - serviceDown };
@@ -312,8 +315,19 @@ async function probePair(
       const o = members[1 - i] as Member;
       const other = states[1 - i] as MemberState;
       const holds = (e: Evidence | undefined) => e && evidenceProblems(pair, e, ports.now()).length === 0;
-      const evidence = evidenceOf(m, state, o, other, settings);
-      if (!evidence || !holds(evidence)) continue;
+      const whole = evidenceOf(m, state, o, other, settings);
+      if (!whole || !holds(whole)) continue;
+      // The service address answered within the window while this member held the ENI: the holder served then, and
+      // its own address failing was the prober's path to it (loss, a conntrack limit, a security group), not the
+      // service. Only the failures since the address's last answer count, if enough of them do.
+      const holdsEni = (p.holder === 'primary' ? 0 : p.holder === 'standby' ? 1 : undefined) === i;
+      const served = holdsEni && servicePassedAt !== undefined && servicePassedAt >= whole.firstFailureAt;
+      const evidence = served ? evidenceOf(m, state, o, other, settings, servicePassedAt) : whole;
+      if (!evidence || !holds(evidence)) {
+        summary.vetoed++;
+        ports.vetoed(pair, whole, 'the service address answered');
+        continue;
+      }
       state.sentAt = at;
       // Not awaited here: the next probe keeps its slot while the view is read and Lambda takes the event.
       sends.push(

@@ -27,7 +27,13 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((m) => m.close()));
 });
 
-async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 'http' | 'tcp' = 'http') {
+async function setup(
+  base: number,
+  option: Partial<ProbeOption> = {},
+  protocol: 'http' | 'tcp' = 'http',
+  /** The service address and the holder at the run's status, when the test probes the address too. */
+  serving: (members: { primary: string; standby: string }) => Partial<ProbedPair> = () => ({}),
+) {
   const { primary, standby, port } = await memberPair(base, protocol);
   open.push(primary, standby);
   const pair: Pair = {
@@ -40,8 +46,10 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
       { role: 'primary', instanceId: PRIMARY, address: primary.address },
       { role: 'standby', instanceId: STANDBY, address: standby.address },
     ],
+    ...serving({ primary: primary.address, standby: standby.address }),
   };
   const sent: Evidence[] = [];
+  const vetoed: string[] = [];
   const blind: string[] = [];
   const unreached: string[] = [];
   const records: { role: string; ok: boolean; ms: number }[] = [];
@@ -55,7 +63,7 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
     record: (_, m, r) => records.push({ role: m.role, ok: r.ok, ms: r.ms }),
     service: () => {},
     outage: () => {},
-    vetoed: () => {},
+    vetoed: (_, __, by) => vetoed.push(by),
     error: (_, e) => {
       throw e;
     },
@@ -64,7 +72,7 @@ async function setup(base: number, option: Partial<ProbeOption> = {}, protocol: 
     sleep: (ms) => sleep(Math.max(0, ms)),
   };
   const run = (ms: number) => runProber([probed], ports, Date.now() + ms);
-  return { primary, standby, port, pair, sent, blind, unreached, records, run };
+  return { primary, standby, port, pair, sent, vetoed, blind, unreached, records, run };
 }
 
 describe('one probe', () => {
@@ -110,6 +118,18 @@ describe('the prober loop against loopback members', () => {
     expect(e.other.at).toBeGreaterThanOrEqual(e.firstFailureAt);
     expect(e.errors).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
     expect(m.blind).toEqual([]);
+  });
+
+  it("the holder's own address fails (a lossy path, a conntrack limit) while the service address answers: no evidence", async () => {
+    // The service address is served by the standby's server here: it answers, so whoever holds the ENI serves.
+    const m = await setup(14, {}, 'http', (a) => ({ service: a.standby, holder: 'primary' }));
+    const running = m.run(2_000);
+    await sleep(300);
+    await m.primary.set({ kind: 'down' });
+    await running;
+
+    expect(m.sent).toEqual([]);
+    expect(m.vetoed).toContain('the service address answered');
   });
 
   it('TCP: a listener that closes is seen the same way', async () => {
