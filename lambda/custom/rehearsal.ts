@@ -7,6 +7,7 @@
  * deletion must never be held by what EC2 says (CloudFormation User Guide, "Custom resources": a FAILED answer to
  * Delete leaves the stack DELETE_FAILED). Bundled on its own; the failover function never imports it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Result } from '../result.ts';
@@ -81,7 +82,16 @@ export interface RehearsalPorts {
   readonly lambda: LambdaClient;
   /** The stack's status (DescribeStacks), or undefined when it cannot be read. */
   readonly stackStatus: (stackId: string) => Promise<string | undefined>;
+  /**
+   * How long a refused call is asked again before the deploy fails, and how often: IAM is eventually consistent, and
+   * a policy CloudFormation has just attached may not be in effect yet (IAM User Guide, "Troubleshoot IAM": changes
+   * "are not always immediately visible"). Undefined: asked once.
+   */
+  readonly settle?: { readonly forMs: number; readonly everyMs: number };
 }
+
+/** A refusal IAM's propagation may cure: a permission, not a check. */
+const refusedPermission = (problem: string) => /permission:|UnauthorizedOperation|AccessDenied/.test(problem);
 
 /**
  * Create and Update rehearse and throw what stands in the way; Delete does nothing. Returns the physical ID.
@@ -101,7 +111,15 @@ export async function apply(
   const names = event.ResourceProperties.FunctionNames;
   if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string' && n !== ''))
     throw new Error(`FunctionNames must list the failover functions, got ${JSON.stringify(names)}`);
-  const found = await problems(ports.lambda, names, signal);
+  let found = await problems(ports.lambda, names, signal);
+  const start = Date.now();
+  while (ports.settle && found.some(refusedPermission) && Date.now() - start < ports.settle.forMs) {
+    console.error(
+      `refused, asking again in ${ports.settle.everyMs} ms (IAM may not have settled): ${found.join(' | ')}`,
+    );
+    await sleep(ports.settle.everyMs, undefined, { signal });
+    found = await problems(ports.lambda, names, signal);
+  }
   if (found.length > 0 && event.RequestType === 'Update') {
     const status = await ports.stackStatus(event.StackId).catch(() => undefined);
     if (status?.endsWith('ROLLBACK_IN_PROGRESS')) {
@@ -150,7 +168,10 @@ export async function handler(
   let failure: string | undefined;
   const left = (context?.getRemainingTimeInMillis() ?? 300_000) - ANSWER_RESERVE_MS;
   try {
-    physicalId = await apply(ports, event, AbortSignal.timeout(Math.max(1_000, left)));
+    // Up to 90 s for IAM to settle, and never more than a third of this invocation's time.
+    const forMs = Math.min(90_000, Math.max(0, left / 3));
+    const settle = { forMs, everyMs: Math.min(15_000, forMs) };
+    physicalId = await apply({ ...ports, settle }, event, AbortSignal.timeout(Math.max(1_000, left)));
   } catch (error) {
     failure = (error as Error).message;
   }

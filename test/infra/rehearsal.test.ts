@@ -126,6 +126,23 @@ describe('the deploy-time rehearsal (Custom::Rehearsal) over the real function a
     expect(w.ec2.mutations).toEqual([]);
   });
 
+  it('a permission refused at first (IAM not settled yet) and allowed on a later ask: the deploy goes on', async () => {
+    const w = world();
+    w.ec2.fail('DetachNetworkInterface', denied(), 1);
+    const settling = { ...w.ports, settle: { forMs: 5_000, everyMs: 10 } };
+    expect(await apply(settling, event('Create'), signal())).toBe('EniFailoverRehearsal-rehearsal');
+    expect(w.lambda.commandCalls(InvokeCommand)).toHaveLength(2);
+    expect(w.ec2.mutations).toEqual([]);
+  });
+
+  it('a failed check is not asked again (only a permission may be IAM settling)', async () => {
+    const w = world();
+    w.ec2.set(STANDBY, { az: 'eu-west-1b' });
+    const settling = { ...w.ports, settle: { forMs: 5_000, everyMs: 10 } };
+    await expect(apply(settling, event('Create'), signal())).rejects.toThrow(/target-az/);
+    expect(w.lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+  });
+
   it('Delete succeeds whatever EC2 says, and asks no function', async () => {
     const w = world();
     w.ec2.fail('DetachNetworkInterface', denied(), Number.POSITIVE_INFINITY);
@@ -177,8 +194,9 @@ describe('the deploy-time rehearsal (Custom::Rehearsal) over the real function a
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`;
     try {
-      await handler(event('Create', { ResponseURL: url }), { getRemainingTimeInMillis: () => 60_000 });
-      await handler(event('Delete', { ResponseURL: url }), { getRemainingTimeInMillis: () => 60_000 });
+      // 12 s left: a refusal is asked again after a third of the 2 s the rehearsal keeps (IAM settling), then fails.
+      await handler(event('Create', { ResponseURL: url }), { getRemainingTimeInMillis: () => 12_000 });
+      await handler(event('Delete', { ResponseURL: url }), { getRemainingTimeInMillis: () => 12_000 });
     } finally {
       server.close();
     }
