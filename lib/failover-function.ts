@@ -127,15 +127,10 @@ export class FailoverFunction extends Construct {
       },
     });
     props.notificationTopic.grantPublish(this.function);
-    // Exactly the item calls lambda/aws/state.ts makes (strongly consistent reads, conditional writes), on this
-    // table only: no Scan, Query or BatchWriteItem, and no other table (docs/contract.md, "Pair state").
-    props.stateTable.grant(
-      role,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
+    // Exactly the item calls lambda/aws/state.ts makes (strongly consistent GetItem, conditional UpdateItem: a
+    // condition needs no action of its own), on this table only: no Put, Delete, Scan, Query or BatchWriteItem,
+    // and no other table (docs/contract.md, "Pair state").
+    props.stateTable.grant(role, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     // CDK makes the function depend on its role explicitly, though Role's GetAtt already orders them.
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
       config: { ignore_checks: ['W3005'] },

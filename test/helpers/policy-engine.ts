@@ -526,12 +526,7 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
     const tableId = refId(envOf(fn).FAILOVER_STATE_TABLE);
     if (tableId) {
       const table = arnOf(tableId);
-      for (const action of [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-      ]) {
+      for (const action of ['dynamodb:GetItem', 'dynamodb:UpdateItem']) {
         as(`${action} on its state table`, 'Allowed', action, table);
         as(
           `${action} on another table (refused)`,
@@ -540,7 +535,13 @@ export function hopsOf(template: CfnTemplate, assembly?: string): Hop[] {
           `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/SomeoneElsesTable`,
         );
       }
-      for (const action of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteTable'])
+      for (const action of [
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Scan',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:DeleteTable',
+      ])
         as(`${action} on its state table (refused)`, 'Denied', action, table);
     }
     const own = pairsOf(fn);

@@ -113,11 +113,11 @@ describe.each(TEMPLATES)('every hop of %s, as AWS authorizes it', (_name, make) 
     expect(count(results, /: failed invocation -> dead-letter queue$/)).toBe(functions);
     expect(count(results, /: publish a result$/)).toBe(functions);
     expect(count(results, /ec2:AttachNetworkInterface on its ENI/)).toBeGreaterThan(0);
-    expect(count(results, /: dynamodb:PutItem on its state table$/)).toBe(functions);
+    expect(count(results, /: dynamodb:UpdateItem on its state table$/)).toBe(functions);
     // The deploy-time rehearsal: its role invokes each failover function, and may read its own stack.
     expect(count(results, /^rehearsal .*: invoke .*Function[0-9A-F]{8}$/)).toBe(functions);
     expect(count(results, /^rehearsal .*: read its stack$/)).toBe(1);
-    expect(count(results, /: dynamodb:PutItem on another table \(refused\)$/)).toBe(functions);
+    expect(count(results, /: dynamodb:UpdateItem on another table \(refused\)$/)).toBe(functions);
     expect(count(results, /TerminateInstances/)).toBeGreaterThan(0);
     // Each association resource and each experiment's tags: their role's calls; each experiment: its role's trust.
     expect(count(results, /^associations .* on another check \(refused\)$/)).toBe(
@@ -390,20 +390,20 @@ describe('the evaluation fails when a hop is broken (mutations of the small conf
       "the state table's grant is dropped",
       (t: CfnTemplate) => {
         for (const statements of statementsOf(t, 'AWS::IAM::Policy')) {
-          const i = statements.findIndex((s) => JSON.stringify(s.Action).includes('dynamodb:PutItem'));
+          const i = statements.findIndex((s) => JSON.stringify(s.Action).includes('dynamodb:UpdateItem'));
           if (i >= 0) statements.splice(i, 1);
         }
       },
-      /^function .*: dynamodb:PutItem on its state table: expected Allowed, got ImplicitlyDenied$/,
+      /^function .*: dynamodb:UpdateItem on its state table: expected Allowed, got ImplicitlyDenied$/,
     ],
     [
       'the state table is granted on every table',
       (t: CfnTemplate) => {
         for (const statements of statementsOf(t, 'AWS::IAM::Policy'))
           for (const s of statements)
-            if (JSON.stringify(s.Action).includes('dynamodb:PutItem')) s.Resource = '*';
+            if (JSON.stringify(s.Action).includes('dynamodb:UpdateItem')) s.Resource = '*';
       },
-      /^function .*: dynamodb:PutItem on another table \(refused\): expected Denied, got Allowed$/,
+      /^function .*: dynamodb:UpdateItem on another table \(refused\): expected Denied, got Allowed$/,
     ],
     [
       "the rehearsal's role may invoke any function",
