@@ -146,11 +146,11 @@ async function rehearsePair(
       // EC2's whole answer (an UnauthorizedOperation carries an encoded authorization message, for
       // `aws sts decode-authorization-message`) goes to the log; the result names the call and the code.
       deps.logger.warn('rehearsal: EC2 refused a call', { pair: pair.name, call, error: answer });
-      refused.push(
-        answer.name === 'UnauthorizedOperation'
-          ? `permission: ${what}: ${answer.name}`
-          : `dry-run: ${what}: ${answer.name}: ${answer.message}`,
-      );
+      // Only a permission is a refusal; any other answer (an ID gone since the look, a state EC2 checks first) is
+      // about the pair as it is now, a failed check that deployUnready may waive (EC2 API Reference, DryRun:
+      // DryRunOperation when allowed, UnauthorizedOperation when not; other answers are not about permission).
+      if (answer.name === 'UnauthorizedOperation') refused.push(`permission: ${what}: ${answer.name}`);
+      else checks.push(`dry-run: ${what}: ${answer.name}: ${answer.message}`);
     }
   }
   // A throttled or unreachable table is an answer too: the pair could not be proven ready.

@@ -90,8 +90,12 @@ export interface RehearsalPorts {
   readonly settle?: { readonly forMs: number; readonly everyMs: number };
 }
 
-/** A refusal IAM's propagation may cure: a permission, not a check. */
-const refusedPermission = (problem: string) => /permission:|UnauthorizedOperation|AccessDenied/.test(problem);
+/**
+ * A refusal that asking again may cure: a permission IAM has not propagated yet, or an EC2 answer about a state that
+ * moved since the look (`dry-run:`); not a check of the pair's topology.
+ */
+const refusedPermission = (problem: string) =>
+  /permission:|UnauthorizedOperation|AccessDenied|dry-run:/.test(problem);
 
 /**
  * Create and Update rehearse and throw what stands in the way; Delete does nothing. Returns the physical ID.

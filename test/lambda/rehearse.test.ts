@@ -221,6 +221,23 @@ describe('rehearse: {"action":"rehearse"}', () => {
     expect(ec2.mutations).toEqual([]);
   });
 
+  it('an EC2 answer that is not about permission (an attachment gone since the look) is a failed check, not a refusal', async () => {
+    const { ec2, invoke } = setup({ pairs: [{ ...PAIR, deployUnready: true }] });
+    ec2.fail(
+      'DetachNetworkInterface',
+      ec2Error('InvalidAttachmentID.NotFound', "The attachment ID 'eni-attach-1' does not exist"),
+      1,
+    );
+    const [r] = await invoke({ action: 'rehearse' });
+    expect(r?.outcome).toBe('not-ready');
+    expect(r?.rehearsal?.refusedCalls).toEqual([]);
+    expect(r?.rehearsal?.failedChecks).toEqual([
+      expect.stringMatching(/^dry-run: ec2:DetachNetworkInterface on .*: InvalidAttachmentID\.NotFound/),
+    ]);
+    expect(r?.rehearsal?.deployable).toBe(true);
+    expect(ec2.mutations).toEqual([]);
+  });
+
   it('an unknown pair is ignored; the scheduled run publishes Ready 1 or 0 per pair and NotReady', async () => {
     vi.stubEnv('POWERTOOLS_DEV', 'true');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
