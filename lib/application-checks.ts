@@ -4,12 +4,13 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
 import { ec2Arn } from './arns.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
+import { logsAndRole } from './function-role.ts';
 import { acknowledge } from './nag.ts';
 
 /** EC2's quota of application status checks per account (EC2 User Guide, "Application status checks", Quotas). */
@@ -74,10 +75,8 @@ export class AssociationProvider extends Construct {
     removalPolicy?: RemovalPolicy,
   ) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
-    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const { logGroup, role } = logsAndRole(this, logRetention, removalPolicy);
     this.role = role;
-    logGroup.grantWrite(role);
     // One statement per resource type: a request names both the check and the instances, and each ARN must be
     // allowed on its own (IAM User Guide, "Policy evaluation logic"), each with only the conditions its type has.
     this.associateMembers = new iam.PolicyStatement({

@@ -2,11 +2,11 @@ import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -20,7 +20,7 @@ import {
 } from './application-checks.ts';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import { rebalanceRules, reconcileRule, stateChangeRules, statusCheckAlarms } from './detection.ts';
-import { allowFailover } from './function-role.ts';
+import { allowFailover, logsAndRole } from './function-role.ts';
 import { functionConfig, valuesProblems } from './grouping.ts';
 import { functionErrorsAlarm, METRICS_NAMESPACE } from './self-monitoring.ts';
 import { allowAlarmsToPublish } from './topics.ts';
@@ -80,13 +80,8 @@ export class FailoverFunction extends Construct {
     const { pairs, deadLetterQueue } = props;
     this.pairs = pairs;
 
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    // A role of our own, so that it holds no managed policy: logs to this group, the EC2 calls below.
-    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    logGroup.grantWrite(role);
+    // Logs to its own group, then the EC2 calls below.
+    const { logGroup, role } = logsAndRole(this, props.logRetention, props.removalPolicy);
     // Before the function: its pairs file names each check the stack makes by its ID (a token, so the ID itself
     // travels in FAILOVER_VALUES).
     const checks = props.associations

@@ -1,10 +1,26 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { Pair } from '../lambda/config.ts';
 import { membersOf } from './arns.ts';
 import { bySlot, checkable, policySlotOf } from './grouping.ts';
 import { acknowledge } from './nag.ts';
+
+/**
+ * A function's own log group and a role of its own that may write to that group and nothing else yet (no managed
+ * policy): where every function the construct deploys starts.
+ */
+export function logsAndRole(
+  scope: Construct,
+  retention?: logs.RetentionDays,
+  removalPolicy?: RemovalPolicy,
+): { logGroup: logs.LogGroup; role: iam.Role } {
+  const logGroup = new logs.LogGroup(scope, 'LogGroup', { retention, removalPolicy });
+  const role = new iam.Role(scope, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+  logGroup.grantWrite(role);
+  return { logGroup, role };
+}
 
 /** The parts of an ARN that depend on where the stack is deployed. */
 export interface ArnParts {

@@ -6,7 +6,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV, type Pair, probeSettings } from '../lambda/config.ts';
@@ -14,6 +14,7 @@ import { DEFAULT_RUN_MS, PROBE_ENV } from '../lambda/probe/config.ts';
 
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import type { FailoverFunction } from './failover-function.ts';
+import { logsAndRole } from './function-role.ts';
 import { codeFileConfig, VALUES_ENV_BUDGET, valuesBytes, withoutGroup } from './grouping.ts';
 import { acknowledge } from './nag.ts';
 import { addressAlarm, METRICS_NAMESPACE, type ProberAlarms, proberAlarms } from './self-monitoring.ts';
@@ -153,12 +154,7 @@ export class Prober extends Construct {
       : undefined;
     this.endpoint?.connections.allowFrom(this.securityGroup, ec2.Port.tcp(443), 'the eni-failover prober');
 
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    logGroup.grantWrite(role);
+    const { logGroup, role } = logsAndRole(this, props.logRetention, props.removalPolicy);
     // Lambda Developer Guide, "Giving Lambda functions access to resources in an Amazon VPC": the execution
     // role manages the function's network interfaces in the VPC (what AWSLambdaVPCAccessExecutionRole grants).
     role.addToPrincipalPolicy(

@@ -4,11 +4,12 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PREBUILT_HANDLER, prebuiltCode } from './bundling.ts';
 import type { FailoverFunction } from './failover-function.ts';
+import { logsAndRole } from './function-role.ts';
 
 /** EventBridge allows 5 targets per rule (EventBridge User Guide, "Quotas"). */
 const TARGETS_PER_RULE = 5;
@@ -66,12 +67,7 @@ export class Rehearsal extends Construct {
   constructor(scope: Construct, id: string, props: RehearsalProps) {
     super(scope, id);
     const { shards } = props;
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    logGroup.grantWrite(role);
+    const { logGroup, role } = logsAndRole(this, props.logRetention, props.removalPolicy);
     // Only the failover functions themselves (not their versions or aliases): the rehearsal runs as their roles.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -89,10 +89,10 @@ const TYPES: Record<string, { cards: number[]; ipv4: number; ipv6: number; ipv6S
   't2.micro': { cards: [2], ipv4: 2, ipv6: 2, ipv6Supported: false },
 };
 
-/** An error as EC2 returns it (after the SDK's retries, if it is retryable). */
 /** User tags per resource (EC2 User Guide, "Tag restrictions"). */
 const TAGS_PER_RESOURCE = 50;
 
+/** An error as EC2 returns it (after the SDK's retries, if it is retryable). */
 export function ec2Error(
   name: string,
   message = name,
@@ -807,8 +807,8 @@ export class FakeEc2 {
     m.on(CreateTagsCommand).callsFake((input) =>
       this.mutate('CreateTags', input.DryRun, () => {
         for (const id of input.Resources ?? []) {
-          const eni = this.enis.get(id);
-          const keys = new Set(Object.keys(eni?.tags ?? {}).filter((k) => !k.startsWith('aws:')));
+          const tags = this.enis.get(id)?.tags ?? this.instanceTags.get(id) ?? {};
+          const keys = new Set(Object.keys(tags).filter((k) => !k.startsWith('aws:')));
           for (const t of input.Tags ?? []) keys.add(t.Key as string);
           if (keys.size > TAGS_PER_RESOURCE)
             throw ec2Error(

@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { HTTP } from '../aws/clients.ts';
 import { applyTags, type TagProperties } from './experiment-targets.ts';
+import { type CustomResourceRequest, respond } from './respond.ts';
 
 /** The other resource type this function serves: the tag that FIS experiments select their target by. */
 export const EXPERIMENT_TARGET_TAGS = 'Custom::ExperimentTargetTags';
@@ -32,13 +33,7 @@ export interface AssociationProperties {
   readonly InstanceIds?: readonly string[];
 }
 
-export interface AssociationEvent {
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ResponseURL: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly LogicalResourceId: string;
-  readonly PhysicalResourceId?: string;
+export interface AssociationEvent extends CustomResourceRequest {
   readonly ResourceType?: string;
   readonly ResourceProperties: AssociationProperties & TagProperties;
   readonly OldResourceProperties?: AssociationProperties & TagProperties;
@@ -171,28 +166,13 @@ export async function apply(client: EC2Client, event: AssociationEvent): Promise
   return checkId;
 }
 
-/** The answer CloudFormation waits for, PUT to the pre-signed URL (CloudFormation User Guide, "Custom resources"). */
-export function response(event: AssociationEvent, physicalId: string, failure?: string): string {
-  return JSON.stringify({
-    Status: failure === undefined ? 'SUCCESS' : 'FAILED',
-    Reason: failure ?? 'ok',
-    PhysicalResourceId: physicalId,
-    StackId: event.StackId,
-    RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId,
-  });
-}
-
 export async function handler(event: AssociationEvent): Promise<void> {
   let physicalId = event.PhysicalResourceId ?? event.LogicalResourceId;
   let failure: string | undefined;
   try {
     physicalId = await (event.ResourceType === EXPERIMENT_TARGET_TAGS ? applyTags : apply)(ec2, event);
   } catch (error) {
-    failure = (error as Error).message.slice(0, 1000);
+    failure = (error as Error).message;
   }
-  // Always answer: a handler that dies silently leaves the stack waiting until the resource's ServiceTimeout.
-  const body = response(event, physicalId, failure);
-  const put = await fetch(event.ResponseURL, { method: 'PUT', headers: { 'content-type': '' }, body });
-  if (!put.ok) throw new Error(`CloudFormation did not take the response: HTTP ${put.status}`);
+  await respond(event, physicalId, failure);
 }

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Result } from '../result.ts';
+import { type CustomResourceRequest, respond } from './respond.ts';
 
 export interface RehearsalProperties {
   /** The failover functions to rehearse. */
@@ -19,18 +20,9 @@ export interface RehearsalProperties {
   readonly Fingerprint?: string;
 }
 
-export interface RehearsalEvent {
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ResponseURL: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly LogicalResourceId: string;
-  readonly PhysicalResourceId?: string;
+export interface RehearsalEvent extends CustomResourceRequest {
   readonly ResourceProperties: RehearsalProperties;
 }
-
-/** CloudFormation shows a failed resource's reason in its events; the whole response may be 4 KB. */
-const REASON_MAX = 3_000;
 
 /** One function's rehearsal: its results, or why it could not be asked. */
 async function ask(
@@ -138,18 +130,6 @@ export async function apply(
   return physicalId;
 }
 
-/** The answer CloudFormation waits for, PUT to the pre-signed URL (CloudFormation User Guide, "Custom resources"). */
-export function response(event: RehearsalEvent, physicalId: string, failure?: string): string {
-  return JSON.stringify({
-    Status: failure === undefined ? 'SUCCESS' : 'FAILED',
-    Reason: failure === undefined ? 'every pair is ready' : failure.slice(0, REASON_MAX),
-    PhysicalResourceId: physicalId,
-    StackId: event.StackId,
-    RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId,
-  });
-}
-
 // No request timeout: a rehearsal of many pairs takes tens of seconds; the abort signal bounds it instead.
 const lambdaClient = new LambdaClient({ requestHandler: { connectionTimeout: 3_000 } });
 const cloudformation = new CloudFormationClient({
@@ -180,8 +160,5 @@ export async function handler(
     failure = (error as Error).message;
   }
   if (failure) console.error(failure);
-  // Always answer: a handler that dies silently leaves the stack waiting until the resource's ServiceTimeout.
-  const body = response(event, physicalId, failure);
-  const put = await fetch(event.ResponseURL, { method: 'PUT', headers: { 'content-type': '' }, body });
-  if (!put.ok) throw new Error(`CloudFormation did not take the response: HTTP ${put.status}`);
+  await respond(event, physicalId, failure, 'every pair is ready');
 }
